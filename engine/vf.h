@@ -1,0 +1,92 @@
+/*
+ * vf.h — vector files: reading and writing the formats dann exchanges.
+ *
+ *   .fbin / .u8bin / .i8bin   int32 count, int32 dim, count*dim elements
+ *                             (float32 / uint8 / int8), row-major
+ *   .ibin                     same layout with int32 elements: ground-truth
+ *                             ids (count queries x k); the distances sit
+ *                             beside it as an .fbin of the same shape
+ *   .fvecs / .bvecs / .ivecs  per row: int32 dim, then dim elements
+ *                             (float32 / uint8 / int32)
+ *
+ * Files are mapped, not loaded, so a file larger than RAM can be read row
+ * range by row range. Every header is checked against the file size on
+ * open; a malformed file (truncated, size mismatch, dim <= 0 or > 65536,
+ * count < 0, rows of differing dim in a *vecs file) is DANN_ECORRUPT with
+ * a message naming the file and the field. Writers write to "<path>.tmp",
+ * and on close patch the count, fsync, rename and fsync the directory, so a
+ * reader never sees a half-written file.
+ */
+#ifndef DANN_VF_H
+#define DANN_VF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dann.h"
+
+#define VF_MAX_DIM 65536
+
+enum vf_format {
+	VF_FBIN = 0,
+	VF_U8BIN,
+	VF_I8BIN,
+	VF_IBIN,
+	VF_FVECS,
+	VF_BVECS,
+	VF_IVECS,
+};
+
+/* The format a file name's extension says, or DANN_EINVAL naming it. */
+int vf_format_from_path(const char *path, enum vf_format *out);
+/* Element type of a format (fbin/fvecs → F32, u8bin/bvecs → U8, ...). */
+enum dann_dtype vf_format_dtype(enum vf_format f);
+const char *vf_format_name(enum vf_format f);
+
+struct vf; /* an open, validated, mapped vector file */
+
+/* Opens and validates path; the format comes from its extension. */
+int vf_open(const char *path, struct vf **out);
+void vf_close(struct vf *f);
+
+uint64_t vf_count(const struct vf *f);
+uint32_t vf_dim(const struct vf *f);
+enum vf_format vf_format(const struct vf *f);
+enum dann_dtype vf_dtype(const struct vf *f);
+const char *vf_path(const struct vf *f);
+/* Bytes of one row's elements (dim * element size), without headers. */
+size_t vf_row_bytes(const struct vf *f);
+
+/* Rows [first, first+n) of a *bin file as one contiguous array inside the
+ * mapping (valid until vf_close), or NULL for *vecs files, whose rows are
+ * interleaved with per-row headers. */
+const void *vf_rows(const struct vf *f, uint64_t first);
+
+/* Copies rows [first, first+n) in the file's own element type into dst
+ * (n * vf_row_bytes bytes). DANN_EINVAL if the range runs past the end. */
+int vf_read(const struct vf *f, uint64_t first, uint64_t n, void *dst);
+
+/* Copies rows [first, first+n) converted to float32 into dst (n*dim). */
+int vf_read_f32(const struct vf *f, uint64_t first, uint64_t n, float *dst);
+
+/* Tells the kernel which rows will be read next / are done with, so that
+ * streaming over a file larger than RAM does not keep it all resident. */
+void vf_advise_willneed(const struct vf *f, uint64_t first, uint64_t n);
+void vf_advise_dontneed(const struct vf *f, uint64_t first, uint64_t n);
+
+struct vf_writer;
+
+/* Creates path (format from its extension) for rows of dim elements. */
+int vf_writer_create(const char *path, uint32_t dim, struct vf_writer **out);
+/* Appends n rows of the format's element type. */
+int vf_writer_append(struct vf_writer *w, const void *rows, uint64_t n);
+/* Finishes the file durably (count, fsync, rename, directory fsync) and
+ * frees w; on failure the temporary file is removed and path is untouched. */
+int vf_writer_close(struct vf_writer *w);
+/* Drops an unfinished file: removes the temporary, frees w. */
+void vf_writer_abort(struct vf_writer *w);
+
+/* Convenience: writes a whole array as one file. */
+int vf_write_file(const char *path, uint32_t dim, const void *rows, uint64_t n);
+
+#endif
