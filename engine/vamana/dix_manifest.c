@@ -280,7 +280,7 @@ static int stage_scan(const char *dir, struct dix_manifest *m)
 		if (!S_ISREG(st.st_mode))
 			continue;
 		e = &m->e[m->n++];
-		snprintf(e->name, DIX_NAME_MAX, "%s", de->d_name);
+		memcpy(e->name, de->d_name, strlen(de->d_name) + 1); /* length checked above */
 		e->size = (uint64_t)st.st_size;
 		if ((rc = fsync_path(path, 0)) < 0 || (rc = crc32c_file(path, 0, UINT64_MAX, &e->crc)) < 0)
 			break;
