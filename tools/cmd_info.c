@@ -31,8 +31,8 @@ static const char info_help[] =
 	"usage: dann info FILE...\n"
 	"\n"
 	"Describes each FILE: format, element type, count, dimension, size in bytes,\n"
-	"CRC32C of the whole file, and whether it is well formed (for .fbin/.u8bin/\n"
-	"/.i8bin/.ibin, whether the header's count x dim matches the file size).\n"
+	"CRC32C of the whole file, and whether it is well formed (for .fbin, .u8bin,\n"
+	".i8bin and .ibin, whether the header's count x dim matches the file size).\n"
 	"Reads vector files (.fbin .u8bin .i8bin .ibin .fvecs .bvecs .ivecs) and IDX\n"
 	"files (gzipped or plain). Exits 1 if any file is malformed or unreadable.\n";
 
