@@ -39,6 +39,15 @@ struct uring_state {
 	unsigned setup_flags;
 };
 
+static unsigned long long memlock_kib(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return ~0ull;
+	return (unsigned long long)rl.rlim_cur / 1024;
+}
+
 static const char *setup_cause(int rc, char *buf, size_t bytes)
 {
 	switch (rc) {
@@ -55,19 +64,12 @@ static const char *setup_cause(int rc, char *buf, size_t bytes)
 			fclose(f);
 		return buf;
 	}
-	case -ENOMEM: return "ring memory exceeds RLIMIT_MEMLOCK (kernels before 5.12) or RAM";
+	case -ENOMEM:
+		snprintf(buf, bytes, "the ring's memory exceeds RLIMIT_MEMLOCK of %llu KiB (ulimit -l)", memlock_kib());
+		return buf;
 	case -EINVAL: return "setup flags not supported by this kernel";
 	}
 	return "unexpected";
-}
-
-static unsigned long long memlock_kib(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-		return ~0ull;
-	return (unsigned long long)rl.rlim_cur / 1024;
 }
 
 /* Sets the ring up, dropping refused optional flags with a warning. */
