@@ -154,6 +154,11 @@ void vam_store_rows(struct vam *v, uint64_t first, const void *rows, uint64_t n)
  * node reached (queue: n slots of work space). */
 void vam_reach(const struct vam *v, uint64_t n, uint32_t *seen, uint32_t *queue);
 
+/* Gives every live point unreachable from the medoid an in-edge from a
+ * reachable node (rounds until none is left). The caller excludes other
+ * writers; searches may run. */
+int vam_connect_unreachable(struct vam *v, uint64_t n);
+
 /* Number of threads the params ask for. */
 int vam_threads(const struct vam *v);
 

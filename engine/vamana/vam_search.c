@@ -266,11 +266,10 @@ uint32_t vam_robust_prune(struct vam *v, struct vam_scratch *s, uint32_t p, floa
 				if (s->occl[j] > alpha)
 					continue;
 				djk = vam_tdist(v, &t, pool[j].id);
-				if (djk > 0)
-					s->occl[j] = fmaxf(s->occl[j], pool[j].dist / djk);
-				else if (pool[j].dist > 0)
-					s->occl[j] = INFINITY; /* a duplicate of a chosen one */
-				/* 0/0: j duplicates p itself; it stays a candidate */
+				/* A duplicate of a chosen neighbour adds nothing (as in
+				 * DiskANN); it also keeps lists of identical points
+				 * short, leaving slots to reconnect them. */
+				s->occl[j] = djk > 0 ? fmaxf(s->occl[j], pool[j].dist / djk) : INFINITY;
 			}
 		}
 		if (alpha <= 1.0f)

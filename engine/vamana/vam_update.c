@@ -9,7 +9,8 @@
  * RobustPruned back to R, so the paths that went through d survive. Only
  * afterwards do deleted nodes lose their own edges. The entry point keeps
  * routing even when deleted (it is repaired like a live node), so the
- * graph always has an entry.
+ * graph always has an entry. Last, points that inserts or repairs left
+ * unreachable from the entry point get an in-edge again.
  */
 #include <omp.h>
 #include <stdlib.h>
@@ -108,6 +109,7 @@ int vam_consolidate(struct vam *v, uint64_t *repaired)
 				v->deg[i] = 0;
 				vam_unlock(v, (uint32_t)i);
 			}
+		err = vam_connect_unreachable(v, n);
 	}
 	pthread_rwlock_unlock(&v->grow);
 	pthread_rwlock_unlock(&v->maint);

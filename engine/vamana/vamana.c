@@ -367,10 +367,53 @@ void vam_load_finish(struct vam *v, uint64_t n, uint32_t medoid)
 
 /* A one-pass build does not guarantee that every point stays reachable:
  * re-prunes can drop all in-edges of a point (near-duplicates, mostly).
- * For each such point u, the closest node the search for u expanded (so
- * itself reachable) gets an edge to u: appended if it has room, else
- * replacing its last slot, which holds its most recent back-edge. */
-static int connect_unreachable(struct vam *v, uint64_t n)
+ * For each such point u, a reachable node x gets an edge to u: the closest
+ * node the search for u expanded that has a free slot, else the closest
+ * reachable node anywhere with a free slot (a scan, but unreachable points
+ * are rare), else the closest expanded node gives up its last slot. */
+static uint32_t pick_parent(struct vam *v, struct vam_scratch *s, uint64_t n, const uint32_t *seen,
+			    uint32_t u)
+{
+	struct vam_target t = vam_point_target(v, u);
+	uint32_t R = v->p.R, x = UINT32_MAX;
+	float bd = INFINITY;
+
+	for (uint32_t i = 0; i < s->nexp; i++)
+		if (s->exp[i].id != u && seen[s->exp[i].id] && v->deg[s->exp[i].id] < R)
+			return s->exp[i].id;
+	for (uint64_t i = 0; i < n; i++)
+		if (seen[i] && v->deg[i] < R) {
+			float d = vam_tdist(v, &t, (uint32_t)i);
+			if (d < bd) {
+				bd = d;
+				x = (uint32_t)i;
+			}
+		}
+	for (uint32_t i = 0; i < s->nexp && x == UINT32_MAX; i++)
+		if (s->exp[i].id != u && seen[s->exp[i].id])
+			x = s->exp[i].id;
+	return x;
+}
+
+/* Marks everything newly reachable from u (seen[u] just set). */
+static void spread(struct vam *v, uint32_t *seen, uint32_t *queue, uint32_t u)
+{
+	uint64_t head = 0, tail = 0;
+
+	queue[tail++] = u;
+	while (head < tail) {
+		uint32_t a = queue[head++];
+		for (uint32_t j = 0; j < v->deg[a]; j++) {
+			uint32_t b = v->slots[(size_t)a * v->p.R + j];
+			if (!seen[b]) {
+				seen[b] = 1;
+				queue[tail++] = b;
+			}
+		}
+	}
+}
+
+int vam_connect_unreachable(struct vam *v, uint64_t n)
 {
 	uint32_t *seen = malloc(sizeof *seen * n), *queue = malloc(sizeof *queue * n);
 	struct vam_scratch *s = NULL;
@@ -386,23 +429,22 @@ static int connect_unreachable(struct vam *v, uint64_t n)
 		uint64_t fixed = 0;
 		vam_reach(v, n, seen, queue);
 		for (uint64_t u = 0; u < n; u++) {
-			uint32_t x = UINT32_MAX, R = v->p.R;
+			uint32_t x, R = v->p.R;
 			if (seen[u] || vam_deleted(v, (uint32_t)u))
 				continue;
 			if ((rc = vam_greedy_collect(v, s, (uint32_t)u)) < 0)
 				goto out;
-			for (uint32_t i = 0; i < s->nexp && x == UINT32_MAX; i++)
-				if (s->exp[i].id != u && seen[s->exp[i].id] && v->deg[s->exp[i].id] < R)
-					x = s->exp[i].id;
-			for (uint32_t i = 0; i < s->nexp && x == UINT32_MAX; i++)
-				if (s->exp[i].id != u && seen[s->exp[i].id])
-					x = s->exp[i].id;
-			if (x == UINT32_MAX)
+			if ((x = pick_parent(v, s, n, seen, (uint32_t)u)) == UINT32_MAX)
 				continue;
+			/* Searches may be reading x (consolidation runs beside them). */
+			vam_lock(v, x);
 			if (v->deg[x] < R)
 				v->slots[(size_t)x * R + v->deg[x]++] = (uint32_t)u;
 			else
 				v->slots[(size_t)x * R + R - 1] = (uint32_t)u;
+			vam_unlock(v, x);
+			seen[u] = 1;
+			spread(v, seen, queue, (uint32_t)u);
 			fixed++;
 		}
 		if (!fixed)
@@ -451,7 +493,7 @@ int vam_build_adopt(struct vam *v, uint64_t n)
 		rc = link_parallel(v, order, n, v->p.alpha, false, "vamana");
 	}
 	if (rc == 0)
-		rc = connect_unreachable(v, n);
+		rc = vam_connect_unreachable(v, n);
 out:
 	free(order);
 	free(centroid);

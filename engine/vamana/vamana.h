@@ -84,7 +84,9 @@ int vam_delete(struct vam *v, uint32_t id);
 /* FreshDiskANN's delete consolidation: every live node with a deleted
  * out-neighbour d gets (N(p) ∪ N(d)) minus deleted, RobustPruned to R;
  * deleted nodes lose their edges (the entry point, if deleted, stays a
- * routing node and keeps repaired edges). *repaired (optional) counts the
+ * routing node and keeps repaired edges). It also gives an in-edge to
+ * any live point no longer reachable from the entry point (inserts, like
+ * FreshDiskANN's, can strand a few). *repaired (optional) counts the
  * nodes whose lists changed. */
 int vam_consolidate(struct vam *v, uint64_t *repaired);
 
