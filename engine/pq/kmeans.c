@@ -1,0 +1,520 @@
+/*
+ * kmeans.c — k-means++ seeding, Lloyd iterations, nearest-centroid
+ * assignment (see kmeans.h).
+ *
+ * Distances from a block of points to all centroids come from one sgemm
+ * (-2 X C^T) plus the centroid norms; the point norms are only added where
+ * a distance is reported, since they do not change which centroid is
+ * nearest. sgemm runs on the calling thread with OpenBLAS's own threads;
+ * the row scans around it are OpenMP loops. Per-thread partial sums are
+ * combined in thread order so that a run is reproducible.
+ */
+#include "kmeans.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* Distance block: rows per sgemm so that the block's k distances per row
+ * stay within KM_BLOCK_FLOATS floats (16 MiB), large enough for sgemm to
+ * run at full speed. */
+#define KM_BLOCK_FLOATS (4u << 20)
+#define KM_MIN_BLOCK_ROWS 256u
+
+void km_params_default(struct km_params *p, uint32_t k)
+{
+	p->k = k;
+	p->iters = 25;
+	p->max_sample = 0;
+	p->tol = 1e-5;
+	p->seed = 1234;
+}
+
+/* splitmix64: a small, good, seedable generator; state is passed in. */
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n >= 1 (the modulo bias is below 2^-32 for n < 2^32). */
+static uint64_t rng_below(uint64_t *s, uint64_t n)
+{
+	return rng_next(s) % n;
+}
+
+static double rng_unit(uint64_t *s)
+{
+	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int km_sample_rows(uint64_t n, uint64_t count, uint64_t seed, uint64_t *rows)
+{
+	uint64_t s = seed, have = 0;
+
+	if (count > n)
+		return dann_fail(DANN_EINVAL, "km_sample_rows: %llu rows asked out of %llu",
+				 (unsigned long long)count, (unsigned long long)n);
+	if (count * 2 >= n) {
+		/* Selection sampling (Knuth's algorithm S): one pass, exact count. */
+		for (uint64_t i = 0; i < n && have < count; i++)
+			if (rng_below(&s, n - i) < count - have)
+				rows[have++] = i;
+		return 0;
+	}
+	/* Sparse case: draw, sort, drop duplicates, draw again for the gap. */
+	while (have < count) {
+		for (uint64_t i = have; i < count; i++)
+			rows[i] = rng_below(&s, n);
+		qsort(rows, count, sizeof *rows, cmp_u64);
+		have = 0;
+		for (uint64_t i = 0; i < count; i++)
+			if (have == 0 || rows[i] != rows[have - 1])
+				rows[have++] = rows[i];
+	}
+	return 0;
+}
+
+static float l2sq(const float *a, const float *b, uint32_t dim)
+{
+	float s = 0;
+	for (uint32_t j = 0; j < dim; j++) {
+		float d = a[j] - b[j];
+		s += d * d;
+	}
+	return s;
+}
+
+static float norm2(const float *a, uint32_t dim)
+{
+	float s = 0;
+	for (uint32_t j = 0; j < dim; j++)
+		s += a[j] * a[j];
+	return s;
+}
+
+static size_t block_rows(uint32_t k, uint64_t n)
+{
+	size_t b = KM_BLOCK_FLOATS / k;
+
+	if (b < KM_MIN_BLOCK_ROWS)
+		b = KM_MIN_BLOCK_ROWS;
+	return b < n ? b : (size_t)n;
+}
+
+/* dots[i*k + j] = -2 x_i . c_j for nb rows of x at stride ld. */
+static void block_dots(const float *x, size_t ld, size_t nb, uint32_t dim, const float *c,
+		       uint32_t k, float *dots)
+{
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)k, (int)dim, -2.0f, x,
+		    (int)ld, c, (int)dim, 0.0f, dots, (int)k);
+}
+
+/* Nearest centroid of each of nb rows: assign[i], and the distance without
+ * the ||x||^2 term in part[i]. */
+static void block_argmin(const float *dots, size_t nb, uint32_t k, const float *cnorm,
+			 uint32_t *assign, float *part)
+{
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < nb; i++) {
+		const float *row = dots + i * k;
+		float best = row[0] + cnorm[0];
+		uint32_t bj = 0;
+		for (uint32_t j = 1; j < k; j++) {
+			float d = row[j] + cnorm[j];
+			if (d < best) {
+				best = d;
+				bj = j;
+			}
+		}
+		assign[i] = bj;
+		part[i] = best;
+	}
+}
+
+/* The nn nearest of each row, by insertion into a short sorted list. */
+static void block_topn(const float *dots, const float *x, size_t ld, size_t nb, uint32_t dim,
+		       uint32_t k, const float *cnorm, uint32_t nn, uint32_t *ids, float *dists)
+{
+#pragma omp parallel for schedule(static)
+	for (size_t i = 0; i < nb; i++) {
+		const float *row = dots + i * k;
+		uint32_t *id = ids + i * nn;
+		float dl[nn];
+		uint32_t held = 0;
+
+		for (uint32_t j = 0; j < k; j++) {
+			float d = row[j] + cnorm[j];
+			uint32_t p;
+			if (held == nn && !(d < dl[nn - 1]))
+				continue;
+			p = held < nn ? held++ : nn - 1;
+			while (p > 0 && d < dl[p - 1]) {
+				dl[p] = dl[p - 1];
+				id[p] = id[p - 1];
+				p--;
+			}
+			dl[p] = d;
+			id[p] = j;
+		}
+		if (dists) {
+			float xn = norm2(x + i * ld, dim);
+			for (uint32_t t = 0; t < nn; t++) {
+				float d = dl[t] + xn;
+				dists[i * nn + t] = d > 0 ? d : 0;
+			}
+		}
+	}
+}
+
+static void centroid_norms(const float *c, uint32_t k, uint32_t dim, float *cnorm)
+{
+	for (uint32_t j = 0; j < k; j++)
+		cnorm[j] = norm2(c + (size_t)j * dim, dim);
+}
+
+int km_assign_strided(const float *centroids, uint32_t k, uint32_t dim, const float *x, size_t ld,
+		      uint64_t n, uint32_t nn, uint32_t *ids, float *dists)
+{
+	size_t nb;
+	float *dots = NULL, *cnorm = NULL, *part = NULL;
+	int rc = 0;
+
+	if (k == 0 || dim == 0 || ld < dim)
+		return dann_fail(DANN_EINVAL, "km_assign: k=%u dim=%u ld=%zu: need k >= 1, dim >= 1, ld >= dim",
+				 k, dim, ld);
+	if (nn == 0 || nn > k)
+		return dann_fail(DANN_EINVAL, "km_assign: %u nearest asked of %u centroids: expected 1..%u",
+				 nn, k, k);
+	if (n == 0)
+		return 0;
+	nb = block_rows(k, n);
+	dots = malloc(nb * k * sizeof *dots);
+	cnorm = malloc(k * sizeof *cnorm);
+	part = malloc(nb * sizeof *part);
+	if (!dots || !cnorm || !part) {
+		rc = dann_fail(DANN_ENOMEM, "km_assign: %zu x %u distance block", nb, k);
+		goto out;
+	}
+	centroid_norms(centroids, k, dim, cnorm);
+	for (uint64_t i0 = 0; i0 < n; i0 += nb) {
+		size_t m = n - i0 < nb ? (size_t)(n - i0) : nb;
+		const float *xb = x + i0 * ld;
+
+		block_dots(xb, ld, m, dim, centroids, k, dots);
+		if (nn == 1 && !dists) {
+			block_argmin(dots, m, k, cnorm, ids + i0, part);
+			continue;
+		}
+		block_topn(dots, xb, ld, m, dim, k, cnorm, nn, ids + i0 * nn,
+			   dists ? dists + i0 * nn : NULL);
+	}
+out:
+	free(dots);
+	free(cnorm);
+	free(part);
+	return rc;
+}
+
+int km_assign(const float *centroids, uint32_t k, uint32_t dim, const float *x, uint64_t n,
+	      uint32_t nn, uint32_t *ids, float *dists)
+{
+	return km_assign_strided(centroids, k, dim, x, dim, n, nn, ids, dists);
+}
+
+/* k-means++ (D^2 sampling) over the first ns rows of x (already a random
+ * sample, so its prefix is one too). */
+static void seed_plusplus(const float *x, uint64_t ns, uint32_t dim, uint32_t k, uint64_t *rng,
+			  float *c, float *mind)
+{
+	uint64_t first = rng_below(rng, ns);
+
+	memcpy(c, x + first * dim, dim * sizeof *c);
+#pragma omp parallel for schedule(static)
+	for (uint64_t i = 0; i < ns; i++)
+		mind[i] = l2sq(x + i * dim, c, dim);
+	for (uint32_t j = 1; j < k; j++) {
+		double total = 0, r, acc = 0;
+		uint64_t pick = ns - 1;
+		float *cj = c + (size_t)j * dim;
+
+		for (uint64_t i = 0; i < ns; i++)
+			total += mind[i];
+		if (!(total > 0)) {
+			/* Every point already sits on a centre: any point will do. */
+			pick = rng_below(rng, ns);
+		} else {
+			r = rng_unit(rng) * total;
+			for (uint64_t i = 0; i < ns; i++) {
+				acc += mind[i];
+				if (acc > r) {
+					pick = i;
+					break;
+				}
+			}
+		}
+		memcpy(cj, x + pick * dim, dim * sizeof *cj);
+#pragma omp parallel for schedule(static)
+		for (uint64_t i = 0; i < ns; i++) {
+			float d = l2sq(x + i * dim, cj, dim);
+			if (d < mind[i])
+				mind[i] = d;
+		}
+	}
+}
+
+/* New centroids = means of their points (sums in double, per thread, then
+ * combined in thread order). Returns the clusters' sizes in count. */
+static int update_centroids(const float *x, uint64_t n, uint32_t dim, uint32_t k,
+			    const uint32_t *assign, float *c, uint64_t *count)
+{
+	int nt = omp_get_max_threads();
+	size_t kd = (size_t)k * dim;
+	double *sums = calloc((size_t)nt * kd, sizeof *sums);
+	uint64_t *counts = calloc((size_t)nt * k, sizeof *counts);
+
+	if (!sums || !counts) {
+		free(sums);
+		free(counts);
+		return dann_fail(DANN_ENOMEM, "kmeans: %d x %zu centroid sums", nt, kd);
+	}
+#pragma omp parallel num_threads(nt)
+	{
+		int t = omp_get_thread_num();
+		double *s = sums + (size_t)t * kd;
+		uint64_t *cn = counts + (size_t)t * k;
+#pragma omp for schedule(static)
+		for (uint64_t i = 0; i < n; i++) {
+			double *dst = s + (size_t)assign[i] * dim;
+			const float *src = x + i * dim;
+			cn[assign[i]]++;
+			for (uint32_t d = 0; d < dim; d++)
+				dst[d] += src[d];
+		}
+	}
+	for (int t = 1; t < nt; t++) {
+		for (size_t e = 0; e < kd; e++)
+			sums[e] += sums[(size_t)t * kd + e];
+		for (uint32_t j = 0; j < k; j++)
+			counts[j] += counts[(size_t)t * k + j];
+	}
+	for (uint32_t j = 0; j < k; j++) {
+		count[j] = counts[j];
+		if (!counts[j])
+			continue;
+		for (uint32_t d = 0; d < dim; d++)
+			c[(size_t)j * dim + d] = (float)(sums[(size_t)j * dim + d] / (double)counts[j]);
+	}
+	free(sums);
+	free(counts);
+	return 0;
+}
+
+/* Gives every empty cluster a point of a large one: a cluster of size s > 1
+ * is picked with probability proportional to s - 1, and one of its points
+ * (not the one nearest its centre, which it keeps) becomes the empty
+ * cluster's centroid. Returns the number of clusters repaired. */
+static uint32_t split_empty(const float *x, uint64_t n, uint32_t dim, uint32_t k,
+			    uint32_t *assign, float *c, uint64_t *count, uint64_t *rng)
+{
+	uint32_t splits = 0;
+
+	for (uint32_t e = 0; e < k; e++) {
+		uint64_t spare = 0, r, start;
+		uint32_t big = 0;
+
+		if (count[e])
+			continue;
+		for (uint32_t j = 0; j < k; j++)
+			spare += count[j] > 1 ? count[j] - 1 : 0;
+		if (!spare)
+			break; /* fewer distinct assignments than clusters: nothing to split */
+		r = rng_below(rng, spare);
+		for (uint32_t j = 0; j < k; j++) {
+			uint64_t s = count[j] > 1 ? count[j] - 1 : 0;
+			if (r < s) {
+				big = j;
+				break;
+			}
+			r -= s;
+		}
+		/* A random member of `big`, found from a random start. */
+		start = rng_below(rng, n);
+		for (uint64_t t = 0; t < n; t++) {
+			uint64_t i = (start + t) % n;
+			if (assign[i] != big)
+				continue;
+			memcpy(c + (size_t)e * dim, x + i * dim, dim * sizeof *c);
+			assign[i] = e;
+			count[e] = 1;
+			count[big]--;
+			break;
+		}
+		splits++;
+	}
+	return splits;
+}
+
+static int check_finite(const float *x, uint64_t n, uint32_t dim)
+{
+	uint64_t bad = UINT64_MAX;
+
+#pragma omp parallel for schedule(static) reduction(min : bad)
+	for (uint64_t i = 0; i < n; i++)
+		for (uint32_t d = 0; d < dim; d++)
+			if (!isfinite(x[i * dim + d]) && i < bad)
+				bad = i;
+	if (bad != UINT64_MAX)
+		return dann_fail(DANN_EINVAL, "kmeans: row %llu holds a NaN or infinite value",
+				 (unsigned long long)bad);
+	return 0;
+}
+
+/* Copies a random sample of rows (in file order) into a new array. */
+static int draw_sample(const float *x, uint64_t n, uint32_t dim, uint64_t want, uint64_t seed,
+		       float **out)
+{
+	uint64_t *rows = malloc(want * sizeof *rows);
+	float *s = malloc(want * dim * sizeof *s);
+	int rc;
+
+	if (!rows || !s) {
+		free(rows);
+		free(s);
+		return dann_fail(DANN_ENOMEM, "kmeans: sample of %llu x %u",
+				 (unsigned long long)want, dim);
+	}
+	rc = km_sample_rows(n, want, seed, rows);
+	if (rc == 0)
+		for (uint64_t i = 0; i < want; i++)
+			memcpy(s + i * dim, x + rows[i] * dim, dim * sizeof *s);
+	free(rows);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* A random permutation's prefix of ns rows, for seeding (so that seeding on
+ * a prefix is seeding on a random subset). */
+static int seed_subset(const float *x, uint64_t n, uint32_t dim, uint64_t ns, uint64_t *rng,
+		       float **out)
+{
+	return draw_sample(x, n, dim, ns, rng_next(rng), out);
+}
+
+static int lloyd(const float *x, uint64_t n, uint32_t dim, const struct km_params *p, float *c,
+		 uint64_t *rng, struct km_stats *st)
+{
+	uint32_t k = p->k;
+	size_t nb = block_rows(k, n);
+	float *dots = malloc(nb * k * sizeof *dots);
+	float *cnorm = malloc(k * sizeof *cnorm);
+	float *part = malloc(nb * sizeof *part);
+	float *xnorm = malloc(n * sizeof *xnorm);
+	uint32_t *assign = malloc(n * sizeof *assign);
+	uint64_t *count = malloc(k * sizeof *count);
+	double prev = INFINITY;
+	int rc = 0;
+
+	if (!dots || !cnorm || !part || !xnorm || !assign || !count) {
+		rc = dann_fail(DANN_ENOMEM, "kmeans: buffers for %llu points, k=%u",
+			       (unsigned long long)n, k);
+		goto out;
+	}
+#pragma omp parallel for schedule(static)
+	for (uint64_t i = 0; i < n; i++)
+		xnorm[i] = norm2(x + i * dim, dim);
+	for (uint32_t it = 0; it < p->iters; it++) {
+		double obj = 0;
+
+		centroid_norms(c, k, dim, cnorm);
+		for (uint64_t i0 = 0; i0 < n; i0 += nb) {
+			size_t m = n - i0 < nb ? (size_t)(n - i0) : nb;
+			block_dots(x + i0 * dim, dim, m, dim, c, k, dots);
+			block_argmin(dots, m, k, cnorm, assign + i0, part);
+			for (size_t i = 0; i < m; i++) {
+				float d = part[i] + xnorm[i0 + i];
+				obj += d > 0 ? d : 0;
+			}
+		}
+		st->iters = it + 1;
+		st->objective = obj;
+		if ((rc = update_centroids(x, n, dim, k, assign, c, count)) < 0)
+			goto out;
+		st->splits += split_empty(x, n, dim, k, assign, c, count, rng);
+		if (prev - obj < p->tol * prev)
+			break;
+		prev = obj;
+	}
+out:
+	free(dots);
+	free(cnorm);
+	free(part);
+	free(xnorm);
+	free(assign);
+	free(count);
+	return rc;
+}
+
+int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p,
+	     float *centroids, struct km_stats *stats)
+{
+	struct km_stats st = { 0 };
+	uint64_t rng = p->seed ^ 0x6b6d65616e73ull, ns;
+	float *sample = NULL, *seedx = NULL, *mind = NULL;
+	const float *tx = x;
+	int rc;
+
+	if (p->k == 0 || dim == 0 || p->iters == 0)
+		return dann_fail(DANN_EINVAL, "kmeans: k=%u dim=%u iters=%u: each must be >= 1",
+				 p->k, dim, p->iters);
+	if (n < p->k)
+		return dann_fail(DANN_EINVAL, "kmeans: %llu points cannot make %u clusters",
+				 (unsigned long long)n, p->k);
+	if ((rc = check_finite(x, n, dim)) < 0)
+		return rc;
+	if (p->max_sample && p->max_sample < n) {
+		if (p->max_sample < p->k)
+			return dann_fail(DANN_EINVAL, "kmeans: sample of %llu points cannot make %u clusters",
+					 (unsigned long long)p->max_sample, p->k);
+		if ((rc = draw_sample(x, n, dim, p->max_sample, rng_next(&rng), &sample)) < 0)
+			return rc;
+		tx = sample;
+		n = p->max_sample;
+	}
+	st.points = n;
+	ns = (uint64_t)KM_SEED_POINTS_PER_CENTROID * p->k;
+	if (ns >= n) {
+		ns = n;
+	} else if ((rc = seed_subset(tx, n, dim, ns, &rng, &seedx)) < 0) {
+		goto out;
+	}
+	if (!(mind = malloc(ns * sizeof *mind))) {
+		rc = dann_fail(DANN_ENOMEM, "kmeans: seeding %llu points", (unsigned long long)ns);
+		goto out;
+	}
+	seed_plusplus(seedx ? seedx : tx, ns, dim, p->k, &rng, centroids, mind);
+	rc = lloyd(tx, n, dim, p, centroids, &rng, &st);
+out:
+	free(mind);
+	free(seedx);
+	free(sample);
+	if (rc == 0 && stats)
+		*stats = st;
+	return rc;
+}
