@@ -111,14 +111,16 @@ INLINE float fkernel(const void *a, const void *b, size_t dim, enum elem e, enum
 	for (; i + FW * FUNROLL <= dim; i += FW * FUNROLL)
 		for (int u = 0; u < FUNROLL; u++)
 			fstep(&acc[u], _mm256_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
-	for (; i + FW <= dim; i += FW)
-		fstep(&acc[0], _mm256_loadu_ps(fptr(a, i)), fload(b, i, e), op);
+	/* At most FUNROLL - 1 whole vectors remain, then a part of one: each
+	 * goes to its own accumulator so short vectors have no long chain. */
+	for (int u = 0; u < FUNROLL - 1 && i + FW <= dim; u++, i += FW)
+		fstep(&acc[u], _mm256_loadu_ps(fptr(a, i)), fload(b, i, e), op);
 	if (i < dim) {
 		float xt[FW] = { 0 }, yt[FW] = { 0 }; /* yt: FW elements of any type */
 
 		memcpy(xt, fptr(a, i), (dim - i) * sizeof(float));
 		memcpy(yt, bptr(b, i * elem_size(e)), (dim - i) * elem_size(e));
-		fstep(&acc[1], _mm256_loadu_ps(xt), fload(yt, 0, e), op);
+		fstep(&acc[FUNROLL - 1], _mm256_loadu_ps(xt), fload(yt, 0, e), op);
 	}
 	acc[0].s = _mm256_add_ps(_mm256_add_ps(acc[0].s, acc[1].s), _mm256_add_ps(acc[2].s, acc[3].s));
 	if (op == OP_L2)
@@ -208,14 +210,15 @@ INLINE void iblock(const void *a, const void *b, size_t i, size_t end, enum elem
 	for (; i + IW * IUNROLL <= end; i += IW * IUNROLL)
 		for (int u = 0; u < IUNROLL; u++)
 			istep(&acc[u], iload(a, i + IW * u), iload(b, i + IW * u), e, op);
-	for (; i + IW <= end; i += IW)
-		istep(&acc[0], iload(a, i), iload(b, i), e, op);
+	/* As in fkernel: the remainder spreads over the accumulators. */
+	for (int u = 0; u < IUNROLL - 1 && i + IW <= end; u++, i += IW)
+		istep(&acc[u], iload(a, i), iload(b, i), e, op);
 	if (i < end) {
 		uint8_t xt[IW] = { 0 }, yt[IW] = { 0 };
 
 		memcpy(xt, bptr(a, i), end - i);
 		memcpy(yt, bptr(b, i), end - i);
-		istep(&acc[1], iload(xt, 0), iload(yt, 0), e, op);
+		istep(&acc[IUNROLL - 1], iload(xt, 0), iload(yt, 0), e, op);
 	}
 	t->s += IREDUCE(acc, s);
 	if (op == OP_COS) {

@@ -103,11 +103,13 @@ INLINE float fkernel(const void *a, const void *b, size_t dim, enum elem e, enum
 	for (; i + FW * FUNROLL <= dim; i += FW * FUNROLL)
 		for (int u = 0; u < FUNROLL; u++)
 			fstep(&acc[u], _mm512_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
-	for (; i + FW <= dim; i += FW)
-		fstep(&acc[0], _mm512_loadu_ps(fptr(a, i)), fload(b, i, e), op);
+	/* At most FUNROLL - 1 whole vectors remain, then a part of one: each
+	 * goes to its own accumulator so short vectors have no long chain. */
+	for (int u = 0; u < FUNROLL - 1 && i + FW <= dim; u++, i += FW)
+		fstep(&acc[u], _mm512_loadu_ps(fptr(a, i)), fload(b, i, e), op);
 	if (i < dim) {
 		__mmask16 m = (__mmask16)((1u << (dim - i)) - 1);
-		fstep(&acc[1], _mm512_maskz_loadu_ps(m, fptr(a, i)), fload_mask(b, i, e, m), op);
+		fstep(&acc[FUNROLL - 1], _mm512_maskz_loadu_ps(m, fptr(a, i)), fload_mask(b, i, e, m), op);
 	}
 	acc[0].s = _mm512_add_ps(_mm512_add_ps(acc[0].s, acc[1].s), _mm512_add_ps(acc[2].s, acc[3].s));
 	if (op == OP_L2)
@@ -186,12 +188,13 @@ INLINE void iblock(const void *a, const void *b, size_t i, size_t end, enum elem
 		for (int u = 0; u < IUNROLL; u++)
 			istep(&acc[u], _mm512_loadu_si512(bptr(a, i + IW * u)),
 			      _mm512_loadu_si512(bptr(b, i + IW * u)), e, op);
-	for (; i + IW <= end; i += IW)
-		istep(&acc[0], _mm512_loadu_si512(bptr(a, i)), _mm512_loadu_si512(bptr(b, i)), e, op);
+	/* As in fkernel: the remainder spreads over the accumulators. */
+	for (int u = 0; u < IUNROLL - 1 && i + IW <= end; u++, i += IW)
+		istep(&acc[u], _mm512_loadu_si512(bptr(a, i)), _mm512_loadu_si512(bptr(b, i)), e, op);
 	if (i < end) {
 		__mmask64 m = (1ull << (end - i)) - 1;
-		istep(&acc[1], _mm512_maskz_loadu_epi8(m, bptr(a, i)), _mm512_maskz_loadu_epi8(m, bptr(b, i)),
-		      e, op);
+		istep(&acc[IUNROLL - 1], _mm512_maskz_loadu_epi8(m, bptr(a, i)),
+		      _mm512_maskz_loadu_epi8(m, bptr(b, i)), e, op);
 	}
 	t->s += IREDUCE(acc, s);
 	if (op == OP_L2)
