@@ -29,10 +29,10 @@ enum elem { E_F32, E_U8, E_I8 };
 
 /* Floats per vector, vectors per loop trip in the float driver. */
 #define FW 8
-#define FUNROLL 4
+#define FUNROLL 4 /* the remainder code below assumes 4 */
 /* Bytes per vector, vectors per loop trip in the integer driver. */
 #define IW 32
-#define IUNROLL 4
+#define IUNROLL 4 /* the remainder code below assumes 4 */
 
 static const float *fptr(const void *p, size_t i)
 {
@@ -65,6 +65,23 @@ static int32_t hsum_epi32(__m256i v)
 	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(1, 0, 3, 2)));
 	s = _mm_add_epi32(s, _mm_shuffle_epi32(s, _MM_SHUFFLE(2, 3, 0, 1)));
 	return _mm_cvtsi128_si32(s);
+}
+
+/* The accumulator set the k-th vector of a loop trip (0..3) goes to. Four
+ * float sets hide the 4-cycle FMA latency (cosine's twelve sums still fit
+ * in the sixteen ymm registers). Integer sums grow by vpaddd (1 cycle),
+ * so one set is enough there. */
+INLINE int fslot(int k, enum op op)
+{
+	(void)op;
+	return k;
+}
+
+INLINE int islot(int k, enum op op)
+{
+	(void)k;
+	(void)op;
+	return 0;
 }
 
 /* ---- float query against f32 / u8 / i8 data ---------------------------- */
@@ -104,23 +121,30 @@ INLINE void fstep(struct facc *acc, __m256 x, __m256 y, enum op op)
 INLINE float fkernel(const void *a, const void *b, size_t dim, enum elem e, enum op op)
 {
 	struct facc acc[FUNROLL];
-	size_t i = 0;
+	size_t i = 0, rest;
 
 	for (int u = 0; u < FUNROLL; u++)
 		acc[u].s = acc[u].na = acc[u].nb = _mm256_setzero_ps();
 	for (; i + FW * FUNROLL <= dim; i += FW * FUNROLL)
 		for (int u = 0; u < FUNROLL; u++)
-			fstep(&acc[u], _mm256_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
+			fstep(&acc[fslot(u, op)], _mm256_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
 	/* At most FUNROLL - 1 whole vectors remain, then a part of one: each
-	 * goes to its own accumulator so short vectors have no long chain. */
-	for (int u = 0; u < FUNROLL - 1 && i + FW <= dim; u++, i += FW)
-		fstep(&acc[u], _mm256_loadu_ps(fptr(a, i)), fload(b, i, e), op);
+	 * goes to its own accumulator so short vectors have no long chain.
+	 * Written out so the accumulators stay in registers. */
+	rest = (dim - i) / FW;
+	if (rest > 0)
+		fstep(&acc[fslot(0, op)], _mm256_loadu_ps(fptr(a, i)), fload(b, i, e), op);
+	if (rest > 1)
+		fstep(&acc[fslot(1, op)], _mm256_loadu_ps(fptr(a, i + FW)), fload(b, i + FW, e), op);
+	if (rest > 2)
+		fstep(&acc[fslot(2, op)], _mm256_loadu_ps(fptr(a, i + 2 * FW)), fload(b, i + 2 * FW, e), op);
+	i += rest * FW;
 	if (i < dim) {
 		float xt[FW] = { 0 }, yt[FW] = { 0 }; /* yt: FW elements of any type */
 
 		memcpy(xt, fptr(a, i), (dim - i) * sizeof(float));
 		memcpy(yt, bptr(b, i * elem_size(e)), (dim - i) * elem_size(e));
-		fstep(&acc[FUNROLL - 1], _mm256_loadu_ps(xt), fload(yt, 0, e), op);
+		fstep(&acc[fslot(FUNROLL - 1, op)], _mm256_loadu_ps(xt), fload(yt, 0, e), op);
 	}
 	acc[0].s = _mm256_add_ps(_mm256_add_ps(acc[0].s, acc[1].s), _mm256_add_ps(acc[2].s, acc[3].s));
 	if (op == OP_L2)
@@ -204,21 +228,28 @@ INLINE void iblock(const void *a, const void *b, size_t i, size_t end, enum elem
 		   struct isum *t)
 {
 	struct iacc acc[IUNROLL];
+	size_t rest;
 
 	for (int u = 0; u < IUNROLL; u++)
 		acc[u].s = acc[u].na = acc[u].nb = _mm256_setzero_si256();
 	for (; i + IW * IUNROLL <= end; i += IW * IUNROLL)
 		for (int u = 0; u < IUNROLL; u++)
-			istep(&acc[u], iload(a, i + IW * u), iload(b, i + IW * u), e, op);
+			istep(&acc[islot(u, op)], iload(a, i + IW * u), iload(b, i + IW * u), e, op);
 	/* As in fkernel: the remainder spreads over the accumulators. */
-	for (int u = 0; u < IUNROLL - 1 && i + IW <= end; u++, i += IW)
-		istep(&acc[u], iload(a, i), iload(b, i), e, op);
+	rest = (end - i) / IW;
+	if (rest > 0)
+		istep(&acc[islot(0, op)], iload(a, i), iload(b, i), e, op);
+	if (rest > 1)
+		istep(&acc[islot(1, op)], iload(a, i + IW), iload(b, i + IW), e, op);
+	if (rest > 2)
+		istep(&acc[islot(2, op)], iload(a, i + 2 * IW), iload(b, i + 2 * IW), e, op);
+	i += rest * IW;
 	if (i < end) {
 		uint8_t xt[IW] = { 0 }, yt[IW] = { 0 };
 
 		memcpy(xt, bptr(a, i), end - i);
 		memcpy(yt, bptr(b, i), end - i);
-		istep(&acc[IUNROLL - 1], iload(xt, 0), iload(yt, 0), e, op);
+		istep(&acc[islot(IUNROLL - 1, op)], iload(xt, 0), iload(yt, 0), e, op);
 	}
 	t->s += IREDUCE(acc, s);
 	if (op == OP_COS) {

@@ -10,15 +10,17 @@
  * so the FMA latency is hidden; the last dim % 16 elements are read with
  * masked loads, which never touch memory past the end of either vector.
  *
- * Integer kernels are exact. L2 takes |a - b| as bytes, widens it to 16
- * bits and squares with vpdpwssd. Inner products use vpdpbusd (u8 x s8,
- * four products per int32 lane) with the sign flipped on one side:
- *   u8:  a * b = a * (b - 128) + 128 * a, where b ^ 0x80 is b - 128 as s8;
- *   i8:  a * b = (a + 128) * b - 128 * b, where a ^ 0x80 is a + 128 as u8;
- * and the correction sums (of a or b) come from vpdpbusd against ones.
- * Zero padding from masked loads contributes nothing to any of these sums.
- * Lanes are int32 within blocks of DIST_INT_BLOCK elements (see
- * dist_impl.h) and each block's total is added in int64.
+ * Integer kernels are exact and use vpdpbusd (u8 x s8, four products per
+ * int32 lane) with the sign of one side flipped (v ^ 0x80):
+ *   u8:  a * b = a * (b - 128) + 128 * a, b ^ 0x80 being b - 128 as s8;
+ *   i8:  a * b = (a + 128) * b - 128 * b, a ^ 0x80 being a + 128 as u8;
+ *   L2:  d = |a - b| as a byte (u8 or i8 alike), d^2 by the u8 rule;
+ * the correction sums come from vpdpbusd against ones, in the same lanes,
+ * so the bias comes off lane by lane before the one reduction. This beats
+ * widening to 16 bits for vpdpwssd: fewer shuffles on the one shuffle port.
+ * Zero padding from masked loads adds nothing to any of these sums. Lanes
+ * are int32 within blocks of DIST_INT_BLOCK elements (see dist_impl.h) and
+ * each block's total is added in int64.
  */
 #include "dist_impl.h"
 
@@ -31,10 +33,25 @@ enum elem { E_F32, E_U8, E_I8 };
 
 /* Floats per vector, vectors per loop trip in the float driver. */
 #define FW 16
-#define FUNROLL 4
+#define FUNROLL 4 /* the remainder code below assumes 4 */
 /* Bytes per vector, vectors per loop trip in the integer driver. */
 #define IW 64
-#define IUNROLL 4
+#define IUNROLL 4 /* the remainder code below assumes 4 */
+
+/* The accumulator set the k-th vector of a loop trip (0..3) goes to. Four
+ * sets hide the 4-5 cycle latency of vfmadd and vpdpbusd. Integer cosine
+ * keeps five sums per set; there two sets keep the chains shorter than
+ * the trip's port time and all twenty sums in registers. */
+INLINE int fslot(int k, enum op op)
+{
+	(void)op;
+	return k;
+}
+
+INLINE int islot(int k, enum op op)
+{
+	return op == OP_COS ? k % 2 : k;
+}
 
 /* ---- float query against f32 / u8 / i8 data ---------------------------- */
 
@@ -96,20 +113,27 @@ INLINE void fstep(struct facc *acc, __m512 x, __m512 y, enum op op)
 INLINE float fkernel(const void *a, const void *b, size_t dim, enum elem e, enum op op)
 {
 	struct facc acc[FUNROLL];
-	size_t i = 0;
+	size_t i = 0, rest;
 
 	for (int u = 0; u < FUNROLL; u++)
 		acc[u].s = acc[u].na = acc[u].nb = _mm512_setzero_ps();
 	for (; i + FW * FUNROLL <= dim; i += FW * FUNROLL)
 		for (int u = 0; u < FUNROLL; u++)
-			fstep(&acc[u], _mm512_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
+			fstep(&acc[fslot(u, op)], _mm512_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
 	/* At most FUNROLL - 1 whole vectors remain, then a part of one: each
-	 * goes to its own accumulator so short vectors have no long chain. */
-	for (int u = 0; u < FUNROLL - 1 && i + FW <= dim; u++, i += FW)
-		fstep(&acc[u], _mm512_loadu_ps(fptr(a, i)), fload(b, i, e), op);
+	 * goes to its own accumulator so short vectors have no long chain.
+	 * Written out so the accumulators stay in registers. */
+	rest = (dim - i) / FW;
+	if (rest > 0)
+		fstep(&acc[fslot(0, op)], _mm512_loadu_ps(fptr(a, i)), fload(b, i, e), op);
+	if (rest > 1)
+		fstep(&acc[fslot(1, op)], _mm512_loadu_ps(fptr(a, i + FW)), fload(b, i + FW, e), op);
+	if (rest > 2)
+		fstep(&acc[fslot(2, op)], _mm512_loadu_ps(fptr(a, i + 2 * FW)), fload(b, i + 2 * FW, e), op);
+	i += rest * FW;
 	if (i < dim) {
 		__mmask16 m = (__mmask16)((1u << (dim - i)) - 1);
-		fstep(&acc[FUNROLL - 1], _mm512_maskz_loadu_ps(m, fptr(a, i)), fload_mask(b, i, e, m), op);
+		fstep(&acc[fslot(FUNROLL - 1, op)], _mm512_maskz_loadu_ps(m, fptr(a, i)), fload_mask(b, i, e, m), op);
 	}
 	acc[0].s = _mm512_add_ps(_mm512_add_ps(acc[0].s, acc[1].s), _mm512_add_ps(acc[2].s, acc[3].s));
 	if (op == OP_L2)
@@ -124,8 +148,9 @@ INLINE float fkernel(const void *a, const void *b, size_t dim, enum elem e, enum
 
 /* ---- u8 x u8 and i8 x i8, exact ---------------------------------------- */
 
-/* int32 lanes: s (L2 sum, or biased dot), biased norms, and the sums of a
- * and b that remove the bias (see the file comment). */
+/* int32 lanes of one accumulator set: the biased sums (s: L2 or dot; na,
+ * nb: norms) and the byte sums that remove the bias. Lane j of every field
+ * covers the same four bytes, so the bias comes off lane by lane. */
 struct iacc {
 	__m512i s, na, nb, sa, sb;
 };
@@ -135,15 +160,14 @@ INLINE void istep(struct iacc *acc, __m512i x, __m512i y, enum elem e, enum op o
 	const __m512i flip = _mm512_set1_epi8((char)0x80), ones = _mm512_set1_epi8(1);
 
 	if (op == OP_L2) {
-		__m512i d, zero = _mm512_setzero_si512(), lo, hi;
+		/* d = |x - y| as a byte; d^2 = d * (d - 128) + 128 * d. */
+		__m512i d;
 		if (e == E_U8)
 			d = _mm512_or_si512(_mm512_subs_epu8(x, y), _mm512_subs_epu8(y, x));
 		else /* max - min wraps to |x - y| in 0..255 as a byte */
 			d = _mm512_sub_epi8(_mm512_max_epi8(x, y), _mm512_min_epi8(x, y));
-		lo = _mm512_unpacklo_epi8(d, zero);
-		hi = _mm512_unpackhi_epi8(d, zero);
-		acc->s = _mm512_dpwssd_epi32(acc->s, lo, lo);
-		acc->s = _mm512_dpwssd_epi32(acc->s, hi, hi);
+		acc->s = _mm512_dpbusd_epi32(acc->s, d, _mm512_xor_si512(d, flip));
+		acc->sa = _mm512_dpbusd_epi32(acc->sa, d, ones);
 		return;
 	}
 	if (e == E_U8) {
@@ -167,67 +191,76 @@ INLINE void istep(struct iacc *acc, __m512i x, __m512i y, enum elem e, enum op o
 	}
 }
 
-/* Sum of the same field over the unrolled accumulators, into one int64;
- * within a block every partial sum fits in int32. */
-#define IREDUCE(acc, f)                                                                    \
-	((int64_t)_mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_add_epi32(acc[0].f, acc[1].f), \
-							    _mm512_add_epi32(acc[2].f, acc[3].f))))
+/* One field summed over the accumulator sets. */
+#define ISUM(acc, f) \
+	_mm512_add_epi32(_mm512_add_epi32(acc[0].f, acc[1].f), _mm512_add_epi32(acc[2].f, acc[3].f))
+
+/* The lanes of s with the bias 128 * sum added (sign +1) or taken away
+ * (sign -1). Each lane is then an exact partial sum of the block, and
+ * within a block every such sum fits in int32. */
+INLINE int64_t unbias_sum(__m512i s, __m512i sum, int sign)
+{
+	__m512i bias = _mm512_slli_epi32(sum, 7);
+
+	s = sign > 0 ? _mm512_add_epi32(s, bias) : _mm512_sub_epi32(s, bias);
+	return _mm512_reduce_add_epi32(s);
+}
 
 struct isum {
-	int64_t s, na, nb, sa, sb;
+	int64_t s, na, nb;
 };
 
 INLINE void iblock(const void *a, const void *b, size_t i, size_t end, enum elem e, enum op op,
 		   struct isum *t)
 {
 	struct iacc acc[IUNROLL];
+	size_t rest;
+	int sign = op == OP_L2 || e == E_U8 ? 1 : -1;
 
 	for (int u = 0; u < IUNROLL; u++)
 		acc[u].s = acc[u].na = acc[u].nb = acc[u].sa = acc[u].sb = _mm512_setzero_si512();
 	for (; i + IW * IUNROLL <= end; i += IW * IUNROLL)
 		for (int u = 0; u < IUNROLL; u++)
-			istep(&acc[u], _mm512_loadu_si512(bptr(a, i + IW * u)),
+			istep(&acc[islot(u, op)], _mm512_loadu_si512(bptr(a, i + IW * u)),
 			      _mm512_loadu_si512(bptr(b, i + IW * u)), e, op);
 	/* As in fkernel: the remainder spreads over the accumulators. */
-	for (int u = 0; u < IUNROLL - 1 && i + IW <= end; u++, i += IW)
-		istep(&acc[u], _mm512_loadu_si512(bptr(a, i)), _mm512_loadu_si512(bptr(b, i)), e, op);
+	rest = (end - i) / IW;
+	if (rest > 0)
+		istep(&acc[islot(0, op)], _mm512_loadu_si512(bptr(a, i)), _mm512_loadu_si512(bptr(b, i)),
+		      e, op);
+	if (rest > 1)
+		istep(&acc[islot(1, op)], _mm512_loadu_si512(bptr(a, i + IW)),
+		      _mm512_loadu_si512(bptr(b, i + IW)), e, op);
+	if (rest > 2)
+		istep(&acc[islot(2, op)], _mm512_loadu_si512(bptr(a, i + 2 * IW)),
+		      _mm512_loadu_si512(bptr(b, i + 2 * IW)), e, op);
+	i += rest * IW;
 	if (i < end) {
 		__mmask64 m = (1ull << (end - i)) - 1;
-		istep(&acc[IUNROLL - 1], _mm512_maskz_loadu_epi8(m, bptr(a, i)),
+		istep(&acc[islot(IUNROLL - 1, op)], _mm512_maskz_loadu_epi8(m, bptr(a, i)),
 		      _mm512_maskz_loadu_epi8(m, bptr(b, i)), e, op);
 	}
-	t->s += IREDUCE(acc, s);
-	if (op == OP_L2)
-		return;
-	t->sa += IREDUCE(acc, sa);
-	t->sb += IREDUCE(acc, sb);
+	/* L2 and u8 products carry -128 * (the u8 side: d, or a for the dot
+	 * product); i8 products carry +128 * (the s8 side: b for the dot
+	 * product); norms the vector itself. */
+	t->s += unbias_sum(ISUM(acc, s), sign > 0 ? ISUM(acc, sa) : ISUM(acc, sb), sign);
 	if (op == OP_COS) {
-		t->na += IREDUCE(acc, na);
-		t->nb += IREDUCE(acc, nb);
+		t->na += unbias_sum(ISUM(acc, na), ISUM(acc, sa), sign);
+		t->nb += unbias_sum(ISUM(acc, nb), ISUM(acc, sb), sign);
 	}
 }
 
 INLINE float ikernel(const void *a, const void *b, size_t dim, enum elem e, enum op op)
 {
-	struct isum t = { 0, 0, 0, 0, 0 };
-	int64_t dot, na, nb;
+	struct isum t = { 0, 0, 0 };
 
 	for (size_t i = 0; i < dim; i += DIST_INT_BLOCK)
 		iblock(a, b, i, dim - i < DIST_INT_BLOCK ? dim : i + DIST_INT_BLOCK, e, op, &t);
 	if (op == OP_L2)
 		return (float)t.s;
-	if (e == E_U8) {
-		dot = t.s + 128 * t.sa;
-		na = t.na + 128 * t.sa;
-		nb = t.nb + 128 * t.sb;
-	} else {
-		dot = t.s - 128 * t.sb;
-		na = t.na - 128 * t.sa;
-		nb = t.nb - 128 * t.sb;
-	}
 	if (op == OP_IP)
-		return (float)-dot;
-	return dist_cos_finish((double)dot, (double)na, (double)nb);
+		return (float)-t.s;
+	return dist_cos_finish((double)t.s, (double)t.na, (double)t.nb);
 }
 
 /* ---- the table ---------------------------------------------------------- */
