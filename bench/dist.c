@@ -4,10 +4,11 @@
  * For each dim, type pair, metric and SIMD level this CPU supports, one
  * query is compared with every vector of an array larger than the caches
  * (1 GiB by default: the L3 this machine reports is 260 MiB), and the rate
- * is given in GB/s of vectors scanned next to the memory read bandwidth
- * measured in the same run by a plain streaming sum over the same array
- * (one thread each, so the ratio says how close a kernel gets to the
- * memory). A second figure scans a 64 KiB working set over and over: the
+ * is given in GB/s of vectors scanned next to the memory read bandwidth of
+ * the same array, measured by a plain streaming sum. Both run on one
+ * thread, so the ratio says how close a kernel gets to the memory; they
+ * are timed alternately so both see the same load from the rest of the
+ * machine. A second figure scans a 64 KiB working set over and over: the
  * in-cache rate, in distances per second, which is what Vamana build and
  * the beam search's re-ranking see. Each figure is the median of --reps
  * runs timed with CLOCK_MONOTONIC. Prints a table, or with --json one JSON
@@ -50,6 +51,7 @@ static const enum dann_metric metrics[] = { DANN_METRIC_L2, DANN_METRIC_IP, DANN
 
 struct opts {
 	int json;
+	int level; /* only this dist_level, or -1 for all */
 	size_t npairs;
 	unsigned long long mib, reps;
 };
@@ -58,7 +60,6 @@ struct opts {
 struct array {
 	void *p;
 	size_t bytes;
-	double read_gbps;
 };
 
 static volatile float sink_f;
@@ -109,7 +110,9 @@ static void fill(enum dann_dtype t, void *p, size_t n, uint64_t seed)
 }
 
 /* The baseline: sums the array as 64-bit words with independent partial
- * sums, which the compiler vectorises; nothing but the loads limits it. */
+ * sums, which the compiler vectorises, built for the widest vectors this
+ * CPU has (as the kernels are), so nothing but the loads limits it. */
+__attribute__((target_clones("avx512f", "avx2", "default")))
 static unsigned long long stream_sum(const void *p, size_t bytes)
 {
 	const unsigned long long *w = p;
@@ -125,10 +128,8 @@ static unsigned long long stream_sum(const void *p, size_t bytes)
 	return s0 + s1 + s2 + s3;
 }
 
-static int array_new(struct array *a, enum dann_dtype t, size_t bytes, unsigned long long reps)
+static int array_new(struct array *a, enum dann_dtype t, size_t bytes)
 {
-	double times[MAX_REPS];
-
 	if (posix_memalign(&a->p, HUGE_PAGE_BYTES, bytes)) {
 		fprintf(stderr, "%s: cannot allocate %.0f MiB\n", BENCH, bytes / MIB);
 		return -1;
@@ -137,40 +138,59 @@ static int array_new(struct array *a, enum dann_dtype t, size_t bytes, unsigned 
 	madvise(a->p, bytes, MADV_HUGEPAGE);
 	a->bytes = bytes;
 	fill(t, a->p, t == DANN_DTYPE_F32 ? bytes / sizeof(float) : bytes, 0x9e3779b97f4a7c15ull + t);
-	for (size_t r = 0; r < reps; r++) {
-		double t0 = now_s();
-		sink_u += stream_sum(a->p, bytes);
-		times[r] = now_s() - t0;
-	}
-	a->read_gbps = bytes / median(times, reps) / 1e9;
 	return 0;
 }
 
-/* Seconds to compare q with n vectors of vec_bytes from base, `passes`
- * times over: the median of reps. */
+/* One timed pass: q against n vectors of vec_bytes from base, `passes`
+ * times over; seconds. */
+static double scan_once(dist_fn f, const void *q, const char *base, size_t n, size_t dim, size_t vec_bytes,
+			size_t passes)
+{
+	float s = 0;
+	double t0 = now_s();
+
+	for (size_t p = 0; p < passes; p++)
+		for (size_t i = 0; i < n; i++)
+			s += f(q, base + i * vec_bytes, dim);
+	sink_f += s;
+	return now_s() - t0;
+}
+
+/* The in-cache figure: median seconds of reps scans. */
 static double time_scan(dist_fn f, const void *q, const char *base, size_t n, size_t dim, size_t vec_bytes,
 			size_t passes, unsigned long long reps)
 {
 	double times[MAX_REPS];
 
-	for (size_t r = 0; r < reps; r++) {
-		float s = 0;
-		double t0 = now_s();
-		for (size_t p = 0; p < passes; p++)
-			for (size_t i = 0; i < n; i++)
-				s += f(q, base + i * vec_bytes, dim);
-		times[r] = now_s() - t0;
-		sink_f += s;
-	}
+	for (size_t r = 0; r < reps; r++)
+		times[r] = scan_once(f, q, base, n, dim, vec_bytes, passes);
 	return median(times, reps);
+}
+
+/* The DRAM figure: scans of the whole array alternate with the baseline's
+ * streaming sums over it, so that both medians see the same load from
+ * the rest of the machine. */
+static void time_scan_dram(dist_fn f, const void *q, const struct array *a, size_t dim, size_t vec_bytes,
+			   unsigned long long reps, double *scan_s, double *read_s)
+{
+	double st[MAX_REPS], rt[MAX_REPS];
+
+	for (size_t r = 0; r < reps; r++) {
+		double t0 = now_s();
+		sink_u += stream_sum(a->p, a->bytes);
+		rt[r] = now_s() - t0;
+		st[r] = scan_once(f, q, a->p, a->bytes / vec_bytes, dim, vec_bytes, 1);
+	}
+	*scan_s = median(st, reps);
+	*read_s = median(rt, reps);
 }
 
 static void print_header(const struct opts *o)
 {
 	if (o->json)
 		return;
-	printf("%-6s %-7s %-7s %5s %-7s %9s %10s %8s\n", "set", "pair", "metric", "dim", "level", "GB/s",
-	       "Mdist/s", "vs-mem");
+	printf("%-6s %-7s %-7s %5s %-7s %9s %10s %9s %7s\n", "set", "pair", "metric", "dim", "level", "GB/s",
+	       "Mdist/s", "mem-GB/s", "ratio");
 }
 
 static void print_row(const struct opts *o, const char *set, const struct pair *p, enum dann_metric m,
@@ -188,7 +208,7 @@ static void print_row(const struct opts *o, const char *set, const struct pair *
 	printf("%-6s %-7s %-7s %5zu %-7s %9.2f %10.2f", set, p->name, dann_metric_name(m), dim,
 	       dist_level_name(l), gbps, dps / 1e6);
 	if (mem_gbps > 0)
-		printf(" %8.2f", gbps / mem_gbps);
+		printf(" %9.2f %7.2f", mem_gbps, gbps / mem_gbps);
 	printf("\n");
 }
 
@@ -206,12 +226,12 @@ static void bench_pair(const struct opts *o, const struct pair *p, const struct 
 		for (size_t mi = 0; mi < sizeof metrics / sizeof metrics[0]; mi++) {
 			for (enum dist_level l = DIST_SCALAR; l < DIST_NLEVELS; l++) {
 				dist_fn f = dist_kernel_at(l, metrics[mi], p->q, p->d);
-				double t;
-				if (!f)
+				double t, rt, bytes = (double)n * vec_bytes;
+				if (!f || (o->level >= 0 && (int)l != o->level))
 					continue;
-				t = time_scan(f, qbuf, data->p, n, dim, vec_bytes, 1, o->reps);
-				print_row(o, "dram", p, metrics[mi], dim, l, n * vec_bytes / t / 1e9, n / t,
-					  data->read_gbps);
+				time_scan_dram(f, qbuf, data, dim, vec_bytes, o->reps, &t, &rt);
+				print_row(o, "dram", p, metrics[mi], dim, l, bytes / t / 1e9, n / t,
+					  data->bytes / rt / 1e9);
 				t = time_scan(f, qbuf, data->p, ncache, dim, vec_bytes, passes, o->reps);
 				print_row(o, "cache", p, metrics[mi], dim, l, passes * ncache * vec_bytes / t / 1e9,
 					  passes * ncache / t, 0);
@@ -224,32 +244,52 @@ static void bench_pair(const struct opts *o, const struct pair *p, const struct 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s [--json] [--all-pairs] [--mib N] [--reps N]\n"
+		"usage: %s [--json] [--all-pairs] [--level scalar|avx2|avx512] [--mib N] [--reps N]\n"
 		"  Scans an N MiB array (default 1024, larger than the caches) of vectors with every\n"
-		"  distance kernel at every SIMD level this CPU has, for dims 128 and 784, and\n"
-		"  prints GB/s scanned next to the memory read bandwidth of the same array\n"
-		"  (streaming sum), plus the in-cache rate over a 64 KiB working set.\n"
+		"  distance kernel at every SIMD level this CPU has, for dims 128 and 784, and prints\n"
+		"  GB/s scanned next to the memory read bandwidth of the same array (a streaming\n"
+		"  sum, timed alternately with the kernel), plus the in-cache rate over a 64 KiB\n"
+		"  working set. One thread; each figure the median of --reps runs.\n"
 		"  --json       one JSON object per row instead of the table\n"
 		"  --all-pairs  also i8, f32-u8 and f32-i8 (default: f32 and u8)\n"
+		"  --level L    only that level (default: every level this CPU supports)\n"
 		"  --mib N      array size in MiB, 64..65536 (default 1024)\n"
-		"  --reps N     repetitions per figure, median reported, 1..%d (default 5)\n",
+		"  --reps N     repetitions per figure, 1..%d (default 5)\n",
 		BENCH, MAX_REPS);
+}
+
+static int parse_level(const char *s, int *out)
+{
+	for (enum dist_level l = DIST_SCALAR; l < DIST_NLEVELS; l++) {
+		if (!strcmp(s, dist_level_name(l))) {
+			if (!dist_level_supported(l))
+				return cmd_usage_error(BENCH, "--level %s: not supported by this CPU or build", s);
+			*out = (int)l;
+			return 0;
+		}
+	}
+	return cmd_usage_error(BENCH, "--level '%s': expected scalar, avx2 or avx512", s);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "all-pairs", no_argument, NULL, 'a' },
-		{ "mib", required_argument, NULL, 'm' }, { "reps", required_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },     { NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' },       { "all-pairs", no_argument, NULL, 'a' },
+		{ "level", required_argument, NULL, 'l' }, { "mib", required_argument, NULL, 'm' },
+		{ "reps", required_argument, NULL, 'r' },  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	*o = (struct opts){ .json = 0, .npairs = NPAIRS_DEFAULT, .mib = 1024, .reps = 5 };
+	*o = (struct opts){ .json = 0, .level = -1, .npairs = NPAIRS_DEFAULT, .mib = 1024, .reps = 5 };
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'j': o->json = 1; break;
 		case 'a': o->npairs = NPAIRS_ALL; break;
+		case 'l':
+			if (parse_level(optarg, &o->level))
+				return 2;
+			break;
 		case 'm':
 			if (cmd_parse_u64(BENCH, "--mib", optarg, 65536, &o->mib) < 0)
 				return 2;
@@ -273,33 +313,24 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 int main(int argc, char **argv)
 {
-	struct array arrays[2] = { { NULL, 0, 0 }, { NULL, 0, 0 } }; /* float data, byte data */
+	struct array arrays[2] = { { NULL, 0 }, { NULL, 0 } }; /* float data, byte data */
 	struct opts o;
 	int rc = parse_opts(argc, argv, &o);
 
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	if (!o.json)
-		printf("# %s: best level %s; one thread; median of %llu; dram = %llu MiB array, "
-		       "cache = %u KiB working set\n",
+		printf("# %s: best level %s; one thread; median of %llu; dram = %llu MiB array "
+		       "(mem-GB/s: streaming sum over it, timed alternately), cache = %u KiB working set\n",
 		       BENCH, dist_level_name(dist_best_level()), o.reps, o.mib, CACHE_SET_BYTES >> 10);
 	print_header(&o);
 	for (size_t i = 0; i < o.npairs; i++) {
 		const struct pair *p = &all_pairs[i];
 		struct array *a = &arrays[p->d == DANN_DTYPE_F32 ? 0 : 1];
 
-		if (!a->p) {
-			if (array_new(a, p->d, (size_t)o.mib << 20, o.reps) < 0) {
-				rc = 1;
-				break;
-			}
-			if (o.json)
-				printf("{\"bench\":\"dist\",\"set\":\"memread\",\"array\":\"%s\",\"mib\":%llu,"
-				       "\"gbps\":%.3f}\n",
-				       dann_dtype_name(p->d), o.mib, a->read_gbps);
-			else
-				printf("memread %s array, %llu MiB: %.2f GB/s\n", dann_dtype_name(p->d), o.mib,
-				       a->read_gbps);
+		if (!a->p && array_new(a, p->d, (size_t)o.mib << 20) < 0) {
+			rc = 1;
+			break;
 		}
 		bench_pair(&o, p, a);
 	}
