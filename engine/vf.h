@@ -9,6 +9,9 @@
  *   .fvecs / .bvecs / .ivecs  per row: int32 dim, then dim elements
  *                             (float32 / uint8 / int32)
  *
+ * Ground truth: for ids in X.ibin the distances are in X.dist.fbin (same
+ * count x k); vf_gt_dist_path derives the one name from the other.
+ *
  * Files are mapped, not loaded, so a file larger than RAM can be read row
  * range by row range. Every header is checked against the file size on
  * open; a malformed file (truncated, size mismatch, dim <= 0 or > 65536,
@@ -54,12 +57,15 @@ uint32_t vf_dim(const struct vf *f);
 enum vf_format vf_format(const struct vf *f);
 enum dann_dtype vf_dtype(const struct vf *f);
 const char *vf_path(const struct vf *f);
+/* Size of the whole file in bytes, headers included. */
+uint64_t vf_file_bytes(const struct vf *f);
 /* Bytes of one row's elements (dim * element size), without headers. */
 size_t vf_row_bytes(const struct vf *f);
 
 /* Rows [first, first+n) of a *bin file as one contiguous array inside the
  * mapping (valid until vf_close), or NULL for *vecs files, whose rows are
- * interleaved with per-row headers. */
+ * interleaved with per-row headers, and for first > count. The caller keeps
+ * first+n <= count. */
 const void *vf_rows(const struct vf *f, uint64_t first);
 
 /* Copies rows [first, first+n) in the file's own element type into dst
@@ -81,12 +87,19 @@ int vf_writer_create(const char *path, uint32_t dim, struct vf_writer **out);
 /* Appends n rows of the format's element type. */
 int vf_writer_append(struct vf_writer *w, const void *rows, uint64_t n);
 /* Finishes the file durably (count, fsync, rename, directory fsync) and
- * frees w; on failure the temporary file is removed and path is untouched. */
+ * frees w; on failure the temporary file is removed and path is untouched.
+ * A *bin file may have 0 rows; a *vecs file with 0 rows would be empty and
+ * carry no dimension, so closing one is DANN_EINVAL. */
 int vf_writer_close(struct vf_writer *w);
 /* Drops an unfinished file: removes the temporary, frees w. */
 void vf_writer_abort(struct vf_writer *w);
 
 /* Convenience: writes a whole array as one file. */
 int vf_write_file(const char *path, uint32_t dim, const void *rows, uint64_t n);
+
+/* The distances file that goes with ground-truth ids: "gt.ibin" gives
+ * "gt.dist.fbin" (same directory, count x k float32). DANN_EINVAL if
+ * ibin_path does not end in ".ibin" or the name does not fit in cap bytes. */
+int vf_gt_dist_path(const char *ibin_path, char *out, size_t cap);
 
 #endif

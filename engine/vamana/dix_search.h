@@ -1,0 +1,89 @@
+/*
+ * dix_search.h — beam search over an open disk index (DESIGN.md, "Beam
+ * search"; DiskANN, Subramanya et al. 2019, section 3.3).
+ *
+ * A searcher belongs to one thread: it owns one dio context (one ring) and
+ * `inflight` query slots, each a small state machine (start → issue a round
+ * of W reads → wait → expand → ... → done), so a single thread keeps many
+ * queries' reads queued on the SSD at once. All memory — slot state, PQ
+ * tables, candidate lists, read buffers (one registered region) — is made
+ * when the searcher is configured for an index and parameters; nothing is
+ * allocated per read or per round. A searcher may search any number of
+ * open indexes, one call at a time.
+ */
+#ifndef DANN_DIX_SEARCH_H
+#define DANN_DIX_SEARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../io/dio.h"
+#include "dix.h"
+
+#define DIX_MAX_L 100000u
+#define DIX_MAX_W 64u
+#define DIX_MAX_INFLIGHT 1024u
+
+struct dix_search_params {
+	uint32_t k;              /* results per query, 1..L */
+	uint32_t L;              /* candidate list size */
+	uint32_t W;              /* beam width: reads per round, 1..DIX_MAX_W */
+	/* Optional bitmaps over internal ids; a point may be returned when its
+	 * bit is set in `allowed` (NULL: all; ids >= allowed_bits excluded) and
+	 * clear in `deleted` (NULL: none). Both are still traversed. */
+	const uint64_t *allowed;
+	uint64_t allowed_bits;
+	const uint64_t *deleted;
+	uint64_t deleted_bits;
+	/* Expand the other nodes of each fetched sector that are in, or would
+	 * enter, the candidate list (Starling's block search): reads saved by
+	 * the locality layout. -1: on for locality-ordered indexes. */
+	int sector_expand;
+};
+
+/* Fills defaults: k 10, L 100, W 4, no filter, sector_expand -1. */
+void dix_search_params_default(struct dix_search_params *p);
+/* DANN_EINVAL naming the bad field: k = 0, k > L, L > DIX_MAX_L, W = 0 or
+ * > DIX_MAX_W. */
+int dix_search_params_check(const struct dix_search_params *p);
+
+struct dix_query_stats {
+	uint32_t reads;       /* node reads sent to the SSD */
+	uint32_t hops;        /* nodes expanded (read, cached or co-resident) */
+	uint32_t cache_hits;  /* expansions served by the node cache */
+	uint32_t rounds;      /* beam rounds */
+	uint64_t latency_ns;  /* start of the query to its last expansion */
+};
+
+struct dix_searcher_params {
+	uint32_t inflight;         /* queries in flight at once, 1..DIX_MAX_INFLIGHT */
+	enum dio_backend backend;  /* DIO_BACKEND_AUTO: io_uring, else libaio, else pread */
+};
+
+struct dix_searcher;
+
+int dix_searcher_new(const struct dix_searcher_params *p, struct dix_searcher **out);
+void dix_searcher_free(struct dix_searcher *s);
+/* The I/O backend in use and its description ("" before the first search). */
+const char *dix_searcher_io(const struct dix_searcher *s);
+
+/* Searches nq queries (nq * dim float32s, row-major) on ix. Query i's
+ * results go to ids[i*k ..] (internal ids) and dists[i*k ..] ascending by
+ * exact distance, its count to found[i] (< k only if fewer allowed points
+ * were reached), its statistics to stats[i] (stats may be NULL). If `next`
+ * is not NULL the queries are claimed from it (*next is the next unclaimed
+ * index, shared by several threads); otherwise all nq are run.
+ * DANN_EIO/DANN_ECORRUPT naming the file and node if a read fails or a
+ * record is damaged; DANN_EINVAL for bad parameters. */
+int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const float *queries,
+		   uint64_t nq, const struct dix_search_params *p, _Atomic uint64_t *next,
+		   uint32_t *ids, float *dists, uint32_t *found, struct dix_query_stats *stats);
+
+/* Runs the queries on `threads` threads, each with its own searcher of
+ * `sp` (threads 0 = 1). Same outputs as dix_search_run. */
+int dix_search_batch(const struct dix_index *ix, const float *queries, uint64_t nq,
+		     const struct dix_search_params *p, const struct dix_searcher_params *sp,
+		     uint32_t threads, uint32_t *ids, float *dists, uint32_t *found,
+		     struct dix_query_stats *stats);
+
+#endif

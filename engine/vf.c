@@ -1,0 +1,386 @@
+/*
+ * vf.c — opening, validating and reading vector files through a mapping.
+ *
+ * A file is mapped read-only, never loaded: rows are copied (or converted)
+ * out of the mapping range by range, and vf_advise_* let a streaming reader
+ * say what it needs next and what it is done with, so a file larger than RAM
+ * can be scanned. Every header is checked against the file size, and every
+ * row header of a *vecs file against the first, before vf_open returns; so
+ * no read of rows inside [0, count) can run past the mapping or misread.
+ * A struct vf never changes after vf_open: any number of threads may read
+ * it at once. (A file truncated by another process while mapped would still
+ * fault: files dann reads are never rewritten in place, see DESIGN.md.)
+ */
+#include "vf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "vf_impl.h"
+
+/* Bytes of rows validated between two MADV_DONTNEED calls while checking a
+ * *vecs file on open, so validation of a huge file keeps little resident. */
+#define VF_SCAN_WINDOW_BYTES (64u << 20)
+
+struct vf {
+	char *path;
+	unsigned char *map;  /* whole file, PROT_READ */
+	uint64_t file_bytes;
+	enum vf_format fmt;
+	enum dann_dtype dtype;
+	uint64_t count;
+	uint32_t dim;
+	size_t row_bytes;    /* dim * element size */
+	size_t stride;       /* bytes from one row's elements to the next's */
+	size_t data_off;     /* offset of row 0's elements */
+};
+
+static const struct vf_format_info formats[] = {
+	[VF_FBIN] = { ".fbin", "fbin", DANN_DTYPE_F32, false },
+	[VF_U8BIN] = { ".u8bin", "u8bin", DANN_DTYPE_U8, false },
+	[VF_I8BIN] = { ".i8bin", "i8bin", DANN_DTYPE_I8, false },
+	[VF_IBIN] = { ".ibin", "ibin", DANN_DTYPE_I32, false },
+	[VF_FVECS] = { ".fvecs", "fvecs", DANN_DTYPE_F32, true },
+	[VF_BVECS] = { ".bvecs", "bvecs", DANN_DTYPE_U8, true },
+	[VF_IVECS] = { ".ivecs", "ivecs", DANN_DTYPE_I32, true },
+};
+#define NFORMATS (sizeof formats / sizeof formats[0])
+
+const struct vf_format_info *vf_format_info(enum vf_format f)
+{
+	return (unsigned)f < NFORMATS ? &formats[f] : NULL;
+}
+
+int vf_format_from_path(const char *path, enum vf_format *out)
+{
+	const char *base, *dot;
+
+	if (!path || !*path)
+		return dann_fail(DANN_EINVAL, "vector file path is empty");
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		return dann_fail(DANN_EINVAL,
+				 "%s: no file extension to tell the format: expected " VF_EXTENSIONS,
+				 path);
+	for (size_t i = 0; i < NFORMATS; i++)
+		if (!strcasecmp(dot, formats[i].ext)) {
+			*out = (enum vf_format)i;
+			return 0;
+		}
+	return dann_fail(DANN_EINVAL, "%s: unknown vector file extension '%s': expected " VF_EXTENSIONS,
+			 path, dot);
+}
+
+enum dann_dtype vf_format_dtype(enum vf_format f)
+{
+	const struct vf_format_info *fi = vf_format_info(f);
+	return fi ? fi->dtype : DANN_DTYPE_F32;
+}
+
+const char *vf_format_name(enum vf_format f)
+{
+	const struct vf_format_info *fi = vf_format_info(f);
+	return fi ? fi->name : "?";
+}
+
+static int32_t load_i32(const unsigned char *p)
+{
+	int32_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* *bin: int32 count, int32 dim, then exactly count*dim elements. */
+static int validate_bin(struct vf *f)
+{
+	size_t esize = dann_dtype_size(f->dtype);
+	int32_t count, dim;
+	uint64_t want;
+
+	if (f->file_bytes < VF_BIN_HEADER_BYTES)
+		return dann_fail(DANN_ECORRUPT,
+				 "%s: file is %llu bytes, shorter than the %u-byte header (int32 count, int32 dim)",
+				 f->path, (unsigned long long)f->file_bytes, VF_BIN_HEADER_BYTES);
+	count = load_i32(f->map);
+	dim = load_i32(f->map + 4);
+	if (count < 0)
+		return dann_fail(DANN_ECORRUPT, "%s: count %d in header is negative", f->path, count);
+	if (dim <= 0 || dim > VF_MAX_DIM)
+		return dann_fail(DANN_ECORRUPT, "%s: dimension %d in header, expected 1..%d", f->path,
+				 dim, VF_MAX_DIM);
+	/* count < 2^31, dim <= 2^16, esize <= 4: no overflow in 64 bits. */
+	want = VF_BIN_HEADER_BYTES + (uint64_t)count * (uint64_t)dim * esize;
+	if (want != f->file_bytes)
+		return dann_fail(DANN_ECORRUPT,
+				 "%s: header says count %d x dim %d x %zu-byte %s = %llu bytes with the header, "
+				 "but the file has %llu bytes (%s)",
+				 f->path, count, dim, esize, dann_dtype_name(f->dtype),
+				 (unsigned long long)want, (unsigned long long)f->file_bytes,
+				 want > f->file_bytes ? "truncated" : "trailing bytes after the last row");
+	f->count = (uint64_t)count;
+	f->dim = (uint32_t)dim;
+	f->row_bytes = (size_t)dim * esize;
+	f->stride = f->row_bytes;
+	f->data_off = VF_BIN_HEADER_BYTES;
+	return 0;
+}
+
+/* *vecs: rows of (int32 dim, dim elements); every dim equals the first and
+ * the last row is complete. Checked row by row so the message can say which
+ * row is wrong rather than only that the size does not divide. */
+static int validate_vecs(struct vf *f)
+{
+	size_t esize = dann_dtype_size(f->dtype);
+	uint64_t off = 0, row = 0, window_start = 0;
+	int32_t dim;
+
+	if (f->file_bytes < VF_VECS_ROW_HEADER_BYTES)
+		return dann_fail(DANN_ECORRUPT,
+				 "%s: file is %llu bytes, shorter than one row header (int32 dim)",
+				 f->path, (unsigned long long)f->file_bytes);
+	dim = load_i32(f->map);
+	if (dim <= 0 || dim > VF_MAX_DIM)
+		return dann_fail(DANN_ECORRUPT, "%s: row 0: dimension %d, expected 1..%d", f->path,
+				 dim, VF_MAX_DIM);
+	f->dim = (uint32_t)dim;
+	f->row_bytes = (size_t)dim * esize;
+	f->stride = VF_VECS_ROW_HEADER_BYTES + f->row_bytes;
+	f->data_off = VF_VECS_ROW_HEADER_BYTES;
+
+	madvise(f->map, f->file_bytes, MADV_SEQUENTIAL);
+	while (off < f->file_bytes) {
+		uint64_t left = f->file_bytes - off;
+		int32_t d;
+
+		if (left < VF_VECS_ROW_HEADER_BYTES || left < f->stride)
+			return dann_fail(DANN_ECORRUPT,
+					 "%s: row %llu is truncated: %llu of %zu bytes (int32 dim + %d x %zu-byte %s)",
+					 f->path, (unsigned long long)row, (unsigned long long)left,
+					 f->stride, dim, esize, dann_dtype_name(f->dtype));
+		d = load_i32(f->map + off);
+		if (d != dim)
+			return dann_fail(DANN_ECORRUPT, "%s: row %llu: dimension %d, but row 0 has %d",
+					 f->path, (unsigned long long)row, d, dim);
+		off += f->stride;
+		row++;
+		if (off - window_start >= VF_SCAN_WINDOW_BYTES) {
+			uint64_t start = window_start & ~(uint64_t)(VF_PAGE_BYTES - 1);
+			madvise(f->map + start, off - start, MADV_DONTNEED);
+			window_start = off;
+		}
+	}
+	madvise(f->map, f->file_bytes, MADV_NORMAL);
+	f->count = row;
+	return 0;
+}
+
+int vf_open(const char *path, struct vf **out)
+{
+	struct vf *f;
+	struct stat st;
+	int fd = -1, rc;
+	void *map;
+
+	*out = NULL;
+	if (!(f = calloc(1, sizeof *f)))
+		return dann_fail(DANN_ENOMEM, "vf_open: %s", path ? path : "(null)");
+	if ((rc = vf_format_from_path(path, &f->fmt)) < 0)
+		goto fail;
+	f->dtype = formats[f->fmt].dtype;
+	if (!(f->path = strdup(path))) {
+		rc = dann_fail(DANN_ENOMEM, "vf_open: %s", path);
+		goto fail;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = dann_fail_errno(errno == ENOENT ? DANN_ENOTFOUND : DANN_EIO, errno,
+				     "%s: cannot open", path);
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot stat", path);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		rc = dann_fail(DANN_EINVAL, "%s: not a regular file", path);
+		goto fail;
+	}
+	f->file_bytes = (uint64_t)st.st_size;
+	if (f->file_bytes == 0) {
+		rc = dann_fail(DANN_ECORRUPT, "%s: empty file (0 bytes): a .%s file starts with %s", path,
+			       formats[f->fmt].name,
+			       formats[f->fmt].vecs ? "a row (int32 dim, elements)"
+						    : "an 8-byte header (int32 count, int32 dim)");
+		goto fail;
+	}
+	map = mmap(NULL, (size_t)f->file_bytes, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot map %llu bytes", path,
+				     (unsigned long long)f->file_bytes);
+		goto fail;
+	}
+	f->map = map;
+	close(fd); /* the mapping keeps the file open */
+	fd = -1;
+	rc = formats[f->fmt].vecs ? validate_vecs(f) : validate_bin(f);
+	if (rc < 0)
+		goto fail;
+	*out = f;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	vf_close(f);
+	return rc;
+}
+
+void vf_close(struct vf *f)
+{
+	if (!f)
+		return;
+	if (f->map)
+		munmap(f->map, (size_t)f->file_bytes);
+	free(f->path);
+	free(f);
+}
+
+uint64_t vf_count(const struct vf *f) { return f->count; }
+uint32_t vf_dim(const struct vf *f) { return f->dim; }
+enum vf_format vf_format(const struct vf *f) { return f->fmt; }
+enum dann_dtype vf_dtype(const struct vf *f) { return f->dtype; }
+const char *vf_path(const struct vf *f) { return f->path; }
+uint64_t vf_file_bytes(const struct vf *f) { return f->file_bytes; }
+size_t vf_row_bytes(const struct vf *f) { return f->row_bytes; }
+
+static const unsigned char *row_ptr(const struct vf *f, uint64_t i)
+{
+	return f->map + f->data_off + i * f->stride;
+}
+
+const void *vf_rows(const struct vf *f, uint64_t first)
+{
+	if (formats[f->fmt].vecs || first > f->count)
+		return NULL;
+	return row_ptr(f, first);
+}
+
+static int check_range(const struct vf *f, uint64_t first, uint64_t n)
+{
+	if (first > f->count || n > f->count - first)
+		return dann_fail(DANN_EINVAL, "%s: rows [%llu, %llu) requested, but the file has %llu rows",
+				 f->path, (unsigned long long)first,
+				 (unsigned long long)(first + n), (unsigned long long)f->count);
+	return 0;
+}
+
+int vf_read(const struct vf *f, uint64_t first, uint64_t n, void *dst)
+{
+	unsigned char *d = dst;
+	int rc;
+
+	if ((rc = check_range(f, first, n)) < 0)
+		return rc;
+	if (n == 0)
+		return 0;
+	if (!formats[f->fmt].vecs) {
+		memcpy(d, row_ptr(f, first), (size_t)n * f->row_bytes);
+		return 0;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		memcpy(d + i * f->row_bytes, row_ptr(f, first + i), f->row_bytes);
+	return 0;
+}
+
+/* Converts n elements of type t at src (any alignment) to float. */
+static void to_f32(enum dann_dtype t, const unsigned char *src, size_t n, float *dst)
+{
+	switch (t) {
+	case DANN_DTYPE_F32:
+		memcpy(dst, src, n * sizeof *dst);
+		break;
+	case DANN_DTYPE_U8:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)src[i];
+		break;
+	case DANN_DTYPE_I8:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)(int8_t)src[i];
+		break;
+	case DANN_DTYPE_I32:
+		for (size_t i = 0; i < n; i++)
+			dst[i] = (float)load_i32(src + 4 * i);
+		break;
+	}
+}
+
+int vf_read_f32(const struct vf *f, uint64_t first, uint64_t n, float *dst)
+{
+	int rc;
+
+	if ((rc = check_range(f, first, n)) < 0)
+		return rc;
+	if (n == 0)
+		return 0;
+	if (!formats[f->fmt].vecs) {
+		to_f32(f->dtype, row_ptr(f, first), (size_t)n * f->dim, dst);
+		return 0;
+	}
+	for (uint64_t i = 0; i < n; i++)
+		to_f32(f->dtype, row_ptr(f, first + i), f->dim, dst + i * f->dim);
+	return 0;
+}
+
+/* madvise over the bytes of rows [first, first+n), clamped to the file and
+ * widened to whole pages; advice is a hint, so failures are ignored. */
+static void advise(const struct vf *f, uint64_t first, uint64_t n, int advice)
+{
+	uint64_t start, end;
+
+	if (first >= f->count || n == 0)
+		return;
+	if (n > f->count - first)
+		n = f->count - first;
+	start = f->data_off + first * f->stride - (formats[f->fmt].vecs ? VF_VECS_ROW_HEADER_BYTES : 0);
+	end = start + n * f->stride;
+	if (end > f->file_bytes)
+		end = f->file_bytes;
+	start &= ~(uint64_t)(VF_PAGE_BYTES - 1);
+	madvise(f->map + start, (size_t)(end - start), advice);
+}
+
+void vf_advise_willneed(const struct vf *f, uint64_t first, uint64_t n)
+{
+	advise(f, first, n, MADV_WILLNEED);
+}
+
+void vf_advise_dontneed(const struct vf *f, uint64_t first, uint64_t n)
+{
+	advise(f, first, n, MADV_DONTNEED);
+}
+
+int vf_gt_dist_path(const char *ibin_path, char *out, size_t cap)
+{
+	static const char ext[] = ".ibin", dist_ext[] = ".dist.fbin";
+	size_t len = ibin_path ? strlen(ibin_path) : 0;
+	size_t stem = len - (sizeof ext - 1);
+
+	if (len < sizeof ext || strcasecmp(ibin_path + stem, ext) != 0)
+		return dann_fail(DANN_EINVAL,
+				 "%s: ground-truth ids file must end in .ibin (distances go beside it as .dist.fbin)",
+				 ibin_path ? ibin_path : "(null)");
+	if (stem + sizeof dist_ext > cap)
+		return dann_fail(DANN_EINVAL, "%s: distances file name needs %zu bytes, buffer has %zu",
+				 ibin_path, stem + sizeof dist_ext, cap);
+	memcpy(out, ibin_path, stem);
+	memcpy(out + stem, dist_ext, sizeof dist_ext);
+	return 0;
+}
