@@ -26,9 +26,6 @@
 #define KM_BLOCK_FLOATS (1u << 16)
 #define KM_MIN_BLOCK_ROWS 64u
 #define KM_MAX_BLOCK_ROWS 4096u
-/* Seeding steps smaller than this (points x dim) run on one thread: waking
- * a second one costs more than it saves. */
-#define KM_PARALLEL_MIN_FLOPS (4u << 20)
 
 void km_params_default(struct km_params *p, uint32_t k)
 {
@@ -90,16 +87,6 @@ int km_sample_rows(uint64_t n, uint64_t count, uint64_t seed, uint64_t *rows)
 				rows[have++] = rows[i];
 	}
 	return 0;
-}
-
-static float l2sq(const float *a, const float *b, uint32_t dim)
-{
-	float s = 0;
-	for (uint32_t j = 0; j < dim; j++) {
-		float d = a[j] - b[j];
-		s += d * d;
-	}
-	return s;
 }
 
 static float norm2(const float *a, uint32_t dim)
@@ -281,43 +268,49 @@ int km_assign(const float *centroids, uint32_t k, uint32_t dim, const float *x, 
 	return km_assign_strided(centroids, k, dim, x, dim, n, nn, ids, dists);
 }
 
-/* k-means++ (D^2 sampling) over the first ns rows of x (already a random
- * sample, so its prefix is one too). */
+/* k-means++ (D^2 sampling) over the ns rows of x (a random sample). The
+ * distances from every row to each new centre come from one sgemv
+ * (||x||^2 - 2 x.c + ||c||^2), the rest is a cheap pass over ns floats. */
 static void seed_plusplus(const float *x, uint64_t ns, uint32_t dim, uint32_t k, uint64_t *rng,
-			  float *c, float *mind)
+			  float *c, float *mind, float *xnorm, float *dots)
 {
-	uint64_t first = rng_below(rng, ns);
+	uint64_t pick = rng_below(rng, ns);
 
-	memcpy(c, x + first * dim, dim * sizeof *c);
-#pragma omp parallel for schedule(static) if (ns * dim >= KM_PARALLEL_MIN_FLOPS)
-	for (uint64_t i = 0; i < ns; i++)
-		mind[i] = l2sq(x + i * dim, c, dim);
-	for (uint32_t j = 1; j < k; j++) {
+#pragma omp parallel for schedule(static)
+	for (uint64_t i = 0; i < ns; i++) {
+		xnorm[i] = norm2(x + i * dim, dim);
+		mind[i] = INFINITY;
+	}
+	for (uint32_t j = 0; j < k; j++) {
+		float *cj = c + (size_t)j * dim, cn;
 		double total = 0, r, acc = 0;
-		uint64_t pick = ns - 1;
-		float *cj = c + (size_t)j * dim;
 
-		for (uint64_t i = 0; i < ns; i++)
+		memcpy(cj, x + pick * dim, dim * sizeof *cj);
+		if (j + 1 == k)
+			break;
+		cn = norm2(cj, dim);
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)ns, (int)dim, 1.0f, x, (int)dim, cj, 1,
+			    0.0f, dots, 1);
+		for (uint64_t i = 0; i < ns; i++) {
+			float d = xnorm[i] - 2 * dots[i] + cn;
+			d = d > 0 ? d : 0;
+			if (d < mind[i])
+				mind[i] = d;
 			total += mind[i];
+		}
+		pick = ns - 1;
 		if (!(total > 0)) {
 			/* Every point already sits on a centre: any point will do. */
 			pick = rng_below(rng, ns);
-		} else {
-			r = rng_unit(rng) * total;
-			for (uint64_t i = 0; i < ns; i++) {
-				acc += mind[i];
-				if (acc > r) {
-					pick = i;
-					break;
-				}
-			}
+			continue;
 		}
-		memcpy(cj, x + pick * dim, dim * sizeof *cj);
-#pragma omp parallel for schedule(static) if (ns * dim >= KM_PARALLEL_MIN_FLOPS)
+		r = rng_unit(rng) * total;
 		for (uint64_t i = 0; i < ns; i++) {
-			float d = l2sq(x + i * dim, cj, dim);
-			if (d < mind[i])
-				mind[i] = d;
+			acc += mind[i];
+			if (acc > r) {
+				pick = i;
+				break;
+			}
 		}
 	}
 }
@@ -541,11 +534,12 @@ int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p
 	} else if ((rc = seed_subset(tx, n, dim, ns, &rng, &seedx)) < 0) {
 		goto out;
 	}
-	if (!(mind = malloc(ns * sizeof *mind))) {
+	if (!(mind = malloc(3 * ns * sizeof *mind))) {
 		rc = dann_fail(DANN_ENOMEM, "kmeans: seeding %llu points", (unsigned long long)ns);
 		goto out;
 	}
-	seed_plusplus(seedx ? seedx : tx, ns, dim, p->k, &rng, centroids, mind);
+	seed_plusplus(seedx ? seedx : tx, ns, dim, p->k, &rng, centroids, mind, mind + ns,
+		      mind + 2 * ns);
 	rc = lloyd(tx, n, dim, p, centroids, &rng, &st);
 out:
 	free(mind);
