@@ -28,7 +28,7 @@
 
 /* Bytes of rows validated between two MADV_DONTNEED calls while checking a
  * *vecs file on open, so validation of a huge file keeps little resident. */
-#define VF_SCAN_WINDOW_BYTES (64u << 20)
+#define VF_SCAN_WINDOW_BYTES (16u << 20)
 
 struct vf {
 	char *path;

@@ -13,7 +13,9 @@
  * count x k); vf_gt_dist_path derives the one name from the other.
  *
  * Files are mapped, not loaded, so a file larger than RAM can be read row
- * range by row range. Every header is checked against the file size on
+ * range by row range. Opening a *bin file reads only its header; opening a
+ * *vecs file reads every row header, which touches the whole file, so large
+ * *vecs inputs are best converted to *bin once (dann convert). Every header is checked against the file size on
  * open; a malformed file (truncated, size mismatch, dim <= 0 or > 65536,
  * count < 0, rows of differing dim in a *vecs file) is DANN_ECORRUPT with
  * a message naming the file and the field. Writers write to "<path>.tmp",

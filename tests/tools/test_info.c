@@ -146,6 +146,33 @@ Test(info, describes_the_fashion_mnist_idx_files)
 	free(err);
 }
 
+Test(info, describes_a_plain_idx_file_and_a_bin_file_too_short_for_its_header)
+{
+	unsigned char idx[8 + 3] = { 0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9 };
+	const char *path = in_dir("labels-idx1-ubyte"), *tiny = in_dir("tiny.i8bin");
+	char *out, *err;
+	FILE *fp = fopen(path, "wb");
+
+	fwrite(idx, 1, sizeof idx, fp);
+	fclose(fp);
+	cr_assert_eq(cli_run(&out, &err, "info", path, NULL), 0, "%s", err);
+	assert_field(out, "format", "idx1-ubyte (magic 0x00000801)");
+	assert_field(out, "count", "3");
+	assert_field(out, "dim", "1");
+	assert_field(out, "file size", "11 bytes");
+	free(out);
+	free(err);
+	fp = fopen(tiny, "wb");
+	fwrite(idx, 1, 5, fp);
+	fclose(fp);
+	cr_assert_eq(cli_run(&out, &err, "info", tiny, NULL), 1);
+	assert_field(out, "header", "missing: the file is shorter than 8 bytes");
+	assert_field(out, "status", "MALFORMED");
+	cr_assert(strstr(err, "tiny.i8bin") && strstr(err, "shorter than the 8-byte header"), "%s", err);
+	free(out);
+	free(err);
+}
+
 Test(info, refuses_directories_unreadable_files_and_unknown_options)
 {
 	char *err;
