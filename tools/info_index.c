@@ -40,11 +40,15 @@ int info_index_dir(const char *dir)
 	struct dix_header h;
 	int rc;
 
-	printf("%s\n", dir);
 	if ((rc = dix_manifest_read(dir, &m)) < 0) {
-		printf("  status        NOT a readable index: %s\n", dann_errmsg());
+		if (rc == DANN_ENOTFOUND)
+			fprintf(stderr, "dann info: %s is a directory but not a dann index (%s)\n", dir,
+				dann_errmsg());
+		else
+			fprintf(stderr, "dann info: %s: damaged index: %s\n", dir, dann_errmsg());
 		return 1;
 	}
+	printf("%s\n", dir);
 	if (dix_read_header(dir, &h) == 0)
 		print_header(&h);
 	printf("  files\n");
