@@ -364,6 +364,8 @@ int gt_compute(const struct gt_base *base, const void *queries, enum dann_dtype 
 
 	if ((rc = check_args(base, qtype, nq, p)) < 0)
 		return rc;
+	if (nq == 0)
+		return 0;
 	r.base = base;
 	r.dim = base->dim;
 	r.k = p->k;
