@@ -313,6 +313,24 @@ Test(gt, rejects_k_out_of_range_and_k_above_the_base_count)
 	cr_assert_eq(mb.reads, 0);
 }
 
+Test(gt, rejects_nan_and_infinite_values_naming_the_row)
+{
+	float base[20 * 3] = { 0 }, q[2 * 3] = { 0 };
+	uint32_t ids[2];
+	float d[2];
+	struct mem_base mb;
+	struct gt_base gb = mem_base(&mb, base, 20, 3, DANN_DTYPE_F32);
+	struct gt_params p = { .k = 1, .metric = DANN_METRIC_L2, .block_rows = 8 };
+
+	base[13 * 3 + 1] = NAN;
+	cr_assert_eq(gt_compute(&gb, q, DANN_DTYPE_F32, 2, &p, ids, d), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "base row 13"), "%s", dann_errmsg());
+	base[13 * 3 + 1] = 0;
+	q[3 + 2] = INFINITY;
+	cr_assert_eq(gt_compute(&gb, q, DANN_DTYPE_F32, 2, &p, ids, d), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "query row 1"), "%s", dann_errmsg());
+}
+
 /* ---- the file form and the CLI -------------------------------------- */
 
 static char tmp[64];
