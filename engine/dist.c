@@ -20,8 +20,11 @@ static int cpu_has(enum dist_level l)
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 	case DIST_AVX512:
 		__builtin_cpu_init();
+		/* Every extension dist_avx512.c is compiled with: the compiler
+		 * may use any of them anywhere in that file. */
 		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-		       __builtin_cpu_supports("avx512vl");
+		       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+		       __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma");
 	default:
 		return 0;
 	}

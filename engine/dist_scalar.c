@@ -7,8 +7,6 @@
  */
 #include "dist_impl.h"
 
-#include <math.h>
-
 static float l2_f32(const void *a, const void *b, size_t dim)
 {
 	const float *x = a, *y = b;
@@ -29,13 +27,6 @@ static float ip_f32(const void *a, const void *b, size_t dim)
 	return (float)-s;
 }
 
-static float cos_from(double dot, double na, double nb)
-{
-	if (na <= 0 || nb <= 0)
-		return 1.0f;
-	return (float)(1.0 - dot / sqrt(na * nb));
-}
-
 static float cos_f32(const void *a, const void *b, size_t dim)
 {
 	const float *x = a, *y = b;
@@ -45,7 +36,7 @@ static float cos_f32(const void *a, const void *b, size_t dim)
 		na += (double)x[i] * x[i];
 		nb += (double)y[i] * y[i];
 	}
-	return cos_from(dot, na, nb);
+	return dist_cos_finish(dot, na, nb);
 }
 
 /* One body per (query type, data type) pair, expanded by a macro so the
@@ -81,7 +72,7 @@ static float cos_f32(const void *a, const void *b, size_t dim)
 			na += (double)x[i] * x[i];                               \
 			nb += (double)y[i] * y[i];                               \
 		}                                                                \
-		return cos_from(dot, na, nb);                                    \
+		return dist_cos_finish(dot, na, nb);                                    \
 	}
 
 SCALAR_KERNELS(u8, uint8_t, uint8_t)
