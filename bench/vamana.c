@@ -8,8 +8,9 @@
  * drawn from the same mixture). Ground truth is computed exactly here.
  *
  * --dump DIR writes base/query/gt files (base.bin, query.bin: int32 n,
- * int32 dim, rows; gt.ibin: int32 nq, int32 k, ids) for
- * bench/vamana_hnswlib.py, which runs hnswlib on the same data.
+ * int32 dim, rows; gt.ibin: int32 nq, int32 k, ids) and exits; --from DIR
+ * reads them back. bench/vamana_hnswlib.py uses both to run hnswlib and
+ * Vamana on the same data and ground truth.
  * --build-ram BYTES builds with the partitioned (larger than RAM) path
  * and reports peak RSS. Search QPS is single-threaded (one query at a
  * time on one core), the build uses --threads.
@@ -157,6 +158,45 @@ static int dump(const struct data *d, const char *dir)
 	return 0;
 }
 
+static void *read_bin(const char *dir, const char *name, size_t esize, uint32_t *n, uint32_t *dim)
+{
+	char p[4096];
+	int32_t h[2];
+	void *buf = NULL;
+	FILE *f;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	if (!(f = fopen(p, "rb")) || fread(h, 4, 2, f) != 2)
+		goto fail;
+	*n = (uint32_t)h[0];
+	*dim = (uint32_t)h[1];
+	buf = malloc(esize * h[0] * (size_t)h[1]);
+	if (!buf || fread(buf, esize * h[1], h[0], f) != (size_t)h[0])
+		goto fail;
+	fclose(f);
+	return buf;
+fail:
+	fprintf(stderr, "bench_vamana: cannot read %s\n", p);
+	if (f)
+		fclose(f);
+	free(buf);
+	return NULL;
+}
+
+/* Loads what --dump wrote (the dataset name gives the element type). */
+static int load_dump(const char *dir, const char *name, struct data *d)
+{
+	uint32_t k;
+
+	memset(d, 0, sizeof *d);
+	d->dtype = strcmp(name, "fmnist") ? DANN_DTYPE_F32 : DANN_DTYPE_U8;
+	if (!(d->base = read_bin(dir, "base.bin", dann_dtype_size(d->dtype), &d->n, &d->dim)) ||
+	    !(d->queries = read_bin(dir, "query.bin", sizeof(float), &d->nq, &k)) ||
+	    !(d->gt = read_bin(dir, "gt.ibin", sizeof(uint32_t), &d->nq, &k)) || k != K)
+		return -1;
+	return 0;
+}
+
 static void progress(void *arg, const char *phase, uint64_t done, uint64_t total)
 {
 	(void)arg;
@@ -167,7 +207,7 @@ static void progress(void *arg, const char *phase, uint64_t done, uint64_t total
 
 int main(int argc, char **argv)
 {
-	const char *dataset = "fmnist", *dumpdir = NULL;
+	const char *dataset = "fmnist", *dumpdir = NULL, *from = NULL;
 	struct vam_params p;
 	uint32_t nq = 1000, n = 0, sweep[] = { 10, 20, 30, 40, 50, 70, 100, 150, 200 };
 	int json = 0, quick = 0, verbose = 0, c;
@@ -181,7 +221,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dataset", 1, 0, 'd' }, { "n", 1, 0, 'n' }, { "nq", 1, 0, 'q' },
 		{ "threads", 1, 0, 't' }, { "R", 1, 0, 'R' }, { "L", 1, 0, 'L' },
-		{ "alpha", 1, 0, 'a' }, { "passes", 1, 0, 'p' }, { "dump", 1, 0, 'D' },
+		{ "alpha", 1, 0, 'a' }, { "passes", 1, 0, 'p' }, { "dump", 1, 0, 'D' }, { "from", 1, 0, 'F' },
 		{ "json", 0, 0, 'j' }, { "quick", 0, 0, 'k' }, { "verbose", 0, 0, 'v' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -195,12 +235,14 @@ int main(int argc, char **argv)
 		case 'a': p.alpha = strtof(optarg, NULL); break;
 		case 'p': p.passes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'D': dumpdir = optarg; break;
+		case 'F': from = optarg; break;
 		case 'j': json = 1; break;
 		case 'k': quick = 1; break;
 		case 'v': verbose = 1; break;
 		default:
 			printf("usage: bench_vamana [--dataset fmnist|synth] [--n N] [--nq N] [--threads T]\n"
-			       "  [--R R] [--L L] [--alpha A] [--passes 1|2] [--dump DIR] [--json] [--quick]\n");
+			       "  [--R R] [--L L] [--alpha A] [--passes 1|2] [--dump DIR | --from DIR] [--json]\n"
+			       "  [--quick] [--verbose]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -211,11 +253,16 @@ int main(int argc, char **argv)
 	}
 	if (!n)
 		n = strcmp(dataset, "synth") ? 0 : 1000000;
-	if (load(dataset, n, nq, &d) < 0) {
-		fprintf(stderr, "bench_vamana: %s\n", dann_errmsg());
-		return 1;
+	if (from) {
+		if (load_dump(from, dataset, &d) < 0)
+			return 1;
+	} else {
+		if (load(dataset, n, nq, &d) < 0) {
+			fprintf(stderr, "bench_vamana: %s\n", dann_errmsg());
+			return 1;
+		}
+		ground_truth(&d);
 	}
-	ground_truth(&d);
 	if (dumpdir)
 		return dump(&d, dumpdir) < 0 ? 1 : 0;
 	if (verbose)

@@ -30,6 +30,10 @@
  * score tile (1 MiB) stays in one core's L2 while it is filtered. */
 #define GT_QUERY_TILE 256
 #define GT_BASE_TILE 1024
+/* GT_PAR_BLAS: one multi-threaded sgemm per 4096 x 1024 tile (16 MiB), as
+ * faiss does, then the threads split the tile's queries to filter. */
+#define GT_BLAS_QUERY_TILE 4096
+#define GT_BLAS_BASE_TILE 1024
 /* A block of float base rows stays under this many bytes. */
 #define GT_BLOCK_MAX_BYTES (256u << 20)
 /* Multiplies the proven rounding bound (see the file comment). */
@@ -208,6 +212,36 @@ static int run_block(const struct run *r, const struct block *b, int threads,
 	return 0;
 }
 
+/* The GT_PAR_BLAS form of run_block: sgemm on the calling thread with
+ * OpenBLAS's threads, the filter over the tile's queries with OpenMP's. */
+static int run_block_blas(const struct run *r, const struct block *b, int threads,
+			  const struct gt_params *p)
+{
+	float *ip = malloc(sizeof *ip * GT_BLAS_QUERY_TILE * GT_BLAS_BASE_TILE);
+
+	if (!ip)
+		return dann_fail(DANN_ENOMEM, "gt: no memory for a %d x %d score tile",
+				 GT_BLAS_QUERY_TILE, GT_BLAS_BASE_TILE);
+	for (uint64_t q0 = 0; q0 < r->nq; q0 += GT_BLAS_QUERY_TILE) {
+		uint32_t m = (uint32_t)(r->nq - q0 < GT_BLAS_QUERY_TILE ? r->nq - q0 : GT_BLAS_QUERY_TILE);
+		for (uint64_t j0 = 0; j0 < b->n; j0 += GT_BLAS_BASE_TILE) {
+			uint32_t n = (uint32_t)(b->n - j0 < GT_BLAS_BASE_TILE ? b->n - j0 : GT_BLAS_BASE_TILE);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)r->dim,
+				    1.0f, r->qf + q0 * r->dim, (int)r->dim, b->f + j0 * r->dim,
+				    (int)r->dim, 0.0f, ip, (int)n);
+			/* Rows of 16 queries per task: enough to balance. */
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+			for (uint32_t i = 0; i < m; i++)
+				filter_tile(r, b, q0 + i, 1, j0, n, ip + (size_t)i * n);
+		}
+		if (p->progress)
+			p->progress(p->progress_arg, "ground truth",
+				    b->first + b->n * (q0 + m) / r->nq, r->base->count);
+	}
+	free(ip);
+	return 0;
+}
+
 /* Reads block rows [first, first+n) and prepares their float form. */
 static int load_block(const struct run *r, struct block *b, uint64_t first, uint64_t n)
 {
@@ -302,7 +336,9 @@ static int run_all_blocks(struct run *r, const struct gt_params *p, int threads)
 		uint64_t n = base->count - first < rows ? base->count - first : rows;
 		if ((rc = load_block(r, &b, first, n)) < 0)
 			goto out;
-		if ((rc = run_block(r, &b, threads, p)) < 0)
+		rc = p->parallel == GT_PAR_BLAS ? run_block_blas(r, &b, threads, p)
+						: run_block(r, &b, threads, p);
+		if (rc < 0)
 			goto out;
 		if (base->release)
 			base->release(base->ctx, first, n);
@@ -344,8 +380,9 @@ int gt_compute(const struct gt_base *base, const void *queries, enum dann_dtype 
 	for (; made < nq; made++)
 		if ((rc = topk_init(&r.heaps[made], p->k)) < 0)
 			goto out;
-	/* Each OpenMP thread runs its own sgemm: BLAS must not fan out too. */
-	openblas_set_num_threads(1);
+	/* Either OpenMP threads each run their own sgemm and BLAS must not fan
+	 * out too, or BLAS alone runs threads during sgemm. */
+	openblas_set_num_threads(p->parallel == GT_PAR_BLAS ? threads : 1);
 	rc = run_all_blocks(&r, p, threads);
 	openblas_set_num_threads(blas_threads);
 	if (rc < 0)

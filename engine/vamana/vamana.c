@@ -344,7 +344,7 @@ static uint64_t splitmix64(uint64_t *x)
 static void prepare_rows(struct vam *v, uint64_t n)
 {
 	if (v->ext) {
-		float m2 = 0;
+		float m2 = v->ip_M2; /* a partitioned build presets the global one */
 		for (uint64_t i = 0; i < n; i++)
 			m2 = fmaxf(m2, row_norm2(v, vam_row(v, i)));
 		v->ip_M2 = m2;

@@ -170,4 +170,28 @@ int vam_file_read_header(const char *path, struct vam_file_header *h);
 int vam_load(const char *path, enum dann_metric metric, enum dann_dtype dtype, uint32_t dim,
 	     const void *vectors, uint64_t n, const struct vam_params *p, struct vam **out);
 
+/*
+ * Builds the graph of the vectors in vec_path (any vf.h format but ids)
+ * and writes it to graph_path as a graph file. When the in-memory build
+ * (vam_build_bytes) exceeds build_ram_bytes (0 = no limit), the data is
+ * partitioned with k-means into shards (each point in its 2 nearest),
+ * each shard built in turn within the budget, and the shard graphs merged
+ * on disk (see vam_part.c); shard files go to a temporary directory under
+ * tmpdir (NULL = graph_path's directory) and are removed. Peak memory is
+ * about the budget plus a few MiB of buffers. st may be NULL.
+ */
+struct vam_file_stats {
+	uint64_t est_bytes;        /* estimated in-memory build size */
+	uint32_t shards;           /* 0 when built in one piece */
+	uint64_t max_shard_points;
+	uint64_t truncated;        /* merged lists cut back to R */
+};
+int vam_build_file(const char *vec_path, enum dann_metric metric, const struct vam_params *p,
+		   uint64_t build_ram_bytes, const char *tmpdir, const char *graph_path,
+		   struct vam_file_stats *st);
+/* Bytes an in-memory build of n points needs (vectors, graph, locks,
+ * visited sets of p->threads threads). */
+uint64_t vam_build_bytes(uint64_t n, uint32_t dim, enum dann_dtype dtype, enum dann_metric metric,
+			 const struct vam_params *p);
+
 #endif

@@ -122,6 +122,7 @@ struct gt_case {
 	uint32_t dim, k;
 	uint64_t block_rows;
 	int levels, threads;
+	enum gt_parallel par;
 };
 
 static void check_case(const struct gt_case *c)
@@ -133,7 +134,7 @@ static void check_case(const struct gt_case *c)
 	struct mem_base mb;
 	struct gt_base gb = mem_base(&mb, base, c->nb, c->dim, c->bt);
 	struct gt_params p = { .k = c->k, .metric = c->m, .block_rows = c->block_rows,
-			       .threads = c->threads };
+			       .threads = c->threads, .parallel = c->par };
 
 	cr_assert_eq(gt_compute(&gb, q, c->qt, c->nq, &p, ids, d), 0, "%s", dann_errmsg());
 	brute_force(base, c->bt, c->nb, q, c->qt, c->nq, c->dim, c->m, c->k, want_ids, want_d);
@@ -159,7 +160,7 @@ static const enum dann_metric metrics[] = { DANN_METRIC_L2, DANN_METRIC_IP, DANN
 Test(gt, matches_brute_force_for_float_data_in_every_metric_across_blocks)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case c = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 3000, 60, 37, 10, 700, 0, 2 };
+		struct gt_case c = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 3000, 60, 37, 10, 700, 0, 2, GT_PAR_QUERIES };
 		check_case(&c);
 	}
 }
@@ -167,7 +168,7 @@ Test(gt, matches_brute_force_for_float_data_in_every_metric_across_blocks)
 Test(gt, matches_brute_force_for_uint8_data_in_every_metric_across_blocks)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case c = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 3000, 60, 64, 10, 1024, 0, 2 };
+		struct gt_case c = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 3000, 60, 64, 10, 1024, 0, 2, GT_PAR_QUERIES };
 		check_case(&c);
 	}
 }
@@ -175,9 +176,9 @@ Test(gt, matches_brute_force_for_uint8_data_in_every_metric_across_blocks)
 Test(gt, matches_brute_force_for_int8_data_and_float_queries_on_uint8)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case c = { DANN_DTYPE_I8, DANN_DTYPE_I8, metrics[m], 2000, 40, 33, 7, 999, 0, 2 };
+		struct gt_case c = { DANN_DTYPE_I8, DANN_DTYPE_I8, metrics[m], 2000, 40, 33, 7, 999, 0, 2, GT_PAR_QUERIES };
 		check_case(&c);
-		struct gt_case d = { DANN_DTYPE_U8, DANN_DTYPE_F32, metrics[m], 2000, 40, 33, 7, 0, 0, 2 };
+		struct gt_case d = { DANN_DTYPE_U8, DANN_DTYPE_F32, metrics[m], 2000, 40, 33, 7, 0, 0, 2, GT_PAR_QUERIES };
 		check_case(&d);
 	}
 }
@@ -186,9 +187,9 @@ Test(gt, breaks_ties_by_smaller_id_like_the_brute_force)
 {
 	/* Three values over four dims: most distances tie many times over. */
 	for (int m = 0; m < 3; m++) {
-		struct gt_case c = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 2500, 50, 4, 20, 300, 3, 2 };
+		struct gt_case c = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 2500, 50, 4, 20, 300, 3, 2, GT_PAR_QUERIES };
 		check_case(&c);
-		struct gt_case f = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 2500, 50, 4, 20, 300, 3, 2 };
+		struct gt_case f = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 2500, 50, 4, 20, 300, 3, 2, GT_PAR_QUERIES };
 		check_case(&f);
 	}
 }
@@ -227,19 +228,29 @@ Test(gt, stays_exact_when_float_sgemm_scores_cancel_badly)
 Test(gt, handles_k_of_one_and_k_equal_to_the_base_count)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case one = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 2000, 30, 16, 1, 128, 0, 2 };
+		struct gt_case one = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 2000, 30, 16, 1, 128, 0, 2, GT_PAR_QUERIES };
 		check_case(&one);
-		struct gt_case all = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 600, 9, 12, 600, 250, 0, 2 };
+		struct gt_case all = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 600, 9, 12, 600, 250, 0, 2, GT_PAR_QUERIES };
 		check_case(&all);
 	}
 }
 
 Test(gt, gives_the_same_answer_on_one_thread_and_with_one_query)
 {
-	struct gt_case one_thread = { DANN_DTYPE_F32, DANN_DTYPE_F32, DANN_METRIC_L2, 2000, 50, 24, 10, 512, 0, 1 };
+	struct gt_case one_thread = { DANN_DTYPE_F32, DANN_DTYPE_F32, DANN_METRIC_L2, 2000, 50, 24, 10, 512, 0, 1, GT_PAR_QUERIES };
 	check_case(&one_thread);
-	struct gt_case one_query = { DANN_DTYPE_F32, DANN_DTYPE_F32, DANN_METRIC_IP, 2000, 1, 24, 10, 0, 0, 2 };
+	struct gt_case one_query = { DANN_DTYPE_F32, DANN_DTYPE_F32, DANN_METRIC_IP, 2000, 1, 24, 10, 0, 0, 2, GT_PAR_QUERIES };
 	check_case(&one_query);
+}
+
+Test(gt, gives_the_same_answer_with_threaded_sgemm)
+{
+	for (int m = 0; m < 3; m++) {
+		struct gt_case f = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 3000, 5000, 20, 10, 2100, 0, 2, GT_PAR_BLAS };
+		check_case(&f);
+		struct gt_case u = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 1000, 30, 4, 15, 0, 3, 2, GT_PAR_BLAS };
+		check_case(&u);
+	}
 }
 
 struct progress_log {

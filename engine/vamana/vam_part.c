@@ -1,0 +1,581 @@
+/*
+ * vam_part.c — building the graph of a vector file, within a RAM budget.
+ *
+ * When the in-memory build (vectors + graph + visited sets) fits the
+ * budget, the file is read in and built in one piece. Otherwise, as in
+ * DiskANN's build for large data (Subramanya et al. 2019, section 3.4):
+ *   1. k-means (engine/pq/kmeans.h) on a sample gives k centroids, k chosen
+ *      so that a shard of 2n/k points fits the budget with slack;
+ *   2. one pass over the file puts every point into its 2 nearest shards
+ *      that still have room (a cap per shard keeps k-means' uneven clusters
+ *      within the budget); shard member ids go to temporary files;
+ *   3. each shard in turn is read from the file (only its rows), built as
+ *      an ordinary Vamana graph, and written out as (global id, neighbours,
+ *      distances), then freed;
+ *   4. the merge streams all shard files at once in id order: a point's
+ *      lists from its two shards are united, de-duplicated and, if longer
+ *      than R, cut to the R closest by the distances stored with them.
+ * The merge does not RobustPrune the union: that would need the vectors of
+ * up to 2R neighbours per point, random reads across the whole file, while
+ * each list it unites has already been pruned with alpha within its shard;
+ * and with alpha-pruned lists far below R on average, the cut rarely
+ * applies (vam_file_stats.truncated counts it). DiskANN cuts at random.
+ *
+ * Memory: touched pages of the mapped input count toward RSS, so every
+ * read of the file is followed by vf_advise_dontneed of what it touched.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "pq/kmeans.h"
+#include "vam_file.h"
+#include "vam_impl.h"
+#include "vf.h"
+
+int vam_build_adopt(struct vam *v, uint64_t n);
+
+#define PART_CHUNK_ROWS 8192u       /* rows per streaming read of the file */
+#define PART_MAX_SAMPLE 65536u      /* k-means training points at most */
+#define PART_NN 8u                  /* nearest centroids looked at per point */
+#define PART_SLACK 1.25             /* shard capacity over the average 2n/k */
+#define PART_BUDGET_SHARE 0.80      /* budget share for the shard build */
+#define PART_IO_BUF (1u << 20)      /* stdio buffer per shard file */
+
+uint64_t vam_build_bytes(uint64_t n, uint32_t dim, enum dann_dtype dtype, enum dann_metric metric,
+			 const struct vam_params *p)
+{
+	uint64_t threads = p->threads ? p->threads : (uint64_t)omp_get_num_procs();
+	uint64_t per = (uint64_t)dim * dann_dtype_size(dtype) /* vector */
+		       + 4ull * p->R + 4 + 2                  /* slots, degree, lock, mark */
+		       + (metric == DANN_METRIC_IP ? 4 : 0)   /* extra coordinate */
+		       + 4 * threads                          /* visited stamps */
+		       + 4 + 8;                               /* order; reachability pass */
+	return n * per;
+}
+
+/* Reads rows [first, first+n) of f in chunks, dropping each chunk's pages
+ * from this process once copied. */
+static int read_range(const struct vf *f, uint64_t first, uint64_t n, void *dst)
+{
+	size_t rb = vf_row_bytes(f);
+	int rc;
+
+	for (uint64_t i = 0; i < n; i += PART_CHUNK_ROWS) {
+		uint64_t m = n - i < PART_CHUNK_ROWS ? n - i : PART_CHUNK_ROWS;
+		if ((rc = vf_read(f, first + i, m, (uint8_t *)dst + i * rb)) < 0)
+			return rc;
+		vf_advise_dontneed(f, first + i, m);
+	}
+	return 0;
+}
+
+static int build_whole(const struct vf *f, enum dann_metric metric, const struct vam_params *p,
+		       const char *graph_path)
+{
+	struct vam *v;
+	uint64_t n = vf_count(f);
+	int rc;
+
+	if ((rc = vam_create(metric, vf_dtype(f), vf_dim(f), n, p, &v)) < 0)
+		return rc;
+	if ((rc = read_range(f, 0, n, v->vecs)) == 0 && (rc = vam_build_adopt(v, n)) == 0)
+		rc = vam_save(v, graph_path);
+	vam_free(v);
+	return rc;
+}
+
+struct part {
+	const struct vf *f;
+	enum dann_metric metric;
+	struct vam_params p;
+	uint64_t n, cap;        /* points; shard capacity */
+	uint32_t k, dim;
+	float *centroids;       /* k * dim */
+	uint64_t *size;         /* points per shard */
+	float ip_M2;            /* largest squared norm in the file */
+	uint32_t medoid;
+	char dir[PATH_MAX - 64]; /* temporary directory (room left for names) */
+};
+
+static void shard_path(const struct part *pt, uint32_t s, const char *kind, char *out)
+{
+	snprintf(out, PATH_MAX, "%s/shard%u.%s", pt->dir, s, kind);
+}
+
+static void normalise_rows(float *x, uint64_t n, uint32_t dim)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		float *r = x + i * dim, s = 0;
+		for (uint32_t j = 0; j < dim; j++)
+			s += r[j] * r[j];
+		if (s > 0)
+			for (uint32_t j = 0; j < dim; j++)
+				r[j] /= sqrtf(s);
+	}
+}
+
+static int train(struct part *pt)
+{
+	uint64_t ns = pt->n < PART_MAX_SAMPLE ? pt->n : PART_MAX_SAMPLE;
+	uint64_t *rows = malloc(sizeof *rows * ns);
+	float *x = malloc(sizeof *x * ns * pt->dim);
+	struct km_params kp;
+	int rc;
+
+	if (!rows || !x || !(pt->centroids = malloc(sizeof *pt->centroids * pt->k * pt->dim))) {
+		rc = dann_fail(DANN_ENOMEM, "vamana partition: no memory for a %llu-point sample",
+			       (unsigned long long)ns);
+		goto out;
+	}
+	if ((rc = km_sample_rows(pt->n, ns, pt->p.seed, rows)) < 0)
+		goto out;
+	for (uint64_t i = 0; i < ns; i++) {
+		if ((rc = vf_read_f32(pt->f, rows[i], 1, x + i * pt->dim)) < 0)
+			goto out;
+		vf_advise_dontneed(pt->f, rows[i], 1);
+	}
+	if (pt->metric == DANN_METRIC_COSINE)
+		normalise_rows(x, ns, pt->dim);
+	km_params_default(&kp, pt->k);
+	kp.seed = pt->p.seed;
+	rc = km_train(x, ns, pt->dim, &kp, pt->centroids, NULL);
+out:
+	free(rows);
+	free(x);
+	return rc;
+}
+
+/* Chooses the two shards of each point of a chunk and appends its id to
+ * their files; sums the chunk into the centroid sum. */
+static int assign_chunk(struct part *pt, uint64_t first, uint64_t m, const float *x,
+			const uint32_t *near, FILE **out)
+{
+	for (uint64_t i = 0; i < m; i++) {
+		uint32_t pick[2], np = 0, id = (uint32_t)(first + i);
+		for (uint32_t j = 0; j < PART_NN && j < pt->k && np < 2; j++) {
+			uint32_t s = near[i * (PART_NN < pt->k ? PART_NN : pt->k) + j];
+			if (pt->size[s] < pt->cap)
+				pick[np++] = s;
+		}
+		/* All near shards full: the emptiest others (total capacity
+		 * exceeds 2n, so some shard has room). */
+		while (np < 2) {
+			uint32_t best = UINT32_MAX;
+			for (uint32_t s = 0; s < pt->k; s++)
+				if ((np == 0 || s != pick[0]) && (best == UINT32_MAX || pt->size[s] < pt->size[best]))
+					best = s;
+			pick[np++] = best;
+		}
+		for (uint32_t j = 0; j < 2; j++) {
+			if (fwrite(&id, sizeof id, 1, out[pick[j]]) != 1)
+				return dann_fail_errno(DANN_EIO, errno, "vamana partition: writing shard %u ids",
+						       pick[j]);
+			pt->size[pick[j]]++;
+		}
+	}
+	(void)x;
+	return 0;
+}
+
+/* One pass: shard membership, the largest norm (IP) and the centroid. */
+static int assign(struct part *pt, double *sum)
+{
+	uint32_t nn = PART_NN < pt->k ? PART_NN : pt->k;
+	float *x = malloc(sizeof *x * PART_CHUNK_ROWS * pt->dim);
+	uint32_t *near = malloc(sizeof *near * PART_CHUNK_ROWS * nn);
+	FILE **out = calloc(pt->k, sizeof *out);
+	char path[PATH_MAX];
+	int rc = 0;
+
+	if (!x || !near || !out) {
+		rc = dann_fail(DANN_ENOMEM, "vamana partition: no memory");
+		goto out;
+	}
+	for (uint32_t s = 0; s < pt->k; s++) {
+		shard_path(pt, s, "ids", path);
+		if (!(out[s] = fopen(path, "wb"))) {
+			rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot create", path);
+			goto out;
+		}
+	}
+	for (uint64_t first = 0; first < pt->n; first += PART_CHUNK_ROWS) {
+		uint64_t m = pt->n - first < PART_CHUNK_ROWS ? pt->n - first : PART_CHUNK_ROWS;
+		if ((rc = vf_read_f32(pt->f, first, m, x)) < 0)
+			goto out;
+		vf_advise_dontneed(pt->f, first, m);
+		for (uint64_t i = 0; i < m; i++) {
+			float n2 = 0;
+			for (uint32_t j = 0; j < pt->dim; j++)
+				n2 += x[i * pt->dim + j] * x[i * pt->dim + j];
+			pt->ip_M2 = fmaxf(pt->ip_M2, n2);
+		}
+		if (pt->metric == DANN_METRIC_COSINE)
+			normalise_rows(x, m, pt->dim);
+		for (uint64_t i = 0; i < m; i++)
+			for (uint32_t j = 0; j < pt->dim; j++)
+				sum[j] += x[i * pt->dim + j];
+		if ((rc = km_assign(pt->centroids, pt->k, pt->dim, x, m, nn, near, NULL)) < 0 ||
+		    (rc = assign_chunk(pt, first, m, x, near, out)) < 0)
+			goto out;
+	}
+out:
+	for (uint32_t s = 0; out && s < pt->k; s++)
+		if (out[s] && fclose(out[s]) != 0 && rc == 0)
+			rc = dann_fail_errno(DANN_EIO, errno, "vamana partition: closing shard %u ids", s);
+	free(out);
+	free(x);
+	free(near);
+	return rc;
+}
+
+/* The point nearest the centroid, in a second pass over the file. */
+static int find_medoid(struct part *pt, const double *sum)
+{
+	dist_fn l2 = dist_kernel(DANN_METRIC_L2, DANN_DTYPE_F32, DANN_DTYPE_F32);
+	float *c = malloc(sizeof *c * pt->dim), *x = malloc(sizeof *x * PART_CHUNK_ROWS * pt->dim);
+	float best = INFINITY;
+	int rc = 0;
+
+	if (!c || !x) {
+		rc = dann_fail(DANN_ENOMEM, "vamana partition: no memory");
+		goto out;
+	}
+	for (uint32_t j = 0; j < pt->dim; j++)
+		c[j] = (float)(sum[j] / (double)pt->n);
+	for (uint64_t first = 0; first < pt->n; first += PART_CHUNK_ROWS) {
+		uint64_t m = pt->n - first < PART_CHUNK_ROWS ? pt->n - first : PART_CHUNK_ROWS;
+		if ((rc = vf_read_f32(pt->f, first, m, x)) < 0)
+			goto out;
+		vf_advise_dontneed(pt->f, first, m);
+		if (pt->metric == DANN_METRIC_COSINE)
+			normalise_rows(x, m, pt->dim);
+		for (uint64_t i = 0; i < m; i++) {
+			float d = l2(c, x + i * pt->dim, pt->dim);
+			if (d < best) {
+				best = d;
+				pt->medoid = (uint32_t)(first + i);
+			}
+		}
+	}
+out:
+	free(c);
+	free(x);
+	return rc;
+}
+
+/* Reads shard s's member ids (ascending: the assignment pass wrote them
+ * in file order). */
+static int read_ids(const struct part *pt, uint32_t s, uint32_t **ids)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	uint64_t m = pt->size[s];
+	int rc = 0;
+
+	shard_path(pt, s, "ids", path);
+	if (!(*ids = malloc(sizeof **ids * (m ? m : 1))))
+		return dann_fail(DANN_ENOMEM, "vamana partition: no memory for %llu ids", (unsigned long long)m);
+	if (!(f = fopen(path, "rb")))
+		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
+	if (fread(*ids, sizeof **ids, m, f) != m)
+		rc = dann_fail(DANN_EIO, "%s: short read of %llu ids", path, (unsigned long long)m);
+	fclose(f);
+	return rc;
+}
+
+/* Writes the shard graph: per point its global id, degree, and (global
+ * neighbour id, distance) pairs. */
+static int write_shard_graph(const struct part *pt, uint32_t s, struct vam *v, const uint32_t *ids)
+{
+	char path[PATH_MAX];
+	uint64_t m = pt->size[s];
+	FILE *f;
+	int rc = 0;
+
+	shard_path(pt, s, "graph", path);
+	if (!(f = fopen(path, "wb")))
+		return dann_fail_errno(DANN_EIO, errno, "%s: cannot create", path);
+	setvbuf(f, NULL, _IOFBF, PART_IO_BUF);
+	for (uint64_t i = 0; i < m && rc == 0; i++) {
+		struct vam_target t = vam_point_target(v, (uint32_t)i);
+		const uint32_t *l = v->slots + i * v->p.R;
+		uint32_t h[2] = { ids[i], v->deg[i] };
+		if (fwrite(h, sizeof h, 1, f) != 1)
+			rc = -1;
+		for (uint32_t j = 0; j < h[1] && rc == 0; j++) {
+			struct cand c = { .id = ids[l[j]], .dist = vam_tdist(v, &t, l[j]) };
+			if (fwrite(&c.id, 4, 1, f) != 1 || fwrite(&c.dist, 4, 1, f) != 1)
+				rc = -1;
+		}
+	}
+	if (fclose(f) != 0 || rc < 0)
+		return dann_fail_errno(DANN_EIO, errno, "%s: write failed", path);
+	return 0;
+}
+
+static int build_shard(struct part *pt, uint32_t s)
+{
+	uint64_t m = pt->size[s];
+	uint32_t *ids = NULL;
+	struct vam *v = NULL;
+	size_t rb = vf_row_bytes(pt->f);
+	int rc;
+
+	if ((rc = read_ids(pt, s, &ids)) < 0)
+		goto out;
+	if ((rc = vam_create(pt->metric, vf_dtype(pt->f), pt->dim, m, &pt->p, &v)) < 0)
+		goto out;
+	for (uint64_t i = 0, from = 0; i < m; i++) {
+		if ((rc = vf_read(pt->f, ids[i], 1, v->vecs + i * rb)) < 0)
+			goto out;
+		if (i + 1 == m || i - from + 1 == PART_CHUNK_ROWS) {
+			vf_advise_dontneed(pt->f, ids[from], ids[i] - ids[from] + 1);
+			from = i + 1;
+		}
+	}
+	v->ip_M2 = pt->ip_M2; /* one augmented space for every shard */
+	if ((rc = vam_build_adopt(v, m)) < 0)
+		goto out;
+	rc = write_shard_graph(pt, s, v, ids);
+out:
+	vam_free(v);
+	free(ids);
+	return rc;
+}
+
+struct shard_reader {
+	FILE *f;
+	uint32_t head[2]; /* global id, degree of the next record */
+	bool eof;
+};
+
+static int next_head(struct shard_reader *r)
+{
+	if (fread(r->head, sizeof r->head, 1, r->f) != 1) {
+		r->eof = true;
+		return ferror(r->f) ? dann_fail(DANN_EIO, "vamana merge: shard read failed") : 0;
+	}
+	return 0;
+}
+
+static int cand_by_id(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int cand_by_dist(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->dist != y->dist)
+		return x->dist < y->dist ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Unites u[0..cnt) into at most R neighbours of gid (ascending distance)
+ * in out; returns the degree. */
+static uint32_t unite(struct cand *u, uint32_t cnt, uint32_t gid, uint32_t R, uint32_t *out,
+		      uint64_t *truncated)
+{
+	uint32_t m = 0;
+
+	qsort(u, cnt, sizeof *u, cand_by_id);
+	for (uint32_t i = 0; i < cnt; i++)
+		if (u[i].id != gid && (m == 0 || u[m - 1].id != u[i].id))
+			u[m++] = u[i];
+	qsort(u, m, sizeof *u, cand_by_dist);
+	if (m > R) {
+		(*truncated)++;
+		m = R;
+	}
+	for (uint32_t i = 0; i < m; i++)
+		out[i] = u[i].id;
+	return m;
+}
+
+static int merge(struct part *pt, const char *graph_path, uint64_t *truncated)
+{
+	uint32_t R = pt->p.R;
+	struct vam_file_header h = { .R = R, .n = pt->n, .medoid = pt->medoid, .metric = pt->metric,
+				     .dtype = vf_dtype(pt->f), .dim = pt->dim };
+	struct shard_reader *rd = calloc(pt->k, sizeof *rd);
+	struct cand *u = malloc(sizeof *u * (size_t)pt->k * R);
+	uint32_t *deg = malloc(sizeof *deg * PART_CHUNK_ROWS);
+	uint32_t *slots = calloc((size_t)PART_CHUNK_ROWS * R, sizeof *slots);
+	struct vam_gw *w = NULL;
+	char path[PATH_MAX];
+	int rc = 0;
+
+	if (!rd || !u || !deg || !slots) {
+		rc = dann_fail(DANN_ENOMEM, "vamana merge: no memory");
+		goto out;
+	}
+	for (uint32_t s = 0; s < pt->k; s++) {
+		shard_path(pt, s, "graph", path);
+		if (!(rd[s].f = fopen(path, "rb"))) {
+			rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
+			goto out;
+		}
+		setvbuf(rd[s].f, NULL, _IOFBF, PART_IO_BUF);
+		if ((rc = next_head(&rd[s])) < 0)
+			goto out;
+	}
+	if ((rc = vam_gw_create(graph_path, &h, &w)) < 0)
+		goto out;
+	for (uint64_t first = 0; first < pt->n; first += PART_CHUNK_ROWS) {
+		uint64_t m = pt->n - first < PART_CHUNK_ROWS ? pt->n - first : PART_CHUNK_ROWS;
+		memset(slots, 0, sizeof *slots * m * R);
+		for (uint64_t i = 0; i < m; i++) {
+			uint32_t gid = (uint32_t)(first + i), cnt = 0;
+			for (uint32_t s = 0; s < pt->k; s++) {
+				struct shard_reader *r = &rd[s];
+				if (r->eof || r->head[0] != gid)
+					continue;
+				if (r->head[1] > R) {
+					rc = dann_fail(DANN_ECORRUPT, "vamana merge: shard %u lists %u neighbours", s,
+						       r->head[1]);
+					goto out;
+				}
+				for (uint32_t j = 0; j < r->head[1]; j++, cnt++)
+					if (fread(&u[cnt].id, 4, 1, r->f) != 1 || fread(&u[cnt].dist, 4, 1, r->f) != 1) {
+						rc = dann_fail(DANN_EIO, "vamana merge: shard %u cut short", s);
+						goto out;
+					}
+				if ((rc = next_head(r)) < 0)
+					goto out;
+			}
+			deg[i] = unite(u, cnt, gid, R, slots + i * R, truncated);
+		}
+		if ((rc = vam_gw_put(w, first, m, deg, slots)) < 0)
+			goto out;
+	}
+	rc = vam_gw_close(w);
+	w = NULL;
+out:
+	vam_gw_abort(w);
+	for (uint32_t s = 0; rd && s < pt->k; s++)
+		if (rd[s].f)
+			fclose(rd[s].f);
+	free(rd);
+	free(u);
+	free(deg);
+	free(slots);
+	return rc;
+}
+
+static void remove_temp(struct part *pt)
+{
+	char path[PATH_MAX];
+
+	for (uint32_t s = 0; s < pt->k; s++) {
+		shard_path(pt, s, "ids", path);
+		unlink(path);
+		shard_path(pt, s, "graph", path);
+		unlink(path);
+	}
+	rmdir(pt->dir);
+}
+
+static int build_partitioned(struct part *pt, uint64_t budget, const char *tmpdir,
+			     const char *graph_path, struct vam_file_stats *st)
+{
+	uint64_t per = vam_build_bytes(1, pt->dim, vf_dtype(pt->f), pt->metric, &pt->p);
+	double *sum = NULL;
+	int rc;
+
+	pt->cap = (uint64_t)(budget * PART_BUDGET_SHARE) / per;
+	if (pt->cap < 2)
+		return dann_fail(DANN_EINVAL, "vamana: build RAM budget %llu bytes is too small: a shard "
+				 "needs %llu bytes per point", (unsigned long long)budget,
+				 (unsigned long long)per);
+	{
+		uint64_t k = (uint64_t)ceil(2.0 * (double)pt->n * PART_SLACK / (double)pt->cap);
+		if (k < 3)
+			k = 3;
+		if (k > pt->n / 2)
+			return dann_fail(DANN_EINVAL, "vamana: build RAM budget %llu bytes is too small: it "
+					 "would need %llu shards for %llu points", (unsigned long long)budget,
+					 (unsigned long long)k, (unsigned long long)pt->n);
+		pt->k = (uint32_t)k;
+	}
+	if (strlen(tmpdir) + sizeof "/vampart.XXXXXX" > sizeof pt->dir)
+		return dann_fail(DANN_EINVAL, "%s: temporary directory path too long", tmpdir);
+	snprintf(pt->dir, sizeof pt->dir, "%s/vampart.XXXXXX", tmpdir);
+	if (!mkdtemp(pt->dir))
+		return dann_fail_errno(DANN_EIO, errno, "%s: cannot create a temporary directory", pt->dir);
+	if (!(pt->size = calloc(pt->k, sizeof *pt->size)) || !(sum = calloc(pt->dim, sizeof *sum))) {
+		rc = dann_fail(DANN_ENOMEM, "vamana partition: no memory");
+		goto out;
+	}
+	if ((rc = train(pt)) < 0 || (rc = assign(pt, sum)) < 0 || (rc = find_medoid(pt, sum)) < 0)
+		goto out;
+	st->shards = pt->k;
+	for (uint32_t s = 0; s < pt->k; s++) {
+		if (pt->size[s] > st->max_shard_points)
+			st->max_shard_points = pt->size[s];
+		if (pt->p.progress)
+			pt->p.progress(pt->p.progress_arg, "vamana shards", s, pt->k);
+		if ((rc = build_shard(pt, s)) < 0)
+			goto out;
+	}
+	if (pt->p.progress)
+		pt->p.progress(pt->p.progress_arg, "vamana shards", pt->k, pt->k);
+	rc = merge(pt, graph_path, &st->truncated);
+out:
+	remove_temp(pt);
+	free(sum);
+	return rc;
+}
+
+int vam_build_file(const char *vec_path, enum dann_metric metric, const struct vam_params *p,
+		   uint64_t build_ram_bytes, const char *tmpdir, const char *graph_path,
+		   struct vam_file_stats *st)
+{
+	struct vam_file_stats dummy;
+	struct part pt = { .metric = metric, .p = *p };
+	struct vf *f = NULL;
+	char *gdir = NULL;
+	int rc;
+
+	if (!st)
+		st = &dummy;
+	memset(st, 0, sizeof *st);
+	if ((rc = vam_params_check(p)) < 0)
+		return rc;
+	if ((rc = vf_open(vec_path, &f)) < 0)
+		return rc;
+	pt.f = f;
+	pt.n = vf_count(f);
+	pt.dim = vf_dim(f);
+	if (vf_dtype(f) == DANN_DTYPE_I32) {
+		rc = dann_fail(DANN_EINVAL, "%s: int32 rows are ids, not vectors to index", vec_path);
+		goto out;
+	}
+	st->est_bytes = vam_build_bytes(pt.n, pt.dim, vf_dtype(f), metric, p);
+	if (build_ram_bytes == 0 || st->est_bytes <= build_ram_bytes) {
+		rc = build_whole(f, metric, p, graph_path);
+		goto out;
+	}
+	if (!tmpdir) {
+		if (!(gdir = strdup(graph_path))) {
+			rc = dann_fail(DANN_ENOMEM, "vamana: no memory");
+			goto out;
+		}
+		tmpdir = dirname(gdir);
+	}
+	rc = build_partitioned(&pt, build_ram_bytes, tmpdir, graph_path, st);
+out:
+	free(pt.centroids);
+	free(pt.size);
+	free(gdir);
+	vf_close(f);
+	return rc;
+}
