@@ -44,10 +44,11 @@ int vam_build_adopt(struct vam *v, uint64_t n);
 
 #define PART_CHUNK_ROWS 8192u       /* rows per streaming read of the file */
 #define PART_MAX_SAMPLE 65536u      /* k-means training points at most */
+#define PART_MIN_SAMPLE_PER_SHARD 40u /* k-means sample floor per centroid */
 #define PART_NN 8u                  /* nearest centroids looked at per point */
 #define PART_SLACK 1.25             /* shard capacity over the average 2n/k */
 #define PART_BUDGET_SHARE 0.80      /* budget share for the shard build */
-#define PART_IO_BUF (1u << 20)      /* stdio buffer per shard file */
+#define PART_IO_BUF (64u << 10)     /* stdio buffer per shard file */
 
 uint64_t vam_build_bytes(uint64_t n, uint32_t dim, enum dann_dtype dtype, enum dann_metric metric,
 			 const struct vam_params *p)
@@ -122,9 +123,17 @@ static void normalise_rows(float *x, uint64_t n, uint32_t dim)
 	}
 }
 
-static int train(struct part *pt)
+static int train(struct part *pt, uint64_t budget)
 {
-	uint64_t ns = pt->n < PART_MAX_SAMPLE ? pt->n : PART_MAX_SAMPLE;
+	/* The sample takes at most a quarter of the budget, but no fewer than
+	 * PART_MIN_SAMPLE_PER_SHARD points per centroid. */
+	uint64_t ns = budget / 4 / (sizeof(float) * pt->dim);
+	if (ns > PART_MAX_SAMPLE)
+		ns = PART_MAX_SAMPLE;
+	if (ns < (uint64_t)PART_MIN_SAMPLE_PER_SHARD * pt->k)
+		ns = (uint64_t)PART_MIN_SAMPLE_PER_SHARD * pt->k;
+	if (ns > pt->n)
+		ns = pt->n;
 	uint64_t *rows = malloc(sizeof *rows * ns);
 	float *x = malloc(sizeof *x * ns * pt->dim);
 	struct km_params kp;
@@ -515,7 +524,7 @@ static int build_partitioned(struct part *pt, uint64_t budget, const char *tmpdi
 		rc = dann_fail(DANN_ENOMEM, "vamana partition: no memory");
 		goto out;
 	}
-	if ((rc = train(pt)) < 0 || (rc = assign(pt, sum)) < 0 || (rc = find_medoid(pt, sum)) < 0)
+	if ((rc = train(pt, budget)) < 0 || (rc = assign(pt, sum)) < 0 || (rc = find_medoid(pt, sum)) < 0)
 		goto out;
 	st->shards = pt->k;
 	for (uint32_t s = 0; s < pt->k; s++) {
