@@ -30,10 +30,18 @@
  * score tile (1 MiB) stays in one core's L2 while it is filtered. */
 #define GT_QUERY_TILE 256
 #define GT_BASE_TILE 1024
+/* GT_PAR_BLAS: one multi-threaded sgemm per 4096 x 1024 tile (16 MiB), as
+ * faiss does, then the threads split the tile's queries to filter. */
+#define GT_BLAS_QUERY_TILE 4096
+#define GT_BLAS_BASE_TILE 1024
 /* A block of float base rows stays under this many bytes. */
 #define GT_BLOCK_MAX_BYTES (256u << 20)
 /* Multiplies the proven rounding bound (see the file comment). */
 #define GT_ERR_SLACK 2.0
+
+/* A NaN or infinity would make every comparison false and the answer
+ * meaningless; values so large that their squares overflow, likewise. */
+#define NONFINITE_MSG "%s row %llu holds a NaN, an infinity or a value too large to square in float32"
 
 /* One base block, in the forms the two passes need. */
 struct block {
@@ -208,6 +216,36 @@ static int run_block(const struct run *r, const struct block *b, int threads,
 	return 0;
 }
 
+/* The GT_PAR_BLAS form of run_block: sgemm on the calling thread with
+ * OpenBLAS's threads, the filter over the tile's queries with OpenMP's. */
+static int run_block_blas(const struct run *r, const struct block *b, int threads,
+			  const struct gt_params *p)
+{
+	float *ip = malloc(sizeof *ip * GT_BLAS_QUERY_TILE * GT_BLAS_BASE_TILE);
+
+	if (!ip)
+		return dann_fail(DANN_ENOMEM, "gt: no memory for a %d x %d score tile",
+				 GT_BLAS_QUERY_TILE, GT_BLAS_BASE_TILE);
+	for (uint64_t q0 = 0; q0 < r->nq; q0 += GT_BLAS_QUERY_TILE) {
+		uint32_t m = (uint32_t)(r->nq - q0 < GT_BLAS_QUERY_TILE ? r->nq - q0 : GT_BLAS_QUERY_TILE);
+		for (uint64_t j0 = 0; j0 < b->n; j0 += GT_BLAS_BASE_TILE) {
+			uint32_t n = (uint32_t)(b->n - j0 < GT_BLAS_BASE_TILE ? b->n - j0 : GT_BLAS_BASE_TILE);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)n, (int)r->dim,
+				    1.0f, r->qf + q0 * r->dim, (int)r->dim, b->f + j0 * r->dim,
+				    (int)r->dim, 0.0f, ip, (int)n);
+			/* Rows of 16 queries per task: enough to balance. */
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+			for (uint32_t i = 0; i < m; i++)
+				filter_tile(r, b, q0 + i, 1, j0, n, ip + (size_t)i * n);
+		}
+		if (p->progress)
+			p->progress(p->progress_arg, "ground truth",
+				    b->first + b->n * (q0 + m) / r->nq, r->base->count);
+	}
+	free(ip);
+	return 0;
+}
+
 /* Reads block rows [first, first+n) and prepares their float form. */
 static int load_block(const struct run *r, struct block *b, uint64_t first, uint64_t n)
 {
@@ -219,12 +257,17 @@ static int load_block(const struct run *r, struct block *b, uint64_t first, uint
 	b->n = n;
 	if ((rc = base->read(base->ctx, first, n, b->raw)) < 0)
 		return rc;
-#pragma omp parallel for schedule(static)
+	uint64_t bad = UINT64_MAX;
+#pragma omp parallel for schedule(static) reduction(min : bad)
 	for (uint64_t i = 0; i < n; i++) {
 		float n2 = row_prepare(base->dtype, (const char *)b->raw + i * row_bytes, r->dim,
 				       b->f + i * r->dim, r->metric == DANN_METRIC_COSINE);
 		b->nbp[i] = base_share(r->metric, n2, r->c);
+		if (!isfinite(n2) && i < bad)
+			bad = i;
 	}
+	if (bad != UINT64_MAX)
+		return dann_fail(DANN_EINVAL, NONFINITE_MSG, "base", (unsigned long long)(first + bad));
 	return 0;
 }
 
@@ -260,13 +303,18 @@ static int prepare_queries(struct run *r, const void *queries, enum dann_dtype q
 		r->qx_row_bytes = sizeof *qx * r->dim;
 		r->exact = dist_kernel(r->metric, DANN_DTYPE_F32, btype);
 	}
-#pragma omp parallel for schedule(static)
+	uint64_t bad = UINT64_MAX;
+#pragma omp parallel for schedule(static) reduction(min : bad)
 	for (uint64_t i = 0; i < r->nq; i++) {
 		float n2 = row_prepare(qtype, (const char *)queries + i * q_row_bytes, r->dim,
 				       qf + i * r->dim, r->metric == DANN_METRIC_COSINE);
 		r->tq[i] = query_share(r->metric, n2, r->c);
+		if (!isfinite(n2) && i < bad)
+			bad = i;
 	}
 	r->qf = qf;
+	if (bad != UINT64_MAX)
+		return dann_fail(DANN_EINVAL, NONFINITE_MSG, "query", (unsigned long long)bad);
 	return 0;
 }
 
@@ -302,7 +350,9 @@ static int run_all_blocks(struct run *r, const struct gt_params *p, int threads)
 		uint64_t n = base->count - first < rows ? base->count - first : rows;
 		if ((rc = load_block(r, &b, first, n)) < 0)
 			goto out;
-		if ((rc = run_block(r, &b, threads, p)) < 0)
+		rc = p->parallel == GT_PAR_BLAS ? run_block_blas(r, &b, threads, p)
+						: run_block(r, &b, threads, p);
+		if (rc < 0)
 			goto out;
 		if (base->release)
 			base->release(base->ctx, first, n);
@@ -328,6 +378,8 @@ int gt_compute(const struct gt_base *base, const void *queries, enum dann_dtype 
 
 	if ((rc = check_args(base, qtype, nq, p)) < 0)
 		return rc;
+	if (nq == 0)
+		return 0;
 	r.base = base;
 	r.dim = base->dim;
 	r.k = p->k;
@@ -344,8 +396,9 @@ int gt_compute(const struct gt_base *base, const void *queries, enum dann_dtype 
 	for (; made < nq; made++)
 		if ((rc = topk_init(&r.heaps[made], p->k)) < 0)
 			goto out;
-	/* Each OpenMP thread runs its own sgemm: BLAS must not fan out too. */
-	openblas_set_num_threads(1);
+	/* Either OpenMP threads each run their own sgemm and BLAS must not fan
+	 * out too, or BLAS alone runs threads during sgemm. */
+	openblas_set_num_threads(p->parallel == GT_PAR_BLAS ? threads : 1);
 	rc = run_all_blocks(&r, p, threads);
 	openblas_set_num_threads(blas_threads);
 	if (rc < 0)

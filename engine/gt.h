@@ -14,10 +14,13 @@
  * base larger than RAM works; queries, the per-query heaps and the result
  * (nq x k ids and distances) stay in RAM.
  *
- * Parallelism: OpenMP threads take tiles of queries, each running a
- * single-threaded sgemm on its tile against the block, so cache-sized
- * pieces stay on one core. OpenBLAS's own threading is turned down to one
- * thread while this runs (and restored after), so threads never multiply.
+ * Parallelism (gt_params.parallel): by default OpenMP threads take tiles of
+ * queries, each running a single-threaded sgemm on its tile against the
+ * block, so cache-sized pieces stay on one core; or sgemm runs threaded on
+ * large tiles and OpenMP only filters. Either way OpenBLAS's thread count
+ * is set for the run (and restored after), so threads never multiply.
+ * OpenBLAS's thread count is process-wide: do not run gt beside another
+ * sgemm user in the same process.
  */
 #ifndef DANN_GT_H
 #define DANN_GT_H
@@ -46,11 +49,18 @@ struct gt_base {
 	void *ctx;
 };
 
+/* How the two cores share the work (bench/gt.py measures both). */
+enum gt_parallel {
+	GT_PAR_QUERIES = 0, /* OpenMP over query tiles, single-threaded sgemm each */
+	GT_PAR_BLAS = 1,    /* threaded sgemm on big tiles, OpenMP for the filter */
+};
+
 struct gt_params {
 	uint32_t k;              /* 1..GT_MAX_K, and at most the base count */
 	enum dann_metric metric;
 	uint64_t block_rows;     /* 0 = GT_DEFAULT_BLOCK_ROWS */
 	int threads;             /* 0 = omp_get_max_threads() */
+	enum gt_parallel parallel;
 	dann_progress_fn progress; /* may be NULL; told base rows done */
 	void *progress_arg;
 };

@@ -18,7 +18,7 @@
 static void usage(void)
 {
 	printf("usage: dann gt --base FILE --queries FILE -k K --metric l2|ip|cosine --out GT.ibin\n"
-	       "              [--threads T] [--block-rows B]\n"
+	       "              [--threads T] [--block-rows B] [--parallel queries|blas]\n"
 	       "\n"
 	       "Exact k nearest base rows of every query, by blocked sgemm with exact\n"
 	       "re-scoring. Writes GT.ibin (int32 count, int32 k, ids of the k nearest,\n"
@@ -32,7 +32,9 @@ static void usage(void)
 	       "  --metric M        l2, ip or cosine\n"
 	       "  --out FILE        .ibin output\n"
 	       "  --threads T       threads (default: OpenMP's, i.e. OMP_NUM_THREADS or cores)\n"
-	       "  --block-rows B    base rows per block (default %d)\n",
+	       "  --block-rows B    base rows per block (default %d)\n"
+	       "  --parallel P      queries: each thread its own query tiles (default);\n"
+	       "                    blas: threaded sgemm on large tiles (for measuring)\n",
 	       GT_MAX_K, GT_DEFAULT_BLOCK_ROWS);
 }
 
@@ -54,6 +56,7 @@ static int run_gt(int argc, char **argv)
 		{ "out", required_argument, NULL, 'o' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "block-rows", required_argument, NULL, 'B' },
+		{ "parallel", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -92,6 +95,14 @@ static int run_gt(int argc, char **argv)
 			if (!v)
 				return cmd_usage_error(CMD, "--block-rows must be at least 1");
 			p.block_rows = v;
+			break;
+		case 'P':
+			if (!strcmp(optarg, "queries"))
+				p.parallel = GT_PAR_QUERIES;
+			else if (!strcmp(optarg, "blas"))
+				p.parallel = GT_PAR_BLAS;
+			else
+				return cmd_usage_error(CMD, "--parallel '%s': expected queries or blas", optarg);
 			break;
 		case ':':
 			return cmd_usage_error(CMD, "%s needs a value", argv[optind - 1]);

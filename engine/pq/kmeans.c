@@ -18,12 +18,14 @@
 #include <string.h>
 
 #include "error.h"
+#include "pq_kernels.h"
 
-/* Distance block: rows per sgemm so that the block's k distances per row
- * stay within KM_BLOCK_FLOATS floats (16 MiB), large enough for sgemm to
- * run at full speed. */
-#define KM_BLOCK_FLOATS (4u << 20)
-#define KM_MIN_BLOCK_ROWS 256u
+/* Distance block: rows per sgemm, so that a block's distances (rows x k
+ * floats, KM_BLOCK_FLOATS = 256 KiB) stay in the core's L2 cache while its
+ * row scan reads them back. */
+#define KM_BLOCK_FLOATS (1u << 16)
+#define KM_MIN_BLOCK_ROWS 64u
+#define KM_MAX_BLOCK_ROWS 4096u
 
 void km_params_default(struct km_params *p, uint32_t k)
 {
@@ -87,16 +89,6 @@ int km_sample_rows(uint64_t n, uint64_t count, uint64_t seed, uint64_t *rows)
 	return 0;
 }
 
-static float l2sq(const float *a, const float *b, uint32_t dim)
-{
-	float s = 0;
-	for (uint32_t j = 0; j < dim; j++) {
-		float d = a[j] - b[j];
-		s += d * d;
-	}
-	return s;
-}
-
 static float norm2(const float *a, uint32_t dim)
 {
 	float s = 0;
@@ -111,48 +103,34 @@ static size_t block_rows(uint32_t k, uint64_t n)
 
 	if (b < KM_MIN_BLOCK_ROWS)
 		b = KM_MIN_BLOCK_ROWS;
+	if (b > KM_MAX_BLOCK_ROWS)
+		b = KM_MAX_BLOCK_ROWS;
 	return b < n ? b : (size_t)n;
 }
 
-/* dots[i*k + j] = -2 x_i . c_j for nb rows of x at stride ld. */
-static void block_dots(const float *x, size_t ld, size_t nb, uint32_t dim, const float *c,
-		       uint32_t k, float *dots)
+/* The nearest centroid of each of nb rows; returns the sum of the squared
+ * distances (xnorm[i] + the row's best). best is nb floats of scratch. */
+static double rows_argmin(const struct pq_kernels *kern, const float *dots, size_t nb, uint32_t k,
+			  const float *cnorm, const float *xnorm, uint32_t *assign, float *best)
 {
-	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)k, (int)dim, -2.0f, x,
-		    (int)ld, c, (int)dim, 0.0f, dots, (int)k);
-}
+	double obj = 0;
 
-/* Nearest centroid of each of nb rows: assign[i], and the distance without
- * the ||x||^2 term in part[i]. */
-static void block_argmin(const float *dots, size_t nb, uint32_t k, const float *cnorm,
-			 uint32_t *assign, float *part)
-{
-#pragma omp parallel for schedule(static)
+	kern->argmin_rows(dots, nb, k, cnorm, assign, best);
 	for (size_t i = 0; i < nb; i++) {
-		const float *row = dots + i * k;
-		float best = row[0] + cnorm[0];
-		uint32_t bj = 0;
-		for (uint32_t j = 1; j < k; j++) {
-			float d = row[j] + cnorm[j];
-			if (d < best) {
-				best = d;
-				bj = j;
-			}
-		}
-		assign[i] = bj;
-		part[i] = best;
+		float d = best[i] + xnorm[i];
+		obj += d > 0 ? d : 0;
 	}
+	return obj;
 }
 
 /* The nn nearest of each row, by insertion into a short sorted list. */
-static void block_topn(const float *dots, const float *x, size_t ld, size_t nb, uint32_t dim,
-		       uint32_t k, const float *cnorm, uint32_t nn, uint32_t *ids, float *dists)
+static void rows_topn(const float *dots, const float *x, size_t ld, size_t nb, uint32_t dim,
+		      uint32_t k, const float *cnorm, uint32_t nn, uint32_t *ids, float *dists,
+		      float *dl)
 {
-#pragma omp parallel for schedule(static)
 	for (size_t i = 0; i < nb; i++) {
 		const float *row = dots + i * k;
 		uint32_t *id = ids + i * nn;
-		float dl[nn];
 		uint32_t held = 0;
 
 		for (uint32_t j = 0; j < k; j++) {
@@ -185,12 +163,93 @@ static void centroid_norms(const float *c, uint32_t k, uint32_t dim, float *cnor
 		cnorm[j] = norm2(c + (size_t)j * dim, dim);
 }
 
+/*
+ * One pass of distances from n points (rows ld floats apart) to k
+ * centroids, block by block: each OpenMP thread runs sgemm on its own
+ * L2-sized block and scans the result while it is hot. OpenBLAS is held to
+ * one thread meanwhile (its pthread pool would otherwise fight OpenMP's
+ * threads for the same cores) and restored after.
+ * Mode nn == 0: Lloyd's assignment, nearest centroid to ids[i], objective
+ * to *obj (xnorm required). Mode nn >= 1: the nn nearest to ids/dists.
+ */
+struct pass {
+	const float *x;
+	size_t ld;
+	uint64_t n;
+	uint32_t dim;
+	const float *c;
+	uint32_t k;
+	const float *xnorm;
+	uint32_t nn;
+	uint32_t *ids;
+	float *dists;
+};
+
+static int run_pass(const struct pass *ps, double *obj)
+{
+	const struct pq_kernels *kern = pq_kernels_best();
+	uint32_t k = ps->k, lists = ps->nn ? ps->nn : 1;
+	size_t nb = block_rows(k, ps->n);
+	uint64_t nblocks = (ps->n + nb - 1) / nb;
+	int nt = omp_get_max_threads(), blas_threads;
+	float *dots = malloc((size_t)nt * nb * k * sizeof *dots);
+	float *cnorm = malloc(k * sizeof *cnorm);
+	size_t scratch = lists > nb ? lists : nb;
+	float *dl = malloc((size_t)nt * scratch * sizeof *dl);
+	double *bobj = calloc(nblocks, sizeof *bobj);
+
+	if (!dots || !cnorm || !dl || !bobj) {
+		free(dots);
+		free(cnorm);
+		free(dl);
+		free(bobj);
+		return dann_fail(DANN_ENOMEM, "kmeans: %d x %zu x %u distance blocks", nt, nb, k);
+	}
+	centroid_norms(ps->c, k, ps->dim, cnorm);
+	blas_threads = openblas_get_num_threads();
+	openblas_set_num_threads(1);
+#pragma omp parallel num_threads(nt)
+	{
+		int t = omp_get_thread_num();
+		float *db = dots + (size_t)t * nb * k;
+		/* dynamic: on a shared machine one thread may be descheduled for a
+		 * while; the other takes its blocks instead of waiting. */
+#pragma omp for schedule(dynamic, 1)
+		for (uint64_t b = 0; b < nblocks; b++) {
+			uint64_t i0 = b * nb;
+			size_t m = ps->n - i0 < nb ? (size_t)(ps->n - i0) : nb;
+			const float *xb = ps->x + i0 * ps->ld;
+
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k,
+				    (int)ps->dim, -2.0f, xb, (int)ps->ld, ps->c, (int)ps->dim, 0.0f,
+				    db, (int)k);
+			if (ps->nn == 0)
+				bobj[b] = rows_argmin(kern, db, m, k, cnorm, ps->xnorm + i0,
+						      ps->ids + i0, dl + (size_t)t * scratch);
+			else
+				rows_topn(db, xb, ps->ld, m, ps->dim, k, cnorm, ps->nn,
+					  ps->ids + i0 * ps->nn,
+					  ps->dists ? ps->dists + i0 * ps->nn : NULL,
+					  dl + (size_t)t * scratch);
+		}
+	}
+	openblas_set_num_threads(blas_threads);
+	if (obj) {
+		*obj = 0;
+		for (uint64_t b = 0; b < nblocks; b++)
+			*obj += bobj[b];
+	}
+	free(dots);
+	free(cnorm);
+	free(dl);
+	free(bobj);
+	return 0;
+}
+
 int km_assign_strided(const float *centroids, uint32_t k, uint32_t dim, const float *x, size_t ld,
 		      uint64_t n, uint32_t nn, uint32_t *ids, float *dists)
 {
-	size_t nb;
-	float *dots = NULL, *cnorm = NULL, *part = NULL;
-	int rc = 0;
+	struct pass ps = { x, ld, n, dim, centroids, k, NULL, nn, ids, dists };
 
 	if (k == 0 || dim == 0 || ld < dim)
 		return dann_fail(DANN_EINVAL, "km_assign: k=%u dim=%u ld=%zu: need k >= 1, dim >= 1, ld >= dim",
@@ -200,32 +259,7 @@ int km_assign_strided(const float *centroids, uint32_t k, uint32_t dim, const fl
 				 nn, k, k);
 	if (n == 0)
 		return 0;
-	nb = block_rows(k, n);
-	dots = malloc(nb * k * sizeof *dots);
-	cnorm = malloc(k * sizeof *cnorm);
-	part = malloc(nb * sizeof *part);
-	if (!dots || !cnorm || !part) {
-		rc = dann_fail(DANN_ENOMEM, "km_assign: %zu x %u distance block", nb, k);
-		goto out;
-	}
-	centroid_norms(centroids, k, dim, cnorm);
-	for (uint64_t i0 = 0; i0 < n; i0 += nb) {
-		size_t m = n - i0 < nb ? (size_t)(n - i0) : nb;
-		const float *xb = x + i0 * ld;
-
-		block_dots(xb, ld, m, dim, centroids, k, dots);
-		if (nn == 1 && !dists) {
-			block_argmin(dots, m, k, cnorm, ids + i0, part);
-			continue;
-		}
-		block_topn(dots, xb, ld, m, dim, k, cnorm, nn, ids + i0 * nn,
-			   dists ? dists + i0 * nn : NULL);
-	}
-out:
-	free(dots);
-	free(cnorm);
-	free(part);
-	return rc;
+	return run_pass(&ps, NULL);
 }
 
 int km_assign(const float *centroids, uint32_t k, uint32_t dim, const float *x, uint64_t n,
@@ -234,69 +268,79 @@ int km_assign(const float *centroids, uint32_t k, uint32_t dim, const float *x, 
 	return km_assign_strided(centroids, k, dim, x, dim, n, nn, ids, dists);
 }
 
-/* k-means++ (D^2 sampling) over the first ns rows of x (already a random
- * sample, so its prefix is one too). */
+/* k-means++ (D^2 sampling) over the ns rows of x (a random sample). The
+ * distances from every row to each new centre come from one sgemv
+ * (||x||^2 - 2 x.c + ||c||^2), the rest is a cheap pass over ns floats. */
 static void seed_plusplus(const float *x, uint64_t ns, uint32_t dim, uint32_t k, uint64_t *rng,
-			  float *c, float *mind)
+			  float *c, float *mind, float *xnorm, float *dots)
 {
-	uint64_t first = rng_below(rng, ns);
+	uint64_t pick = rng_below(rng, ns);
 
-	memcpy(c, x + first * dim, dim * sizeof *c);
 #pragma omp parallel for schedule(static)
-	for (uint64_t i = 0; i < ns; i++)
-		mind[i] = l2sq(x + i * dim, c, dim);
-	for (uint32_t j = 1; j < k; j++) {
+	for (uint64_t i = 0; i < ns; i++) {
+		xnorm[i] = norm2(x + i * dim, dim);
+		mind[i] = INFINITY;
+	}
+	for (uint32_t j = 0; j < k; j++) {
+		float *cj = c + (size_t)j * dim, cn;
 		double total = 0, r, acc = 0;
-		uint64_t pick = ns - 1;
-		float *cj = c + (size_t)j * dim;
 
-		for (uint64_t i = 0; i < ns; i++)
+		memcpy(cj, x + pick * dim, dim * sizeof *cj);
+		if (j + 1 == k)
+			break;
+		cn = norm2(cj, dim);
+		cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)ns, (int)dim, 1.0f, x, (int)dim, cj, 1,
+			    0.0f, dots, 1);
+		for (uint64_t i = 0; i < ns; i++) {
+			float d = xnorm[i] - 2 * dots[i] + cn;
+			d = d > 0 ? d : 0;
+			if (d < mind[i])
+				mind[i] = d;
 			total += mind[i];
+		}
+		pick = ns - 1;
 		if (!(total > 0)) {
 			/* Every point already sits on a centre: any point will do. */
 			pick = rng_below(rng, ns);
-		} else {
-			r = rng_unit(rng) * total;
-			for (uint64_t i = 0; i < ns; i++) {
-				acc += mind[i];
-				if (acc > r) {
-					pick = i;
-					break;
-				}
-			}
+			continue;
 		}
-		memcpy(cj, x + pick * dim, dim * sizeof *cj);
-#pragma omp parallel for schedule(static)
+		r = rng_unit(rng) * total;
 		for (uint64_t i = 0; i < ns; i++) {
-			float d = l2sq(x + i * dim, cj, dim);
-			if (d < mind[i])
-				mind[i] = d;
+			acc += mind[i];
+			if (acc > r) {
+				pick = i;
+				break;
+			}
 		}
 	}
 }
 
-/* New centroids = means of their points (sums in double, per thread, then
- * combined in thread order). Returns the clusters' sizes in count. */
+/* New centroids = means of their points. Points are summed (in double)
+ * in KM_UPDATE_GROUPS fixed groups, handed to threads dynamically, and the
+ * groups combined in order: balanced on a busy machine, and the same result
+ * whatever thread ran which group. Returns the clusters' sizes in count. */
+#define KM_UPDATE_GROUPS 8
+
 static int update_centroids(const float *x, uint64_t n, uint32_t dim, uint32_t k,
 			    const uint32_t *assign, float *c, uint64_t *count)
 {
-	int nt = omp_get_max_threads();
 	size_t kd = (size_t)k * dim;
-	double *sums = calloc((size_t)nt * kd, sizeof *sums);
-	uint64_t *counts = calloc((size_t)nt * k, sizeof *counts);
+	uint64_t per = (n + KM_UPDATE_GROUPS - 1) / KM_UPDATE_GROUPS;
+	double *sums = calloc(KM_UPDATE_GROUPS * kd, sizeof *sums);
+	uint64_t *counts = calloc((size_t)KM_UPDATE_GROUPS * k, sizeof *counts);
 
 	if (!sums || !counts) {
 		free(sums);
 		free(counts);
-		return dann_fail(DANN_ENOMEM, "kmeans: %d x %zu centroid sums", nt, kd);
+		return dann_fail(DANN_ENOMEM, "kmeans: %d x %zu centroid sums", KM_UPDATE_GROUPS, kd);
 	}
-#pragma omp parallel num_threads(nt)
-	{
-		int t = omp_get_thread_num();
-		double *s = sums + (size_t)t * kd;
-		uint64_t *cn = counts + (size_t)t * k;
-#pragma omp for schedule(static)
-		for (uint64_t i = 0; i < n; i++) {
+#pragma omp parallel for schedule(dynamic, 1)
+	for (int g = 0; g < KM_UPDATE_GROUPS; g++) {
+		double *s = sums + (size_t)g * kd;
+		uint64_t *cn = counts + (size_t)g * k;
+		uint64_t end = (uint64_t)(g + 1) * per < n ? (uint64_t)(g + 1) * per : n;
+
+		for (uint64_t i = (uint64_t)g * per; i < end; i++) {
 			double *dst = s + (size_t)assign[i] * dim;
 			const float *src = x + i * dim;
 			cn[assign[i]]++;
@@ -304,11 +348,11 @@ static int update_centroids(const float *x, uint64_t n, uint32_t dim, uint32_t k
 				dst[d] += src[d];
 		}
 	}
-	for (int t = 1; t < nt; t++) {
+	for (int g = 1; g < KM_UPDATE_GROUPS; g++) {
 		for (size_t e = 0; e < kd; e++)
-			sums[e] += sums[(size_t)t * kd + e];
+			sums[e] += sums[(size_t)g * kd + e];
 		for (uint32_t j = 0; j < k; j++)
-			counts[j] += counts[(size_t)t * k + j];
+			counts[j] += counts[(size_t)g * k + j];
 	}
 	for (uint32_t j = 0; j < k; j++) {
 		count[j] = counts[j];
@@ -421,17 +465,14 @@ static int lloyd(const float *x, uint64_t n, uint32_t dim, const struct km_param
 		 uint64_t *rng, struct km_stats *st)
 {
 	uint32_t k = p->k;
-	size_t nb = block_rows(k, n);
-	float *dots = malloc(nb * k * sizeof *dots);
-	float *cnorm = malloc(k * sizeof *cnorm);
-	float *part = malloc(nb * sizeof *part);
 	float *xnorm = malloc(n * sizeof *xnorm);
 	uint32_t *assign = malloc(n * sizeof *assign);
 	uint64_t *count = malloc(k * sizeof *count);
+	struct pass ps = { x, dim, n, dim, c, k, xnorm, 0, assign, NULL };
 	double prev = INFINITY;
 	int rc = 0;
 
-	if (!dots || !cnorm || !part || !xnorm || !assign || !count) {
+	if (!xnorm || !assign || !count) {
 		rc = dann_fail(DANN_ENOMEM, "kmeans: buffers for %llu points, k=%u",
 			       (unsigned long long)n, k);
 		goto out;
@@ -440,18 +481,10 @@ static int lloyd(const float *x, uint64_t n, uint32_t dim, const struct km_param
 	for (uint64_t i = 0; i < n; i++)
 		xnorm[i] = norm2(x + i * dim, dim);
 	for (uint32_t it = 0; it < p->iters; it++) {
-		double obj = 0;
+		double obj;
 
-		centroid_norms(c, k, dim, cnorm);
-		for (uint64_t i0 = 0; i0 < n; i0 += nb) {
-			size_t m = n - i0 < nb ? (size_t)(n - i0) : nb;
-			block_dots(x + i0 * dim, dim, m, dim, c, k, dots);
-			block_argmin(dots, m, k, cnorm, assign + i0, part);
-			for (size_t i = 0; i < m; i++) {
-				float d = part[i] + xnorm[i0 + i];
-				obj += d > 0 ? d : 0;
-			}
-		}
+		if ((rc = run_pass(&ps, &obj)) < 0)
+			goto out;
 		st->iters = it + 1;
 		st->objective = obj;
 		if ((rc = update_centroids(x, n, dim, k, assign, c, count)) < 0)
@@ -462,9 +495,6 @@ static int lloyd(const float *x, uint64_t n, uint32_t dim, const struct km_param
 		prev = obj;
 	}
 out:
-	free(dots);
-	free(cnorm);
-	free(part);
 	free(xnorm);
 	free(assign);
 	free(count);
@@ -504,11 +534,12 @@ int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p
 	} else if ((rc = seed_subset(tx, n, dim, ns, &rng, &seedx)) < 0) {
 		goto out;
 	}
-	if (!(mind = malloc(ns * sizeof *mind))) {
+	if (!(mind = malloc(3 * ns * sizeof *mind))) {
 		rc = dann_fail(DANN_ENOMEM, "kmeans: seeding %llu points", (unsigned long long)ns);
 		goto out;
 	}
-	seed_plusplus(seedx ? seedx : tx, ns, dim, p->k, &rng, centroids, mind);
+	seed_plusplus(seedx ? seedx : tx, ns, dim, p->k, &rng, centroids, mind, mind + ns,
+		      mind + 2 * ns);
 	rc = lloyd(tx, n, dim, p, centroids, &rng, &st);
 out:
 	free(mind);

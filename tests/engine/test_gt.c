@@ -122,6 +122,7 @@ struct gt_case {
 	uint32_t dim, k;
 	uint64_t block_rows;
 	int levels, threads;
+	enum gt_parallel par;
 };
 
 static void check_case(const struct gt_case *c)
@@ -133,7 +134,7 @@ static void check_case(const struct gt_case *c)
 	struct mem_base mb;
 	struct gt_base gb = mem_base(&mb, base, c->nb, c->dim, c->bt);
 	struct gt_params p = { .k = c->k, .metric = c->m, .block_rows = c->block_rows,
-			       .threads = c->threads };
+			       .threads = c->threads, .parallel = c->par };
 
 	cr_assert_eq(gt_compute(&gb, q, c->qt, c->nq, &p, ids, d), 0, "%s", dann_errmsg());
 	brute_force(base, c->bt, c->nb, q, c->qt, c->nq, c->dim, c->m, c->k, want_ids, want_d);
@@ -159,7 +160,7 @@ static const enum dann_metric metrics[] = { DANN_METRIC_L2, DANN_METRIC_IP, DANN
 Test(gt, matches_brute_force_for_float_data_in_every_metric_across_blocks)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case c = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 3000, 60, 37, 10, 700, 0, 2 };
+		struct gt_case c = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 3000, 60, 37, 10, 700, 0, 2, GT_PAR_QUERIES };
 		check_case(&c);
 	}
 }
@@ -167,7 +168,7 @@ Test(gt, matches_brute_force_for_float_data_in_every_metric_across_blocks)
 Test(gt, matches_brute_force_for_uint8_data_in_every_metric_across_blocks)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case c = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 3000, 60, 64, 10, 1024, 0, 2 };
+		struct gt_case c = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 3000, 60, 64, 10, 1024, 0, 2, GT_PAR_QUERIES };
 		check_case(&c);
 	}
 }
@@ -175,9 +176,9 @@ Test(gt, matches_brute_force_for_uint8_data_in_every_metric_across_blocks)
 Test(gt, matches_brute_force_for_int8_data_and_float_queries_on_uint8)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case c = { DANN_DTYPE_I8, DANN_DTYPE_I8, metrics[m], 2000, 40, 33, 7, 999, 0, 2 };
+		struct gt_case c = { DANN_DTYPE_I8, DANN_DTYPE_I8, metrics[m], 2000, 40, 33, 7, 999, 0, 2, GT_PAR_QUERIES };
 		check_case(&c);
-		struct gt_case d = { DANN_DTYPE_U8, DANN_DTYPE_F32, metrics[m], 2000, 40, 33, 7, 0, 0, 2 };
+		struct gt_case d = { DANN_DTYPE_U8, DANN_DTYPE_F32, metrics[m], 2000, 40, 33, 7, 0, 0, 2, GT_PAR_QUERIES };
 		check_case(&d);
 	}
 }
@@ -186,9 +187,9 @@ Test(gt, breaks_ties_by_smaller_id_like_the_brute_force)
 {
 	/* Three values over four dims: most distances tie many times over. */
 	for (int m = 0; m < 3; m++) {
-		struct gt_case c = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 2500, 50, 4, 20, 300, 3, 2 };
+		struct gt_case c = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 2500, 50, 4, 20, 300, 3, 2, GT_PAR_QUERIES };
 		check_case(&c);
-		struct gt_case f = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 2500, 50, 4, 20, 300, 3, 2 };
+		struct gt_case f = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 2500, 50, 4, 20, 300, 3, 2, GT_PAR_QUERIES };
 		check_case(&f);
 	}
 }
@@ -199,7 +200,7 @@ Test(gt, stays_exact_when_float_sgemm_scores_cancel_badly)
 	 * pass float's 2^24 integer range, so |b|^2 - 2 q.b + |q|^2 loses more
 	 * than the gaps between true distances. Only the exact re-scoring of
 	 * every pair within the rounding margin keeps the answer right. */
-	enum { NB = 2000, NQ = 40, DIM = 700 };
+	enum { NB = 1200, NQ = 30, DIM = 700 };
 	for (int m = 0; m < 3; m++) {
 		uint8_t *base = random_rows(DANN_DTYPE_U8, NB, DIM, 3, 21);
 		uint8_t *q = random_rows(DANN_DTYPE_U8, NQ, DIM, 3, 22);
@@ -227,19 +228,29 @@ Test(gt, stays_exact_when_float_sgemm_scores_cancel_badly)
 Test(gt, handles_k_of_one_and_k_equal_to_the_base_count)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case one = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 2000, 30, 16, 1, 128, 0, 2 };
+		struct gt_case one = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 2000, 30, 16, 1, 128, 0, 2, GT_PAR_QUERIES };
 		check_case(&one);
-		struct gt_case all = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 600, 9, 12, 600, 250, 0, 2 };
+		struct gt_case all = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 600, 9, 12, 600, 250, 0, 2, GT_PAR_QUERIES };
 		check_case(&all);
 	}
 }
 
 Test(gt, gives_the_same_answer_on_one_thread_and_with_one_query)
 {
-	struct gt_case one_thread = { DANN_DTYPE_F32, DANN_DTYPE_F32, DANN_METRIC_L2, 2000, 50, 24, 10, 512, 0, 1 };
+	struct gt_case one_thread = { DANN_DTYPE_F32, DANN_DTYPE_F32, DANN_METRIC_L2, 2000, 50, 24, 10, 512, 0, 1, GT_PAR_QUERIES };
 	check_case(&one_thread);
-	struct gt_case one_query = { DANN_DTYPE_F32, DANN_DTYPE_F32, DANN_METRIC_IP, 2000, 1, 24, 10, 0, 0, 2 };
+	struct gt_case one_query = { DANN_DTYPE_F32, DANN_DTYPE_F32, DANN_METRIC_IP, 2000, 1, 24, 10, 0, 0, 2, GT_PAR_QUERIES };
 	check_case(&one_query);
+}
+
+Test(gt, gives_the_same_answer_with_threaded_sgemm)
+{
+	for (int m = 0; m < 3; m++) {
+		struct gt_case f = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 1500, 4200, 12, 10, 1100, 0, 2, GT_PAR_BLAS };
+		check_case(&f);
+		struct gt_case u = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 1000, 30, 4, 15, 0, 3, 2, GT_PAR_BLAS };
+		check_case(&u);
+	}
 }
 
 struct progress_log {
@@ -300,6 +311,24 @@ Test(gt, rejects_k_out_of_range_and_k_above_the_base_count)
 	gb.dtype = DANN_DTYPE_I32;
 	cr_assert_eq(gt_compute(&gb, q, DANN_DTYPE_F32, 1, &p, ids, d), DANN_EINVAL);
 	cr_assert_eq(mb.reads, 0);
+}
+
+Test(gt, rejects_nan_and_infinite_values_naming_the_row)
+{
+	float base[20 * 3] = { 0 }, q[2 * 3] = { 0 };
+	uint32_t ids[2];
+	float d[2];
+	struct mem_base mb;
+	struct gt_base gb = mem_base(&mb, base, 20, 3, DANN_DTYPE_F32);
+	struct gt_params p = { .k = 1, .metric = DANN_METRIC_L2, .block_rows = 8 };
+
+	base[13 * 3 + 1] = NAN;
+	cr_assert_eq(gt_compute(&gb, q, DANN_DTYPE_F32, 2, &p, ids, d), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "base row 13"), "%s", dann_errmsg());
+	base[13 * 3 + 1] = 0;
+	q[3 + 2] = INFINITY;
+	cr_assert_eq(gt_compute(&gb, q, DANN_DTYPE_F32, 2, &p, ids, d), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "query row 1"), "%s", dann_errmsg());
 }
 
 /* ---- the file form and the CLI -------------------------------------- */
@@ -380,6 +409,22 @@ Test(gt_files, writes_ids_and_distances_that_match_the_in_memory_answer)
 	vf_close(dists);
 	free(base);
 	free(q);
+}
+
+Test(gt_files, writes_empty_results_for_an_empty_query_file)
+{
+	float base[6 * 2] = { 0 };
+	struct gt_params p = { .k = 3, .metric = DANN_METRIC_IP };
+	struct vf *ids;
+
+	cr_assert_eq(vf_write_file(path_in("b.fbin"), 2, base, 6), 0);
+	cr_assert_eq(vf_write_file(path_in("q.fbin"), 2, base, 0), 0);
+	cr_assert_eq(gt_files(path_in("b.fbin"), path_in("q.fbin"), path_in("gt.ibin"), &p), 0,
+		     "%s", dann_errmsg());
+	cr_assert_eq(vf_open(path_in("gt.ibin"), &ids), 0);
+	cr_assert_eq(vf_count(ids), 0);
+	cr_assert_eq(vf_dim(ids), 3);
+	vf_close(ids);
 }
 
 Test(gt_files, names_both_files_when_dimensions_differ)
