@@ -14,6 +14,9 @@
  *   - one io_uring_enter per submitted batch; reaping reads the completion
  *     ring in shared memory, so it makes no system call when completions
  *     are already there;
+ *   - the ring's own descriptor is not registered (io_uring_register_ring_fd):
+ *     that registration belongs to the calling thread, and a context may be
+ *     opened on one thread and used on another;
  *   - SQPOLL (a kernel thread takes submissions) and IOPOLL (busy-polling
  *     NVMe poll queues) trade CPU for latency and need privileges or device
  *     support: off unless asked, and a refusal falls back to the plain ring.
@@ -253,8 +256,12 @@ static int uring_queue(struct dio *d, uint32_t idx)
 }
 
 /* Hands the completions already in the ring to dio_complete, at most while
- * finished results have room. Returns how many. */
-static unsigned drain_cq(struct dio *d, struct uring_state *s)
+ * finished results have room. Returns how many. With COOP_TASKRUN, reads
+ * the device has finished may still wait for the thread to enter the kernel
+ * to be posted (the ring's TASKRUN flag says so): may_enter allows one
+ * io_uring_enter for that; a caller about to wait passes 0, since its wait
+ * enters anyway and one system call is cheaper than two. */
+static unsigned drain_cq(struct dio *d, struct uring_state *s, int may_enter)
 {
 	struct io_uring_cqe *cqes[URING_CQE_BATCH];
 	unsigned total = 0;
@@ -267,9 +274,13 @@ static unsigned drain_cq(struct dio *d, struct uring_state *s)
 			break;
 		if (room > URING_CQE_BATCH)
 			room = URING_CQE_BATCH;
-		if (!io_uring_cq_ready(&s->ring) &&
-		    (IO_URING_READ_ONCE(*s->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
-			d->stats.enters++; /* liburing enters once to post them */
+		if (!io_uring_cq_ready(&s->ring)) {
+			if (!may_enter ||
+			    !(IO_URING_READ_ONCE(*s->ring.sq.kflags) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)))
+				break;
+			d->stats.enters++; /* liburing's peek enters once to post them */
+			may_enter = 0;
+		}
 		n = io_uring_peek_batch_cqe(&s->ring, cqes, room);
 		if (!n)
 			break;
@@ -296,7 +307,7 @@ static int uring_reap(struct dio *d, unsigned space, unsigned want, const struct
 		struct io_uring_cqe *cqe;
 		struct __kernel_timespec ts;
 
-		got += drain_cq(d, s);
+		got += drain_cq(d, s, got >= want);
 		if ((rc = uring_flush(d)) < 0)
 			return rc;
 		if (got >= want || (!d->draining && d->nready == d->ready_cap))
@@ -322,7 +333,7 @@ static int uring_reap(struct dio *d, unsigned space, unsigned want, const struct
 		/* Non-blocking reap on a polled ring: poll the device once. */
 		io_uring_get_events(&s->ring);
 		d->stats.enters++;
-		got += drain_cq(d, s);
+		got += drain_cq(d, s, 0);
 	}
 	return (int)got;
 }
