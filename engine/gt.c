@@ -39,6 +39,10 @@
 /* Multiplies the proven rounding bound (see the file comment). */
 #define GT_ERR_SLACK 2.0
 
+/* A NaN or infinity would make every comparison false and the answer
+ * meaningless; values so large that their squares overflow, likewise. */
+#define NONFINITE_MSG "%s row %llu holds a NaN, an infinity or a value too large to square in float32"
+
 /* One base block, in the forms the two passes need. */
 struct block {
 	uint64_t first, n;
@@ -253,12 +257,17 @@ static int load_block(const struct run *r, struct block *b, uint64_t first, uint
 	b->n = n;
 	if ((rc = base->read(base->ctx, first, n, b->raw)) < 0)
 		return rc;
-#pragma omp parallel for schedule(static)
+	uint64_t bad = UINT64_MAX;
+#pragma omp parallel for schedule(static) reduction(min : bad)
 	for (uint64_t i = 0; i < n; i++) {
 		float n2 = row_prepare(base->dtype, (const char *)b->raw + i * row_bytes, r->dim,
 				       b->f + i * r->dim, r->metric == DANN_METRIC_COSINE);
 		b->nbp[i] = base_share(r->metric, n2, r->c);
+		if (!isfinite(n2) && i < bad)
+			bad = i;
 	}
+	if (bad != UINT64_MAX)
+		return dann_fail(DANN_EINVAL, NONFINITE_MSG, "base", (unsigned long long)(first + bad));
 	return 0;
 }
 
@@ -294,13 +303,18 @@ static int prepare_queries(struct run *r, const void *queries, enum dann_dtype q
 		r->qx_row_bytes = sizeof *qx * r->dim;
 		r->exact = dist_kernel(r->metric, DANN_DTYPE_F32, btype);
 	}
-#pragma omp parallel for schedule(static)
+	uint64_t bad = UINT64_MAX;
+#pragma omp parallel for schedule(static) reduction(min : bad)
 	for (uint64_t i = 0; i < r->nq; i++) {
 		float n2 = row_prepare(qtype, (const char *)queries + i * q_row_bytes, r->dim,
 				       qf + i * r->dim, r->metric == DANN_METRIC_COSINE);
 		r->tq[i] = query_share(r->metric, n2, r->c);
+		if (!isfinite(n2) && i < bad)
+			bad = i;
 	}
 	r->qf = qf;
+	if (bad != UINT64_MAX)
+		return dann_fail(DANN_EINVAL, NONFINITE_MSG, "query", (unsigned long long)bad);
 	return 0;
 }
 
@@ -364,6 +378,8 @@ int gt_compute(const struct gt_base *base, const void *queries, enum dann_dtype 
 
 	if ((rc = check_args(base, qtype, nq, p)) < 0)
 		return rc;
+	if (nq == 0)
+		return 0;
 	r.base = base;
 	r.dim = base->dim;
 	r.k = p->k;

@@ -200,7 +200,7 @@ Test(gt, stays_exact_when_float_sgemm_scores_cancel_badly)
 	 * pass float's 2^24 integer range, so |b|^2 - 2 q.b + |q|^2 loses more
 	 * than the gaps between true distances. Only the exact re-scoring of
 	 * every pair within the rounding margin keeps the answer right. */
-	enum { NB = 2000, NQ = 40, DIM = 700 };
+	enum { NB = 1200, NQ = 30, DIM = 700 };
 	for (int m = 0; m < 3; m++) {
 		uint8_t *base = random_rows(DANN_DTYPE_U8, NB, DIM, 3, 21);
 		uint8_t *q = random_rows(DANN_DTYPE_U8, NQ, DIM, 3, 22);
@@ -246,7 +246,7 @@ Test(gt, gives_the_same_answer_on_one_thread_and_with_one_query)
 Test(gt, gives_the_same_answer_with_threaded_sgemm)
 {
 	for (int m = 0; m < 3; m++) {
-		struct gt_case f = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 3000, 5000, 20, 10, 2100, 0, 2, GT_PAR_BLAS };
+		struct gt_case f = { DANN_DTYPE_F32, DANN_DTYPE_F32, metrics[m], 1500, 4200, 12, 10, 1100, 0, 2, GT_PAR_BLAS };
 		check_case(&f);
 		struct gt_case u = { DANN_DTYPE_U8, DANN_DTYPE_U8, metrics[m], 1000, 30, 4, 15, 0, 3, 2, GT_PAR_BLAS };
 		check_case(&u);
@@ -311,6 +311,24 @@ Test(gt, rejects_k_out_of_range_and_k_above_the_base_count)
 	gb.dtype = DANN_DTYPE_I32;
 	cr_assert_eq(gt_compute(&gb, q, DANN_DTYPE_F32, 1, &p, ids, d), DANN_EINVAL);
 	cr_assert_eq(mb.reads, 0);
+}
+
+Test(gt, rejects_nan_and_infinite_values_naming_the_row)
+{
+	float base[20 * 3] = { 0 }, q[2 * 3] = { 0 };
+	uint32_t ids[2];
+	float d[2];
+	struct mem_base mb;
+	struct gt_base gb = mem_base(&mb, base, 20, 3, DANN_DTYPE_F32);
+	struct gt_params p = { .k = 1, .metric = DANN_METRIC_L2, .block_rows = 8 };
+
+	base[13 * 3 + 1] = NAN;
+	cr_assert_eq(gt_compute(&gb, q, DANN_DTYPE_F32, 2, &p, ids, d), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "base row 13"), "%s", dann_errmsg());
+	base[13 * 3 + 1] = 0;
+	q[3 + 2] = INFINITY;
+	cr_assert_eq(gt_compute(&gb, q, DANN_DTYPE_F32, 2, &p, ids, d), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "query row 1"), "%s", dann_errmsg());
 }
 
 /* ---- the file form and the CLI -------------------------------------- */
@@ -391,6 +409,22 @@ Test(gt_files, writes_ids_and_distances_that_match_the_in_memory_answer)
 	vf_close(dists);
 	free(base);
 	free(q);
+}
+
+Test(gt_files, writes_empty_results_for_an_empty_query_file)
+{
+	float base[6 * 2] = { 0 };
+	struct gt_params p = { .k = 3, .metric = DANN_METRIC_IP };
+	struct vf *ids;
+
+	cr_assert_eq(vf_write_file(path_in("b.fbin"), 2, base, 6), 0);
+	cr_assert_eq(vf_write_file(path_in("q.fbin"), 2, base, 0), 0);
+	cr_assert_eq(gt_files(path_in("b.fbin"), path_in("q.fbin"), path_in("gt.ibin"), &p), 0,
+		     "%s", dann_errmsg());
+	cr_assert_eq(vf_open(path_in("gt.ibin"), &ids), 0);
+	cr_assert_eq(vf_count(ids), 0);
+	cr_assert_eq(vf_dim(ids), 3);
+	vf_close(ids);
 }
 
 Test(gt_files, names_both_files_when_dimensions_differ)
