@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,4 +413,61 @@ Test(dix_search, a_damaged_node_record_fails_the_search_naming_the_file)
 	cr_assert_eq(dann_index_open(f.dir, &op, &ix), DANN_ECORRUPT);
 	cr_assert_not_null(strstr(dann_errmsg(), DIX_DATA_FILE), "%s", dann_errmsg());
 	fx_free(&f);
+}
+
+struct conc_arg {
+	struct dann_index *ix[2];
+	const float *q;
+	const struct answers *want[2];
+	int bad;
+};
+
+static void *conc_main(void *p)
+{
+	struct conc_arg *a = p;
+	struct dann_search_params sp;
+	uint32_t ids[10], found;
+	float dists[10];
+
+	dann_search_params_default(&sp);
+	sp.L = 30;
+	for (uint32_t i = 0; i < NQ; i++)
+		for (int x = 0; x < 2; x++) {
+			if (dann_search(a->ix[x], a->q + i * DIM, &sp, ids, dists, &found, NULL) < 0 ||
+			    found != a->want[x]->found[i] ||
+			    memcmp(ids, a->want[x]->ids + i * 10, sizeof ids[0] * found))
+				a->bad++;
+		}
+	return NULL;
+}
+
+Test(dix_search, threads_searching_two_open_indexes_at_once_get_the_batch_answers)
+{
+	struct fx f, g;
+	struct dann_search_params p;
+	static struct answers want[2];
+	struct conc_arg args[3];
+	pthread_t tid[3];
+
+	fx_build(&f, N, 1);
+	fx_build(&g, N / 2, 0);
+	dann_search_params_default(&p);
+	p.L = 30;
+	args[0] = (struct conc_arg){ .ix = { fx_open(&f, 100), fx_open(&g, 0) }, .q = f.q,
+				     .want = { &want[0], &want[1] } };
+	run_batch(args[0].ix[0], f.q, &p, &want[0]);
+	run_batch(args[0].ix[1], f.q, &p, &want[1]);
+	/* Three threads share both handles: each dann_search borrows a
+	 * searcher from the index's pool, so they run truly at once. */
+	args[1] = args[2] = args[0];
+	for (int t = 0; t < 3; t++)
+		cr_assert_eq(pthread_create(&tid[t], NULL, conc_main, &args[t]), 0);
+	for (int t = 0; t < 3; t++) {
+		pthread_join(tid[t], NULL);
+		cr_assert_eq(args[t].bad, 0, "thread %d got %d different answers", t, args[t].bad);
+	}
+	dann_index_close(args[0].ix[0]);
+	dann_index_close(args[0].ix[1]);
+	fx_free(&f);
+	fx_free(&g);
 }
