@@ -2,10 +2,9 @@
  * bench/vamana.c — Vamana build time and in-memory recall@10 vs QPS.
  *
  * Datasets: "fmnist" (Fashion-MNIST: 60k train images as base, the first
- * --nq test images as queries, uint8, L2) and "synth" (--n x 128 float32:
- * a Gaussian mixture of 1000 clusters generated here from a fixed seed,
- * because `dann gen` had not landed when this was written; queries are
- * drawn from the same mixture). Ground truth is computed exactly here.
+ * --nq test images as queries, uint8, L2) and "synth" (--n x 128 float32
+ * from engine/gen.h with seed 1: the rows `dann gen --n N --dim 128` writes,
+ * queries from its query stream). Ground truth is computed exactly here.
  *
  * --dump DIR writes base/query/gt files (base.bin, query.bin: int32 n,
  * int32 dim, rows; gt.ibin: int32 nq, int32 k, ids) and exits; --from DIR
@@ -23,11 +22,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "../engine/dist.h"
 #include "../engine/error.h"
+#include "../engine/gen.h"
 #include "../engine/topk.h"
 #include "../engine/vamana/vamana.h"
+#include "../engine/vf.h"
 /* The test helper that reads Fashion-MNIST's idx files (bench targets do
  * not link tests/helpers). */
 #include "../tests/helpers/fmnist.c"
@@ -50,25 +52,6 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static double gauss(uint64_t *s)
-{
-	double u1, u2;
-	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
-	u1 = ((*s >> 11) + 1.0) / 9007199254740994.0;
-	*s = *s * 6364136223846793005ull + 1442695040888963407ull;
-	u2 = (*s >> 11) / 9007199254740992.0;
-	return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
-}
-
-/* Point i of the synthetic mixture: deterministic from (seed, i). */
-static void synth_row(uint64_t i, const float *centers, uint32_t nc, float *out)
-{
-	uint64_t s = 0x5eed0000ull ^ (i * 0x9e3779b97f4a7c15ull);
-	const float *c = centers + (i % nc) * 128;
-	for (int j = 0; j < 128; j++)
-		out[j] = c[j] + 0.35f * (float)gauss(&s);
-}
-
 static int load(const char *name, uint32_t n_synth, uint32_t nq, struct data *d)
 {
 	memset(d, 0, sizeof *d);
@@ -87,23 +70,23 @@ static int load(const char *name, uint32_t n_synth, uint32_t nq, struct data *d)
 		return 0;
 	}
 	if (!strcmp(name, "synth")) {
-		uint32_t nc = 1000;
-		uint64_t s = 42;
-		float *centers = malloc(sizeof(float) * nc * 128);
-		for (uint32_t i = 0; i < nc * 128; i++)
-			centers[i] = (float)gauss(&s);
+		/* engine/gen.h, as `dann gen --n N --dim 128 --seed 1` writes it. */
+		struct gen_params gp = { .seed = 1, .dim = 128, .dtype = DANN_DTYPE_F32 };
+		struct gen_model *m;
+		if (gen_model_new(&gp, &m) < 0)
+			return -1;
 		d->dtype = DANN_DTYPE_F32;
 		d->dim = 128;
 		d->n = n_synth;
 		d->nq = nq;
 		d->base = malloc(sizeof(float) * (size_t)n_synth * 128);
 		d->queries = malloc(sizeof(float) * nq * 128);
-#pragma omp parallel for schedule(static, 4096)
-		for (uint64_t i = 0; i < n_synth; i++)
-			synth_row(i, centers, nc, (float *)d->base + i * 128);
-		for (uint32_t i = 0; i < nq; i++)
-			synth_row(0x100000000ull + i * 7919ull + 13, centers, nc, d->queries + i * 128);
-		free(centers);
+#pragma omp parallel for schedule(dynamic, 1)
+		for (uint64_t i = 0; i < n_synth; i += 16384)
+			gen_rows(m, GEN_BASE, i, n_synth - i < 16384 ? n_synth - i : 16384,
+				 (float *)d->base + i * 128);
+		gen_rows(m, GEN_QUERIES, 0, nq, d->queries);
+		gen_model_free(m);
 		return 0;
 	}
 	fprintf(stderr, "bench_vamana: unknown dataset %s (fmnist, synth)\n", name);
@@ -205,9 +188,80 @@ static void progress(void *arg, const char *phase, uint64_t done, uint64_t total
 		fputc('\n', stderr);
 }
 
+/* --child-build: only the file build, in a fresh process, so that its
+ * peak RSS is the build's own. Prints one line of figures. */
+static int child_build(const char *vec, const char *graph, uint64_t budget, const struct vam_params *p)
+{
+	struct vam_file_stats fs;
+	struct rusage ru;
+	double t0 = now();
+
+	if (vam_build_file(vec, DANN_METRIC_L2, p, budget, NULL, graph, &fs) < 0) {
+		fprintf(stderr, "bench_vamana: %s\n", dann_errmsg());
+		return 1;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	printf("%.3f %ld %u %llu %llu %llu\n", now() - t0, ru.ru_maxrss, fs.shards,
+	       (unsigned long long)fs.max_shard_points, (unsigned long long)fs.truncated,
+	       (unsigned long long)fs.est_bytes);
+	return 0;
+}
+
+struct part_result {
+	double build_s;
+	long maxrss_kib;
+	unsigned shards;
+	unsigned long long max_shard, truncated, est_bytes;
+};
+
+/* Writes the base to a file, frees it, builds in a child under the
+ * budget, reads the base back and loads the merged graph. */
+static int build_partitioned(const char *self, struct data *d, const struct vam_params *p,
+			     uint64_t budget, struct vam **v, struct part_result *pr)
+{
+	char dir[] = "/var/tmp/benchvamXXXXXX", vec[256], graph[256], cmd[2048];
+	struct vf *f = NULL;
+	FILE *pipe;
+	int rc = -1;
+
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(vec, sizeof vec, "%s/base.%s", dir, d->dtype == DANN_DTYPE_U8 ? "u8bin" : "fbin");
+	snprintf(graph, sizeof graph, "%s/graph.vam", dir);
+	if (vf_write_file(vec, d->dim, d->base, d->n) < 0)
+		goto out;
+	free(d->base);
+	d->base = NULL;
+	snprintf(cmd, sizeof cmd, "%s --child-build %s --graph %s --build-ram %llu --threads %u --R %u "
+		 "--L %u --alpha %g --passes %u --seed %llu", self, vec, graph, (unsigned long long)budget,
+		 p->threads, p->R, p->L, (double)p->alpha, p->passes, (unsigned long long)p->seed);
+	if (!(pipe = popen(cmd, "r")))
+		goto out;
+	if (fscanf(pipe, "%lf %ld %u %llu %llu %llu", &pr->build_s, &pr->maxrss_kib, &pr->shards,
+		   &pr->max_shard, &pr->truncated, &pr->est_bytes) != 6) {
+		pclose(pipe);
+		goto out;
+	}
+	if (pclose(pipe) != 0 || vf_open(vec, &f) < 0)
+		goto out;
+	if (!(d->base = malloc(vf_row_bytes(f) * d->n)) || vf_read(f, 0, d->n, d->base) < 0)
+		goto out;
+	rc = vam_load(graph, DANN_METRIC_L2, d->dtype, d->dim, d->base, d->n, p, v);
+out:
+	if (rc < 0 && dann_errmsg()[0])
+		fprintf(stderr, "bench_vamana: %s\n", dann_errmsg());
+	vf_close(f);
+	unlink(vec);
+	unlink(graph);
+	rmdir(dir);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	const char *dataset = "fmnist", *dumpdir = NULL, *from = NULL;
+	const char *dataset = "fmnist", *dumpdir = NULL, *from = NULL, *child = NULL, *graph = NULL;
+	unsigned long long budget = 0;
+	struct part_result pr = { 0 };
 	struct vam_params p;
 	uint32_t nq = 1000, n = 0, sweep[] = { 10, 20, 30, 40, 50, 70, 100, 150, 200 };
 	int json = 0, quick = 0, verbose = 0, c;
@@ -222,7 +276,8 @@ int main(int argc, char **argv)
 		{ "dataset", 1, 0, 'd' }, { "n", 1, 0, 'n' }, { "nq", 1, 0, 'q' },
 		{ "threads", 1, 0, 't' }, { "R", 1, 0, 'R' }, { "L", 1, 0, 'L' },
 		{ "alpha", 1, 0, 'a' }, { "passes", 1, 0, 'p' }, { "dump", 1, 0, 'D' }, { "from", 1, 0, 'F' },
-		{ "json", 0, 0, 'j' }, { "quick", 0, 0, 'k' }, { "verbose", 0, 0, 'v' },
+		{ "build-ram", 1, 0, 'B' }, { "child-build", 1, 0, 'C' }, { "graph", 1, 0, 'G' },
+		{ "seed", 1, 0, 's' }, { "json", 0, 0, 'j' }, { "quick", 0, 0, 'k' }, { "verbose", 0, 0, 'v' },
 		{ "help", 0, 0, 'h' }, { 0, 0, 0, 0 } };
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -236,16 +291,22 @@ int main(int argc, char **argv)
 		case 'p': p.passes = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'D': dumpdir = optarg; break;
 		case 'F': from = optarg; break;
+		case 'B': budget = strtoull(optarg, NULL, 10); break;
+		case 'C': child = optarg; break;
+		case 'G': graph = optarg; break;
+		case 's': p.seed = strtoull(optarg, NULL, 10); break;
 		case 'j': json = 1; break;
 		case 'k': quick = 1; break;
 		case 'v': verbose = 1; break;
 		default:
 			printf("usage: bench_vamana [--dataset fmnist|synth] [--n N] [--nq N] [--threads T]\n"
 			       "  [--R R] [--L L] [--alpha A] [--passes 1|2] [--dump DIR | --from DIR] [--json]\n"
-			       "  [--quick] [--verbose]\n");
+			       "  [--quick] [--verbose] [--seed S] [--build-ram BYTES]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	if (child)
+		return child_build(child, graph, budget, &p);
 	if (quick) {
 		if (!n)
 			n = 10000;
@@ -268,29 +329,40 @@ int main(int argc, char **argv)
 	if (verbose)
 		p.progress = progress;
 	t0 = now();
-	if (vam_build(DANN_METRIC_L2, d.dtype, d.dim, d.base, d.n, &p, &v) < 0) {
-		fprintf(stderr, "bench_vamana: %s\n", dann_errmsg());
-		return 1;
+	if (budget) {
+		if (build_partitioned(argv[0], &d, &p, budget, &v, &pr) < 0)
+			return 1;
+		tb = pr.build_s;
+	} else {
+		if (vam_build(DANN_METRIC_L2, d.dtype, d.dim, d.base, d.n, &p, &v) < 0) {
+			fprintf(stderr, "bench_vamana: %s\n", dann_errmsg());
+			return 1;
+		}
+		tb = now() - t0;
 	}
-	tb = now() - t0;
 	vam_check(v, &st);
 	getrusage(RUSAGE_SELF, &ru);
+	if (budget)
+		ru.ru_maxrss = pr.maxrss_kib; /* the build's own peak, not this process's */
 	if (json)
 		printf("{\"bench\":\"vamana\",\"dataset\":\"%s\",\"n\":%u,\"dim\":%u,\"threads\":%d,"
 		       "\"R\":%u,\"L\":%u,\"alpha\":%.2f,\"passes\":%u,\"build_s\":%.3f,"
 		       "\"mean_degree\":%.2f,\"max_degree\":%u,\"unreachable\":%llu,\"maxrss_kib\":%ld,"
-		       "\"simd\":\"%s\",\"sweep\":[",
+		       "\"simd\":\"%s\",\"build_ram\":%llu,\"shards\":%u,\"max_shard\":%llu,"
+		       "\"truncated\":%llu,\"est_bytes\":%llu,\"sweep\":[",
 		       dataset, d.n, d.dim, p.threads ? (int)p.threads : omp_get_num_procs(), p.R, p.L,
 		       (double)p.alpha, p.passes, tb, st.mean_degree, st.max_degree,
-		       (unsigned long long)st.unreachable, ru.ru_maxrss, dist_level_name(dist_best_level()));
+		       (unsigned long long)st.unreachable, ru.ru_maxrss, dist_level_name(dist_best_level()),
+		       budget, pr.shards, pr.max_shard, pr.truncated, pr.est_bytes);
 	else
 		printf("vamana %s n=%u dim=%u threads=%d R=%u L=%u alpha=%.2f passes=%u simd=%s\n"
 		       "build %.2f s, degree mean %.1f max %u, unreachable %llu, maxrss %ld KiB\n"
+		       "build-ram %llu: %u shards (largest %llu points, lists cut %llu, whole build ~%llu bytes)\n"
 		       "%6s %10s %10s %8s\n",
 		       dataset, d.n, d.dim, p.threads ? (int)p.threads : omp_get_num_procs(), p.R, p.L,
 		       (double)p.alpha, p.passes, dist_level_name(dist_best_level()), tb, st.mean_degree,
-		       st.max_degree, (unsigned long long)st.unreachable, ru.ru_maxrss, "L", "recall@10",
-		       "QPS", "ndist");
+		       st.max_degree, (unsigned long long)st.unreachable, ru.ru_maxrss, budget, pr.shards,
+		       pr.max_shard, pr.truncated, pr.est_bytes, "L", "recall@10", "QPS", "ndist");
 	for (size_t si = 0; si < sizeof sweep / sizeof *sweep; si++) {
 		uint32_t L = sweep[si], ids[K], found;
 		float dd[K];

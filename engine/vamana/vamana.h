@@ -184,7 +184,7 @@ struct vam_file_stats {
 	uint64_t est_bytes;        /* estimated in-memory build size */
 	uint32_t shards;           /* 0 when built in one piece */
 	uint64_t max_shard_points;
-	uint64_t truncated;        /* merged lists cut back to R */
+	uint64_t truncated;        /* merged unions over R, pruned back to R */
 };
 int vam_build_file(const char *vec_path, enum dann_metric metric, const struct vam_params *p,
 		   uint64_t build_ram_bytes, const char *tmpdir, const char *graph_path,
