@@ -47,7 +47,6 @@ static void scratch_free(struct vam_scratch *s)
 	free(s);
 }
 
-void vam_scratch_pool_free(struct vam *v);
 void vam_scratch_pool_free(struct vam *v)
 {
 	while (v->spool) {
@@ -204,8 +203,6 @@ out:
 	return rc;
 }
 
-int vam_greedy_collect(struct vam *v, struct vam_scratch *s, uint32_t p);
-/* The build's search for stored point p: fills s->exp. */
 int vam_greedy_collect(struct vam *v, struct vam_scratch *s, uint32_t p)
 {
 	struct vam_target t = vam_point_target(v, p);
