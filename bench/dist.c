@@ -73,6 +73,17 @@ static double now_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of this thread: against the wall clock it says how much of a
+ * figure's time the machine's other work took (cpu% below ~95 on a row
+ * means the figure is low because of sharing, not because of the kernel). */
+static double thread_cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -189,26 +200,35 @@ static void print_header(const struct opts *o)
 {
 	if (o->json)
 		return;
-	printf("%-6s %-7s %-7s %5s %-7s %9s %10s %9s %7s\n", "set", "pair", "metric", "dim", "level", "GB/s",
-	       "Mdist/s", "mem-GB/s", "ratio");
+	printf("%-6s %-7s %-7s %5s %-7s %5s %9s %10s %9s %7s\n", "set", "pair", "metric", "dim", "level", "cpu%",
+	       "GB/s", "Mdist/s", "mem-GB/s", "ratio");
 }
 
-static void print_row(const struct opts *o, const char *set, const struct pair *p, enum dann_metric m,
-		      size_t dim, enum dist_level l, double gbps, double dps, double mem_gbps)
+struct row {
+	const char *set;
+	const struct pair *p;
+	enum dann_metric m;
+	size_t dim;
+	enum dist_level l;
+	double cpu_share, gbps, dps, mem_gbps; /* mem_gbps 0: none measured */
+};
+
+static void print_row(const struct opts *o, const struct row *r)
 {
 	if (o->json) {
 		printf("{\"bench\":\"dist\",\"set\":\"%s\",\"pair\":\"%s\",\"metric\":\"%s\",\"dim\":%zu,"
-		       "\"level\":\"%s\",\"gbps\":%.3f,\"dist_per_s\":%.0f",
-		       set, p->name, dann_metric_name(m), dim, dist_level_name(l), gbps, dps);
-		if (mem_gbps > 0)
-			printf(",\"mem_gbps\":%.3f,\"ratio\":%.3f", mem_gbps, gbps / mem_gbps);
+		       "\"level\":\"%s\",\"cpu_share\":%.3f,\"gbps\":%.3f,\"dist_per_s\":%.0f",
+		       r->set, r->p->name, dann_metric_name(r->m), r->dim, dist_level_name(r->l), r->cpu_share,
+		       r->gbps, r->dps);
+		if (r->mem_gbps > 0)
+			printf(",\"mem_gbps\":%.3f,\"ratio\":%.3f", r->mem_gbps, r->gbps / r->mem_gbps);
 		printf("}\n");
 		return;
 	}
-	printf("%-6s %-7s %-7s %5zu %-7s %9.2f %10.2f", set, p->name, dann_metric_name(m), dim,
-	       dist_level_name(l), gbps, dps / 1e6);
-	if (mem_gbps > 0)
-		printf(" %9.2f %7.2f", mem_gbps, gbps / mem_gbps);
+	printf("%-6s %-7s %-7s %5zu %-7s %5.0f %9.2f %10.2f", r->set, r->p->name, dann_metric_name(r->m), r->dim,
+	       dist_level_name(r->l), 100 * r->cpu_share, r->gbps, r->dps / 1e6);
+	if (r->mem_gbps > 0)
+		printf(" %9.2f %7.2f", r->mem_gbps, r->gbps / r->mem_gbps);
 	printf("\n");
 }
 
@@ -226,15 +246,27 @@ static void bench_pair(const struct opts *o, const struct pair *p, const struct 
 		for (size_t mi = 0; mi < sizeof metrics / sizeof metrics[0]; mi++) {
 			for (enum dist_level l = DIST_SCALAR; l < DIST_NLEVELS; l++) {
 				dist_fn f = dist_kernel_at(l, metrics[mi], p->q, p->d);
-				double t, rt, bytes = (double)n * vec_bytes;
+				struct row r = { "dram", p, metrics[mi], dim, l, 0, 0, 0, 0 };
+				double t, rt, wall0, cpu0;
 				if (!f || (o->level >= 0 && (int)l != o->level))
 					continue;
+				wall0 = now_s();
+				cpu0 = thread_cpu_s();
 				time_scan_dram(f, qbuf, data, dim, vec_bytes, o->reps, &t, &rt);
-				print_row(o, "dram", p, metrics[mi], dim, l, bytes / t / 1e9, n / t,
-					  data->bytes / rt / 1e9);
+				r.cpu_share = (thread_cpu_s() - cpu0) / (now_s() - wall0);
+				r.gbps = (double)n * vec_bytes / t / 1e9;
+				r.dps = n / t;
+				r.mem_gbps = data->bytes / rt / 1e9;
+				print_row(o, &r);
+				wall0 = now_s();
+				cpu0 = thread_cpu_s();
 				t = time_scan(f, qbuf, data->p, ncache, dim, vec_bytes, passes, o->reps);
-				print_row(o, "cache", p, metrics[mi], dim, l, passes * ncache * vec_bytes / t / 1e9,
-					  passes * ncache / t, 0);
+				r.cpu_share = (thread_cpu_s() - cpu0) / (now_s() - wall0);
+				r.set = "cache";
+				r.gbps = (double)passes * ncache * vec_bytes / t / 1e9;
+				r.dps = passes * ncache / t;
+				r.mem_gbps = 0;
+				print_row(o, &r);
 				fflush(stdout);
 			}
 		}

@@ -8,7 +8,10 @@
  * libaio, psync), depth and time, right after, so both see the same machine
  * state. Printed per point: IOPS, mean and p99 latency (submit to reap), CPU
  * microseconds per read (getrusage of the whole process, user + system; for
- * fio its usr_cpu + sys_cpu), and dann / fio IOPS.
+ * fio its usr_cpu + sys_cpu), and dann / fio IOPS. A point's time is split
+ * into rounds that alternate dann and fio; the ratio is the median of the
+ * rounds' ratios, so a neighbour's burst on a shared machine, which lands
+ * in one round, does not decide it.
  *
  * The file is read with O_DIRECT, so the page cache plays no part and no
  * cache drop is needed between points; a virtual disk may still be cached
@@ -38,6 +41,7 @@
 
 #define BLOCK 4096u
 #define MAX_DEPTHS 8
+#define MAX_ROUNDS 100
 #define FILL_CHUNK (8u << 20)
 #define LAT_CAP (16u << 20) /* latency samples kept per point */
 
@@ -48,6 +52,7 @@ struct point {
 	/* sums over the rounds of a point */
 	double reads, secs, cpu, lat_sum_us, p99_weighted;
 	double enters; /* dann: system calls its context made */
+	double ratio;  /* dann: median over rounds of dann IOPS / fio IOPS */
 	uint64_t nlat;
 };
 
@@ -127,6 +132,13 @@ static int ensure_file(void)
 	dann_aligned_free(buf);
 	fprintf(stderr, "bench_io: written in %.1f s\n", ((double)now_ns() - t0) / 1e9);
 	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -332,7 +344,7 @@ static void print_row(FILE *f, enum dio_backend b, unsigned qd, const struct poi
 		return;
 	}
 	fprintf(f, "%-4u %-6s | %9.0f %9.0f %6.3f | %8.1f %8.1f | %8.1f %8.1f | %7.2f %7.2f\n", qd,
-		dio_backend_name(b), d->iops, x->iops, d->iops / x->iops, d->mean_us, x->mean_us, d->p99_us, x->p99_us,
+		dio_backend_name(b), d->iops, x->iops, d->ratio, d->mean_us, x->mean_us, d->p99_us, x->p99_us,
 		d->cpu_us_per_read, x->cpu_us_per_read);
 }
 
@@ -345,8 +357,8 @@ static void print_json(enum dio_backend b, unsigned qd, const struct point *d, c
 	       d->iops, d->mean_us, d->p99_us, d->cpu_us_per_read, d->reads > 0 ? d->enters / d->reads : 0.0);
 	if (x->ok)
 		printf(",\"fio_iops\":%.1f,\"fio_lat_mean_us\":%.2f,\"fio_lat_p99_us\":%.2f,\"fio_cpu_us_per_read\":%.3f,"
-		       "\"ratio_to_fio\":%.4f",
-		       x->iops, x->mean_us, x->p99_us, x->cpu_us_per_read, d->ok ? d->iops / x->iops : 0.0);
+		       "\"ratio_to_fio\":%.4f,\"ratio_of_totals\":%.4f",
+		       x->iops, x->mean_us, x->p99_us, x->cpu_us_per_read, d->ratio, d->ok ? d->iops / x->iops : 0.0);
 	printf("}\n");
 	fflush(stdout);
 }
@@ -427,7 +439,7 @@ static int parse_args(int argc, char **argv)
 		case 'b': if (parse_list(optarg, 1) < 0) return -1; any_backend = 1; break;
 		case 'r':
 			cfg.rounds = (unsigned)strtoul(optarg, &end, 10);
-			if (*end || !cfg.rounds || cfg.rounds > 100) {
+			if (*end || !cfg.rounds || cfg.rounds > MAX_ROUNDS) {
 				fprintf(stderr, "bench_io: --rounds '%s' is not in 1..100\n", optarg);
 				return -1;
 			}
@@ -499,7 +511,8 @@ int main(int argc, char **argv)
 		cfg.file, (unsigned long long)(cfg.bytes >> 20), BLOCK,
 		f.direct ? "O_DIRECT (page cache bypassed: no cache drop needed)" : "BUFFERED (O_DIRECT refused)",
 		cfg.seconds, cfg.rounds);
-	fprintf(table, "latency: submit to reap; CPU us: (user + system) / reads, whole process\n");
+	fprintf(table, "latency: submit to reap; CPU us: (user + system) / reads, whole process;\n"
+		       "ratio: median over rounds of dann IOPS / fio IOPS in the same round\n");
 	print_header(table);
 	for (unsigned i = 0; i < cfg.ndepths; i++)
 		for (int b = DIO_BACKEND_URING; b < DIO_NBACKENDS; b++) {
@@ -509,18 +522,28 @@ int main(int argc, char **argv)
 				continue;
 			/* Alternating short rounds: a neighbour's burst on this
 			 * shared machine lands on both sides, not on one. */
+			double ratios[MAX_ROUNDS];
+			unsigned nratios = 0;
+
 			for (unsigned r = 0; r < cfg.rounds; r++) {
-				double secs = cfg.seconds / cfg.rounds;
+				double secs = cfg.seconds / cfg.rounds, dr = d.reads, ds = d.secs, xr = x.reads, xs = x.secs;
 
 				if (run_dann((enum dio_backend)b, cfg.depths[i], f.fd, secs, lat, &d) < 0)
 					d.ok = 0;
-				if (cfg.fio && run_fio((enum dio_backend)b, cfg.depths[i], secs, &x) < 0)
-					x.ok = 0;
 				if (!d.ok)
 					break;
+				if (!cfg.fio || run_fio((enum dio_backend)b, cfg.depths[i], secs, &x) < 0)
+					continue;
+				ratios[nratios++] = ((d.reads - dr) / (d.secs - ds)) / ((x.reads - xr) / (x.secs - xs));
 			}
 			dann_finish(&d, lat);
 			fio_finish(&x);
+			x.ok = x.ok && nratios > 0;
+			if (nratios) {
+				qsort(ratios, nratios, sizeof ratios[0], cmp_double);
+				d.ratio = nratios % 2 ? ratios[nratios / 2]
+						      : (ratios[nratios / 2 - 1] + ratios[nratios / 2]) / 2;
+			}
 			print_row(table, (enum dio_backend)b, cfg.depths[i], &d, &x);
 			fflush(table);
 			if (cfg.json)

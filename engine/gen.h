@@ -13,7 +13,10 @@
  * stream, row index), and is computed with a fixed order of float
  * operations. So row i is the same bytes whatever the thread count, chunk
  * size or range it was asked for in; and base and query rows come from
- * different streams, so a query is never a copy of a base point.
+ * different streams, so a query is a fresh draw from the mixture, never a
+ * copy of a base row (in float32 two draws never coincide in practice;
+ * quantised to 8 bits in a handful of dimensions, two draws can round to
+ * the same vector, as two base rows can).
  *
  * uint8 / int8 output quantises each coordinate x as
  *   int8:  clamp(round(x * q), -128, 127)

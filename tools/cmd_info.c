@@ -26,6 +26,7 @@
 #include "../engine/vf.h"
 #include "cmd.h"
 #include "idx.h"
+#include "info_index.h"
 
 #define INFO_IDX_CHUNK_BYTES (4u << 20)
 
@@ -197,11 +198,7 @@ static int info_path(const char *path)
 	struct stat st;
 
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		/* `dann info DIR` (a disk index: header sector, manifest, file
-		 * checksums) belongs here as info_index_dir(path). */
-		fprintf(stderr, "dann info: %s is a directory; this build describes files only\n",
-			path);
-		return 1;
+		return info_index_dir(path);
 	}
 	if (vf_format_from_path(path, &fmt) == 0)
 		return info_vector_file(path, fmt);

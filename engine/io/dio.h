@@ -36,6 +36,14 @@
  *     room (they are kept for dio_reap) instead of failing;
  *   - dio_close waits for reads still in flight, so their buffers may be
  *     freed as soon as it returns.
+ *
+ * Use by a search thread that keeps many queries in flight:
+ *   open:   one buffer arena (dann_aligned_alloc) given as dio_opts.bufs,
+ *           dio_open, dio_file_add(index fd) -> slot;
+ *   round:  dio_submit(d, reqs, W) with tag = (query << 16) | beam position;
+ *   loop:   n = dio_reap(d, cqes, max, 0, 0) takes whatever has finished,
+ *           without waiting; dio_reap(d, cqes, max, 1, -1) when the thread
+ *           has nothing else to do; each cqe's tag says which query to step.
  */
 #ifndef DANN_DIO_H
 #define DANN_DIO_H
@@ -143,11 +151,14 @@ int dio_file_add(struct dio *d, int fd, uint32_t *slot);
 int dio_file_remove(struct dio *d, uint32_t slot);
 
 /* Queues n reads and starts them (one system call per batch with io_uring).
- * Returns the number accepted: n, unless the ring is full and DIO depth
- * completions are already waiting to be reaped, in which case the first k
- * are accepted and the caller reaps before submitting the rest. Negative
- * DANN_EINVAL if any request is malformed (nothing is queued then), or
- * DANN_EIO if the kernel interface itself fails. */
+ * When all depth reads are in flight it waits for some to finish and keeps
+ * their results for dio_reap. Returns the number accepted: n, unless depth
+ * finished results are already waiting to be reaped with the ring full, in
+ * which case only the first k < n are accepted and the caller reaps before
+ * submitting the rest (k may be 0). A request on an empty slot is accepted
+ * and completes with -EBADF. Negative DANN_EINVAL if any request is
+ * malformed (nothing is queued then), DANN_EIO if the kernel interface
+ * itself fails. */
 int dio_submit(struct dio *d, const struct dio_req *reqs, unsigned n);
 
 /* Moves up to max completions into out and returns how many. Waits until at

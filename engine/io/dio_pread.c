@@ -85,6 +85,7 @@ static int pread_run(struct dio *d, unsigned space)
 			s->head = 0;
 		s->n--;
 		r = pread(d->fds[op->file], op->buf + op->base, op->len - op->base, (off_t)(op->off + op->base));
+		d->stats.enters++;
 		dio_complete(d, idx, r < 0 ? -errno : r);
 		done++;
 		if (d->nready > before)

@@ -14,6 +14,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,6 +165,32 @@ static void centroid_norms(const float *c, uint32_t k, uint32_t dim, float *cnor
 }
 
 /*
+ * OpenBLAS's thread count is process-wide: passes running at once in
+ * several threads share one "single-threaded" period, the first to enter
+ * saving the count and the last to leave restoring it.
+ */
+static pthread_mutex_t blas_lock = PTHREAD_MUTEX_INITIALIZER;
+static int blas_users, blas_saved;
+
+static void blas_single_enter(void)
+{
+	pthread_mutex_lock(&blas_lock);
+	if (blas_users++ == 0) {
+		blas_saved = openblas_get_num_threads();
+		openblas_set_num_threads(1);
+	}
+	pthread_mutex_unlock(&blas_lock);
+}
+
+static void blas_single_leave(void)
+{
+	pthread_mutex_lock(&blas_lock);
+	if (--blas_users == 0)
+		openblas_set_num_threads(blas_saved);
+	pthread_mutex_unlock(&blas_lock);
+}
+
+/*
  * One pass of distances from n points (rows ld floats apart) to k
  * centroids, block by block: each OpenMP thread runs sgemm on its own
  * L2-sized block and scans the result while it is hot. OpenBLAS is held to
@@ -191,7 +218,7 @@ static int run_pass(const struct pass *ps, double *obj)
 	uint32_t k = ps->k, lists = ps->nn ? ps->nn : 1;
 	size_t nb = block_rows(k, ps->n);
 	uint64_t nblocks = (ps->n + nb - 1) / nb;
-	int nt = omp_get_max_threads(), blas_threads;
+	int nt = omp_get_max_threads();
 	float *dots = malloc((size_t)nt * nb * k * sizeof *dots);
 	float *cnorm = malloc(k * sizeof *cnorm);
 	size_t scratch = lists > nb ? lists : nb;
@@ -206,8 +233,7 @@ static int run_pass(const struct pass *ps, double *obj)
 		return dann_fail(DANN_ENOMEM, "kmeans: %d x %zu x %u distance blocks", nt, nb, k);
 	}
 	centroid_norms(ps->c, k, ps->dim, cnorm);
-	blas_threads = openblas_get_num_threads();
-	openblas_set_num_threads(1);
+	blas_single_enter();
 #pragma omp parallel num_threads(nt)
 	{
 		int t = omp_get_thread_num();
@@ -233,7 +259,7 @@ static int run_pass(const struct pass *ps, double *obj)
 					  dl + (size_t)t * scratch);
 		}
 	}
-	openblas_set_num_threads(blas_threads);
+	blas_single_leave();
 	if (obj) {
 		*obj = 0;
 		for (uint64_t b = 0; b < nblocks; b++)

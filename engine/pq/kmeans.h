@@ -15,8 +15,11 @@
  *
  * The heavy step, distances from a block of points to all centroids, is one
  * matrix product (OpenBLAS sgemm) using ||x||^2 - 2 x.c + ||c||^2; the
- * argmin over each row, the centroid sums and the seeding run on every core
- * with OpenMP. Results are deterministic for a given seed and thread count.
+ * argmin over each row and the centroid sums run on every core with
+ * OpenMP: each OpenMP thread runs sgemm on its own block, with OpenBLAS held
+ * to one thread for the duration of a pass (its pthread pool would fight
+ * OpenMP for the cores) and restored after. Results are deterministic for a
+ * given seed and thread count.
  *
  * Every distance here is squared L2.
  */

@@ -50,6 +50,10 @@ static float adc_one(const float *table, uint32_t M, const uint8_t *c)
 static void adc_ids_scalar(const float *table, uint32_t M, const uint8_t *codes,
 			   const uint32_t *ids, size_t n, float *out)
 {
+	/* The first lookups of a call have no earlier iteration to prefetch
+	 * them: a beam search calls with one node's few dozen neighbours. */
+	for (size_t i = 0; i < n && i < PQ_PREFETCH_AHEAD; i++)
+		__builtin_prefetch(codes + (size_t)ids[i] * M);
 	for (size_t i = 0; i < n; i++) {
 		if (i + PQ_PREFETCH_AHEAD < n)
 			__builtin_prefetch(codes + (size_t)ids[i + PQ_PREFETCH_AHEAD] * M);

@@ -85,6 +85,10 @@ static inline float adc_one(const float *table, uint32_t M, const uint8_t *c)
 static void adc_ids_avx2(const float *table, uint32_t M, const uint8_t *codes, const uint32_t *ids,
 			 size_t n, float *out)
 {
+	/* The first lookups of a call have no earlier iteration to prefetch
+	 * them: a beam search calls with one node's few dozen neighbours. */
+	for (size_t i = 0; i < n && i < PQ_PREFETCH_AHEAD; i++)
+		_mm_prefetch((const char *)(codes + (size_t)ids[i] * M), _MM_HINT_T0);
 	for (size_t i = 0; i < n; i++) {
 		if (i + PQ_PREFETCH_AHEAD < n)
 			_mm_prefetch((const char *)(codes + (size_t)ids[i + PQ_PREFETCH_AHEAD] * M),

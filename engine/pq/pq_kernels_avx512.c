@@ -87,6 +87,10 @@ static void adc_ids_avx512(const float *table, uint32_t M, const uint8_t *codes,
 {
 	__m512i offs = lane_offsets();
 
+	/* The first lookups of a call have no earlier iteration to prefetch
+	 * them: a beam search calls with one node's few dozen neighbours. */
+	for (size_t i = 0; i < n && i < PQ_PREFETCH_AHEAD; i++)
+		_mm_prefetch((const char *)(codes + (size_t)ids[i] * M), _MM_HINT_T0);
 	for (size_t i = 0; i < n; i++) {
 		if (i + PQ_PREFETCH_AHEAD < n)
 			_mm_prefetch((const char *)(codes + (size_t)ids[i + PQ_PREFETCH_AHEAD] * M),

@@ -356,8 +356,14 @@ int dix_stage_commit(struct dix_stage *st)
 	char parent[PATH_MAX];
 	int rc;
 
-	if ((rc = stage_scan(st->dir, &m)) < 0 || (rc = manifest_write(st->dir, &m)) < 0 ||
-	    (rc = fsync_path(st->dir, 1)) < 0)
+	if ((rc = stage_scan(st->dir, &m)) < 0 || (rc = manifest_write(st->dir, &m)) < 0)
+		goto fail;
+	/* mkdtemp made the stage 0700; an index is as readable as any file. */
+	if (chmod(st->dir, 0755) < 0) {
+		rc = dann_fail_errno(DANN_EIO, errno, "%s: chmod", st->dir);
+		goto fail;
+	}
+	if ((rc = fsync_path(st->dir, 1)) < 0)
 		goto fail;
 	if (rename(st->dir, st->final_dir) < 0) {
 		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot rename %s into place",

@@ -15,6 +15,7 @@
 #define DANN_DIX_SEARCH_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../io/dio.h"
@@ -47,13 +48,7 @@ void dix_search_params_default(struct dix_search_params *p);
  * > DIX_MAX_W. */
 int dix_search_params_check(const struct dix_search_params *p);
 
-struct dix_query_stats {
-	uint32_t reads;       /* node reads sent to the SSD */
-	uint32_t hops;        /* nodes expanded (read, cached or co-resident) */
-	uint32_t cache_hits;  /* expansions served by the node cache */
-	uint32_t rounds;      /* beam rounds */
-	uint64_t latency_ns;  /* start of the query to its last expansion */
-};
+/* Per-query statistics: struct dann_search_stats (dann.h). */
 
 struct dix_searcher_params {
 	uint32_t inflight;         /* queries in flight at once, 1..DIX_MAX_INFLIGHT */
@@ -77,13 +72,14 @@ const char *dix_searcher_io(const struct dix_searcher *s);
  * record is damaged; DANN_EINVAL for bad parameters. */
 int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const float *queries,
 		   uint64_t nq, const struct dix_search_params *p, _Atomic uint64_t *next,
-		   uint32_t *ids, float *dists, uint32_t *found, struct dix_query_stats *stats);
+		   uint32_t *ids, float *dists, uint32_t *found, struct dann_search_stats *stats);
 
 /* Runs the queries on `threads` threads, each with its own searcher of
- * `sp` (threads 0 = 1). Same outputs as dix_search_run. */
+ * `sp` (threads 0 = 1). Same outputs as dix_search_run; the I/O backend's
+ * description goes to io_desc if not NULL. */
 int dix_search_batch(const struct dix_index *ix, const float *queries, uint64_t nq,
 		     const struct dix_search_params *p, const struct dix_searcher_params *sp,
 		     uint32_t threads, uint32_t *ids, float *dists, uint32_t *found,
-		     struct dix_query_stats *stats);
+		     struct dann_search_stats *stats, char *io_desc, size_t io_desc_cap);
 
 #endif

@@ -267,6 +267,25 @@ Test(dist, i8_extremes_including_minus_128_are_exact)
 	}
 }
 
+Test(dist, float_kernels_stay_within_tolerance_at_the_largest_dim)
+{
+	enum { DIM = 65536 };
+	float *q = malloc(DIM * sizeof *q), *f = malloc(DIM * sizeof *f);
+	uint8_t *d = malloc(DIM);
+	unsigned seed = 19;
+
+	cr_assert(q && f && d);
+	fill_random(DANN_DTYPE_F32, q, DIM, &seed, 1.0);
+	fill_random(DANN_DTYPE_F32, f, DIM, &seed, 1.0);
+	fill_random(DANN_DTYPE_U8, d, DIM, &seed, 1.0);
+	check_all_levels(&pairs[0], q, f, DIM, "largest dim");
+	check_all_levels(&pairs[3], q, d, DIM, "largest dim");
+	check_all_levels(&pairs[4], q, d, DIM, "largest dim");
+	free(q);
+	free(f);
+	free(d);
+}
+
 Test(dist, f32_values_near_1e18_stay_finite_and_accurate)
 {
 	/* 64 terms of at most (2e18)^2 = 4e36 sum below FLT_MAX. */

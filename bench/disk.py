@@ -1,0 +1,240 @@
+#!/usr/bin/python3
+"""bench/disk.py — the disk index measured from SSD, next to fio (issue 6).
+
+For each dataset (Fashion-MNIST 60k x 784 uint8; `dann gen` 1M x 128
+float32, 100k with --quick) it builds the index twice (locality and plain
+node order), then:
+  fio     4 KiB O_DIRECT random reads of the index's node file at QD 128 and
+          QD 4 (io_uring), the ceiling the search is held to;
+  sweep   T = 1, 2 x inflight = 1, 4, 16, 64, W = 4, cache 0 (every read
+          goes to the SSD): recall@10, QPS, latency, reads/query per L;
+  reads   reads/query at recall 0.95 and 0.99 for locality vs plain order
+          and cache 0 vs 1% of the nodes (T 2, inflight 16);
+  memory  the search process's peak RSS vs PQ codes + cache + 64 MiB;
+and checks the issue's goals:
+  SSD-bound  at recall >= 0.95 with T = 2: QPS x reads/query >= 0.8 x fio
+             IOPS at QD 128;
+  latency    T = 1, inflight = 1, W = 4: mean latency <= 1.3 x mean hops x
+             fio mean latency at QD 4.
+Reads go through O_DIRECT (the search never uses the page cache), so the
+node file's residency in the page cache does not matter.
+
+Every figure is one JSON object per line in bench/results/disk-<stamp>.jsonl
+(keys: bench, dataset, ... see emit()), and a readable summary is printed.
+Run through bench/disk.sh, which builds dann first.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DANN = os.path.join(ROOT, "build", "dann")
+DATA = os.path.join(ROOT, "bench", "data")
+RESULTS = os.path.join(ROOT, "bench", "results")
+FMNIST = "/usr/share/datasets/fashion-mnist"
+ENV = dict(os.environ, OMP_WAIT_POLICY="passive")  # spinning OpenMP threads starve a shared box
+
+rows_out = None
+
+
+def emit(row):
+    row = dict(row)
+    rows_out.write(json.dumps(row) + "\n")
+    rows_out.flush()
+    return row
+
+
+def run(args, **kw):
+    t0 = time.time()
+    p = subprocess.run(args, env=ENV, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        sys.exit("bench/disk.py: %s failed (%d):\n%s%s" % (" ".join(args), p.returncode,
+                                                            p.stdout, p.stderr))
+    return p.stdout, p.stderr, time.time() - t0
+
+
+def prepare(name, quick):
+    """Base, queries, ground truth, and the two indexes of a dataset."""
+    os.makedirs(DATA, exist_ok=True)
+    d = os.path.join(DATA, name)
+    if name == "fmnist":
+        base, q, gt, pqb = d + ".u8bin", d + "_q.u8bin", d + "_gt.ibin", 64
+        if not os.path.exists(base):
+            run([DANN, "convert", "--in", FMNIST + "/train-images-idx3-ubyte.gz", "--out", base])
+        if not os.path.exists(q):
+            run([DANN, "convert", "--in", FMNIST + "/t10k-images-idx3-ubyte.gz", "--out", q,
+                 "--limit", "1000"])
+    else:
+        n = 100000 if quick else 1000000
+        d = os.path.join(DATA, "gen%dk" % (n // 1000))
+        base, q, gt, pqb = d + ".fbin", d + "_q.fbin", d + "_gt.ibin", 32
+        if not os.path.exists(base):
+            run([DANN, "gen", "--n", str(n), "--dim", "128", "--out", base, "--queries", "1000",
+                 "--queries-out", q])
+    if not os.path.exists(gt):
+        run([DANN, "gt", "--base", base, "--queries", q, "-k", "10", "--metric", "l2",
+             "--out", gt])
+    idx = {}
+    for order in ("locality", "plain"):
+        path = "%s.%s" % (d, "loc" if order == "locality" else "plain")
+        if not os.path.exists(path):
+            out, _, secs = run(["/usr/bin/time", "-f", "maxrss_kb %M", DANN, "build",
+                                "--data", base, "--out", path, "-R", "64", "-L", "100",
+                                "--alpha", "1.2", "--pq-bytes", str(pqb), "--order", order])
+            emit({"bench": "build", "dataset": name, "order": order, "seconds": round(secs, 1)})
+        idx[order] = path
+    return base, q, gt, idx
+
+
+def info(path):
+    out, _, _ = run([DANN, "info", path])
+    m = re.search(r"points\s+(\d+) x (\d+)", out)
+    nb = re.search(r"nodes\s+(\d+) bytes", out)
+    pq = re.search(r"pq\s+(\d+) bytes", out)
+    return {"n": int(m.group(1)), "dim": int(m.group(2)), "node_bytes": int(nb.group(1)),
+            "pq_bytes": int(pq.group(1)),
+            "disk_bytes": os.path.getsize(os.path.join(path, "disk.index"))}
+
+
+def fio(path, qd, secs):
+    out, _, _ = run(["fio", "--name=disk", "--filename=" + os.path.join(path, "disk.index"),
+                     "--readonly", "--direct=1", "--rw=randread", "--bs=4k",
+                     "--ioengine=io_uring", "--iodepth=%d" % qd, "--time_based",
+                     "--runtime=%g" % secs, "--output-format=json"])
+    j = json.loads(out[out.index("{"):])["jobs"][0]["read"]
+    return {"iops": round(j["iops"]), "mean_lat_us": round(j["lat_ns"]["mean"] / 1000, 1)}
+
+
+def search(idx, q, gt, Ls, T=2, inflight=16, W=4, cache=0, extra=(), rss=False):
+    args = [DANN, "search", "--index", idx, "--queries", q, "--gt", gt, "-k", "10",
+            "-L", ",".join(map(str, Ls)), "-W", str(W), "-T", str(T),
+            "--inflight", str(inflight), "--cache-nodes", str(cache), "--json"] + list(extra)
+    if rss:
+        args = ["/usr/bin/time", "-f", "maxrss_kb %M"] + args
+    out, err, _ = run(args)
+    rows = json.loads(out)
+    if rss:
+        kb = int(re.search(r"maxrss_kb (\d+)", err).group(1))
+        for r in rows:
+            r["maxrss_mib"] = round(kb / 1024, 1)
+    return rows
+
+
+def at_recall(rows, target):
+    """The first L reaching target recall (rows ascending in L), or None."""
+    for r in rows:
+        if r["recall"] is not None and r["recall"] >= target:
+            return r
+    return None
+
+
+def bench_dataset(name, quick):
+    base, q, gt, idx = prepare(name, quick)
+    inf = info(idx["locality"])
+    fio_secs = 1 if quick else 4
+    f128 = emit(dict(bench="fio", dataset=name, qd=128, **fio(idx["locality"], 128, fio_secs)))
+    f4 = emit(dict(bench="fio", dataset=name, qd=4, **fio(idx["locality"], 4, fio_secs)))
+    Ls = [20, 40, 80] if quick else [10, 20, 30, 40, 60, 80, 120]
+    sweep = {}
+    for T in (1, 2):
+        for infl in (1, 4, 16, 64):
+            rows = search(idx["locality"], q, gt, Ls, T=T, inflight=infl)
+            for r in rows:
+                emit(dict(bench="sweep", dataset=name, order="locality", T=T, inflight=infl,
+                          W=4, cache_nodes=0, **r))
+            sweep[(T, infl)] = rows
+    reads = {}
+    RL = [10, 15, 20, 30, 40, 60, 80, 120, 160, 240] if not quick else [10, 20, 40, 80, 160]
+    one_pct = max(1, inf["n"] // 100)
+    for order in ("locality", "plain"):
+        for cache in (0, one_pct):
+            rows = search(idx[order], q, gt, RL, cache=cache, rss=(cache == one_pct and
+                                                                   order == "locality"))
+            for r in rows:
+                emit(dict(bench="reads", dataset=name, order=order, T=2, inflight=16, W=4,
+                          cache_nodes=cache, **r))
+            reads[(order, cache)] = rows
+    # Goals.
+    best = None
+    for infl in (1, 4, 16, 64):
+        r = at_recall(sweep[(2, infl)], 0.95)
+        if r and (best is None or r["qps"] * r["mean_reads"] > best[1]["qps"] * best[1]["mean_reads"]):
+            best = (infl, r)
+    lat = at_recall(sweep[(1, 1)], 0.95) or sweep[(1, 1)][-1]
+    goals = {"bench": "goals", "dataset": name, "fio_qd128_iops": f128["iops"],
+             "fio_qd4_mean_lat_us": f4["mean_lat_us"]}
+    if best:
+        iops = best[1]["qps"] * best[1]["mean_reads"]
+        goals.update(ssd_inflight=best[0], ssd_L=best[1]["L"], ssd_recall=best[1]["recall"],
+                     ssd_read_iops=round(iops), ssd_ratio=round(iops / f128["iops"], 3),
+                     ssd_goal_met=iops >= 0.8 * f128["iops"])
+    bound_ms = 1.3 * lat["mean_hops"] * f4["mean_lat_us"] / 1000
+    goals.update(lat_L=lat["L"], lat_recall=lat["recall"], lat_mean_ms=lat["mean_latency_ms"],
+                 lat_hops=lat["mean_hops"], lat_bound_ms=round(bound_ms, 3),
+                 lat_goal_met=lat["mean_latency_ms"] <= bound_ms)
+    rl = reads[("locality", one_pct)][0]
+    pq_codes = inf["n"] * inf["pq_bytes"]
+    cache_bytes = one_pct * (inf["node_bytes"] + 32)
+    goals.update(rss_mib=rl["maxrss_mib"],
+                 rss_bound_mib=round((pq_codes + cache_bytes) / 2**20 + 64, 1),
+                 rss_goal_met=rl["maxrss_mib"] <= (pq_codes + cache_bytes) / 2**20 + 64)
+    for order in ("locality", "plain"):
+        for cache in (0, one_pct):
+            for t in (0.95, 0.99):
+                r = at_recall(reads[(order, cache)], t)
+                goals["reads_%s_cache%s_at%d" % (order, "1pct" if cache else "0", t * 100)] = \
+                    r["mean_reads"] if r else None
+    emit(goals)
+    report(name, inf, f128, f4, sweep, reads, one_pct, goals)
+
+
+def report(name, inf, f128, f4, sweep, reads, one_pct, g):
+    print("\n== %s: %d x %d, node file %.1f MiB (O_DIRECT reads)" %
+          (name, inf["n"], inf["dim"], inf["disk_bytes"] / 2**20))
+    print("fio 4 KiB randread io_uring: QD128 %d IOPS, QD4 mean latency %.1f us" %
+          (f128["iops"], f4["mean_lat_us"]))
+    print("%2s %8s %5s %7s %9s %9s %9s %8s" % ("T", "inflight", "L", "recall", "QPS", "mean_ms",
+                                                 "p99_ms", "reads/q"))
+    for (T, infl), rows in sorted(sweep.items()):
+        for r in rows:
+            print("%2d %8d %5d %7.4f %9.1f %9.3f %9.3f %8.2f" %
+                  (T, infl, r["L"], r["recall"], r["qps"], r["mean_latency_ms"], r["p99_ms"],
+                   r["mean_reads"]))
+    print("reads/query at recall (T 2, inflight 16):")
+    print("%-9s %-12s %8s %8s" % ("order", "cache", "@0.95", "@0.99"))
+    for order in ("locality", "plain"):
+        for cache in (0, one_pct):
+            k = "reads_%s_cache%s_at" % (order, "1pct" if cache else "0")
+            f = lambda v: "%8.2f" % v if v is not None else "%8s" % "-"
+            print("%-9s %-12s %s %s" % (order, "%d nodes" % cache, f(g[k + "95"]), f(g[k + "99"])))
+    if "ssd_ratio" in g:
+        print("SSD-bound: T 2 inflight %d L %d recall %.4f: %d reads/s = %.2f x fio QD128 (goal 0.8): %s" %
+              (g["ssd_inflight"], g["ssd_L"], g["ssd_recall"], g["ssd_read_iops"], g["ssd_ratio"],
+               "met" if g["ssd_goal_met"] else "NOT met"))
+    print("latency: T 1 inflight 1 W 4 L %d recall %.4f: %.3f ms vs 1.3 x %.1f hops x %.1f us = %.3f ms: %s" %
+          (g["lat_L"], g["lat_recall"], g["lat_mean_ms"], g["lat_hops"], g["fio_qd4_mean_lat_us"],
+           g["lat_bound_ms"], "met" if g["lat_goal_met"] else "NOT met"))
+    print("memory: search peak RSS %.1f MiB vs PQ codes + cache + 64 MiB = %.1f MiB: %s" %
+          (g["rss_mib"], g["rss_bound_mib"], "met" if g["rss_goal_met"] else "NOT met"))
+
+
+def main():
+    global rows_out
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="100k generated points, short runs")
+    ap.add_argument("--datasets", default="fmnist,gen", help="comma-separated: fmnist, gen")
+    a = ap.parse_args()
+    os.makedirs(RESULTS, exist_ok=True)
+    path = os.path.join(RESULTS, "disk-%s.jsonl" % time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    rows_out = open(path, "w")
+    for name in a.datasets.split(","):
+        bench_dataset(name, a.quick)
+    print("\nrows: %s" % path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+/*
+ * dix_api.c — the public disk index entry points of dann.h over dix_open
+ * and dix_search: parameter defaults and checks, the id map, and a pool of
+ * searchers so that dann_search on any thread reuses a ring instead of
+ * setting one up per query.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../dann.h"
+#include "../error.h"
+#include "../pq/pq.h"
+#include "dix.h"
+#include "dix_manifest.h"
+#include "dix_search.h"
+
+#define POOL_MAX 64 /* idle searchers kept per index */
+
+struct dann_index {
+	struct dix_index *ix;
+	pthread_mutex_t lock;
+	struct dix_searcher *pool[POOL_MAX];
+	enum dio_backend pool_backend[POOL_MAX];
+	uint32_t npool;
+	char io[128];
+};
+
+void dann_search_params_default(struct dann_search_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->k = 10;
+	p->L = 100;
+	p->W = 4;
+	p->threads = 1;
+	p->inflight = 16;
+	p->sector_expand = -1;
+}
+
+static int to_dix(const struct dann_search_params *p, struct dix_search_params *d)
+{
+	if (p->io_backend < DIO_BACKEND_AUTO || p->io_backend > DIO_BACKEND_PREAD)
+		return dann_fail(DANN_EINVAL, "search: I/O backend %d, expected 0..3", p->io_backend);
+	*d = (struct dix_search_params){ .k = p->k, .L = p->L, .W = p->W, .allowed = p->allowed,
+					 .allowed_bits = p->allowed_bits, .deleted = p->deleted,
+					 .deleted_bits = p->deleted_bits,
+					 .sector_expand = p->sector_expand };
+	return dix_search_params_check(d);
+}
+
+int dann_index_open(const char *dir, const struct dann_open_params *p, struct dann_index **out)
+{
+	struct dix_open_params op = { 0 };
+	struct dann_index *di;
+	int rc;
+
+	*out = NULL;
+	if (p)
+		op = (struct dix_open_params){ .cache_nodes = p->cache_nodes,
+					       .cache_bytes = p->cache_bytes,
+					       .buffered = p->buffered != 0,
+					       .verify_all = p->verify_all != 0 };
+	if (!(di = calloc(1, sizeof *di)))
+		return dann_fail(DANN_ENOMEM, "%s: no memory", dir);
+	if ((rc = dix_open(dir, &op, &di->ix)) < 0) {
+		free(di);
+		return rc;
+	}
+	pthread_mutex_init(&di->lock, NULL);
+	*out = di;
+	return 0;
+}
+
+void dann_index_close(struct dann_index *di)
+{
+	if (!di)
+		return;
+	for (uint32_t i = 0; i < di->npool; i++)
+		dix_searcher_free(di->pool[i]);
+	pthread_mutex_destroy(&di->lock);
+	dix_close(di->ix);
+	free(di);
+}
+
+int dann_index_info(const struct dann_index *di, struct dann_index_info *out)
+{
+	const struct dix_index *ix = di->ix;
+	struct dix_manifest m;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	out->metric = (enum dann_metric)ix->h.metric;
+	out->dtype = (enum dann_dtype)ix->h.dtype;
+	out->dim = ix->h.dim;
+	out->n = ix->h.n;
+	out->R = ix->h.R;
+	out->entry = ix->h.entry[0];
+	out->node_bytes = ix->h.node_bytes;
+	out->nodes_per_sector = ix->h.nodes_per_sector;
+	out->sectors_per_node = ix->h.sectors_per_node;
+	out->locality_order = ix->h.layout == DIX_LAYOUT_LOCALITY;
+	out->pq_bytes = pq_bytes(ix->pq);
+	out->cache_nodes = ix->cache.count;
+	out->ram_bytes = dix_ram_bytes(ix);
+	out->direct = ix->direct;
+	if ((rc = dix_manifest_read(ix->dir, &m)) < 0)
+		return rc;
+	for (uint32_t i = 0; i < m.n; i++)
+		out->disk_bytes += m.e[i].size;
+	return 0;
+}
+
+uint64_t dann_index_key(const struct dann_index *di, uint32_t id)
+{
+	return id < di->ix->h.n ? di->ix->keys[id] : UINT64_MAX;
+}
+
+const char *dann_index_io(const struct dann_index *di)
+{
+	return di->io;
+}
+
+static int borrow(struct dann_index *di, enum dio_backend b, struct dix_searcher **out)
+{
+	struct dix_searcher_params sp = { .inflight = 1, .backend = b };
+
+	pthread_mutex_lock(&di->lock);
+	for (uint32_t i = di->npool; i-- > 0;)
+		if (di->pool_backend[i] == b) {
+			*out = di->pool[i];
+			di->pool[i] = di->pool[di->npool - 1];
+			di->pool_backend[i] = di->pool_backend[di->npool - 1];
+			di->npool--;
+			pthread_mutex_unlock(&di->lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&di->lock);
+	return dix_searcher_new(&sp, out);
+}
+
+static void give_back(struct dann_index *di, enum dio_backend b, struct dix_searcher *s)
+{
+	pthread_mutex_lock(&di->lock);
+	snprintf(di->io, sizeof di->io, "%s", dix_searcher_io(s));
+	if (di->npool < POOL_MAX) {
+		di->pool[di->npool] = s;
+		di->pool_backend[di->npool++] = b;
+		s = NULL;
+	}
+	pthread_mutex_unlock(&di->lock);
+	dix_searcher_free(s);
+}
+
+int dann_search(struct dann_index *di, const float *query, const struct dann_search_params *p,
+		uint32_t *ids, float *dists, uint32_t *found, struct dann_search_stats *stats)
+{
+	struct dix_search_params dp;
+	struct dix_searcher *s;
+	int rc;
+
+	if ((rc = to_dix(p, &dp)) < 0 || (rc = borrow(di, p->io_backend, &s)) < 0)
+		return rc;
+	rc = dix_search_run(s, di->ix, query, 1, &dp, NULL, ids, dists, found, stats);
+	give_back(di, p->io_backend, s);
+	return rc;
+}
+
+int dann_search_batch(struct dann_index *di, const float *queries, uint64_t nq,
+		      const struct dann_search_params *p, uint32_t *ids, float *dists,
+		      uint32_t *found, struct dann_search_stats *stats)
+{
+	struct dix_searcher_params sp = { .inflight = p->inflight, .backend = p->io_backend };
+	struct dix_search_params dp;
+	char io[sizeof di->io];
+	int rc;
+
+	if ((rc = to_dix(p, &dp)) < 0)
+		return rc;
+	if (p->inflight == 0 || p->inflight > DIX_MAX_INFLIGHT)
+		return dann_fail(DANN_EINVAL, "search: inflight = %u, expected 1..%u", p->inflight,
+				 DIX_MAX_INFLIGHT);
+	if (p->threads == 0 || p->threads > 1024)
+		return dann_fail(DANN_EINVAL, "search: threads = %u, expected 1..1024", p->threads);
+	rc = dix_search_batch(di->ix, queries, nq, &dp, &sp, p->threads, ids, dists, found, stats,
+			      io, sizeof io);
+	pthread_mutex_lock(&di->lock);
+	snprintf(di->io, sizeof di->io, "%s", io);
+	pthread_mutex_unlock(&di->lock);
+	return rc;
+}

@@ -1,0 +1,202 @@
+/*
+ * dix_build.c — dann_index_build: a vector file in, a disk index directory
+ * out. The phases, each reported through the progress hook:
+ *   PQ train (on a sample) → encode every row → Vamana graph in RAM →
+ *   node file layout;
+ * all written into a stage beside the output directory and renamed into
+ * place only when complete (dix_manifest.h).
+ *
+ * Memory: PQ training reads a sample, encoding streams the file, and the
+ * graph is built by vam_build_file within --build-ram (partitioned into
+ * overlapping k-means shards when the in-RAM build would not fit); the
+ * layout maps the graph file and streams the vectors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "../dann.h"
+#include "../error.h"
+#include "../pq/pq.h"
+#include "../vf.h"
+#include "dix_manifest.h"
+#include "dix_write.h"
+#include "vamana.h"
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+#define GRAPH_TMP_FILE "graph.build" /* removed before the stage commits */
+
+void dann_build_params_default(struct dann_build_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->metric = DANN_METRIC_L2;
+	p->R = 64;
+	p->L = 100;
+	p->alpha = 1.2f;
+	p->locality_order = 1;
+}
+
+static void phase(const struct dann_build_params *p, const char *name, uint64_t done, uint64_t total)
+{
+	if (p->progress)
+		p->progress(p->progress_arg, name, done, total);
+}
+
+static int check_params(const struct dann_build_params *p, const struct vf *f, uint32_t *M)
+{
+	uint32_t dim = vf_dim(f);
+	enum dann_dtype t = vf_dtype(f);
+
+	if (t != DANN_DTYPE_F32 && t != DANN_DTYPE_U8 && t != DANN_DTYPE_I8)
+		return dann_fail(DANN_EINVAL, "%s: %s vectors cannot be indexed (float32, uint8 or int8)",
+				 vf_path(f), dann_dtype_name(t));
+	if (vf_count(f) == 0 || vf_count(f) > UINT32_MAX)
+		return dann_fail(DANN_EINVAL, "%s: %llu vectors, expected 1..%u", vf_path(f),
+				 (unsigned long long)vf_count(f), UINT32_MAX);
+	if (p->R == 0 || p->R > DIX_MAX_R)
+		return dann_fail(DANN_EINVAL, "build: R = %u, expected 1..%d", p->R, DIX_MAX_R);
+	*M = p->pq_bytes ? p->pq_bytes : (dim / 8 ? dim / 8 : 1);
+	if (*M > dim || *M > PQ_MAX_BYTES)
+		return dann_fail(DANN_EINVAL, "build: --pq-bytes %u, expected 1..%u for dimension %u",
+				 *M, dim < PQ_MAX_BYTES ? dim : PQ_MAX_BYTES, dim);
+	if (!(p->build_ram_gib >= 0))
+		return dann_fail(DANN_EINVAL, "build: --build-ram %g GiB, expected >= 0 (0 = no limit)",
+				 p->build_ram_gib);
+	return 0;
+}
+
+/* The graph file vam_build_file wrote, mapped: its header checked by
+ * vam_file_read_header, then u32 degree[n] and u32 slots[n * R]. */
+struct graph_map {
+	void *base;
+	size_t bytes;
+};
+
+static int graph_map(const char *path, const struct vf *f, struct dix_graph *g,
+		     struct graph_map *gm)
+{
+	struct vam_file_header h;
+	int fd, rc;
+
+	memset(gm, 0, sizeof *gm);
+	if ((rc = vam_file_read_header(path, &h)) < 0)
+		return rc;
+	if (h.n != vf_count(f) || h.dim != vf_dim(f))
+		return dann_fail(DANN_ECORRUPT, "%s: graph of %llu x %u, data %llu x %u", path,
+				 (unsigned long long)h.n, h.dim, (unsigned long long)vf_count(f),
+				 vf_dim(f));
+	gm->bytes = VAM_FILE_HEADER_BYTES + (size_t)h.n * 4 * (1 + (size_t)h.R);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
+	gm->base = mmap(NULL, gm->bytes, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (gm->base == MAP_FAILED) {
+		gm->base = NULL;
+		return dann_fail_errno(DANN_EIO, errno, "%s: cannot map", path);
+	}
+	memset(g, 0, sizeof *g);
+	g->n = h.n;
+	g->R = h.R;
+	g->degree = (const uint32_t *)((const char *)gm->base + VAM_FILE_HEADER_BYTES);
+	g->nbrs = g->degree + h.n;
+	g->n_entry = 1;
+	g->entry[0] = h.medoid;
+	return 0;
+}
+
+/* Builds the graph into dir/GRAPH_TMP_FILE: in RAM when it fits
+ * --build-ram, else partitioned by vam_build_file. */
+static int build_graph(const struct dann_build_params *p, const struct vf *f, const char *dir,
+		       char *graph_path, size_t cap)
+{
+	struct vam_params vp;
+	int rc;
+
+	if (snprintf(graph_path, cap, "%s/%s", dir, GRAPH_TMP_FILE) >= (int)cap)
+		return dann_fail(DANN_EINVAL, "%s: path too long", dir);
+	vam_params_default(&vp);
+	vp.R = p->R;
+	vp.L = p->L;
+	vp.alpha = p->alpha;
+	vp.threads = p->threads;
+	vp.progress = p->progress;
+	vp.progress_arg = p->progress_arg;
+	if ((rc = vam_params_check(&vp)) < 0)
+		return rc;
+	return vam_build_file(vf_path(f), p->metric, &vp, (uint64_t)(p->build_ram_gib * GIB), dir,
+			      graph_path, NULL);
+}
+
+static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t M, const char *dir)
+{
+	struct dix_write_params wp = { .metric = p->metric, .dtype = vf_dtype(f), .dim = vf_dim(f),
+				       .layout = p->locality_order ? DIX_LAYOUT_LOCALITY
+								   : DIX_LAYOUT_PLAIN,
+				       .progress = p->progress, .progress_arg = p->progress_arg };
+	char graph_path[PATH_MAX];
+	struct graph_map gm = { 0 };
+	struct pq_params pp;
+	struct pq *pq = NULL;
+	struct dix_graph g;
+	int rc;
+
+	graph_path[0] = '\0';
+	pq_params_default(&pp, p->metric, M);
+	phase(p, "pq train", 0, 1);
+	if ((rc = pq_train_file(&pp, f, &pq, NULL)) < 0)
+		goto out;
+	phase(p, "pq train", 1, 1);
+	if ((rc = pq_encode_file(pq, f, p->progress, p->progress_arg)) < 0 ||
+	    (rc = pq_save(pq, dir)) < 0)
+		goto out;
+	pq_free(pq);
+	pq = NULL;
+	if ((rc = build_graph(p, f, dir, graph_path, sizeof graph_path)) < 0 ||
+	    (rc = graph_map(graph_path, f, &g, &gm)) < 0)
+		goto out;
+	if ((rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
+	    (rc = dix_write_ids(dir, NULL, g.n)) < 0)
+		goto out;
+out:
+	if (gm.base)
+		munmap(gm.base, gm.bytes);
+	/* The graph lives on in the node file; its build file is not part of
+	 * the index. */
+	if (graph_path[0])
+		unlink(graph_path);
+	pq_free(pq);
+	return rc;
+}
+
+int dann_index_build(const char *data_path, const char *out_dir, const struct dann_build_params *p)
+{
+	struct dann_build_params defaults;
+	struct dix_stage *st = NULL;
+	struct vf *f = NULL;
+	uint32_t M = 0;
+	int rc;
+
+	if (!p) {
+		dann_build_params_default(&defaults);
+		p = &defaults;
+	}
+	if ((unsigned)p->metric > DANN_METRIC_COSINE)
+		return dann_fail(DANN_EINVAL, "build: unknown metric %d", (int)p->metric);
+	if ((rc = vf_open(data_path, &f)) < 0)
+		return rc;
+	if ((rc = check_params(p, f, &M)) < 0 || (rc = dix_stage_begin(out_dir, &st)) < 0)
+		goto out;
+	if ((rc = build_into(p, f, M, dix_stage_dir(st))) < 0) {
+		dix_stage_abort(st);
+		goto out;
+	}
+	rc = dix_stage_commit(st);
+out:
+	vf_close(f);
+	return rc;
+}

@@ -1,0 +1,748 @@
+/*
+ * dix_search.c — the disk beam search and its many-queries-per-thread
+ * engine (see dix_search.h).
+ *
+ * Per query (DiskANN's BeamSearch): the candidate list holds the L closest
+ * ids by PQ distance; each round takes its W closest unvisited entries,
+ * expands the cached ones at once and reads the others (one node = its
+ * sector) in the same submission as every other slot's round; when a
+ * slot's reads are all back each fetched node gets its exact distance
+ * (into the top-k) and its neighbours are scored by PQ ADC into the list.
+ * The query ends when the list holds no unvisited entry.
+ *
+ * The engine loop of one thread: fill free slots with new queries, run each
+ * ready slot until it has reads outstanding (or finishes), submit all the
+ * queued reads with one dio_submit, reap at least one completion, repeat.
+ * A slot is a state machine, so no thread ever blocks on one query's read
+ * while another query could use the CPU.
+ */
+#include "dix_search.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../aligned.h"
+#include "../error.h"
+#include "../pq/pq.h"
+#include "../topk.h"
+
+#define TAG_SLOT_SHIFT 8 /* tag = slot << 8 | beam position (W <= 64) */
+#define VSET_MIN 1024u
+
+enum qstate { Q_FREE, Q_READY, Q_WAIT };
+
+/* Ids already scored for this query: open addressing, cleared per query. */
+struct vset {
+	uint32_t *keys;
+	uint32_t mask;
+	uint32_t count;
+};
+
+struct qslot {
+	enum qstate state;
+	uint64_t qi;
+	const float *q;
+	float *table;            /* PQ distance table */
+	struct cand_list cl;
+	struct topk best;        /* exact distances of expanded allowed nodes */
+	struct vset seen;
+	uint32_t beam[DIX_MAX_W];
+	uint32_t nbeam;
+	uint32_t pending;        /* reads outstanding */
+	char *buf;               /* W * read_bytes inside the registered region */
+	uint32_t *nb_ids;        /* scratch: unseen neighbours of one node */
+	float *nb_dist;
+	struct dann_search_stats st;
+	uint64_t t0;
+};
+
+struct file_map {
+	uint64_t serial;         /* index serial (0 = unused) */
+	uint32_t slot;           /* dio file slot */
+};
+
+struct dix_searcher {
+	struct dix_searcher_params p;
+	struct dio *dio;
+	char io_desc[128];
+	struct qslot *slots;
+	char *region;
+	size_t region_bytes;
+	/* What the slots are sized for. */
+	uint32_t cap_L, cap_k, cap_W, cap_R, cap_nps, cap_read, cap_table;
+	struct file_map files[DIO_DEFAULT_FILES];
+	uint32_t next_evict;
+	struct dio_req *reqs;
+	struct dio_cqe *cqes;
+	uint32_t nreqs;
+	/* State of the current run. */
+	const struct dix_index *ix;
+	const struct dix_search_params *sp;
+	const float *queries;
+	uint64_t nq;
+	_Atomic uint64_t *next;
+	uint64_t next_local;
+	uint32_t *out_ids;
+	float *out_dists;
+	uint32_t *out_found;
+	struct dann_search_stats *out_stats;
+	int sector_expand;
+	uint32_t file;
+};
+
+void dix_search_params_default(struct dix_search_params *p)
+{
+	memset(p, 0, sizeof *p);
+	p->k = 10;
+	p->L = 100;
+	p->W = 4;
+	p->sector_expand = -1;
+}
+
+int dix_search_params_check(const struct dix_search_params *p)
+{
+	if (p->k == 0)
+		return dann_fail(DANN_EINVAL, "search: k must be at least 1");
+	if (p->L == 0 || p->L > DIX_MAX_L)
+		return dann_fail(DANN_EINVAL, "search: L = %u, expected 1..%u", p->L, DIX_MAX_L);
+	if (p->k > p->L)
+		return dann_fail(DANN_EINVAL, "search: k = %u is larger than L = %u (L must be >= k)",
+				 p->k, p->L);
+	if (p->W == 0 || p->W > DIX_MAX_W)
+		return dann_fail(DANN_EINVAL, "search: W = %u, expected 1..%u", p->W, DIX_MAX_W);
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- visited set --------------------------------------------------------- */
+
+static int vset_init(struct vset *v, uint32_t cap)
+{
+	uint32_t size = VSET_MIN;
+	while (size < 2 * cap)
+		size <<= 1;
+	free(v->keys);
+	if (!(v->keys = malloc(sizeof *v->keys * size)))
+		return dann_fail(DANN_ENOMEM, "search: no memory for a visited set of %u", size);
+	memset(v->keys, 0xff, sizeof *v->keys * size);
+	v->mask = size - 1;
+	v->count = 0;
+	return 0;
+}
+
+static void vset_clear(struct vset *v)
+{
+	memset(v->keys, 0xff, sizeof *v->keys * ((size_t)v->mask + 1));
+	v->count = 0;
+}
+
+/* Doubles the table: rare (sized for the usual hops * R at configure time),
+ * so the hot path stays allocation-free in practice. */
+static int vset_grow(struct vset *v)
+{
+	uint32_t old_size = v->mask + 1, *old = v->keys, size = old_size * 2;
+
+	if (!(v->keys = malloc(sizeof *v->keys * size))) {
+		v->keys = old;
+		return dann_fail(DANN_ENOMEM, "search: no memory to grow the visited set");
+	}
+	memset(v->keys, 0xff, sizeof *v->keys * size);
+	v->mask = size - 1;
+	for (uint32_t i = 0; i < old_size; i++)
+		if (old[i] != UINT32_MAX) {
+			uint32_t j = (old[i] * 2654435761u) & v->mask;
+			while (v->keys[j] != UINT32_MAX)
+				j = (j + 1) & v->mask;
+			v->keys[j] = old[i];
+		}
+	free(old);
+	return 0;
+}
+
+/* 1 if id was added, 0 if it was there, <0 on failure to grow. */
+static int vset_add(struct vset *v, uint32_t id)
+{
+	uint32_t j;
+
+	if (2 * (v->count + 1) > v->mask + 1) {
+		int rc = vset_grow(v);
+		if (rc < 0)
+			return rc;
+	}
+	for (j = (id * 2654435761u) & v->mask; v->keys[j] != UINT32_MAX; j = (j + 1) & v->mask)
+		if (v->keys[j] == id)
+			return 0;
+	v->keys[j] = id;
+	v->count++;
+	return 1;
+}
+
+static bool vset_has(const struct vset *v, uint32_t id)
+{
+	for (uint32_t j = (id * 2654435761u) & v->mask; v->keys[j] != UINT32_MAX; j = (j + 1) & v->mask)
+		if (v->keys[j] == id)
+			return true;
+	return false;
+}
+
+/* ---- configuration ------------------------------------------------------- */
+
+static void slots_free(struct dix_searcher *s)
+{
+	if (!s->slots)
+		return;
+	for (uint32_t i = 0; i < s->p.inflight; i++) {
+		struct qslot *q = &s->slots[i];
+		free(q->table);
+		cand_destroy(&q->cl);
+		topk_destroy(&q->best);
+		free(q->seen.keys);
+		free(q->nb_ids);
+		free(q->nb_dist);
+	}
+	free(s->slots);
+	s->slots = NULL;
+	s->cap_L = 0;
+}
+
+static int dio_restart(struct dix_searcher *s, size_t region_bytes)
+{
+	struct dio_buf_region reg;
+	struct dio_opts o = { 0 };
+	int rc;
+
+	dio_close(s->dio);
+	s->dio = NULL;
+	dann_aligned_free(s->region);
+	memset(s->files, 0, sizeof s->files);
+	if (!(s->region = dann_aligned_alloc(region_bytes)))
+		return DANN_ENOMEM;
+	s->region_bytes = dann_round_up(region_bytes, DIO_ALIGN);
+	reg.base = s->region;
+	reg.bytes = s->region_bytes;
+	o.backend = s->p.backend;
+	o.depth = s->p.inflight * s->cap_W;
+	if (o.depth < 8)
+		o.depth = 8;
+	o.bufs = &reg;
+	o.nbufs = 1;
+	if ((rc = dio_open(&o, &s->dio)) < 0)
+		return rc;
+	snprintf(s->io_desc, sizeof s->io_desc, "%s", dio_describe(s->dio));
+	return 0;
+}
+
+/* Sizes every slot for index ix and parameters p, reallocating only when
+ * something grew since the last call. */
+static int configure(struct dix_searcher *s, const struct dix_index *ix,
+		     const struct dix_search_params *p)
+{
+	uint32_t L = p->L, W = p->W, k = p->k, R = ix->h.R;
+	uint32_t nps = ix->h.nodes_per_sector, rb = ix->read_bytes;
+	uint32_t tf = (uint32_t)pq_table_floats(ix->pq);
+	bool grow_io = W > s->cap_W || rb > s->cap_read;
+	int rc;
+
+	if (s->slots && L <= s->cap_L && k <= s->cap_k && !grow_io && R <= s->cap_R &&
+	    nps <= s->cap_nps && tf <= s->cap_table)
+		return 0;
+	slots_free(s);
+	s->cap_L = L > s->cap_L ? L : s->cap_L;
+	s->cap_k = k > s->cap_k ? k : s->cap_k;
+	s->cap_W = W > s->cap_W ? W : s->cap_W;
+	s->cap_R = R > s->cap_R ? R : s->cap_R;
+	s->cap_nps = nps > s->cap_nps ? nps : s->cap_nps;
+	s->cap_read = rb > s->cap_read ? rb : s->cap_read;
+	s->cap_table = tf > s->cap_table ? tf : s->cap_table;
+	if (!s->dio || grow_io) {
+		size_t per_slot = (size_t)s->cap_W * s->cap_read;
+		if ((rc = dio_restart(s, per_slot * s->p.inflight)) < 0)
+			goto fail;
+	}
+	free(s->reqs);
+	free(s->cqes);
+	s->reqs = malloc(sizeof *s->reqs * s->p.inflight * s->cap_W);
+	s->cqes = malloc(sizeof *s->cqes * s->p.inflight * s->cap_W);
+	if (!(s->slots = calloc(s->p.inflight, sizeof *s->slots)) || !s->reqs || !s->cqes) {
+		rc = dann_fail(DANN_ENOMEM, "search: no memory for %u query slots", s->p.inflight);
+		goto fail;
+	}
+	for (uint32_t i = 0; i < s->p.inflight; i++) {
+		struct qslot *q = &s->slots[i];
+		uint32_t nb_cap = s->cap_R * s->cap_nps;
+		q->buf = s->region + (size_t)i * s->cap_W * s->cap_read;
+		q->table = malloc(sizeof *q->table * (s->cap_table ? s->cap_table : 1));
+		q->nb_ids = malloc(sizeof *q->nb_ids * nb_cap);
+		q->nb_dist = malloc(sizeof *q->nb_dist * nb_cap);
+		if (!q->table || !q->nb_ids || !q->nb_dist) {
+			rc = dann_fail(DANN_ENOMEM, "search: no memory for query slot %u", i);
+			goto fail;
+		}
+		if ((rc = cand_init(&q->cl, s->cap_L)) < 0 || (rc = topk_init(&q->best, s->cap_k)) < 0 ||
+		    (rc = vset_init(&q->seen, s->cap_L * (s->cap_R / 2 + 1))) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	slots_free(s);
+	return rc;
+}
+
+/* The dio file slot of ix's data file, adding it (and evicting the least
+ * recently added index) if needed. Keyed by the index's serial, never its
+ * address, so a reopened index never reads through a stale slot. */
+static int file_slot(struct dix_searcher *s, const struct dix_index *ix, uint32_t *slot)
+{
+	struct file_map *f;
+	int rc;
+
+	for (uint32_t i = 0; i < DIO_DEFAULT_FILES; i++)
+		if (s->files[i].serial == ix->serial) {
+			*slot = s->files[i].slot;
+			return 0;
+		}
+	f = &s->files[s->next_evict];
+	s->next_evict = (s->next_evict + 1) % DIO_DEFAULT_FILES;
+	if (f->serial && (rc = dio_file_remove(s->dio, f->slot)) < 0)
+		return rc;
+	f->serial = 0;
+	if ((rc = dio_file_add(s->dio, ix->fd, &f->slot)) < 0)
+		return rc;
+	f->serial = ix->serial;
+	*slot = f->slot;
+	return 0;
+}
+
+int dix_searcher_new(const struct dix_searcher_params *p, struct dix_searcher **out)
+{
+	struct dix_searcher *s;
+
+	*out = NULL;
+	if (p->inflight == 0 || p->inflight > DIX_MAX_INFLIGHT)
+		return dann_fail(DANN_EINVAL, "search: inflight = %u, expected 1..%u", p->inflight,
+				 DIX_MAX_INFLIGHT);
+	if (!(s = calloc(1, sizeof *s)))
+		return dann_fail(DANN_ENOMEM, "search: no memory for a searcher");
+	s->p = *p;
+	*out = s;
+	return 0;
+}
+
+void dix_searcher_free(struct dix_searcher *s)
+{
+	if (!s)
+		return;
+	slots_free(s);
+	dio_close(s->dio);
+	dann_aligned_free(s->region);
+	free(s->reqs);
+	free(s->cqes);
+	free(s);
+}
+
+const char *dix_searcher_io(const struct dix_searcher *s)
+{
+	return s->io_desc;
+}
+
+/* ---- one query ----------------------------------------------------------- */
+
+static inline bool bit_set(const uint64_t *b, uint64_t nbits, uint32_t id)
+{
+	return id < nbits && (b[id >> 6] >> (id & 63) & 1);
+}
+
+static inline bool allowed(const struct dix_search_params *p, uint32_t id)
+{
+	if (p->allowed && !bit_set(p->allowed, p->allowed_bits, id))
+		return false;
+	return !(p->deleted && bit_set(p->deleted, p->deleted_bits, id));
+}
+
+static int bad_record(const struct dix_index *ix, uint32_t id)
+{
+	return dann_fail(DANN_ECORRUPT, "%s/%s: record of node %u is corrupt (degree or ids out of range)",
+			 ix->dir, DIX_DATA_FILE, id);
+}
+
+/* Expands node u from its record: exact distance into the top-k, unseen
+ * neighbours scored by PQ into the candidate list. */
+static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec)
+{
+	const struct dix_index *ix = s->ix;
+	uint32_t deg = dix_rec_degree(rec, ix->vec_bytes), n = 0;
+	const uint32_t *nb = dix_rec_nbrs(rec, ix->vec_bytes);
+	int rc;
+
+	if (deg > ix->h.R)
+		return bad_record(ix, u);
+	q->st.hops++;
+	if (allowed(s->sp, u))
+		topk_push(&q->best, u, ix->dist(q->q, rec, ix->h.dim));
+	for (uint32_t j = 0; j < deg; j++) {
+		if (nb[j] >= ix->h.n)
+			return bad_record(ix, u);
+		if ((rc = vset_add(&q->seen, nb[j])) < 0)
+			return rc;
+		if (rc)
+			q->nb_ids[n++] = nb[j];
+	}
+	pq_adc_ids(ix->pq, q->table, q->nb_ids, n, q->nb_dist);
+	for (uint32_t j = 0; j < n; j++)
+		cand_insert(&q->cl, q->nb_ids[j], q->nb_dist[j]);
+	return 0;
+}
+
+/* Another node v in a sector just read for this query: expand it too if
+ * it is an unvisited candidate or, once scored, would become one. */
+static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const char *rec)
+{
+	int pos = -1, rc;
+
+	if (vset_has(&q->seen, v)) {
+		for (uint32_t i = q->cl.cursor; i < q->cl.size; i++)
+			if (q->cl.c[i].id == v) {
+				pos = q->cl.c[i].visited ? -1 : (int)i;
+				break;
+			}
+	} else {
+		float d;
+		if ((rc = vset_add(&q->seen, v)) < 0)
+			return rc;
+		pq_adc_ids(s->ix->pq, q->table, &v, 1, &d);
+		pos = cand_insert(&q->cl, v, d);
+	}
+	if (pos < 0)
+		return 0;
+	cand_mark(&q->cl, pos);
+	return expand(s, q, v, rec);
+}
+
+static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
+{
+	const struct dix_index *ix = s->ix;
+	int rc;
+
+	q->qi = qi;
+	q->q = s->queries + qi * ix->h.dim;
+	memset(&q->st, 0, sizeof q->st);
+	q->t0 = now_ns();
+	pq_table_build(ix->pq, q->q, q->table);
+	cand_reset(&q->cl);
+	topk_reset(&q->best);
+	vset_clear(&q->seen);
+	for (uint32_t e = 0; e < ix->h.n_entry; e++) {
+		uint32_t id = ix->h.entry[e];
+		float d;
+		if ((rc = vset_add(&q->seen, id)) <= 0) {
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		pq_adc_ids(ix->pq, q->table, &id, 1, &d);
+		cand_insert(&q->cl, id, d);
+	}
+	q->state = Q_READY;
+	return 0;
+}
+
+static void query_finish(struct dix_searcher *s, struct qslot *q)
+{
+	uint32_t k = s->sp->k, n = topk_sort(&q->best);
+
+	if (n > k)
+		n = k;
+	for (uint32_t i = 0; i < n; i++) {
+		s->out_ids[q->qi * k + i] = q->best.id[i];
+		s->out_dists[q->qi * k + i] = q->best.dist[i];
+	}
+	for (uint32_t i = n; i < k; i++) {
+		s->out_ids[q->qi * k + i] = UINT32_MAX;
+		s->out_dists[q->qi * k + i] = INFINITY;
+	}
+	s->out_found[q->qi] = n;
+	q->st.latency_ns = now_ns() - q->t0;
+	if (s->out_stats)
+		s->out_stats[q->qi] = q->st;
+	q->state = Q_FREE;
+}
+
+/* Runs slot q's rounds until it has reads outstanding (Q_WAIT) or its query
+ * is finished (Q_FREE). Reads are queued in s->reqs. */
+static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_index)
+{
+	const struct dix_index *ix = s->ix;
+	int rc;
+
+	while (q->state == Q_READY) {
+		int i;
+		q->nbeam = 0;
+		while (q->nbeam < s->sp->W && (i = cand_next_unvisited(&q->cl)) >= 0) {
+			cand_mark(&q->cl, i);
+			q->beam[q->nbeam++] = q->cl.c[i].id;
+		}
+		if (q->nbeam == 0) {
+			query_finish(s, q);
+			return 0;
+		}
+		q->st.rounds++;
+		q->pending = 0;
+		for (uint32_t b = 0; b < q->nbeam; b++) {
+			uint32_t u = q->beam[b];
+			const char *rec = dix_cache_get(&ix->cache, u);
+			if (rec) {
+				q->st.cache_hits++;
+				if ((rc = expand(s, q, u, rec)) < 0)
+					return rc;
+				q->beam[b] = UINT32_MAX;
+				continue;
+			}
+			s->reqs[s->nreqs++] = (struct dio_req){
+				.tag = (uint64_t)slot_index << TAG_SLOT_SHIFT | b,
+				.off = dix_slot_sector_offset(&ix->h, dix_slot(ix, u)),
+				.buf = q->buf + (size_t)b * s->cap_read,
+				.len = ix->read_bytes,
+				.file = s->file,
+			};
+			q->pending++;
+			q->st.reads++;
+		}
+		if (q->pending)
+			q->state = Q_WAIT;
+	}
+	return 0;
+}
+
+/* All of slot q's reads are back: expand each fetched node, then the
+ * sector's other nodes if sector expansion is on. */
+static int query_reads_done(struct dix_searcher *s, struct qslot *q)
+{
+	const struct dix_index *ix = s->ix;
+	uint32_t nps = ix->h.nodes_per_sector;
+	int rc;
+
+	for (uint32_t b = 0; b < q->nbeam; b++) {
+		uint32_t u = q->beam[b];
+		const char *sec = q->buf + (size_t)b * s->cap_read;
+		uint64_t su;
+		if (u == UINT32_MAX)
+			continue;
+		su = dix_slot(ix, u);
+		if ((rc = expand(s, q, u, sec + dix_slot_in_sector(&ix->h, su))) < 0)
+			return rc;
+		if (!s->sector_expand || nps < 2)
+			continue;
+		for (uint64_t sv = su - su % nps; sv < su - su % nps + nps && sv < ix->h.n; sv++) {
+			uint32_t v = ix->id_of_slot ? ix->id_of_slot[sv] : (uint32_t)sv;
+			if (sv != su && (rc = co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
+				return rc;
+		}
+	}
+	q->state = Q_READY;
+	return 0;
+}
+
+/* ---- the engine loop ----------------------------------------------------- */
+
+static bool claim(struct dix_searcher *s, uint64_t *qi)
+{
+	if (s->next) {
+		*qi = atomic_fetch_add(s->next, 1);
+		return *qi < s->nq;
+	}
+	*qi = s->next_local++;
+	return *qi < s->nq;
+}
+
+static int submit_all(struct dix_searcher *s)
+{
+	uint32_t done = 0;
+
+	while (done < s->nreqs) {
+		int r = dio_submit(s->dio, s->reqs + done, s->nreqs - done);
+		if (r < 0)
+			return r;
+		done += (uint32_t)r;
+		if (done < s->nreqs)
+			return dann_fail(DANN_EBUSY, "search: the I/O ring is full (depth too small)");
+	}
+	s->nreqs = 0;
+	return 0;
+}
+
+static int handle_cqe(struct dix_searcher *s, const struct dio_cqe *c)
+{
+	uint32_t si = (uint32_t)(c->tag >> TAG_SLOT_SHIFT), b = (uint32_t)(c->tag & 0xff);
+	struct qslot *q = &s->slots[si];
+
+	if (c->res != (int64_t)s->ix->read_bytes)
+		return c->res < 0 ? dann_fail_errno(DANN_EIO, (int)-c->res, "%s/%s: read of node %u",
+						    s->ix->dir, DIX_DATA_FILE, q->beam[b])
+				  : dann_fail(DANN_ECORRUPT, "%s/%s: short read of node %u (truncated?)",
+					      s->ix->dir, DIX_DATA_FILE, q->beam[b]);
+	if (--q->pending == 0)
+		return query_reads_done(s, q);
+	return 0;
+}
+
+static int engine(struct dix_searcher *s)
+{
+	uint32_t cap = s->p.inflight * s->cap_W;
+	int rc;
+
+	for (;;) {
+		bool waiting = false;
+		for (uint32_t i = 0; i < s->p.inflight; i++) {
+			struct qslot *q = &s->slots[i];
+			uint64_t qi;
+			for (;;) {
+				if (q->state == Q_FREE) {
+					if (!claim(s, &qi))
+						break;
+					if ((rc = query_start(s, q, qi)) < 0)
+						return rc;
+				}
+				if (q->state == Q_READY && (rc = query_advance(s, q, i)) < 0)
+					return rc;
+				if (q->state != Q_FREE)
+					break;
+			}
+			waiting |= q->state == Q_WAIT;
+		}
+		if (!waiting)
+			return 0;
+		if ((rc = submit_all(s)) < 0)
+			return rc;
+		if ((rc = dio_reap(s->dio, s->cqes, cap, 1, -1)) < 0)
+			return rc;
+		for (int j = 0, n = rc; j < n; j++)
+			if ((rc = handle_cqe(s, &s->cqes[j])) < 0)
+				return rc;
+	}
+}
+
+int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const float *queries,
+		   uint64_t nq, const struct dix_search_params *p, _Atomic uint64_t *next,
+		   uint32_t *ids, float *dists, uint32_t *found, struct dann_search_stats *stats)
+{
+	int rc;
+
+	if ((rc = dix_search_params_check(p)) < 0 || (rc = configure(s, ix, p)) < 0 ||
+	    (rc = file_slot(s, ix, &s->file)) < 0)
+		return rc;
+	s->ix = ix;
+	s->sp = p;
+	s->queries = queries;
+	s->nq = nq;
+	s->next = next;
+	s->next_local = 0;
+	s->out_ids = ids;
+	s->out_dists = dists;
+	s->out_found = found;
+	s->out_stats = stats;
+	s->nreqs = 0;
+	s->sector_expand = p->sector_expand < 0 ? ix->h.layout == DIX_LAYOUT_LOCALITY
+						: p->sector_expand > 0;
+	for (uint32_t i = 0; i < s->p.inflight; i++)
+		s->slots[i].state = Q_FREE;
+	rc = engine(s);
+	if (rc < 0) {
+		/* Drain reads still in flight: their buffers are reused next call. */
+		struct dio_cqe c;
+		while (dio_pending(s->dio) > 0 && dio_reap(s->dio, &c, 1, 1, -1) > 0)
+			;
+		s->nreqs = 0;
+	}
+	s->ix = NULL;
+	return rc;
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+struct batch_thread {
+	pthread_t tid;
+	const struct dix_index *ix;
+	const float *queries;
+	uint64_t nq;
+	const struct dix_search_params *p;
+	const struct dix_searcher_params *sp;
+	_Atomic uint64_t *next;
+	uint32_t *ids;
+	float *dists;
+	uint32_t *found;
+	struct dann_search_stats *stats;
+	int rc;
+	char err[512];
+	char io[128];
+};
+
+static void *batch_main(void *arg)
+{
+	struct batch_thread *t = arg;
+	struct dix_searcher *s = NULL;
+
+	t->rc = dix_searcher_new(t->sp, &s);
+	if (t->rc == 0)
+		t->rc = dix_search_run(s, t->ix, t->queries, t->nq, t->p, t->next, t->ids, t->dists,
+				       t->found, t->stats);
+	if (s)
+		snprintf(t->io, sizeof t->io, "%s", s->io_desc);
+	if (t->rc < 0) {
+		snprintf(t->err, sizeof t->err, "%s", dann_errmsg());
+		/* Stop the other threads early: nothing left to claim. */
+		atomic_store(t->next, t->nq);
+	}
+	dix_searcher_free(s);
+	return NULL;
+}
+
+int dix_search_batch(const struct dix_index *ix, const float *queries, uint64_t nq,
+		     const struct dix_search_params *p, const struct dix_searcher_params *sp,
+		     uint32_t threads, uint32_t *ids, float *dists, uint32_t *found,
+		     struct dann_search_stats *stats, char *io_desc, size_t io_desc_cap)
+{
+	struct batch_thread *t;
+	_Atomic uint64_t next = 0;
+	uint32_t started = 0;
+	int rc;
+
+	if ((rc = dix_search_params_check(p)) < 0)
+		return rc;
+	if (threads == 0)
+		threads = 1;
+	if (!(t = calloc(threads, sizeof *t)))
+		return dann_fail(DANN_ENOMEM, "search: no memory for %u threads", threads);
+	for (uint32_t i = 0; i < threads; i++) {
+		t[i] = (struct batch_thread){ .ix = ix, .queries = queries, .nq = nq, .p = p,
+					      .sp = sp, .next = &next, .ids = ids, .dists = dists,
+					      .found = found, .stats = stats };
+		if (i > 0 && pthread_create(&t[i].tid, NULL, batch_main, &t[i]) != 0) {
+			rc = dann_fail(DANN_EIO, "search: cannot start search thread %u", i);
+			atomic_store(&next, nq);
+			break;
+		}
+		started++;
+	}
+	batch_main(&t[0]);
+	for (uint32_t i = 1; i < started; i++)
+		pthread_join(t[i].tid, NULL);
+	for (uint32_t i = 0; i < started && rc == 0; i++)
+		if (t[i].rc < 0)
+			rc = dann_fail(t[i].rc, "%s", t[i].err);
+	if (io_desc && io_desc_cap)
+		snprintf(io_desc, io_desc_cap, "%s", t[0].io);
+	free(t);
+	return rc;
+}
