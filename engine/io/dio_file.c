@@ -33,11 +33,6 @@ int dio_file_open(const char *path, struct dio_file *out)
 	if (fd < 0 && errno == EINVAL) {
 		direct = 0;
 		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0)
-			dann_log_once(&warned_buffered, DANN_LOG_WARN, "io",
-				      "%s: the filesystem refuses O_DIRECT; reading it through the page cache "
-				      "(later files like it are logged at debug level)",
-				      path);
 	}
 	if (fd < 0)
 		return dann_fail_errno(errno == ENOENT ? DANN_ENOTFOUND : DANN_EIO, errno, "opening %s for reading",
@@ -59,6 +54,11 @@ int dio_file_open(const char *path, struct dio_file *out)
 		close(fd);
 		return dann_fail_errno(DANN_EIO, e, "%s: reading the block device's size", path);
 	}
+	if (!direct)
+		dann_log_once(&warned_buffered, DANN_LOG_WARN, "io",
+			      "%s: the filesystem refuses O_DIRECT; reading it through the page cache "
+			      "(later files like it are logged at debug level)",
+			      path);
 	out->fd = fd;
 	out->direct = direct;
 	return 0;

@@ -137,3 +137,20 @@ Test(dio_errors, running_out_of_file_slots_is_reported)
 	cr_assert(strstr(dann_errmsg(), "all 2 file slots"), "%s", dann_errmsg());
 	dio_close(d);
 }
+
+Test(dio_errors, opening_a_missing_file_or_a_directory_names_the_path)
+{
+	struct dio_file f = { .fd = -1 };
+	struct t_log log = { .len = 0 };
+
+	dann_log_set(t_log_hook, &log, DANN_LOG_DEBUG);
+	cr_assert_eq(dio_file_open("/nonexistent/dann/x.idx", &f), DANN_ENOTFOUND);
+	cr_assert(strstr(dann_errmsg(), "/nonexistent/dann/x.idx"), "%s", dann_errmsg());
+	cr_assert_eq(f.fd, -1);
+	cr_assert_eq(dio_file_open("/tmp", &f), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "/tmp: not a regular file"), "%s", dann_errmsg());
+	cr_assert_eq(f.fd, -1);
+	cr_assert_eq(log.len, 0, "a refused open logged: %s", log.text);
+	dann_log_set(NULL, NULL, DANN_LOG_WARN);
+	dio_file_close(&f);
+}
