@@ -159,6 +159,16 @@ void vam_reach(const struct vam *v, uint64_t n, uint32_t *seen, uint32_t *queue)
  * writers; searches may run. */
 int vam_connect_unreachable(struct vam *v, uint64_t n);
 
+/* Frees the scratch spaces pooled in v. */
+void vam_scratch_pool_free(struct vam *v);
+/* GreedySearch for stored point p from the entry point with the build's
+ * L; the expanded nodes and their distances land in s->exp. */
+int vam_greedy_collect(struct vam *v, struct vam_scratch *s, uint32_t p);
+/* Builds the graph over the n raw rows already in v->vecs (medoid,
+ * random order, linking on the index's threads, reconnection). A preset
+ * v->ip_M2 is kept if larger than the rows' own largest squared norm. */
+int vam_build_adopt(struct vam *v, uint64_t n);
+
 /* Number of threads the params ask for. */
 int vam_threads(const struct vam *v);
 

@@ -43,8 +43,6 @@
 #include "vam_impl.h"
 #include "vf.h"
 
-int vam_build_adopt(struct vam *v, uint64_t n);
-
 #define PART_CHUNK_ROWS 8192u       /* rows per streaming read of the file */
 #define PART_MAX_SAMPLE 65536u      /* k-means training points at most */
 #define PART_MIN_SAMPLE_PER_SHARD 40u /* k-means sample floor per centroid */
@@ -172,8 +170,8 @@ out:
 
 /* Chooses the two shards of each point of a chunk and appends its id to
  * their files; sums the chunk into the centroid sum. */
-static int assign_chunk(struct part *pt, uint64_t first, uint64_t m, const float *x,
-			const uint32_t *near, FILE **out)
+static int assign_chunk(struct part *pt, uint64_t first, uint64_t m, const uint32_t *near,
+			FILE **out)
 {
 	for (uint64_t i = 0; i < m; i++) {
 		uint32_t pick[2], np = 0, id = (uint32_t)(first + i);
@@ -198,7 +196,6 @@ static int assign_chunk(struct part *pt, uint64_t first, uint64_t m, const float
 			pt->size[pick[j]]++;
 		}
 	}
-	(void)x;
 	return 0;
 }
 
@@ -240,7 +237,7 @@ static int assign(struct part *pt, double *sum)
 			for (uint32_t j = 0; j < pt->dim; j++)
 				sum[j] += x[i * pt->dim + j];
 		if ((rc = km_assign(pt->centroids, pt->k, pt->dim, x, m, nn, near, NULL)) < 0 ||
-		    (rc = assign_chunk(pt, first, m, x, near, out)) < 0)
+		    (rc = assign_chunk(pt, first, m, near, out)) < 0)
 			goto out;
 	}
 out:
@@ -442,8 +439,6 @@ static int view_new(struct part *pt, struct vam **out)
 	*out = v;
 	return 0;
 }
-
-void vam_scratch_pool_free(struct vam *v);
 
 static void view_free(struct vam *v)
 {

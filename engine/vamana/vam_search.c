@@ -47,7 +47,6 @@ static void scratch_free(struct vam_scratch *s)
 	free(s);
 }
 
-void vam_scratch_pool_free(struct vam *v);
 void vam_scratch_pool_free(struct vam *v)
 {
 	while (v->spool) {
@@ -137,6 +136,21 @@ static void next_generation(struct vam_scratch *s)
 	}
 }
 
+/* Cache lines of a row worth prefetching: enough to cover the first
+ * stretch the kernel reads while the rest streams in. */
+#define VAM_PREFETCH_LINES 4u
+
+static inline void prefetch_row(const struct vam *v, uint32_t id)
+{
+	const char *r = vam_row(v, id);
+	size_t lines = v->row_bytes / 64 + 1;
+
+	if (lines > VAM_PREFETCH_LINES)
+		lines = VAM_PREFETCH_LINES;
+	for (size_t i = 0; i < lines; i++)
+		__builtin_prefetch(r + 64 * i);
+}
+
 static bool allowed(const struct vam *v, const struct vam_filter *f, uint32_t id)
 {
 	if (vam_deleted(v, id))
@@ -182,6 +196,11 @@ static int greedy(struct vam *v, struct vam_scratch *s, const struct vam_target 
 			s->exp[s->nexp++] = cl->c[i];
 		}
 		deg = vam_copy_nbrs(v, id, s->nbr);
+		/* Start the unvisited neighbours' vectors on their way from
+		 * memory before the distance loop needs them. */
+		for (uint32_t j = 0; j < deg; j++)
+			if (s->stamp[s->nbr[j]] != s->gen)
+				prefetch_row(v, s->nbr[j]);
 		for (uint32_t j = 0; j < deg; j++) {
 			uint32_t nb = s->nbr[j];
 			if (s->stamp[nb] == s->gen)
@@ -204,8 +223,6 @@ out:
 	return rc;
 }
 
-int vam_greedy_collect(struct vam *v, struct vam_scratch *s, uint32_t p);
-/* The build's search for stored point p: fills s->exp. */
 int vam_greedy_collect(struct vam *v, struct vam_scratch *s, uint32_t p)
 {
 	struct vam_target t = vam_point_target(v, p);

@@ -21,8 +21,6 @@
 #include "vam_file.h"
 #include "vam_impl.h"
 
-void vam_scratch_pool_free(struct vam *v);
-int vam_greedy_collect(struct vam *v, struct vam_scratch *s, uint32_t p);
 
 #define VAM_PROGRESS_STEP 4096u /* points between progress calls */
 
@@ -257,11 +255,9 @@ static int add_back_edge(struct vam *v, struct vam_scratch *s, uint32_t j, uint3
 	return 0;
 }
 
-int vam_link(struct vam *v, struct vam_scratch *s, uint32_t p, float alpha, bool keep_old);
 /* Links point p: search, prune, set N(p), add back-edges. With keep_old
- * (second pass, consolidation-free re-link) the current N(p) joins the
- * pool. */
-int vam_link(struct vam *v, struct vam_scratch *s, uint32_t p, float alpha, bool keep_old)
+ * (the second pass) the current N(p) joins the pool. */
+static int vam_link(struct vam *v, struct vam_scratch *s, uint32_t p, float alpha, bool keep_old)
 {
 	uint32_t R = v->p.R, m;
 	int rc;
@@ -302,13 +298,16 @@ static int link_parallel(struct vam *v, const uint32_t *order, uint64_t n, float
 	_Atomic uint64_t done = 0;
 	int err = 0;
 
+	/* The calling thread holds the arrays in place for all workers: a
+	 * worker blocking on the lock (behind a waiting writer) while others
+	 * hold it and wait at the loop's barrier would deadlock. */
+	pthread_rwlock_rdlock(&v->grow);
 #pragma omp parallel num_threads(vam_threads(v))
 	{
 		struct vam_scratch *s = NULL;
 		uint64_t last = 0;
 		int rc;
 
-		pthread_rwlock_rdlock(&v->grow);
 		rc = vam_scratch_get(v, v->p.L, &s);
 #pragma omp for schedule(dynamic, 64)
 		for (uint64_t i = 0; i < n; i++) {
@@ -324,8 +323,8 @@ static int link_parallel(struct vam *v, const uint32_t *order, uint64_t n, float
 			__atomic_store_n(&err, rc, __ATOMIC_RELAXED);
 		if (s)
 			vam_scratch_put(v, s);
-		pthread_rwlock_unlock(&v->grow);
 	}
+	pthread_rwlock_unlock(&v->grow);
 	if (v->p.progress)
 		v->p.progress(v->p.progress_arg, phase, n, n);
 	return err;
@@ -458,8 +457,6 @@ out:
 	return rc;
 }
 
-int vam_build_adopt(struct vam *v, uint64_t n);
-/* Builds over the n rows already stored (raw) in v->vecs. */
 int vam_build_adopt(struct vam *v, uint64_t n)
 {
 	uint32_t *order = NULL;

@@ -47,7 +47,8 @@
 
 struct vam_params {
 	uint32_t R;           /* max degree (default 64) */
-	uint32_t L;           /* build list size (default 100), >= R is not required */
+	uint32_t L;           /* build list size (default 100); L < R is allowed:
+	                         the prune pool is then small, lists stay short */
 	float alpha;          /* RobustPrune slack, >= 1 (default 1.2) */
 	uint32_t threads;     /* 0 = all cores */
 	uint64_t seed;        /* insertion order (default 1) */
