@@ -57,6 +57,9 @@ def run(args, **kw):
     return p.stdout, p.stderr, time.time() - t0
 
 
+ORDERS = ("locality", "plain")
+
+
 def prepare(name, quick):
     """Base, queries, ground truth, and the two indexes of a dataset."""
     os.makedirs(DATA, exist_ok=True)
@@ -79,7 +82,7 @@ def prepare(name, quick):
         run([DANN, "gt", "--base", base, "--queries", q, "-k", "10", "--metric", "l2",
              "--out", gt])
     idx = {}
-    for order in ("locality", "plain"):
+    for order in ORDERS:
         path = "%s.%s" % (d, "loc" if order == "locality" else "plain")
         if not os.path.exists(path):
             out, _, secs = run(["/usr/bin/time", "-f", "maxrss_kb %M", DANN, "build",
@@ -150,7 +153,7 @@ def bench_dataset(name, quick):
     reads = {}
     RL = [10, 15, 20, 30, 40, 60, 80, 120, 160, 240] if not quick else [10, 20, 40, 80, 160]
     one_pct = max(1, inf["n"] // 100)
-    for order in ("locality", "plain"):
+    for order in ORDERS:
         for cache in (0, one_pct):
             rows = search(idx[order], q, gt, RL, cache=cache, rss=(cache == one_pct and
                                                                    order == "locality"))
@@ -182,7 +185,7 @@ def bench_dataset(name, quick):
     goals.update(rss_mib=rl["maxrss_mib"],
                  rss_bound_mib=round((pq_codes + cache_bytes) / 2**20 + 64, 1),
                  rss_goal_met=rl["maxrss_mib"] <= (pq_codes + cache_bytes) / 2**20 + 64)
-    for order in ("locality", "plain"):
+    for order in ORDERS:
         for cache in (0, one_pct):
             for t in (0.95, 0.99):
                 r = at_recall(reads[(order, cache)], t)
@@ -206,7 +209,7 @@ def report(name, inf, f128, f4, sweep, reads, one_pct, g):
                    r["mean_reads"]))
     print("reads/query at recall (T 2, inflight 16):")
     print("%-9s %-12s %8s %8s" % ("order", "cache", "@0.95", "@0.99"))
-    for order in ("locality", "plain"):
+    for order in ORDERS:
         for cache in (0, one_pct):
             k = "reads_%s_cache%s_at" % (order, "1pct" if cache else "0")
             f = lambda v: "%8.2f" % v if v is not None else "%8s" % "-"
@@ -227,7 +230,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="100k generated points, short runs")
     ap.add_argument("--datasets", default="fmnist,gen", help="comma-separated: fmnist, gen")
+    ap.add_argument("--orders", default="locality,plain",
+                    help="node orders to build and compare (locality must be one)")
     a = ap.parse_args()
+    global ORDERS
+    ORDERS = tuple(a.orders.split(","))
+    if "locality" not in ORDERS or not set(ORDERS) <= {"locality", "plain"}:
+        sys.exit("bench/disk.py: --orders: locality,plain or locality")
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, "disk-%s.jsonl" % time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
     rows_out = open(path, "w")

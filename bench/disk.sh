@@ -7,6 +7,7 @@
 #   bench/disk.sh            Fashion-MNIST 60k and 1M x 128 generated (long: the 1M build)
 #   bench/disk.sh --quick    Fashion-MNIST 60k and 100k x 128, shorter runs
 #   bench/disk.sh --datasets fmnist
+#   bench/disk.sh --datasets gen --orders locality   (skip the plain-order build)
 set -eu
 cd "$(dirname "$0")/.."
 command -v fio >/dev/null || { echo "bench/disk.sh: fio missing (scripts/install-deps)" >&2; exit 1; }

@@ -67,16 +67,10 @@ static int32_t hsum_epi32(__m256i v)
 	return _mm_cvtsi128_si32(s);
 }
 
-/* The accumulator set the k-th vector of a loop trip (0..3) goes to. Four
- * float sets hide the 4-cycle FMA latency (cosine's twelve sums still fit
- * in the sixteen ymm registers). Integer sums grow by vpaddd (1 cycle),
- * so one set is enough there. */
-INLINE int fslot(int k, enum op op)
-{
-	(void)op;
-	return k;
-}
-
+/* The accumulator set the k-th vector of an integer loop trip (0..3) goes
+ * to. The float driver uses four sets to hide the 4-cycle FMA latency
+ * (cosine's twelve sums still fit in the sixteen ymm registers); integer
+ * sums grow by vpaddd (1 cycle), so one set is enough there. */
 INLINE int islot(int k, enum op op)
 {
 	(void)k;
@@ -127,24 +121,24 @@ INLINE float fkernel(const void *a, const void *b, size_t dim, enum elem e, enum
 		acc[u].s = acc[u].na = acc[u].nb = _mm256_setzero_ps();
 	for (; i + FW * FUNROLL <= dim; i += FW * FUNROLL)
 		for (int u = 0; u < FUNROLL; u++)
-			fstep(&acc[fslot(u, op)], _mm256_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
+			fstep(&acc[u], _mm256_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
 	/* At most FUNROLL - 1 whole vectors remain, then a part of one: each
 	 * goes to its own accumulator so short vectors have no long chain.
 	 * Written out so the accumulators stay in registers. */
 	rest = (dim - i) / FW;
 	if (rest > 0)
-		fstep(&acc[fslot(0, op)], _mm256_loadu_ps(fptr(a, i)), fload(b, i, e), op);
+		fstep(&acc[0], _mm256_loadu_ps(fptr(a, i)), fload(b, i, e), op);
 	if (rest > 1)
-		fstep(&acc[fslot(1, op)], _mm256_loadu_ps(fptr(a, i + FW)), fload(b, i + FW, e), op);
+		fstep(&acc[1], _mm256_loadu_ps(fptr(a, i + FW)), fload(b, i + FW, e), op);
 	if (rest > 2)
-		fstep(&acc[fslot(2, op)], _mm256_loadu_ps(fptr(a, i + 2 * FW)), fload(b, i + 2 * FW, e), op);
+		fstep(&acc[2], _mm256_loadu_ps(fptr(a, i + 2 * FW)), fload(b, i + 2 * FW, e), op);
 	i += rest * FW;
 	if (i < dim) {
 		float xt[FW] = { 0 }, yt[FW] = { 0 }; /* yt: FW elements of any type */
 
 		memcpy(xt, fptr(a, i), (dim - i) * sizeof(float));
 		memcpy(yt, bptr(b, i * elem_size(e)), (dim - i) * elem_size(e));
-		fstep(&acc[fslot(FUNROLL - 1, op)], _mm256_loadu_ps(xt), fload(yt, 0, e), op);
+		fstep(&acc[FUNROLL - 1], _mm256_loadu_ps(xt), fload(yt, 0, e), op);
 	}
 	acc[0].s = _mm256_add_ps(_mm256_add_ps(acc[0].s, acc[1].s), _mm256_add_ps(acc[2].s, acc[3].s));
 	if (op == OP_L2)

@@ -38,16 +38,10 @@ enum elem { E_F32, E_U8, E_I8 };
 #define IW 64
 #define IUNROLL 4 /* the remainder code below assumes 4 */
 
-/* The accumulator set the k-th vector of a loop trip (0..3) goes to. Four
- * sets hide the 4-5 cycle latency of vfmadd and vpdpbusd. Integer cosine
- * keeps five sums per set; there two sets keep the chains shorter than
- * the trip's port time and all twenty sums in registers. */
-INLINE int fslot(int k, enum op op)
-{
-	(void)op;
-	return k;
-}
-
+/* The accumulator set the k-th vector of an integer loop trip (0..3) goes
+ * to. Four sets hide the 5-cycle vpdpbusd latency (the float driver uses
+ * four throughout). Cosine keeps five sums per set; there two sets keep
+ * the chains shorter than the trip's port time and all sums in registers. */
 INLINE int islot(int k, enum op op)
 {
 	return op == OP_COS ? k % 2 : k;
@@ -119,21 +113,21 @@ INLINE float fkernel(const void *a, const void *b, size_t dim, enum elem e, enum
 		acc[u].s = acc[u].na = acc[u].nb = _mm512_setzero_ps();
 	for (; i + FW * FUNROLL <= dim; i += FW * FUNROLL)
 		for (int u = 0; u < FUNROLL; u++)
-			fstep(&acc[fslot(u, op)], _mm512_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
+			fstep(&acc[u], _mm512_loadu_ps(fptr(a, i + FW * u)), fload(b, i + FW * u, e), op);
 	/* At most FUNROLL - 1 whole vectors remain, then a part of one: each
 	 * goes to its own accumulator so short vectors have no long chain.
 	 * Written out so the accumulators stay in registers. */
 	rest = (dim - i) / FW;
 	if (rest > 0)
-		fstep(&acc[fslot(0, op)], _mm512_loadu_ps(fptr(a, i)), fload(b, i, e), op);
+		fstep(&acc[0], _mm512_loadu_ps(fptr(a, i)), fload(b, i, e), op);
 	if (rest > 1)
-		fstep(&acc[fslot(1, op)], _mm512_loadu_ps(fptr(a, i + FW)), fload(b, i + FW, e), op);
+		fstep(&acc[1], _mm512_loadu_ps(fptr(a, i + FW)), fload(b, i + FW, e), op);
 	if (rest > 2)
-		fstep(&acc[fslot(2, op)], _mm512_loadu_ps(fptr(a, i + 2 * FW)), fload(b, i + 2 * FW, e), op);
+		fstep(&acc[2], _mm512_loadu_ps(fptr(a, i + 2 * FW)), fload(b, i + 2 * FW, e), op);
 	i += rest * FW;
 	if (i < dim) {
 		__mmask16 m = (__mmask16)((1u << (dim - i)) - 1);
-		fstep(&acc[fslot(FUNROLL - 1, op)], _mm512_maskz_loadu_ps(m, fptr(a, i)), fload_mask(b, i, e, m), op);
+		fstep(&acc[FUNROLL - 1], _mm512_maskz_loadu_ps(m, fptr(a, i)), fload_mask(b, i, e, m), op);
 	}
 	acc[0].s = _mm512_add_ps(_mm512_add_ps(acc[0].s, acc[1].s), _mm512_add_ps(acc[2].s, acc[3].s));
 	if (op == OP_L2)

@@ -22,31 +22,17 @@ static int generic_core(const char *name)
 	return 0;
 }
 
-void blascpu_ensure(int argc, char **argv)
+const char *blascpu_wanted_core(void)
 {
-	const char *core = openblas_get_corename(), *want = NULL;
-	char **args;
+	const char *core = openblas_get_corename();
 
 	if (getenv("OPENBLAS_CORETYPE") || !core || !generic_core(core))
-		return;
+		return NULL;
 	__builtin_cpu_init();
 	if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-		want = "SkylakeX";
-	else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-		want = "Haswell";
-	if (!want || !strcasecmp(core, want))
-		return;
-	if (!(args = calloc((size_t)argc + 2, sizeof *args)))
-		return;
-	args[0] = "dann";
-	for (int i = 0; i < argc; i++)
-		args[i + 1] = argv[i];
-	fprintf(stderr, "dann %s: OpenBLAS chose its generic %s kernel for this CPU; "
-			"running again with OPENBLAS_CORETYPE=%s\n", argv[0], core, want);
-	setenv("OPENBLAS_CORETYPE", want, 1);
-	execv("/proc/self/exe", args);
-	/* exec failed: carry on with the slow kernel rather than not at all. */
-	unsetenv("OPENBLAS_CORETYPE");
-	free(args);
+		return strcasecmp(core, "SkylakeX") ? "SkylakeX" : NULL;
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+		return strcasecmp(core, "Haswell") ? "Haswell" : NULL;
+	return NULL;
 }

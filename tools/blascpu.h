@@ -11,11 +11,10 @@
 #ifndef DANN_BLASCPU_H
 #define DANN_BLASCPU_H
 
-/* If OpenBLAS chose a generic kernel on a CPU with AVX-512 (or AVX2) and
- * OPENBLAS_CORETYPE is unset, sets it to SkylakeX (or Haswell), says so on
- * stderr, and re-executes the dann binary with "dann" + argv; returns only
- * if nothing needed doing or the re-exec failed. argv is a subcommand's
- * (argv[0] = command name). */
-void blascpu_ensure(int argc, char **argv);
+/* The OPENBLAS_CORETYPE this process should run with: "SkylakeX" (or
+ * "Haswell") when OpenBLAS chose a generic kernel on a CPU with AVX-512 (or
+ * AVX2) and OPENBLAS_CORETYPE is unset; NULL when nothing needs doing. The
+ * CLI applies it for every command through runenv_ensure. */
+const char *blascpu_wanted_core(void);
 
 #endif

@@ -9,7 +9,6 @@
 
 #include "../engine/gt.h"
 #include "../engine/vf.h"
-#include "blascpu.h"
 #include "cmd.h"
 #include "progress.h"
 
@@ -116,7 +115,6 @@ static int run_gt(int argc, char **argv)
 		return cmd_usage_error(CMD, "--base, --queries, -k, --metric and --out are required");
 	if (dann_metric_parse(metric, &p.metric) < 0)
 		return cmd_usage_error(CMD, "--metric '%s': expected l2, ip or cosine", metric);
-	blascpu_ensure(argc, argv);
 	progress_init(&pb, CMD);
 	p.progress = progress_update;
 	p.progress_arg = &pb;

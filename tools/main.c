@@ -6,6 +6,7 @@
 
 #include "../engine/dann.h"
 #include "cmd.h"
+#include "runenv.h"
 
 void cmd_list(FILE *out);
 
@@ -37,5 +38,6 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	runenv_ensure(argv);
 	return c->run(argc - 1, argv + 1);
 }

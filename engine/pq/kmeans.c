@@ -109,17 +109,22 @@ static size_t block_rows(uint32_t k, uint64_t n)
 	return b < n ? b : (size_t)n;
 }
 
-/* The nearest centroid of each of nb rows; returns the sum of the squared
- * distances (xnorm[i] + the row's best). best is nb floats of scratch. */
-static double rows_argmin(const struct pq_kernels *kern, const float *dots, size_t nb, uint32_t k,
-			  const float *cnorm, const float *xnorm, uint32_t *assign, float *best)
+/* The nearest centroid of each of nb rows (rows ld floats apart) into
+ * assign; with xnorm, returns the sum of the squared distances; with dists,
+ * writes each row's distance. best is nb floats of scratch. */
+static double rows_nearest(const struct pq_kernels *kern, const float *dots, const float *x,
+			   size_t ld, size_t nb, uint32_t dim, uint32_t k, const float *cnorm,
+			   const float *xnorm, uint32_t *assign, float *dists, float *best)
 {
 	double obj = 0;
 
 	kern->argmin_rows(dots, nb, k, cnorm, assign, best);
 	for (size_t i = 0; i < nb; i++) {
-		float d = best[i] + xnorm[i];
-		obj += d > 0 ? d : 0;
+		float d = best[i] + (xnorm ? xnorm[i] : norm2(x + i * ld, dim));
+		d = d > 0 ? d : 0;
+		obj += d;
+		if (dists)
+			dists[i] = d;
 	}
 	return obj;
 }
@@ -196,8 +201,9 @@ static void blas_single_leave(void)
  * L2-sized block and scans the result while it is hot. OpenBLAS is held to
  * one thread meanwhile (its pthread pool would otherwise fight OpenMP's
  * threads for the same cores) and restored after.
- * Mode nn == 0: Lloyd's assignment, nearest centroid to ids[i], objective
- * to *obj (xnorm required). Mode nn >= 1: the nn nearest to ids/dists.
+ * nn <= 1: the nearest centroid to ids[i] (and its distance to dists[i] if
+ * asked), through the SIMD argmin; the objective to *obj, using xnorm if
+ * given. nn >= 2: the nn nearest to ids/dists, nearest first.
  */
 struct pass {
 	const float *x;
@@ -249,9 +255,11 @@ static int run_pass(const struct pass *ps, double *obj)
 			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k,
 				    (int)ps->dim, -2.0f, xb, (int)ps->ld, ps->c, (int)ps->dim, 0.0f,
 				    db, (int)k);
-			if (ps->nn == 0)
-				bobj[b] = rows_argmin(kern, db, m, k, cnorm, ps->xnorm + i0,
-						      ps->ids + i0, dl + (size_t)t * scratch);
+			if (ps->nn <= 1)
+				bobj[b] = rows_nearest(kern, db, xb, ps->ld, m, ps->dim, k, cnorm,
+						       ps->xnorm ? ps->xnorm + i0 : NULL, ps->ids + i0,
+						       ps->dists ? ps->dists + i0 : NULL,
+						       dl + (size_t)t * scratch);
 			else
 				rows_topn(db, xb, ps->ld, m, ps->dim, k, cnorm, ps->nn,
 					  ps->ids + i0 * ps->nn,

@@ -17,35 +17,18 @@
 
 #include "error.h"
 #include "vf.h"
-
-static char dir[64];
+#include "helpers/tmpdir.h"
 
 static void make_dir(void)
 {
-	strcpy(dir, "/tmp/dann_test_vf_XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	tmpdir_make("vf");
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
-}
-
-static void remove_dir(void)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(vf, .init = make_dir, .fini = remove_dir);
+TestSuite(vf, .init = make_dir, .fini = tmpdir_remove);
 
 static char *in_dir(const char *name)
 {
-	static char paths[8][256];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-	return p;
+	return tmpdir_path(name);
 }
 
 static void write_bytes(const char *path, const void *p, size_t n)

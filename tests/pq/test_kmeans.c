@@ -137,6 +137,16 @@ Test(kmeans, assigns_the_two_nearest_centroids_like_brute_force)
 		cr_assert_float_eq(d[ids[i * 2 + 1]], d[b1], 1e-3f * (1 + d[b1]));
 		cr_assert_neq(ids[i * 2], ids[i * 2 + 1]);
 	}
+	/* The single-nearest path (SIMD argmin) agrees with the first of two. */
+	{
+		uint32_t *one = malloc(N * sizeof *one);
+		float *d1 = malloc(N * sizeof *d1);
+		cr_assert_eq(km_assign(c, K, DIM, x, N, 1, one, d1), 0, "%s", dann_errmsg());
+		for (int i = 0; i < N; i++)
+			cr_assert_float_eq(d1[i], dist[i * 2], 1e-3f * (1 + dist[i * 2]), "point %d", i);
+		free(one);
+		free(d1);
+	}
 	free(c);
 	free(x);
 	free(dist);

@@ -14,35 +14,18 @@
 #include "error.h"
 #include "helpers/cli.h"
 #include "vf.h"
-
-static char dir[64];
+#include "helpers/tmpdir.h"
 
 static void make_dir(void)
 {
-	strcpy(dir, "/tmp/dann_test_info_XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	tmpdir_make("info");
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
-}
-
-static void remove_dir(void)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-TestSuite(info, .init = make_dir, .fini = remove_dir);
+TestSuite(info, .init = make_dir, .fini = tmpdir_remove);
 
 static char *in_dir(const char *name)
 {
-	static char paths[8][256];
-	static int next;
-	char *p = paths[next++ % 8];
-	snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-	return p;
+	return tmpdir_path(name);
 }
 
 /* Asserts that out has a line "  <field> <value...>" whose value starts
@@ -177,8 +160,8 @@ Test(info, refuses_directories_unreadable_files_and_unknown_options)
 {
 	char *err;
 
-	cr_assert_eq(cli_run(NULL, &err, "info", dir, NULL), 1);
-	cr_assert(strstr(err, dir) && strstr(err, "directory"), "%s", err);
+	cr_assert_eq(cli_run(NULL, &err, "info", tmpdir_get(), NULL), 1);
+	cr_assert(strstr(err, tmpdir_get()) && strstr(err, "directory"), "%s", err);
 	free(err);
 	cr_assert_eq(cli_run(NULL, &err, "info", in_dir("none.fbin"), NULL), 1);
 	cr_assert(strstr(err, "none.fbin"), "%s", err);

@@ -73,9 +73,10 @@ Test(dix_fmnist, recall_at_10_stays_above_its_measured_floor)
 	for (uint32_t i = 0; i < nq; i++)
 		recall += knn_recall(gt + i * K, K, ids + i * K, found[i]);
 	recall /= nq;
-	/* Measured 0.996 (6000 rows) and 0.998 (2000 rows) at L = 40, W = 4;
-	 * DiskANN reaches >= 0.98 here, and anything under 0.95 means the
-	 * search or the layout lost neighbours. */
+	/* Measured 0.999 (3000 rows) and 1.000 (1200 rows) at L = 40, W = 4
+	 * (and 0.9925 on all 60000 rows with R 64, bench/disk.sh). The floor
+	 * leaves room for a different graph from thread timing; anything
+	 * under 0.95 means the search or the layout lost neighbours. */
 	cr_assert_geq(recall, 0.95, "recall@10 = %.4f on %u Fashion-MNIST rows", recall, n);
 
 	dann_index_close(ix);

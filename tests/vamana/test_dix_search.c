@@ -355,7 +355,7 @@ Test(dix_search, truncated_or_corrupt_index_files_are_rejected_by_name)
 	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
 		char path[700], save[700];
 		TU_FMT(path, "%s/%s", f.dir, files[i]);
-		TU_FMT(save, "%s.save", f.tmp);
+		TU_FMT(save, "%s/save", f.tmp); /* inside tmp: removed with it */
 		/* Truncated. */
 		{
 			char cmd[1600];
