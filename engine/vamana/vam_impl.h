@@ -159,6 +159,12 @@ void vam_reach(const struct vam *v, uint64_t n, uint32_t *seen, uint32_t *queue)
  * writers; searches may run. */
 int vam_connect_unreachable(struct vam *v, uint64_t n);
 
+/* Large zero-filled arrays that go back to the OS when freed (see
+ * vam_mem.c). vam_big_realloc(NULL, 0, n) allocates; NULL on failure,
+ * leaving p as it was. The caller keeps the byte counts. */
+void *vam_big_realloc(void *p, size_t old_bytes, size_t new_bytes);
+void vam_big_free(void *p, size_t bytes);
+
 /* Frees the scratch spaces pooled in v. */
 void vam_scratch_pool_free(struct vam *v);
 /* GreedySearch for stored point p from the entry point with the build's

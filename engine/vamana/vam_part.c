@@ -14,7 +14,9 @@
  *      distances), then freed;
  *   4. the merge streams all shard files at once in id order: a point's
  *      lists from its two shards are united and de-duplicated; a union
- *      longer than R is RobustPruned (alpha) back to R.
+ *      longer than R is RobustPruned (alpha) back to R, its free slots
+ *      then filled with the closest of the rest; the global entry point
+ *      (the medoid of the whole file) also links to each shard's entry.
  * The prune needs the vectors of up to 2R neighbours per point, random
  * reads across the file; they are read through the file's mapping in
  * chunks of points sized so that the rows a chunk touches stay within

@@ -35,7 +35,7 @@ static void scratch_free(struct vam_scratch *s)
 {
 	if (!s)
 		return;
-	free(s->stamp);
+	vam_big_free(s->stamp, s->stamp_cap * sizeof *s->stamp);
 	cand_destroy(&s->cl);
 	free(s->exp);
 	free(s->nbr);
@@ -87,13 +87,12 @@ int vam_scratch_get(struct vam *v, uint32_t L, struct vam_scratch **out)
 	if (!s && (rc = scratch_new(v, &s)) < 0)
 		return rc;
 	if (s->stamp_cap < v->cap) {
-		uint32_t *st = realloc(s->stamp, sizeof *st * v->cap);
+		uint32_t *st = vam_big_realloc(s->stamp, sizeof *st * s->stamp_cap, sizeof *st * v->cap);
 		if (!st) {
 			rc = dann_fail(DANN_ENOMEM, "vamana: no memory for a visited set of %llu",
 				       (unsigned long long)v->cap);
 			goto fail;
 		}
-		memset(st + s->stamp_cap, 0, sizeof *st * (v->cap - s->stamp_cap));
 		s->stamp = st;
 		s->stamp_cap = v->cap;
 	}

@@ -60,21 +60,21 @@ static int alloc_arrays(struct vam *v, uint64_t cap)
 
 	if (cap == 0)
 		cap = 1;
-#define GROW(field, bytes)                                          \
-	do {                                                        \
-		if (!(a = realloc(v->field, (bytes))))             \
-			goto nomem;                                 \
-		v->field = a;                                       \
+#define GROW(field, per)                                                          \
+	do {                                                                      \
+		if (!(a = vam_big_realloc((void *)v->field, v->cap * (per), cap * (per)))) \
+			goto nomem;                                               \
+		v->field = a;                                                     \
 	} while (0)
-	GROW(vecs, cap * v->row_bytes);
-	GROW(slots, cap * R * sizeof(uint32_t));
-	GROW(deg, cap * sizeof(uint32_t));
-	GROW(lock, cap * sizeof(atomic_uchar));
-	GROW(del, cap * sizeof(atomic_uchar));
+	GROW(vecs, v->row_bytes);
+	GROW(slots, R * sizeof(uint32_t));
+	GROW(deg, sizeof(uint32_t));
+	GROW(lock, sizeof(atomic_uchar));
+	GROW(del, sizeof(atomic_uchar));
 	if (v->metric == DANN_METRIC_IP)
-		GROW(ext, cap * sizeof(float));
+		GROW(ext, sizeof(float));
 #undef GROW
-	memset(v->deg + v->cap, 0, (cap - v->cap) * sizeof *v->deg);
+	/* New pages come zeroed: degrees 0, locks free, nothing deleted. */
 	for (uint64_t i = v->cap; i < cap; i++) {
 		atomic_init(&v->lock[i], 0);
 		atomic_init(&v->del[i], 0);
@@ -148,12 +148,12 @@ void vam_free(struct vam *v)
 	pthread_rwlock_destroy(&v->maint);
 	pthread_mutex_destroy(&v->alloc);
 	pthread_mutex_destroy(&v->pool_mu);
-	free(v->vecs);
-	free(v->ext);
-	free(v->slots);
-	free(v->deg);
-	free((void *)v->lock);
-	free((void *)v->del);
+	vam_big_free(v->vecs, v->cap * v->row_bytes);
+	vam_big_free(v->ext, v->cap * sizeof *v->ext);
+	vam_big_free(v->slots, v->cap * v->p.R * sizeof *v->slots);
+	vam_big_free(v->deg, v->cap * sizeof *v->deg);
+	vam_big_free((void *)v->lock, v->cap * sizeof *v->lock);
+	vam_big_free((void *)v->del, v->cap * sizeof *v->del);
 	free(v);
 }
 
@@ -414,7 +414,8 @@ static void spread(struct vam *v, uint32_t *seen, uint32_t *queue, uint32_t u)
 
 int vam_connect_unreachable(struct vam *v, uint64_t n)
 {
-	uint32_t *seen = malloc(sizeof *seen * n), *queue = malloc(sizeof *queue * n);
+	uint32_t *seen = vam_big_realloc(NULL, 0, sizeof *seen * n);
+	uint32_t *queue = vam_big_realloc(NULL, 0, sizeof *queue * n);
 	struct vam_scratch *s = NULL;
 	int rc = 0;
 
@@ -452,8 +453,8 @@ int vam_connect_unreachable(struct vam *v, uint64_t n)
 out:
 	if (s)
 		vam_scratch_put(v, s);
-	free(seen);
-	free(queue);
+	vam_big_free(seen, sizeof *seen * n);
+	vam_big_free(queue, sizeof *queue * n);
 	return rc;
 }
 
@@ -467,7 +468,7 @@ int vam_build_adopt(struct vam *v, uint64_t n)
 	if (n == 0)
 		return 0;
 	prepare_rows(v, n);
-	order = malloc(sizeof *order * n);
+	order = vam_big_realloc(NULL, 0, sizeof *order * n);
 	centroid = malloc(sizeof *centroid * v->dim);
 	if (!order || !centroid) {
 		rc = dann_fail(DANN_ENOMEM, "vamana: no memory to order %llu points", (unsigned long long)n);
@@ -492,7 +493,7 @@ int vam_build_adopt(struct vam *v, uint64_t n)
 	if (rc == 0)
 		rc = vam_connect_unreachable(v, n);
 out:
-	free(order);
+	vam_big_free(order, sizeof *order * n);
 	free(centroid);
 	return rc;
 }

@@ -178,8 +178,11 @@ int vam_load(const char *path, enum dann_metric metric, enum dann_dtype dtype, u
  * partitioned with k-means into shards (each point in its 2 nearest),
  * each shard built in turn within the budget, and the shard graphs merged
  * on disk (see vam_part.c); shard files go to a temporary directory under
- * tmpdir (NULL = graph_path's directory) and are removed. Peak memory is
- * about the budget plus a few MiB of buffers. st may be NULL.
+ * tmpdir (NULL = graph_path's directory) and are removed. st may be NULL.
+ * Memory: each shard build uses at most 80% of the budget; on top of the
+ * process's own ~10 MiB come the streaming buffers (~10 MiB) and, in the
+ * k-means phase only, km_train's working set (OpenBLAS: measured 90 MiB on
+ * a 24k x 128 sample), which sets the peak when the budget is small.
  */
 struct vam_file_stats {
 	uint64_t est_bytes;        /* estimated in-memory build size */
