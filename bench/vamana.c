@@ -219,7 +219,19 @@ static int child_build(const char *vec, const char *graph, uint64_t budget, cons
 		fprintf(stderr, "bench_vamana: %s\n", dann_errmsg());
 		return 1;
 	}
-	getrusage(RUSAGE_SELF, &ru);
+	/* ru_maxrss would carry the parent's high-water mark across popen's
+	 * fork and exec (Linux keeps the larger); VmHWM belongs to this
+	 * process image alone. */
+	{
+		FILE *st = fopen("/proc/self/status", "r");
+		char line[256];
+		getrusage(RUSAGE_SELF, &ru);
+		while (st && fgets(line, sizeof line, st))
+			if (sscanf(line, "VmHWM: %ld", &ru.ru_maxrss) == 1)
+				break;
+		if (st)
+			fclose(st);
+	}
 	printf("%.3f %.3f %ld %u %llu %llu %llu\n", now() - t0, proc_cpu() - c0, ru.ru_maxrss, fs.shards,
 	       (unsigned long long)fs.max_shard_points, (unsigned long long)fs.truncated,
 	       (unsigned long long)fs.est_bytes);
