@@ -15,33 +15,18 @@
 #include "error.h"
 #include "gen.h"
 #include "vf.h"
-
-static char tmp[64];
+#include "helpers/tmpdir.h"
 
 static void make_tmp(void)
 {
-	strcpy(tmp, "/tmp/dann-gen-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	tmpdir_make("gen");
 }
 
-static void remove_tmp(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(gen, .init = make_tmp, .fini = remove_tmp);
+TestSuite(gen, .init = make_tmp, .fini = tmpdir_remove);
 
 static char *path_in(const char *name)
 {
-	static char buf[4][256];
-	static int i;
-	char *p = buf[i++ % 4];
-
-	snprintf(p, 256, "%s/%s", tmp, name);
-	return p;
+	return tmpdir_path(name);
 }
 
 static struct gen_model *model(uint64_t seed, uint32_t dim, enum dann_dtype t)
@@ -282,7 +267,7 @@ static int run_cli(const char *env, const char *args, char *out, size_t cap)
 	FILE *p;
 	size_t n;
 
-	snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' %s 2>&1", tmp, env, DANN_CLI, args);
+	snprintf(cmd, sizeof cmd, "cd '%s' && %s '%s' %s 2>&1", tmpdir_get(), env, DANN_CLI, args);
 	cr_assert_not_null(p = popen(cmd, "r"));
 	n = fread(out, 1, cap - 1, p);
 	out[n] = 0;

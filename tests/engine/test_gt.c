@@ -21,6 +21,7 @@
 #include "gt.h"
 #include "topk.h"
 #include "vf.h"
+#include "helpers/tmpdir.h"
 
 static void force_scalar(void)
 {
@@ -333,33 +334,17 @@ Test(gt, rejects_nan_and_infinite_values_naming_the_row)
 
 /* ---- the file form and the CLI -------------------------------------- */
 
-static char tmp[64];
-
 static void make_tmp(void)
 {
 	force_scalar();
-	strcpy(tmp, "/tmp/dann-gt-XXXXXX");
-	cr_assert_not_null(mkdtemp(tmp));
+	tmpdir_make("gt");
 }
 
-static void remove_tmp(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-	cr_assert_eq(system(cmd), 0);
-}
-
-TestSuite(gt_files, .init = make_tmp, .fini = remove_tmp);
+TestSuite(gt_files, .init = make_tmp, .fini = tmpdir_remove);
 
 static char *path_in(const char *name)
 {
-	static char buf[4][256];
-	static int i;
-	char *p = buf[i++ % 4];
-
-	snprintf(p, 256, "%s/%s", tmp, name);
-	return p;
+	return tmpdir_path(name);
 }
 
 /* Runs `dann <args>` in the temp dir; returns the exit status and keeps
@@ -370,7 +355,7 @@ static int run_cli(const char *args, char *out, size_t cap)
 	FILE *p;
 	size_t n;
 
-	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", tmp, DANN_CLI, args);
+	snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s 2>&1", tmpdir_get(), DANN_CLI, args);
 	cr_assert_not_null(p = popen(cmd, "r"));
 	n = fread(out, 1, cap - 1, p);
 	out[n] = 0;
