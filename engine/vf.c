@@ -33,6 +33,7 @@
 struct vf {
 	char *path;
 	unsigned char *map;  /* whole file, PROT_READ */
+	int fd;              /* kept for vf_read_ids, which must not fault the map */
 	uint64_t file_bytes;
 	enum vf_format fmt;
 	enum dann_dtype dtype;
@@ -194,6 +195,7 @@ int vf_open(const char *path, struct vf **out)
 	*out = NULL;
 	if (!(f = calloc(1, sizeof *f)))
 		return dann_fail(DANN_ENOMEM, "vf_open: %s", path ? path : "(null)");
+	f->fd = -1;
 	if ((rc = vf_format_from_path(path, &f->fmt)) < 0)
 		goto fail;
 	f->dtype = formats[f->fmt].dtype;
@@ -229,7 +231,7 @@ int vf_open(const char *path, struct vf **out)
 		goto fail;
 	}
 	f->map = map;
-	close(fd); /* the mapping keeps the file open */
+	f->fd = fd;
 	fd = -1;
 	rc = formats[f->fmt].vecs ? validate_vecs(f) : validate_bin(f);
 	if (rc < 0)
@@ -249,6 +251,8 @@ void vf_close(struct vf *f)
 		return;
 	if (f->map)
 		munmap(f->map, (size_t)f->file_bytes);
+	if (f->fd >= 0)
+		close(f->fd);
 	free(f->path);
 	free(f);
 }
@@ -297,6 +301,41 @@ int vf_read(const struct vf *f, uint64_t first, uint64_t n, void *dst)
 	}
 	for (uint64_t i = 0; i < n; i++)
 		memcpy(d + i * f->row_bytes, row_ptr(f, first + i), f->row_bytes);
+	return 0;
+}
+
+int vf_read_ids(const struct vf *f, const uint32_t *ids, uint64_t n, void *dst)
+{
+	unsigned char *d = dst;
+
+	for (uint64_t i = 0; i < n; i++) {
+		if (ids[i] >= f->count)
+			return dann_fail(DANN_EINVAL, "%s: row %u requested, but the file has %llu rows",
+					 f->path, ids[i], (unsigned long long)f->count);
+		if (i > 0 && ids[i] <= ids[i - 1])
+			return dann_fail(DANN_EINVAL, "%s: row ids must ascend (%u after %u)", f->path,
+					 ids[i], ids[i - 1]);
+	}
+	for (uint64_t i = 0; i < n;) {
+		/* A run of consecutive rows of a *bin file is one read. */
+		uint64_t run = 1;
+		if (!formats[f->fmt].vecs)
+			while (i + run < n && ids[i + run] == ids[i] + run)
+				run++;
+		size_t want = (size_t)run * f->row_bytes, got = 0;
+		off_t at = (off_t)(f->data_off + (uint64_t)ids[i] * f->stride);
+		while (got < want) {
+			ssize_t r = pread(f->fd, d + got, want - got, at + (off_t)got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				return dann_fail_errno(DANN_EIO, r < 0 ? errno : EIO,
+						       "%s: reading row %u failed", f->path, ids[i]);
+			got += (size_t)r;
+		}
+		d += want;
+		i += run;
+	}
 	return 0;
 }
 

@@ -74,6 +74,13 @@ const void *vf_rows(const struct vf *f, uint64_t first);
  * (n * vf_row_bytes bytes). DANN_EINVAL if the range runs past the end. */
 int vf_read(const struct vf *f, uint64_t first, uint64_t n, void *dst);
 
+/* Copies rows ids[0..n) (strictly ascending) into dst, one after another,
+ * with pread: unlike reads through the mapping, scattered rows do not pull
+ * their neighbours' pages into this process's RSS (fault-around), so a
+ * caller that needs a sparse subset of a file larger than RAM pays only
+ * for dst. DANN_EINVAL for an id past the end or out of order. */
+int vf_read_ids(const struct vf *f, const uint32_t *ids, uint64_t n, void *dst);
+
 /* Copies rows [first, first+n) converted to float32 into dst (n*dim). */
 int vf_read_f32(const struct vf *f, uint64_t first, uint64_t n, float *dst);
 

@@ -105,6 +105,7 @@ struct part {
 	enum dann_metric metric;
 	struct vam_params p;
 	uint64_t n, cap;        /* points; shard capacity */
+	uint64_t stream_rows;   /* rows per chunk of a pass over the file */
 	uint32_t k, dim;
 	float *centroids;       /* k * dim */
 	uint64_t *size;         /* points per shard */
@@ -205,8 +206,8 @@ static int assign_chunk(struct part *pt, uint64_t first, uint64_t m, const uint3
 static int assign(struct part *pt, double *sum)
 {
 	uint32_t nn = PART_NN < pt->k ? PART_NN : pt->k;
-	float *x = malloc(sizeof *x * PART_CHUNK_ROWS * pt->dim);
-	uint32_t *near = malloc(sizeof *near * PART_CHUNK_ROWS * nn);
+	float *x = malloc(sizeof *x * pt->stream_rows * pt->dim);
+	uint32_t *near = malloc(sizeof *near * pt->stream_rows * nn);
 	FILE **out = calloc(pt->k, sizeof *out);
 	char path[PATH_MAX];
 	int rc = 0;
@@ -222,8 +223,8 @@ static int assign(struct part *pt, double *sum)
 			goto out;
 		}
 	}
-	for (uint64_t first = 0; first < pt->n; first += PART_CHUNK_ROWS) {
-		uint64_t m = pt->n - first < PART_CHUNK_ROWS ? pt->n - first : PART_CHUNK_ROWS;
+	for (uint64_t first = 0; first < pt->n; first += pt->stream_rows) {
+		uint64_t m = pt->n - first < pt->stream_rows ? pt->n - first : pt->stream_rows;
 		if ((rc = vf_read_f32(pt->f, first, m, x)) < 0)
 			goto out;
 		vf_advise_dontneed(pt->f, first, m);
@@ -256,7 +257,7 @@ out:
 static int find_medoid(struct part *pt, const double *sum)
 {
 	dist_fn l2 = dist_kernel(DANN_METRIC_L2, DANN_DTYPE_F32, DANN_DTYPE_F32);
-	float *c = malloc(sizeof *c * pt->dim), *x = malloc(sizeof *x * PART_CHUNK_ROWS * pt->dim);
+	float *c = malloc(sizeof *c * pt->dim), *x = malloc(sizeof *x * pt->stream_rows * pt->dim);
 	float best = INFINITY;
 	int rc = 0;
 
@@ -266,8 +267,8 @@ static int find_medoid(struct part *pt, const double *sum)
 	}
 	for (uint32_t j = 0; j < pt->dim; j++)
 		c[j] = (float)(sum[j] / (double)pt->n);
-	for (uint64_t first = 0; first < pt->n; first += PART_CHUNK_ROWS) {
-		uint64_t m = pt->n - first < PART_CHUNK_ROWS ? pt->n - first : PART_CHUNK_ROWS;
+	for (uint64_t first = 0; first < pt->n; first += pt->stream_rows) {
+		uint64_t m = pt->n - first < pt->stream_rows ? pt->n - first : pt->stream_rows;
 		if ((rc = vf_read_f32(pt->f, first, m, x)) < 0)
 			goto out;
 		vf_advise_dontneed(pt->f, first, m);
@@ -342,21 +343,14 @@ static int build_shard(struct part *pt, uint32_t s)
 	uint64_t m = pt->size[s];
 	uint32_t *ids = NULL;
 	struct vam *v = NULL;
-	size_t rb = vf_row_bytes(pt->f);
 	int rc;
 
 	if ((rc = read_ids(pt, s, &ids)) < 0)
 		goto out;
 	if ((rc = vam_create(pt->metric, vf_dtype(pt->f), pt->dim, m, &pt->p, &v)) < 0)
 		goto out;
-	for (uint64_t i = 0, from = 0; i < m; i++) {
-		if ((rc = vf_read(pt->f, ids[i], 1, v->vecs + i * rb)) < 0)
-			goto out;
-		if (i + 1 == m || i - from + 1 == PART_CHUNK_ROWS) {
-			vf_advise_dontneed(pt->f, ids[from], ids[i] - ids[from] + 1);
-			from = i + 1;
-		}
-	}
+	if ((rc = vf_read_ids(pt->f, ids, m, v->vecs)) < 0)
+		goto out;
 	v->ip_M2 = pt->ip_M2; /* one augmented space for every shard */
 	if ((rc = vam_build_adopt(v, m)) < 0)
 		goto out;
@@ -397,65 +391,142 @@ static int cand_by_dist(const void *a, const void *b)
 	return (x->id > y->id) - (x->id < y->id);
 }
 
-/* A read-only index over the mapped input file: just enough of struct vam
- * for RobustPrune with global ids (vectors, the IP extra coordinate, the
- * kernel). Cosine uses the cosine kernel on the raw rows, which gives the
- * build's 1 - cos without normalised copies. NULL (no error) when rows are
- * not contiguous in the file (*vecs formats): the merge then cuts by
- * distance instead of pruning. */
-static int view_new(struct part *pt, struct vam **out)
+/* The rows one chunk's prunes need, read by id (vf_read_ids) into a
+ * compact buffer: local row j holds global row ids[j]. The struct vam over
+ * it is just enough for RobustPrune on local ids (vectors, the IP extra
+ * coordinate, the kernel). Cosine uses the cosine kernel on the raw rows,
+ * which gives the build's 1 - cos without normalised copies. Only touched
+ * pages of the buffer count toward RSS, so a chunk whose prunes need few
+ * rows costs few. */
+struct rowset {
+	struct vam *v;     /* vecs: cap rows; n: rows held */
+	uint32_t *ids;     /* ascending global ids of the rows held */
+	uint64_t cap;
+	dist_fn ip;        /* IP: x.x for the extra coordinate */
+};
+
+static int rowset_new(struct part *pt, uint64_t cap, struct rowset *rs)
 {
-	const void *rows = vf_rows(pt->f, 0);
 	enum dann_dtype t = vf_dtype(pt->f);
 	struct vam *v;
 
-	*out = NULL;
-	if (!rows)
-		return 0;
-	if (!(v = calloc(1, sizeof *v)))
+	memset(rs, 0, sizeof *rs);
+	if (!(v = rs->v = calloc(1, sizeof *v)))
 		return dann_fail(DANN_ENOMEM, "vamana merge: no memory");
 	v->metric = pt->metric;
 	v->dtype = t;
 	v->dim = pt->dim;
 	v->row_bytes = vf_row_bytes(pt->f);
 	v->p = pt->p;
-	v->cap = pt->n;
-	atomic_init(&v->n, pt->n);
-	v->vecs = (uint8_t *)rows;
+	v->cap = rs->cap = cap;
+	atomic_init(&v->n, 0);
 	v->dd = dist_kernel(pt->metric == DANN_METRIC_IP ? DANN_METRIC_L2 : pt->metric, t, t);
 	pthread_mutex_init(&v->pool_mu, NULL);
-	if (pt->metric == DANN_METRIC_IP) {
-		dist_fn ip = dist_kernel(DANN_METRIC_IP, t, t);
-		if (!(v->ext = malloc(sizeof *v->ext * (pt->n ? pt->n : 1)))) {
-			free(v);
-			return dann_fail(DANN_ENOMEM, "vamana merge: no memory");
-		}
-		for (uint64_t i = 0; i < pt->n; i++) {
-			float e2 = pt->ip_M2 + ip(vam_row(v, i), vam_row(v, i), v->dim);
-			v->ext[i] = e2 > 0 ? sqrtf(e2) : 0;
-			if ((i + 1) % PART_CHUNK_ROWS == 0)
-				vf_advise_dontneed(pt->f, i + 1 - PART_CHUNK_ROWS, PART_CHUNK_ROWS);
-		}
-		vf_advise_dontneed(pt->f, 0, pt->n);
-	}
-	*out = v;
+	if (pt->metric == DANN_METRIC_IP)
+		rs->ip = dist_kernel(DANN_METRIC_IP, t, t);
+	/* malloc'd, not touched: pages become resident only as rows land. */
+	v->vecs = malloc(v->row_bytes * cap);
+	rs->ids = malloc(sizeof *rs->ids * cap);
+	if (pt->metric == DANN_METRIC_IP)
+		v->ext = malloc(sizeof *v->ext * cap);
+	if (!v->vecs || !rs->ids || (pt->metric == DANN_METRIC_IP && !v->ext))
+		return dann_fail(DANN_ENOMEM, "vamana merge: no memory for %llu rows of %zu bytes",
+				 (unsigned long long)cap, v->row_bytes);
 	return 0;
 }
 
-static void view_free(struct vam *v)
+static void rowset_free(struct rowset *rs)
 {
-	if (!v)
-		return;
-	vam_scratch_pool_free(v);
-	pthread_mutex_destroy(&v->pool_mu);
-	free(v->ext);
-	free(v);
+	struct vam *v = rs->v;
+
+	if (v) {
+		vam_scratch_pool_free(v);
+		pthread_mutex_destroy(&v->pool_mu);
+		free(v->ext);
+		free(v->vecs);
+		free(v);
+	}
+	free(rs->ids);
+	memset(rs, 0, sizeof *rs);
 }
 
-/* Unites u[0..cnt) into at most R neighbours of gid in out; returns the
- * degree. Over R, RobustPrune through the view, else the R closest. */
-static uint32_t unite(struct vam *view, struct vam_scratch *s, struct cand *u, uint32_t cnt,
-		      uint32_t gid, uint32_t R, uint32_t *out, bool *cut)
+/* Sorts a[0..n) ascending (LSD radix, a byte a pass; tmp has room for n)
+ * and drops repeats; returns the count left. A chunk sorts up to (2R+1)
+ * ids per point, where qsort would be the merge's serial bottleneck. */
+static uint64_t sort_unique_u32(uint32_t *a, uint32_t *tmp, uint64_t n)
+{
+	uint64_t count[256];
+	uint32_t *src = a, *dst = tmp;
+	uint64_t m = 0;
+
+	for (unsigned shift = 0; shift < 32; shift += 8) {
+		uint64_t sum = 0;
+		memset(count, 0, sizeof count);
+		for (uint64_t i = 0; i < n; i++)
+			count[(src[i] >> shift) & 0xff]++;
+		for (unsigned b = 0; b < 256; b++) {
+			uint64_t c = count[b];
+			count[b] = sum;
+			sum += c;
+		}
+		for (uint64_t i = 0; i < n; i++)
+			dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+		uint32_t *t = src;
+		src = dst;
+		dst = t;
+	}
+	/* An even number of passes: the sorted ids are back in a. */
+	for (uint64_t i = 0; i < n; i++)
+		if (m == 0 || a[m - 1] != a[i])
+			a[m++] = a[i];
+	return m;
+}
+
+/* Fills the row set with ids[0..n) (sorted, unique) read from the file. */
+static int rowset_load(struct part *pt, struct rowset *rs, uint64_t n)
+{
+	struct vam *v = rs->v;
+	_Atomic int err = 0;
+	const uint64_t block = 4096;
+
+	/* Both cores read: the rows usually come from the page cache, and one
+	 * pread per scattered row is syscall-bound. */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(pt->p.threads ? (int)pt->p.threads : omp_get_num_procs())
+	for (uint64_t b = 0; b < n; b += block) {
+		uint64_t m = n - b < block ? n - b : block;
+		if (atomic_load(&err) == 0 &&
+		    vf_read_ids(pt->f, rs->ids + b, m, v->vecs + b * v->row_bytes) < 0)
+			atomic_store(&err, 1);
+		for (uint64_t i = b; rs->ip && i < b + m; i++) {
+			float e2 = pt->ip_M2 + rs->ip(vam_row(v, i), vam_row(v, i), v->dim);
+			v->ext[i] = e2 > 0 ? sqrtf(e2) : 0;
+		}
+	}
+	if (atomic_load(&err))
+		return dann_fail(DANN_EIO, "vamana merge: reading neighbour rows of %s failed",
+				 vf_path(pt->f));
+	atomic_store(&v->n, n);
+	return 0;
+}
+
+/* The local row of global id g (present by construction). */
+static uint32_t rowset_find(const struct rowset *rs, uint32_t g)
+{
+	uint64_t lo = 0, hi = atomic_load(&rs->v->n);
+
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (rs->ids[mid] < g)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+/* Sorts u[0..cnt) by id and drops repeats and gid itself; returns the
+ * count left. */
+static uint32_t dedupe(struct cand *u, uint32_t cnt, uint32_t gid)
 {
 	uint32_t m = 0;
 
@@ -463,14 +534,23 @@ static uint32_t unite(struct vam *view, struct vam_scratch *s, struct cand *u, u
 	for (uint32_t i = 0; i < cnt; i++)
 		if (u[i].id != gid && (m == 0 || u[m - 1].id != u[i].id))
 			u[m++] = u[i];
-	*cut = m > R;
-	if (m > R && view && s) {
+	return m;
+}
+
+/* Unites the de-duplicated u[0..m) into at most R neighbours of gid in
+ * out; returns the degree. Over R, RobustPrune on the row set (which holds
+ * gid and every u[i].id), else all of them, closest first. */
+static uint32_t unite(struct rowset *rs, struct vam_scratch *s, struct cand *u, uint32_t m,
+		      uint32_t gid, uint32_t R, uint32_t *out)
+{
+	if (m > R && s) {
 		s->npool = 0;
 		for (uint32_t i = 0; i < m; i++)
-			if (vam_pool_push(s, u[i].id, u[i].dist) < 0)
+			if (vam_pool_push(s, rowset_find(rs, u[i].id), u[i].dist) < 0)
 				goto closest; /* no memory for the pool: fall back */
-		uint32_t k = vam_robust_prune(view, s, gid, view->p.alpha);
-		memcpy(out, s->out, sizeof *out * k);
+		uint32_t k = vam_robust_prune(rs->v, s, rowset_find(rs, gid), rs->v->p.alpha);
+		for (uint32_t j = 0; j < k; j++)
+			out[j] = rs->ids[s->out[j]];
 		/* The prune keeps the diverse edges; the slots it leaves go to
 		 * the closest of the rest, so a merged node keeps as many
 		 * near neighbours as the cut would (DiskANN's "saturate"). */
@@ -543,23 +623,26 @@ static void link_shard_entries(const struct part *pt, uint32_t *list, uint32_t *
 static int merge(struct part *pt, uint64_t budget, const char *graph_path, uint64_t *truncated)
 {
 	uint32_t R = pt->p.R;
+	size_t rb = vf_row_bytes(pt->f);
 	struct vam_file_header h = { .R = R, .n = pt->n, .medoid = pt->medoid, .metric = pt->metric,
 				     .dtype = vf_dtype(pt->f), .dim = pt->dim };
-	/* Rows per chunk: the vectors a chunk's prunes touch stay within
-	 * half the budget (they are dropped after each chunk). */
-	uint64_t mc = budget / 2 / ((2ull * R + 1) * vf_row_bytes(pt->f));
+	/* Points per chunk: the rows a chunk's prunes may need (each point
+	 * and its up to 2R candidates) fit half the budget, with their ids
+	 * (twice, for the sort) and extra coordinate. */
+	uint64_t mc = budget / 2 / ((2ull * R + 1) * (rb + 12));
 	mc = mc < 64 ? 64 : mc > PART_CHUNK_ROWS ? PART_CHUNK_ROWS : mc;
+	uint64_t rcap = mc * (2ull * R + 1);
 	struct shard_reader *rd = calloc(pt->k, sizeof *rd);
 	struct cand *u = malloc(sizeof *u * mc * 2 * R);
 	uint32_t *cnt = malloc(sizeof *cnt * mc), *deg = malloc(sizeof *deg * mc);
-	uint32_t *slots = calloc(mc * R, sizeof *slots);
-	struct vam *view = NULL;
+	uint32_t *slots = calloc(mc * R, sizeof *slots), *tmp = malloc(sizeof *tmp * rcap);
+	struct rowset rs = { 0 };
 	struct vam_gw *w = NULL;
 	char path[PATH_MAX];
-	_Atomic uint64_t cuts = 0;
+	uint64_t cuts = 0;
 	int rc = 0;
 
-	if (!rd || !u || !cnt || !deg || !slots) {
+	if (!rd || !u || !cnt || !deg || !slots || !tmp) {
 		rc = dann_fail(DANN_ENOMEM, "vamana merge: no memory");
 		goto out;
 	}
@@ -573,48 +656,54 @@ static int merge(struct part *pt, uint64_t budget, const char *graph_path, uint6
 		if ((rc = next_head(&rd[s])) < 0)
 			goto out;
 	}
-	if ((rc = view_new(pt, &view)) < 0 || (rc = vam_gw_create(graph_path, &h, &w)) < 0)
+	if ((rc = rowset_new(pt, rcap, &rs)) < 0 || (rc = vam_gw_create(graph_path, &h, &w)) < 0)
 		goto out;
 	for (uint64_t first = 0; first < pt->n; first += mc) {
-		uint64_t m = pt->n - first < mc ? pt->n - first : mc;
+		uint64_t m = pt->n - first < mc ? pt->n - first : mc, nids = 0;
 		for (uint64_t i = 0; i < m; i++) {
 			int c = gather(pt, rd, (uint32_t)(first + i), u + i * 2 * R);
 			if (c < 0) {
 				rc = c;
 				goto out;
 			}
-			cnt[i] = (uint32_t)c;
+			cnt[i] = dedupe(u + i * 2 * R, (uint32_t)c, (uint32_t)(first + i));
 		}
+		/* Only unions over R are pruned; they need their rows. */
+		for (uint64_t i = 0; i < m; i++) {
+			if (cnt[i] <= R)
+				continue;
+			cuts++;
+			rs.ids[nids++] = (uint32_t)(first + i);
+			for (uint32_t j = 0; j < cnt[i]; j++)
+				rs.ids[nids++] = u[i * 2 * R + j].id;
+		}
+		nids = sort_unique_u32(rs.ids, tmp, nids);
+		if ((rc = rowset_load(pt, &rs, nids)) < 0)
+			goto out;
 		memset(slots, 0, sizeof *slots * m * R);
 #pragma omp parallel num_threads(pt->p.threads ? (int)pt->p.threads : omp_get_num_procs())
 		{
 			struct vam_scratch *s = NULL;
-			if (view && vam_scratch_get(view, 1, &s) < 0)
+			if (vam_scratch_get(rs.v, 1, &s) < 0)
 				s = NULL; /* unite() cuts by distance without one */
 #pragma omp for schedule(dynamic, 64)
-			for (uint64_t i = 0; i < m; i++) {
-				bool cut;
-				deg[i] = unite(view, s, u + i * 2 * R, cnt[i], (uint32_t)(first + i), R,
-					       slots + i * R, &cut);
-				if (cut)
-					atomic_fetch_add(&cuts, 1);
-			}
+			for (uint64_t i = 0; i < m; i++)
+				deg[i] = unite(&rs, s, u + i * 2 * R, cnt[i], (uint32_t)(first + i), R,
+					       slots + i * R);
 			if (s)
-				vam_scratch_put(view, s);
+				vam_scratch_put(rs.v, s);
 		}
 		if (pt->medoid >= first && pt->medoid < first + m)
 			link_shard_entries(pt, slots + (pt->medoid - first) * R, &deg[pt->medoid - first]);
-		if (view)
-			vf_advise_dontneed(pt->f, 0, pt->n);
 		if ((rc = vam_gw_put(w, first, m, deg, slots)) < 0)
 			goto out;
 	}
 	rc = vam_gw_close(w);
 	w = NULL;
 out:
-	*truncated = atomic_load(&cuts);
+	*truncated = cuts;
 	vam_gw_abort(w);
-	view_free(view);
+	rowset_free(&rs);
 	for (uint32_t s = 0; rd && s < pt->k; s++)
 		if (rd[s].f)
 			fclose(rd[s].f);
@@ -623,6 +712,7 @@ out:
 	free(cnt);
 	free(deg);
 	free(slots);
+	free(tmp);
 	return rc;
 }
 
@@ -661,6 +751,12 @@ static int build_partitioned(struct part *pt, uint64_t budget, const char *tmpdi
 					 (unsigned long long)k, (unsigned long long)pt->n);
 		pt->k = (uint32_t)k;
 	}
+	/* A pass over the file holds a chunk twice (mapped, and as float):
+	 * a sixteenth of the budget, so large rows under a small budget still
+	 * fit beside the k-means and BLAS buffers. */
+	pt->stream_rows = budget / 16 / (pt->dim * sizeof(float) + vf_row_bytes(pt->f));
+	pt->stream_rows = pt->stream_rows < 256 ? 256
+			  : pt->stream_rows > PART_CHUNK_ROWS ? PART_CHUNK_ROWS : pt->stream_rows;
 	if (strlen(tmpdir) + sizeof "/vampart.XXXXXX" > sizeof pt->dir)
 		return dann_fail(DANN_EINVAL, "%s: temporary directory path too long", tmpdir);
 	snprintf(pt->dir, sizeof pt->dir, "%s/vampart.XXXXXX", tmpdir);
