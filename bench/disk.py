@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""bench/disk.py — the disk index measured from SSD, next to fio (issue 6).
+"""bench/disk.py — the disk index measured from SSD, next to fio.
 
-For each dataset (Fashion-MNIST 60k x 784 uint8; `dann gen` 1M x 128
-float32, 100k with --quick) it builds the index twice (locality and plain
-node order), then:
+A stage of bench/run (`bench/run --only sweep` runs it alone), given a
+dataset's base, a query subset with its ground truth and the locality-
+ordered index bench/run's disk stage built. With --plain-index it also
+builds (once) the same index in plain node order. Then:
   fio     4 KiB O_DIRECT random reads of the index's node file at QD 128 and
           QD 4 (io_uring), the ceiling the search is held to;
   sweep   T = 1, 2 x inflight = 1, 4, 16, 64, W = 4, cache 0 (every read
@@ -11,7 +12,7 @@ node order), then:
   reads   reads/query at recall 0.95 and 0.99 for locality vs plain order
           and cache 0 vs 1% of the nodes (T 2, inflight 16);
   memory  the search process's peak RSS vs PQ codes + cache + 64 MiB;
-and checks the issue's goals:
+and checks the disk search goals:
   SSD-bound  at recall >= 0.95 with T = 2: QPS x reads/query >= 0.8 x fio
              IOPS at QD 128;
   latency    T = 1, inflight = 1, W = 4: mean latency <= 1.3 x mean hops x
@@ -19,9 +20,8 @@ and checks the issue's goals:
 Reads go through O_DIRECT (the search never uses the page cache), so the
 node file's residency in the page cache does not matter.
 
-Every figure is one JSON object per line in bench/results/disk-<stamp>.jsonl
-(keys: bench, dataset, ... see emit()), and a readable summary is printed.
-Run through bench/disk.sh, which builds dann first.
+Every figure is one JSON object per line on stdout (key "bench": fio,
+sweep, reads, build, goals); a readable summary goes to stderr.
 """
 import argparse
 import json
@@ -31,21 +31,19 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DANN = os.path.join(ROOT, "build", "dann")
-DATA = os.path.join(ROOT, "bench", "data")
-RESULTS = os.path.join(ROOT, "bench", "results")
-FMNIST = "/usr/share/datasets/fashion-mnist"
+DANN = None
 ENV = dict(os.environ, OMP_WAIT_POLICY="passive")  # spinning OpenMP threads starve a shared box
-
-rows_out = None
+ORDERS = ("locality",)
 
 
 def emit(row):
     row = dict(row)
-    rows_out.write(json.dumps(row) + "\n")
-    rows_out.flush()
+    print(json.dumps(row), flush=True)
     return row
+
+
+def say(*a):
+    print(*a, file=sys.stderr)
 
 
 def run(args, **kw):
@@ -57,40 +55,17 @@ def run(args, **kw):
     return p.stdout, p.stderr, time.time() - t0
 
 
-ORDERS = ("locality", "plain")
-
-
-def prepare(name, quick):
-    """Base, queries, ground truth, and the two indexes of a dataset."""
-    os.makedirs(DATA, exist_ok=True)
-    d = os.path.join(DATA, name)
-    if name == "fmnist":
-        base, q, gt, pqb = d + ".u8bin", d + "_q.u8bin", d + "_gt.ibin", 64
-        if not os.path.exists(base):
-            run([DANN, "convert", "--in", FMNIST + "/train-images-idx3-ubyte.gz", "--out", base])
-        if not os.path.exists(q):
-            run([DANN, "convert", "--in", FMNIST + "/t10k-images-idx3-ubyte.gz", "--out", q,
-                 "--limit", "1000"])
-    else:
-        n = 100000 if quick else 1000000
-        d = os.path.join(DATA, "gen%dk" % (n // 1000))
-        base, q, gt, pqb = d + ".fbin", d + "_q.fbin", d + "_gt.ibin", 32
-        if not os.path.exists(base):
-            run([DANN, "gen", "--n", str(n), "--dim", "128", "--out", base, "--queries", "1000",
-                 "--queries-out", q])
-    if not os.path.exists(gt):
-        run([DANN, "gt", "--base", base, "--queries", q, "-k", "10", "--metric", "l2",
-             "--out", gt])
-    idx = {}
-    for order in ORDERS:
-        path = "%s.%s" % (d, "loc" if order == "locality" else "plain")
-        if not os.path.exists(path):
-            out, _, secs = run(["/usr/bin/time", "-f", "maxrss_kb %M", DANN, "build",
-                                "--data", base, "--out", path, "-R", "64", "-L", "100",
-                                "--alpha", "1.2", "--pq-bytes", str(pqb), "--order", order])
-            emit({"bench": "build", "dataset": name, "order": order, "seconds": round(secs, 1)})
-        idx[order] = path
-    return base, q, gt, idx
+def build_plain(a):
+    """The plain-order twin of the locality index, built once."""
+    if os.path.exists(os.path.join(a.plain_index, "MANIFEST")):
+        return
+    inf = info(a.index)
+    _, err, secs = run(["/usr/bin/time", "-f", "maxrss_kb %M", DANN, "build", "--data", a.base,
+                        "--out", a.plain_index, "--metric", a.metric,
+                        "--pq-bytes", str(inf["pq_bytes"]), "--order", "plain"])
+    kb = int(re.search(r"maxrss_kb (\d+)", err).group(1))
+    emit({"bench": "build", "dataset": a.name, "order": "plain", "seconds": round(secs, 1),
+          "maxrss_mib": round(kb / 1024, 1)})
 
 
 def info(path):
@@ -135,8 +110,12 @@ def at_recall(rows, target):
     return None
 
 
-def bench_dataset(name, quick):
-    base, q, gt, idx = prepare(name, quick)
+def bench_dataset(a):
+    name, q, gt, quick = a.name, a.queries, a.gt, a.quick
+    idx = {"locality": a.index}
+    if a.plain_index:
+        build_plain(a)
+        idx["plain"] = a.plain_index
     inf = info(idx["locality"])
     fio_secs = 1 if quick else 4
     f128 = emit(dict(bench="fio", dataset=name, qd=128, **fio(idx["locality"], 128, fio_secs)))
@@ -196,53 +175,51 @@ def bench_dataset(name, quick):
 
 
 def report(name, inf, f128, f4, sweep, reads, one_pct, g):
-    print("\n== %s: %d x %d, node file %.1f MiB (O_DIRECT reads)" %
+    say("\n== %s: %d x %d, node file %.1f MiB (O_DIRECT reads)" %
           (name, inf["n"], inf["dim"], inf["disk_bytes"] / 2**20))
-    print("fio 4 KiB randread io_uring: QD128 %d IOPS, QD4 mean latency %.1f us" %
+    say("fio 4 KiB randread io_uring: QD128 %d IOPS, QD4 mean latency %.1f us" %
           (f128["iops"], f4["mean_lat_us"]))
-    print("%2s %8s %5s %7s %9s %9s %9s %8s" % ("T", "inflight", "L", "recall", "QPS", "mean_ms",
+    say("%2s %8s %5s %7s %9s %9s %9s %8s" % ("T", "inflight", "L", "recall", "QPS", "mean_ms",
                                                  "p99_ms", "reads/q"))
     for (T, infl), rows in sorted(sweep.items()):
         for r in rows:
-            print("%2d %8d %5d %7.4f %9.1f %9.3f %9.3f %8.2f" %
+            say("%2d %8d %5d %7.4f %9.1f %9.3f %9.3f %8.2f" %
                   (T, infl, r["L"], r["recall"], r["qps"], r["mean_latency_ms"], r["p99_ms"],
                    r["mean_reads"]))
-    print("reads/query at recall (T 2, inflight 16):")
-    print("%-9s %-12s %8s %8s" % ("order", "cache", "@0.95", "@0.99"))
+    say("reads/query at recall (T 2, inflight 16):")
+    say("%-9s %-12s %8s %8s" % ("order", "cache", "@0.95", "@0.99"))
     for order in ORDERS:
         for cache in (0, one_pct):
             k = "reads_%s_cache%s_at" % (order, "1pct" if cache else "0")
             f = lambda v: "%8.2f" % v if v is not None else "%8s" % "-"
-            print("%-9s %-12s %s %s" % (order, "%d nodes" % cache, f(g[k + "95"]), f(g[k + "99"])))
+            say("%-9s %-12s %s %s" % (order, "%d nodes" % cache, f(g[k + "95"]), f(g[k + "99"])))
     if "ssd_ratio" in g:
-        print("SSD-bound: T 2 inflight %d L %d recall %.4f: %d reads/s = %.2f x fio QD128 (goal 0.8): %s" %
+        say("SSD-bound: T 2 inflight %d L %d recall %.4f: %d reads/s = %.2f x fio QD128 (goal 0.8): %s" %
               (g["ssd_inflight"], g["ssd_L"], g["ssd_recall"], g["ssd_read_iops"], g["ssd_ratio"],
                "met" if g["ssd_goal_met"] else "NOT met"))
-    print("latency: T 1 inflight 1 W 4 L %d recall %.4f: %.3f ms vs 1.3 x %.1f hops x %.1f us = %.3f ms: %s" %
+    say("latency: T 1 inflight 1 W 4 L %d recall %.4f: %.3f ms vs 1.3 x %.1f hops x %.1f us = %.3f ms: %s" %
           (g["lat_L"], g["lat_recall"], g["lat_mean_ms"], g["lat_hops"], g["fio_qd4_mean_lat_us"],
            g["lat_bound_ms"], "met" if g["lat_goal_met"] else "NOT met"))
-    print("memory: search peak RSS %.1f MiB vs PQ codes + cache + 64 MiB = %.1f MiB: %s" %
+    say("memory: search peak RSS %.1f MiB vs PQ codes + cache + 64 MiB = %.1f MiB: %s" %
           (g["rss_mib"], g["rss_bound_mib"], "met" if g["rss_goal_met"] else "NOT met"))
 
 
 def main():
-    global rows_out
+    global DANN, ORDERS
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="100k generated points, short runs")
-    ap.add_argument("--datasets", default="fmnist,gen", help="comma-separated: fmnist, gen")
-    ap.add_argument("--orders", default="locality,plain",
-                    help="node orders to build and compare (locality must be one)")
+    ap.add_argument("--dann", required=True, help="the dann CLI")
+    ap.add_argument("--name", required=True, help="dataset name for the rows")
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--queries", required=True, help="a subset: every point runs it many times")
+    ap.add_argument("--gt", required=True)
+    ap.add_argument("--metric", default="l2")
+    ap.add_argument("--index", required=True, help="the locality-ordered index")
+    ap.add_argument("--plain-index", help="where the plain-order twin is (built if missing)")
+    ap.add_argument("--quick", action="store_true", help="fewer L values, 1 s of fio")
     a = ap.parse_args()
-    global ORDERS
-    ORDERS = tuple(a.orders.split(","))
-    if "locality" not in ORDERS or not set(ORDERS) <= {"locality", "plain"}:
-        sys.exit("bench/disk.py: --orders: locality,plain or locality")
-    os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, "disk-%s.jsonl" % time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
-    rows_out = open(path, "w")
-    for name in a.datasets.split(","):
-        bench_dataset(name, a.quick)
-    print("\nrows: %s" % path)
+    DANN = a.dann
+    ORDERS = ("locality", "plain") if a.plain_index else ("locality",)
+    bench_dataset(a)
 
 
 if __name__ == "__main__":
