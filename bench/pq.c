@@ -75,6 +75,8 @@ struct opts {
 	const char *script;
 	uint64_t synth_n;
 	uint32_t queries;
+	uint32_t fm_M[MAX_RUNS / 2], sy_M[MAX_RUNS / 2]; /* M values per data set */
+	int fm_nM, sy_nM;
 };
 
 static double now_s(void)
@@ -396,10 +398,30 @@ static void print_json(const struct opts *o, const struct run *runs, int nruns)
 	printf("]}\n");
 }
 
+/* "16,56" into out (at most MAX_RUNS / 2 values, each 1..256); the count or -1. */
+static int parse_ms(const char *arg, uint32_t *out)
+{
+	int n = 0;
+	char *end;
+
+	for (const char *p = arg; *p; p = *end ? end + 1 : end) {
+		unsigned long v = strtoul(p, &end, 10);
+		if (end == p || (*end && *end != ',') || v < 1 || v > 256 || n == MAX_RUNS / 2) {
+			fprintf(stderr, "bench_pq: '%s': expected up to %d comma-separated M values in 1..256\n",
+				arg, MAX_RUNS / 2);
+			return -1;
+		}
+		out[n++] = (uint32_t)v;
+	}
+	if (n == 0)
+		fprintf(stderr, "bench_pq: empty M list\n");
+	return n ? n : -1;
+}
+
 static void usage(void)
 {
 	printf("usage: bench_pq [--quick] [--json] [--no-faiss] [--fmnist DIR] [--synth-n N]\n"
-	       "                [--queries Q] [--faiss-script PATH]\n"
+	       "                [--queries Q] [--faiss-script PATH] [--fmnist-m 16,56] [--synth-m 16,32]\n"
 	       "Compares dann's PQ with faiss's ProductQuantizer (same M, 8 bits, same data)\n"
 	       "on Fashion-MNIST and an N x 128 synthetic set (default N = 1000000).\n");
 }
@@ -459,6 +481,7 @@ int main(int argc, char **argv)
 		{ "no-faiss", no_argument, 0, 'n' },   { "fmnist", required_argument, 0, 'f' },
 		{ "synth-n", required_argument, 0, 's' }, { "queries", required_argument, 0, 'Q' },
 		{ "faiss-script", required_argument, 0, 'S' }, { "help", no_argument, 0, 'h' },
+		{ "fmnist-m", required_argument, 0, 'F' }, { "synth-m", required_argument, 0, 'Y' },
 		{ 0, 0, 0, 0 },
 	};
 	struct opts o = { .fmnist_dir = "/usr/share/datasets/fashion-mnist", .synth_n = 1000000, .queries = 20 };
@@ -478,6 +501,14 @@ int main(int argc, char **argv)
 		case 's': o.synth_n = strtoull(optarg, NULL, 10); break;
 		case 'Q': o.queries = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'S': o.script = optarg; break;
+		case 'F':
+			if ((o.fm_nM = parse_ms(optarg, o.fm_M)) < 0)
+				return 2;
+			break;
+		case 'Y':
+			if ((o.sy_nM = parse_ms(optarg, o.sy_M)) < 0)
+				return 2;
+			break;
 		case 'h': usage(); return 0;
 		default: usage(); return 2;
 		}
@@ -499,8 +530,11 @@ int main(int argc, char **argv)
 		uint32_t n, nq;
 		float *x = read_fmnist(o.fmnist_dir, "train", o.quick ? QUICK_FMNIST_ROWS : 60000, &n);
 		float *q = read_fmnist(o.fmnist_dir, "t10k", o.queries, &nq);
-		bench_set(&o, tmp, "fmnist", x, n, 784, q, nq, o.quick ? fm_Mq : fm_M, o.quick ? 1 : 2, runs,
-			  &nruns);
+		if (o.fm_nM)
+			bench_set(&o, tmp, "fmnist", x, n, 784, q, nq, o.fm_M, o.fm_nM, runs, &nruns);
+		else
+			bench_set(&o, tmp, "fmnist", x, n, 784, q, nq, o.quick ? fm_Mq : fm_M, o.quick ? 1 : 2,
+				  runs, &nruns);
 		free(x);
 		free(q);
 	}
@@ -522,8 +556,12 @@ int main(int argc, char **argv)
 		q = read_fbin_all(path, &nq64, &dim);
 		unlink(path);
 		gen_model_free(m);
-		bench_set(&o, tmp, "synth128", x, n, dim, q, (uint32_t)nq64, o.quick ? sy_Mq : sy_M,
-			  o.quick ? 1 : 2, runs, &nruns);
+		if (o.sy_nM)
+			bench_set(&o, tmp, "synth128", x, n, dim, q, (uint32_t)nq64, o.sy_M, o.sy_nM, runs,
+				  &nruns);
+		else
+			bench_set(&o, tmp, "synth128", x, n, dim, q, (uint32_t)nq64, o.quick ? sy_Mq : sy_M,
+				  o.quick ? 1 : 2, runs, &nruns);
 		free(x);
 		free(q);
 	}
