@@ -37,6 +37,7 @@
 #define BUDGET (12ull << 20)      /* a fifth of the file */
 #define SLACK (10ull << 20)       /* code, stacks, allocator, stdio buffers */
 
+#ifndef UNDER_ASAN
 /* VmHWM or VmRSS of this process, in MiB. */
 static double status_mib(const char *key)
 {
@@ -62,6 +63,7 @@ static void reset_peak(void)
 	cr_assert_not_null(f, "cannot open /proc/self/clear_refs");
 	cr_assert_eq(fputs("5", f) >= 0 && fclose(f) == 0, 1, "cannot reset the peak RSS");
 }
+#endif
 
 Test(vamana_part_rss, partitioned_build_keeps_to_its_budget, .timeout = 300)
 {
