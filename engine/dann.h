@@ -85,7 +85,7 @@ struct dann_build_params {
 	uint32_t L;               /* build list size (default 100) */
 	float alpha;              /* RobustPrune slack (default 1.2) */
 	uint32_t pq_bytes;        /* PQ code bytes per vector; 0 = dim/8, at least 1 (capped at dim) */
-	double build_ram_gib;     /* refuse a build estimated to need more; 0 = no limit */
+	double build_ram_gib;     /* graph built in k-means shards above it; 0 = no limit */
 	uint32_t threads;         /* 0 = all cores */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
 	dann_progress_fn progress; /* optional; phases "pq train", "encode", "graph", "layout" */
