@@ -16,58 +16,22 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "../engine/error.h"
 #include "../engine/gen.h"
 #include "../engine/vamana/vamana.h"
+#include "helpers/rss.h"
 #include "helpers/tmpdir.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
 
 #define DIM 256u
 #define N 60000u                  /* 61 MiB of float32 rows */
 #define BUDGET (12ull << 20)      /* a fifth of the file */
 #define SLACK (10ull << 20)       /* code, stacks, allocator, stdio buffers */
 
-#ifndef UNDER_ASAN
-/* VmHWM or VmRSS of this process, in MiB. */
-static double status_mib(const char *key)
-{
-	char line[256];
-	double kb = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof line, f))
-		if (strncmp(line, key, strlen(key)) == 0)
-			kb = atof(line + strlen(key) + 1);
-	fclose(f);
-	cr_assert_geq(kb, 0, "/proc/self/status has no %s", key);
-	return kb / 1024.0;
-}
-
-/* Starts the high-water mark afresh at the current RSS, so the peak seen
- * afterwards is the build's, not the data generator's. */
-static void reset_peak(void)
-{
-	FILE *f = fopen("/proc/self/clear_refs", "w");
-
-	cr_assert_not_null(f, "cannot open /proc/self/clear_refs");
-	cr_assert_eq(fputs("5", f) >= 0 && fclose(f) == 0, 1, "cannot reset the peak RSS");
-}
-#endif
-
 Test(vamana_part_rss, partitioned_build_keeps_to_its_budget, .timeout = 300)
 {
-#ifdef UNDER_ASAN
+#if RSS_UNDER_ASAN
 	cr_skip_test("RSS is not the build's under AddressSanitizer");
 #else
 	struct gen_params gp = { .dim = DIM, .seed = 7, .dtype = DANN_DTYPE_F32 };
@@ -88,11 +52,11 @@ Test(vamana_part_rss, partitioned_build_keeps_to_its_budget, .timeout = 300)
 	p.R = 32;
 	p.L = 50;
 	p.threads = 2;
-	reset_peak();
-	before = status_mib("VmRSS");
+	rss_reset_peak();
+	before = rss_status_mib("VmRSS");
 	cr_assert_eq(vam_build_file(vec, DANN_METRIC_L2, &p, BUDGET, tmpdir_get(), graph, &st), 0, "%s",
 		     dann_errmsg());
-	after = status_mib("VmHWM");
+	after = rss_status_mib("VmHWM");
 	cr_log_info("RSS %.1f MiB before the build, peak %.1f during it; budget %.0f MiB; %u shards, "
 		    "%llu unions pruned", before, after, BUDGET / 1048576.0, st.shards,
 		    (unsigned long long)st.truncated);
