@@ -378,6 +378,36 @@ int vf_read_f32(const struct vf *f, uint64_t first, uint64_t n, float *dst)
 	return 0;
 }
 
+int vf_read_f32_ids(const struct vf *f, const uint64_t *ids, uint64_t n, float *dst)
+{
+	enum { BATCH = 256 };
+	uint32_t id32[BATCH];
+	unsigned char *raw;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (!(raw = malloc((size_t)BATCH * f->row_bytes)))
+		return dann_fail(DANN_ENOMEM, "%s: no memory to read %u rows", f->path, (unsigned)BATCH);
+	for (uint64_t b = 0; b < n && rc == 0; b += BATCH) {
+		uint64_t m = n - b < BATCH ? n - b : BATCH;
+		for (uint64_t i = 0; i < m && rc == 0; i++) {
+			if (ids[b + i] >= f->count)
+				rc = dann_fail(DANN_EINVAL, "%s: row %llu requested, but the file has %llu rows",
+					       f->path, (unsigned long long)ids[b + i],
+					       (unsigned long long)f->count);
+			id32[i] = (uint32_t)ids[b + i];
+		}
+		if (rc == 0 && b > 0 && ids[b] <= ids[b - 1])
+			rc = dann_fail(DANN_EINVAL, "%s: row ids must ascend (%llu after %llu)", f->path,
+				       (unsigned long long)ids[b], (unsigned long long)ids[b - 1]);
+		if (rc == 0 && (rc = vf_read_ids(f, id32, m, raw)) == 0)
+			to_f32(f->dtype, raw, (size_t)m * f->dim, dst + b * f->dim);
+	}
+	free(raw);
+	return rc;
+}
+
 /* madvise over the bytes of rows [first, first+n), clamped to the file and
  * widened to whole pages; advice is a hint, so failures are ignored. */
 static void advise(const struct vf *f, uint64_t first, uint64_t n, int advice)

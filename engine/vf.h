@@ -81,6 +81,10 @@ int vf_read(const struct vf *f, uint64_t first, uint64_t n, void *dst);
  * for dst. DANN_EINVAL for an id past the end or out of order. */
 int vf_read_ids(const struct vf *f, const uint32_t *ids, uint64_t n, void *dst);
 
+/* vf_read_ids converted to float32 (n * dim floats), for ids as
+ * km_sample_rows draws them (uint64, strictly ascending). */
+int vf_read_f32_ids(const struct vf *f, const uint64_t *ids, uint64_t n, float *dst);
+
 /* Copies rows [first, first+n) converted to float32 into dst (n*dim). */
 int vf_read_f32(const struct vf *f, uint64_t first, uint64_t n, float *dst);
 

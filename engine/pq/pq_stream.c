@@ -55,21 +55,10 @@ int pq_train_file(const struct pq_params *p, const struct vf *f, struct pq **out
 	}
 	if ((rc = km_sample_rows(n, ns, p->seed, rows)) < 0)
 		goto fail;
-	/* Each row read through the mapping maps 64 KiB about it (fault-
-	 * around): every 1024 rows, the span they covered (rows ascend) is
-	 * dropped, with 64 KiB of slack either side, or a sample of a file
-	 * larger than RAM would make the whole file resident in this process. */
-	uint64_t slack = (64u << 10) / vf_row_bytes(f) + 1, from = 0;
-	for (uint64_t i = 0; i < ns; i++) {
-		if ((rc = vf_read_f32(f, rows[i], 1, x + i * dim)) < 0)
-			goto fail;
-		if ((i + 1) % 1024 == 0 || i + 1 == ns) {
-			uint64_t lo = rows[from] > slack ? rows[from] - slack : 0;
-			uint64_t hi = rows[i] + 1 + slack < n ? rows[i] + 1 + slack : n;
-			vf_advise_dontneed(f, lo, hi - lo);
-			from = i + 1;
-		}
-	}
+	/* By pread: the sampled rows are scattered over the file, and reads
+	 * through its mapping would leave most of it resident (fault-around). */
+	if ((rc = vf_read_f32_ids(f, rows, ns, x)) < 0)
+		goto fail;
 	if ((rc = pq_rows_to_float(pq, x, DANN_DTYPE_F32, ns, rows, 0, x)) < 0 ||
 	    (rc = pq_train_rows(pq, p, x, ns, stats)) < 0)
 		goto fail;

@@ -28,9 +28,9 @@
  * lists, and the union of two is kept whole). vam_file_stats.truncated
  * counts unions over R.
  *
- * Memory: shard rows are read by pread too; the streaming passes (assign,
- * medoid) read chunks of a sixteenth of the budget through the mapping
- * and drop each with vf_advise_dontneed.
+ * Memory: shard rows and the k-means sample are read by pread too; the
+ * streaming passes (assign, medoid) read chunks of a sixteenth of the
+ * budget through the mapping and drop each with vf_advise_dontneed.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -158,11 +158,8 @@ static int train(struct part *pt, uint64_t budget)
 	}
 	if ((rc = km_sample_rows(pt->n, ns, pt->p.seed, rows)) < 0)
 		goto out;
-	for (uint64_t i = 0; i < ns; i++) {
-		if ((rc = vf_read_f32(pt->f, rows[i], 1, x + i * pt->dim)) < 0)
-			goto out;
-		vf_advise_dontneed(pt->f, rows[i], 1);
-	}
+	if ((rc = vf_read_f32_ids(pt->f, rows, ns, x)) < 0)
+		goto out;
 	if (pt->metric == DANN_METRIC_COSINE)
 		normalise_rows(x, ns, pt->dim);
 	km_params_default(&kp, pt->k);
