@@ -33,6 +33,8 @@ enum dann_err {
 	DANN_EUNSUPPORTED = -6, /* a valid request this build or machine cannot do */
 	DANN_EBUSY = -7,       /* a resource is full; retry later */
 	DANN_ECANCELED = -8,   /* an operation stopped because it was asked to */
+	DANN_EEXIST = -9,      /* a named collection or primary key already exists */
+	DANN_ETIMEDOUT = -10,  /* an operation passed its deadline and stopped */
 };
 
 /* The message of the last failure on this thread ("" if none). The pointer
@@ -185,6 +187,283 @@ int dann_search_batch(struct dann_index *ix, const float *queries, uint64_t nq,
 
 /* The I/O backend the last search on this index used ("io_uring: ..."). */
 const char *dann_index_io(const struct dann_index *ix);
+
+
+/* ---- Collections (engine/segment/seg_*) -----------------------------------
+ *
+ * A data directory holds any number of collections. A collection takes
+ * inserts, upserts and deletes in batches; each write is durable (in the
+ * write-ahead log, fsynced with group commit) and visible to searches when
+ * the call returns. Rows gather in a growing segment in RAM; at the seal
+ * threshold (or on dann_coll_flush) it is sealed and built into a disk
+ * index in the background, then swapped in atomically. Compaction rewrites
+ * segments with many deletes and runs of small ones. See DESIGN.md, "Data
+ * flow" and "Durability and failure".
+ *
+ * Thread safety: a struct dann_db and the collections opened from it may
+ * be used from any number of threads at once. One process holds a data
+ * directory at a time (a lock file; a second opener gets DANN_EBUSY). */
+
+#define DANN_NAME_MAX 255        /* bytes of a collection or field name */
+#define DANN_MAX_FIELDS 64       /* scalar fields per collection */
+#define DANN_MAX_DIM 65536
+
+/* Scalar field types (values in struct dann_column). */
+enum dann_field_type {
+	DANN_FIELD_BOOL = 1,     /* uint8_t, 0 or 1 */
+	DANN_FIELD_INT8 = 2,     /* int8_t */
+	DANN_FIELD_INT16 = 3,    /* int16_t */
+	DANN_FIELD_INT32 = 4,    /* int32_t */
+	DANN_FIELD_INT64 = 5,    /* int64_t */
+	DANN_FIELD_FLOAT = 6,    /* float */
+	DANN_FIELD_DOUBLE = 7,   /* double */
+	DANN_FIELD_VARCHAR = 8,  /* UTF-8 bytes, at most max_length */
+	DANN_FIELD_JSON = 9,     /* a JSON document as UTF-8 text */
+};
+
+struct dann_field {
+	char name[DANN_NAME_MAX + 1];
+	enum dann_field_type type;
+	uint32_t max_length;     /* VARCHAR: bytes (1..65535) */
+	int nullable;            /* 1: rows may omit it (null) */
+};
+
+/* How each sealed segment's disk index is built (see dann_build_params). */
+struct dann_index_params {
+	enum dann_metric metric;
+	uint32_t R, L;
+	float alpha;
+	uint32_t pq_bytes;       /* 0: dim / 8 */
+	double build_ram_gib;    /* 0: no limit */
+};
+
+struct dann_schema {
+	char name[DANN_NAME_MAX + 1];
+	char description[DANN_NAME_MAX + 1];
+	char pk_field[DANN_NAME_MAX + 1];      /* primary key's name (default "id") */
+	char vector_field[DANN_NAME_MAX + 1];  /* vector field's name (default "vector") */
+	uint32_t dim;                /* 1..DANN_MAX_DIM */
+	enum dann_dtype dtype;       /* F32, U8 or I8 */
+	int auto_id;                 /* 1: keys assigned by the collection */
+	int dynamic_field;           /* 1: a JSON column "$meta" keeps keys not in the schema */
+	uint32_t nfields;            /* scalar fields beside the key and the vector */
+	struct dann_field fields[DANN_MAX_FIELDS];
+	struct dann_index_params index;
+	uint64_t seal_rows;          /* seal the growing segment at this many rows (0: default) */
+	uint64_t seal_bytes;         /* ... or this many vector bytes (0: default) */
+};
+
+/* Fills s with defaults: pk "id", vector "vector", F32, L2, R 64, L 100,
+ * alpha 1.2, pq_bytes 0, no fields, default seal thresholds. */
+void dann_schema_default(struct dann_schema *s);
+
+/* Values of one scalar field for the n rows of a batch.
+ *   fixed-width types: values is n elements of the type's C type;
+ *   VARCHAR / JSON: values is bytes, offsets n + 1 ascending byte offsets
+ *   (row i is values[offsets[i] .. offsets[i+1]), no NUL needed);
+ *   valid: NULL (every row has a value) or n bytes, 0 meaning null. */
+struct dann_column {
+	const char *name;
+	enum dann_field_type type;
+	const void *values;
+	const uint64_t *offsets;
+	const uint8_t *valid;
+};
+
+/* One write: n rows. keys is NULL for an auto-id collection (the assigned
+ * keys are written to out_keys when it is not NULL), else n distinct keys.
+ * vectors: n * dim elements of the schema's dtype. cols: ncols columns,
+ * each naming a field of the schema (or "$meta"); a nullable field may be
+ * left out. */
+struct dann_batch {
+	uint64_t n;
+	const int64_t *keys;
+	const void *vectors;
+	const struct dann_column *cols;
+	uint32_t ncols;
+};
+
+enum dann_seg_state {
+	DANN_SEG_GROWING = 0,
+	DANN_SEG_SEALED = 1,     /* immutable, its disk index being built */
+	DANN_SEG_FLUSHED = 2,    /* a disk index */
+	DANN_SEG_DROPPED = 3,    /* replaced; files go when no search uses them */
+};
+
+/* ---- The catalog interface ---------------------------------------------------
+ *
+ * Where a data directory records its collections and segments. The default
+ * (dann_db_params.catalog == NULL) keeps it in a checksummed file in the
+ * data dir; dannd's meta/ replicates it with Raft. Every mutating call is
+ * one atomic, durable change: when it returns 0 the change is committed and
+ * a later list sees it; when it fails nothing changed. The segment layer
+ * calls it from any thread, never with its own locks held across a call
+ * that another of its threads needs. */
+
+#define DANN_CAT_PROPS_MAX 4096
+#define DANN_CAT_FILES_MAX 512
+
+struct dann_cat_coll {
+	uint64_t id;
+	struct dann_schema schema;
+	char props[DANN_CAT_PROPS_MAX];     /* "key=value\n" lines */
+};
+
+struct dann_cat_segment {
+	uint64_t id;
+	uint64_t coll_id;
+	enum dann_seg_state state;
+	uint64_t rows;
+	uint64_t first_lsn, last_lsn;       /* WAL records whose rows it holds */
+	uint32_t manifest_crc;              /* CRC32C of its MANIFEST once flushed */
+	char files[DANN_CAT_FILES_MAX];     /* its directory, relative to the data dir */
+	char object_key[DANN_CAT_FILES_MAX]; /* object-store prefix once uploaded ("" if not) */
+};
+
+enum dann_cat_counter {
+	DANN_CAT_COLL_ID = 0,
+	DANN_CAT_SEGMENT_ID = 1,
+	DANN_CAT_AUTO_ID = 2,               /* auto-id primary keys, handed out in blocks */
+	DANN_CAT_TIMESTAMP = 3,
+};
+
+struct dann_catalog_ops {
+	/* DANN_EEXIST if the name is taken; *id is the new collection's id. */
+	int (*coll_create)(void *ctx, const struct dann_schema *s, uint64_t *id);
+	/* Marks the collection and its segments dropped. */
+	int (*coll_drop)(void *ctx, uint64_t id);
+	/* Replaces the schema (index parameters) and properties of id. */
+	int (*coll_update)(void *ctx, const struct dann_cat_coll *c);
+	/* Every live collection (one malloc'd array). */
+	int (*coll_list)(void *ctx, struct dann_cat_coll **out, size_t *n);
+	/* Inserts or replaces n segment records by id, all at once. */
+	int (*seg_apply)(void *ctx, const struct dann_cat_segment *segs, size_t n);
+	/* The segments of a collection that are not DROPPED (malloc'd). */
+	int (*seg_list)(void *ctx, uint64_t coll_id, struct dann_cat_segment **out, size_t *n);
+	/* Reserves count values of a counter: first .. first + count - 1. */
+	int (*alloc)(void *ctx, enum dann_cat_counter which, uint64_t count, uint64_t *first);
+};
+
+struct dann_db;
+struct dann_coll;
+
+struct dann_db_params {
+	uint32_t threads;            /* background build / compaction threads (0: all cores) */
+	int buffered;                /* 1: segment reads through the page cache */
+	uint64_t cache_bytes;        /* node-cache budget per open disk segment (0: none) */
+	int no_background;           /* 1: seal builds and compaction only run when asked (tests) */
+	const struct dann_catalog_ops *catalog; /* NULL: the local catalog in the data dir */
+	void *catalog_ctx;
+};
+void dann_db_params_default(struct dann_db_params *p);
+
+/* Opens (creating if needed) the data directory dir: takes its lock,
+ * recovers every collection (WAL replay past the last checkpoint, leftover
+ * temporary files removed, no half-built segment visible). p may be NULL. */
+int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db **out);
+/* Stops background work (a running build is abandoned, its files removed),
+ * makes every acknowledged write durable, releases the lock. NULL: no-op.
+ * No other call on db or its collections may be running. */
+void dann_db_close(struct dann_db *db);
+
+/* DANN_EEXIST naming a duplicate name; DANN_EINVAL naming a bad field. */
+int dann_coll_create(struct dann_db *db, const struct dann_schema *s);
+/* Drops the collection and removes its files (once no search uses them).
+ * DANN_ENOTFOUND naming an unknown collection. */
+int dann_coll_drop(struct dann_db *db, const char *name);
+/* Names of every collection, sorted; *names is one malloc'd block (free it). */
+int dann_coll_list(struct dann_db *db, char ***names, size_t *n);
+/* Handle of a collection, valid until it is dropped or db closes (a dropped
+ * collection's handle returns DANN_ENOTFOUND). Handles need no closing. */
+int dann_coll_get(struct dann_db *db, const char *name, struct dann_coll **out);
+int dann_coll_schema(struct dann_coll *c, struct dann_schema *out);
+/* Changes the index parameters for segments sealed from now on; when the
+ * metric changes, existing sealed segments are rebuilt in the background
+ * (searches use the old ones until each swap). */
+int dann_coll_set_index(struct dann_coll *c, const struct dann_index_params *ip);
+/* Small durable key/value properties of a collection (the server keeps its
+ * index name, load state and such here). get: DANN_ENOTFOUND if unset;
+ * the value is copied into buf (NUL-terminated, truncated to cap). */
+int dann_coll_set_prop(struct dann_coll *c, const char *key, const char *value);
+int dann_coll_get_prop(struct dann_coll *c, const char *key, char *buf, size_t cap);
+
+/* Inserts b->n rows; durable and searchable on return. DANN_EEXIST naming
+ * the first key already present (nothing of the batch is written). */
+int dann_coll_insert(struct dann_coll *c, const struct dann_batch *b, int64_t *out_keys);
+/* Inserts or replaces b->n rows by key (delete + insert in one WAL record). */
+int dann_coll_upsert(struct dann_coll *c, const struct dann_batch *b);
+/* Deletes the rows with these keys; missing keys are not an error.
+ * *deleted (optional) counts the rows removed. */
+int dann_coll_delete(struct dann_coll *c, const int64_t *keys, uint64_t n, uint64_t *deleted);
+
+struct dann_coll_search_params {
+	uint32_t k;                  /* results per query (default 10) */
+	uint32_t L;                  /* list size for disk and graph segments (default 100) */
+	uint32_t W;                  /* beam width (default 4) */
+	uint32_t threads;            /* search_batch threads (default 1) */
+	uint32_t inflight;           /* search_batch queries in flight per thread (default 16) */
+	const char *filter;          /* a filter expression over scalar fields, or NULL */
+	uint64_t deadline_ns;        /* CLOCK_MONOTONIC; 0 = none (DANN_ETIMEDOUT past it) */
+	const volatile int *cancel;  /* optional: nonzero stops the search (DANN_ECANCELED) */
+};
+void dann_coll_search_params_default(struct dann_coll_search_params *p);
+
+struct dann_coll_search_stats {
+	uint32_t segments;           /* segments the search visited */
+	uint32_t reads;              /* SSD node reads */
+	uint64_t latency_ns;
+};
+
+/* One query (dim float32s): up to k results ascending by distance (dann.h's
+ * conventions) into keys and dists, their number into *found. Sees every
+ * write acknowledged before the call. stats may be NULL. */
+int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
+		     int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats);
+/* nq queries: query i's results at keys[i*k], dists[i*k], found[i]. */
+int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t nq,
+			   const struct dann_coll_search_params *p, int64_t *keys, float *dists,
+			   uint32_t *found, struct dann_coll_search_stats *stats);
+
+/* The stored vector of key (dim elements of the dtype) into vec.
+ * DANN_ENOTFOUND if the key is absent or deleted. */
+int dann_coll_get_vector(struct dann_coll *c, int64_t key, void *vec);
+/* Rows fetched by key, owned by the library (dann_rows_free). */
+struct dann_rows {
+	uint64_t n;                  /* keys asked for */
+	uint8_t *found;              /* n bytes: 1 if the key is live */
+	void *vectors;               /* n * dim elements (NULL unless asked for);
+	                                rows not found are zero */
+	uint32_t ncols;
+	struct dann_column *cols;    /* the asked fields, n rows each (rows not
+	                                found are null) */
+};
+void dann_rows_free(struct dann_rows *r);
+/* The vectors (with_vectors) and the named scalar fields ("$meta" for the
+ * dynamic field; a key inside it by its name) of n keys. DANN_EINVAL
+ * naming an unknown field. */
+int dann_coll_fetch(struct dann_coll *c, const int64_t *keys, uint64_t n, const char *const *fields,
+		    uint32_t nfields, int with_vectors, struct dann_rows **out);
+
+
+/* Live rows. */
+int dann_coll_count(struct dann_coll *c, uint64_t *rows);
+/* Seals the growing segment and waits until every sealed segment is a
+ * flushed disk index (and the WAL is checkpointed past them). */
+int dann_coll_flush(struct dann_coll *c);
+/* Compacts now and waits: segments with many deletes and runs of small
+ * ones are rewritten without their deleted rows. */
+int dann_coll_compact(struct dann_coll *c);
+
+
+struct dann_seg_info {
+	uint64_t id;
+	enum dann_seg_state state;
+	uint64_t rows;               /* rows stored, deleted included */
+	uint64_t deleted;
+	uint64_t disk_bytes;
+};
+/* The collection's segments (one malloc'd array; free it). */
+int dann_coll_segments(struct dann_coll *c, struct dann_seg_info **out, size_t *n);
 
 #ifdef __cplusplus
 }

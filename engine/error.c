@@ -89,6 +89,8 @@ const char *dann_errname(int code)
 	case DANN_EUNSUPPORTED: return "DANN_EUNSUPPORTED";
 	case DANN_EBUSY: return "DANN_EBUSY";
 	case DANN_ECANCELED: return "DANN_ECANCELED";
+	case DANN_EEXIST: return "DANN_EEXIST";
+	case DANN_ETIMEDOUT: return "DANN_ETIMEDOUT";
 	}
 	return "DANN_E?";
 }
