@@ -137,6 +137,7 @@ int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db
 	db->lock_fd = -1;
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_cond_init(&db->cv, NULL);
+	pthread_cond_init(&db->gcv, NULL);
 	atomic_init(&db->stopping, false);
 	if (p)
 		db->p = *p;
@@ -182,6 +183,7 @@ void dann_db_close(struct dann_db *db)
 		close(db->lock_fd); /* releases the flock */
 	pthread_mutex_destroy(&db->mu);
 	pthread_cond_destroy(&db->cv);
+	pthread_cond_destroy(&db->gcv);
 	free(db);
 }
 
