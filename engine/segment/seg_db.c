@@ -127,6 +127,7 @@ static int open_colls(struct dann_db *db)
 int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db **out)
 {
 	struct dann_db *db;
+	char path[PATH_MAX];
 	const char *fp;
 	int rc;
 
@@ -151,6 +152,9 @@ int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db
 		snprintf(db->failpoint, sizeof db->failpoint, "%s", fp);
 	if ((rc = fsu_mkdirs(dir)) < 0 || (rc = take_lock(db)) < 0)
 		goto fail;
+	/* a rewrite of CATALOG cut short by a crash leaves its temporary */
+	if (snprintf(path, sizeof path, "%s/CATALOG.tmp", dir) < (int)sizeof path)
+		unlink(path);
 	if (db->p.catalog) {
 		db->cat = db->p.catalog;
 		db->cat_ctx = db->p.catalog_ctx;
