@@ -145,6 +145,12 @@ int seg_catalog_local_open(const char *dir, void **ctx)
 		seg_catalog_local_close(lc);
 		return rc;
 	}
+	/* arrays are never NULL, so copies of zero records need no guard */
+	if ((!lc->colls && !(lc->colls = calloc(1, sizeof *lc->colls))) ||
+	    (!lc->segs && !(lc->segs = calloc(1, sizeof *lc->segs)))) {
+		seg_catalog_local_close(lc);
+		return dann_fail(DANN_ENOMEM, "%s: catalog", dir);
+	}
 	*ctx = lc;
 	return 0;
 }
