@@ -389,13 +389,15 @@ int wal_recover(struct wal *w)
 		if (rc < 0)
 			goto out;
 	}
+	/* Later files go first: a crash between the two steps then leaves
+	 * the cut file last, with its bad tail, to be cut on the next open. */
+	if ((rc = drop_later(w, &s)) < 0)
+		goto out;
 	if (s.cut) {
 		wal_file_path(w, w->files[w->nfiles - 1].first_lsn, path);
 		if ((rc = cut_file(path, s.cut_off)) < 0)
 			goto out;
 	}
-	if ((rc = drop_later(w, &s)) < 0)
-		goto out;
 	if (w->nfiles == 0) {
 		w->files[0] = (struct wal_file){ .first_lsn = 1, .last_lsn = 0, .size = 0 };
 		w->nfiles = 1;
