@@ -156,6 +156,8 @@ Test(collection_cli, usage_errors_exit_2_and_name_the_problem)
 	FAILS(2, "one or the other", "search", "--index", data, "--data-dir", data, "--name", "x", "--queries",
 	      queries);
 	FAILS(2, "both --data-dir D and --name C", "search", "--data-dir", data, "--queries", queries);
+	FAILS(2, "apply to --index", "search", "--data-dir", data, "--name", "x", "--queries", queries, "--cache-mib",
+	      "64");
 	/* No usage error created the data directory; only create makes one. */
 	FAILS(1, "no data directory", "collection", "list", "--data-dir", data);
 	FAILS(1, "no data directory", "insert", "--data-dir", data, "--name", "x", "--vectors", base, "--first-id", "0");
