@@ -55,7 +55,9 @@ struct meta_node;
  * Refuses, naming the problem and changing nothing: a directory of another
  * cluster or node id, a member list that disagrees with the stored
  * configuration, a corrupt snapshot or log, a bad member list. A restart
- * recovers the catalog from the snapshot and the log. */
+ * recovers the catalog from the snapshot and the log. If SIGPIPE still has
+ * its default action (kill the process), it is set to ignored: libuv writes
+ * to peers whose sockets may have closed. */
 int meta_open(const struct meta_params *p, struct meta_node **out);
 /* Stops the node: pending changes fail with DANN_ECANCELED. NULL: no-op. */
 void meta_close(struct meta_node *n);

@@ -85,6 +85,11 @@ static int call_leader(struct meta_client *c, enum meta_rpc_type type, const voi
 		}
 		snprintf(last, sizeof last, "%s: %s", c->addrs[at], rep->msg);
 		k = rep->rc == META_RC_NOTLEADER && rep->leader_addr[0] ? find_addr(c, rep->leader_addr) : -1;
+		if (k < 0 && rep->rc == META_RC_NOTLEADER && rep->leader_addr[0] && c->n < META_MEMBERS_MAX) {
+			/* A member the caller did not list (added since): remember it. */
+			snprintf(c->addrs[c->n], sizeof c->addrs[0], "%s", rep->leader_addr);
+			k = (int)c->n++;
+		}
 		free(rep->extra);
 		if (k >= 0 && (unsigned)k != at) {
 			at = (unsigned)k;  /* go straight to the named leader */

@@ -17,6 +17,7 @@
 #include "meta_node.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +553,22 @@ static int node_params(struct meta_node *n, const struct meta_params *p)
 	return 0;
 }
 
+/* libuv writes to peer sockets with write(2); a peer that died makes it
+ * raise SIGPIPE, whose default action kills the whole process. A process
+ * that left the default in place gets it ignored (and is told). */
+static void ignore_sigpipe(void)
+{
+	struct sigaction old, ign;
+
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) {
+		sigaction(SIGPIPE, &ign, NULL);
+		dann_log(DANN_LOG_INFO, "meta", "SIGPIPE is now ignored: a peer's closed socket must not kill "
+			 "the process");
+	}
+}
+
 int meta_open(const struct meta_params *p, struct meta_node **out)
 {
 	struct meta_node *n = calloc(1, sizeof *n);
@@ -570,6 +587,7 @@ int meta_open(const struct meta_params *p, struct meta_node **out)
 		n->client_id = ((uint64_t)getpid() << 32) ^ meta_now_ms() ^ 1;
 	if ((rc = node_params(n, p)) < 0 || (rc = meta_ident_check(n->dir, n->cluster, n->id, &fresh)) < 0)
 		goto fail_early;
+	ignore_sigpipe();
 	if ((rc = start_raft(n, fresh)) < 0)
 		goto fail_raft;
 	uv_async_init(&n->loop, &n->wake, on_wake);
