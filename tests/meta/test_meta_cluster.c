@@ -19,10 +19,10 @@
 
 #include "error.h"
 #include "helpers/cli.h"
-#include "helpers/meta_proc.h"
 #include "helpers/tmpdir.h"
 #include "meta.h"
 #include "meta_client.h"
+#include "cluster_proc.h"
 #include "meta_testutil.h"
 
 #define CLIENTS 3
@@ -31,7 +31,7 @@
 #define ALLOC_COUNT 10
 #define OP_PAUSE_NS 10000000L     /* spreads the load over the faults */
 
-static struct mp_cluster C;
+static struct cproc C;
 
 static void setup(void)
 {
@@ -40,7 +40,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	mp_shutdown(&C);
+	cproc_shutdown(&C);
 	tmpdir_remove();
 }
 
@@ -126,10 +126,10 @@ static int others_count(void)
  * index stays put (no client is running). */
 static void wait_converged(void)
 {
-	double t0 = mp_now_s();
+	double t0 = cproc_now_s();
 
 	for (;;) {
-		struct meta_status st[MP_MAX];
+		struct meta_status st[CPROC_MAX];
 		int ok = 1;
 
 		for (unsigned i = 0; i < C.n; i++)
@@ -139,7 +139,7 @@ static void wait_converged(void)
 			      st[i].applied_index > 1;
 		if (ok)
 			return;
-		if (mp_now_s() - t0 > 20.0) {
+		if (cproc_now_s() - t0 > 20.0) {
 			for (unsigned i = 0; i < C.n; i++)
 				fprintf(stderr, "node %u: role %d term %llu leader %llu commit %llu applied %llu last %llu\n",
 					i + 1, st[i].role, (unsigned long long)st[i].term,
@@ -160,9 +160,9 @@ static int cmp_u64(const void *a, const void *b)
 
 static void check_catalogs(void)
 {
-	struct meta_fsm f[MP_MAX];
-	void *snap[MP_MAX];
-	size_t len[MP_MAX];
+	struct meta_fsm f[CPROC_MAX];
+	void *snap[CPROC_MAX];
+	size_t len[CPROC_MAX];
 	uint64_t *firsts = malloc(CLIENTS * OPS_MAX * sizeof *firsts), *ids = malloc(CLIENTS * OPS_MAX * sizeof *ids);
 	unsigned nf = 0, nids = 0, unknown = 0, acked = 0;
 
@@ -254,10 +254,10 @@ Test(meta_cluster, acknowledged_changes_survive_leader_kills_stops_and_an_emptie
 	int leader, f, rc;
 	double t0;
 
-	mp_init(&C, 3, tmpdir_get(), 64);
+	cr_assert_eq(cproc_init(&C, DANN_CLI, 3, tmpdir_get(), 64), 0, "%s", dann_errmsg());
 	for (unsigned i = 0; i < 3; i++)
-		mp_start(&C, i, 0);
-	leader = mp_leader(&C, 10000);
+		cr_assert_eq(cproc_start(&C, i, 0), 0, "%s", dann_errmsg());
+	leader = cproc_leader(&C, 10000);
 	cr_assert_geq(leader, 0, "no leader within 10 s");
 
 	atomic_store(&stop_clients, 0);
@@ -270,35 +270,35 @@ Test(meta_cluster, acknowledged_changes_survive_leader_kills_stops_and_an_emptie
 	sleep_s(1.0);
 
 	/* 1. kill -9 the leader; a new one is elected; the old one restarts. */
-	mp_kill(&C, (unsigned)leader);
-	t0 = mp_now_s();
-	rc = mp_leader(&C, 10000);
+	cproc_kill(&C, (unsigned)leader);
+	t0 = cproc_now_s();
+	rc = cproc_leader(&C, 10000);
 	cr_assert_geq(rc, 0, "no new leader within 10 s of killing node %d", leader + 1);
 	cr_assert_neq(rc, leader);
-	fprintf(stderr, "meta_cluster: new leader %d %.2f s after kill -9 of %d\n", rc + 1, mp_now_s() - t0,
+	fprintf(stderr, "meta_cluster: new leader %d %.2f s after kill -9 of %d\n", rc + 1, cproc_now_s() - t0,
 		leader + 1);
 	sleep_s(0.5);
-	mp_start(&C, (unsigned)leader, 0);
+	cr_assert_eq(cproc_start(&C, (unsigned)leader, 0), 0, "%s", dann_errmsg());
 	sleep_s(1.0);
 
 	/* 2. SIGSTOP a follower for 2 s, then SIGCONT. */
-	leader = mp_leader(&C, 10000);
+	leader = cproc_leader(&C, 10000);
 	cr_assert_geq(leader, 0);
 	f = (leader + 1) % 3;
-	mp_stop_signal(&C, (unsigned)f);
+	cproc_stop_signal(&C, (unsigned)f);
 	sleep_s(2.0);
-	mp_cont(&C, (unsigned)f);
+	cproc_cont(&C, (unsigned)f);
 	sleep_s(1.0);
 
 	/* 3. A follower loses its directory: restarted empty, it rejoins and
 	 * gets the catalog as a snapshot (the log was compacted at 64). */
-	leader = mp_leader(&C, 10000);
+	leader = cproc_leader(&C, 10000);
 	cr_assert_geq(leader, 0);
 	f = (leader + 2) % 3;
-	mp_kill(&C, (unsigned)f);
-	mp_wipe(&C, (unsigned)f);
+	cproc_kill(&C, (unsigned)f);
+	cr_assert_eq(cproc_wipe(&C, (unsigned)f), 0, "%s", dann_errmsg());
 	sleep_s(1.0);
-	mp_start(&C, (unsigned)f, 0);
+	cr_assert_eq(cproc_start(&C, (unsigned)f, 0), 0, "%s", dann_errmsg());
 	sleep_s(1.5);
 
 	atomic_store(&stop_clients, 1);
@@ -319,7 +319,7 @@ Test(meta_cluster, a_node_joins_with_cluster_add_and_leaves_with_remove)
 	struct meta_cmd c = { .type = META_CMD_COLL_CREATE, .schema = &s };
 	int st_rc;
 
-	mp_init(&C, 4, tmpdir_get(), 1024);
+	cr_assert_eq(cproc_init(&C, DANN_CLI, 4, tmpdir_get(), 1024), 0, "%s", dann_errmsg());
 	C.n = 3;  /* the fourth is started on its own below */
 	/* The first three are bootstrapped with only themselves as members. */
 	{
@@ -330,23 +330,23 @@ Test(meta_cluster, a_node_joins_with_cluster_add_and_leaves_with_remove)
 		*comma = '\0';
 	}
 	for (unsigned i = 0; i < 3; i++)
-		mp_start(&C, i, 0);
-	cr_assert_geq(mp_leader(&C, 10000), 0);
+		cr_assert_eq(cproc_start(&C, i, 0), 0, "%s", dann_errmsg());
+	cr_assert_geq(cproc_leader(&C, 10000), 0);
 	cr_assert_eq(meta_client_init(&mc, C.peers, OP_TIMEOUT_MS), 0);
 	mt_schema(&s, "before_join", 4);
 	cr_assert_eq(meta_client_submit(&mc, &c, NULL), 0, "%s", dann_errmsg());
 
 	C.n = 4;
-	mp_start(&C, 3, 1);
+	cr_assert_eq(cproc_start(&C, 3, 1), 0, "%s", dann_errmsg());
 	snprintf(node, sizeof node, "4@%s", C.nodes[3].addr);
 	st_rc = cli_run(&out, &err, "cluster", "add", "--peers", C.nodes[0].addr, "--node", node, NULL);
 	cr_assert_eq(st_rc, 0, "dann cluster add: %s%s", out, err);
 	free(out), free(err);
-	for (double t0 = mp_now_s();; ) {
+	for (double t0 = cproc_now_s();; ) {
 		cr_assert_eq(meta_client_status(C.nodes[3].addr, 1000, &st), 0, "%s", dann_errmsg());
 		if (st.ncolls == 1 && st.nmembers == 4)
 			break;
-		cr_assert_lt(mp_now_s() - t0, 15.0, "the new node did not catch up (%llu collections, %u members)",
+		cr_assert_lt(cproc_now_s() - t0, 15.0, "the new node did not catch up (%llu collections, %u members)",
 			     (unsigned long long)st.ncolls, st.nmembers);
 		sleep_s(0.05);
 	}

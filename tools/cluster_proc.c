@@ -1,10 +1,10 @@
 /*
- * meta_proc.c — meta nodes as processes for tests (meta_proc.h).
+ * cluster_proc.c — meta nodes as processes (cluster_proc.h).
  */
-#include "meta_proc.h"
+#include "cluster_proc.h"
 
 #include <arpa/inet.h>
-#include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -16,14 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "meta.h"
-#include "meta_client.h"
+#include "../engine/error.h"
+#include "../meta/meta.h"
+#include "../meta/meta_client.h"
 
 #define READY_TIMEOUT_S 15.0
 #define STOP_GRACE_S 5.0
+#define PORT_LOW 20000
+#define PORT_PAIRS 6000   /* 20000..31999: below Linux's ephemeral range */
 
-double mp_now_s(void)
+double cproc_now_s(void)
 {
 	struct timespec ts;
 
@@ -50,53 +52,67 @@ static int port_free(int port)
 	return ok;
 }
 
-/* A port whose successor is free too, below the kernel's ephemeral range
- * (which starts at 32768 by default), so that a client connection cannot
- * take a node's port while the node is down between a kill and a restart. */
-static int free_pair(const int *taken, unsigned ntaken)
+static int free_pair(const int *taken, unsigned ntaken, unsigned *seed)
 {
-	unsigned seed = (unsigned)getpid() ^ (unsigned)(mp_now_s() * 1e6);
-
 	for (int tries = 0; tries < 500; tries++) {
-		int port = 20000 + 2 * (int)(rand_r(&seed) % 6000), clash = 0;
+		int port = PORT_LOW + 2 * (int)(rand_r(seed) % PORT_PAIRS), clash = 0;
 
 		for (unsigned i = 0; i < ntaken; i++)
 			clash |= abs(taken[i] - port) <= 1;
 		if (!clash && port_free(port) && port_free(port + 1))
 			return port;
 	}
-	cr_assert_fail("no free pair of loopback ports in 500 tries");
-	return -1;
+	return dann_fail(DANN_EBUSY, "cluster: no free pair of loopback ports in 500 tries");
 }
 
-void mp_init(struct mp_cluster *c, unsigned n, const char *base, unsigned snapshot_threshold)
+int cproc_init(struct cproc *c, const char *dann, unsigned n, const char *base, unsigned snapshot_threshold)
 {
-	int ports[MP_MAX];
+	unsigned seed = (unsigned)getpid() ^ (unsigned)(cproc_now_s() * 1e6);
+	int ports[CPROC_MAX];
 
 	memset(c, 0, sizeof *c);
+	if (n == 0 || n > CPROC_MAX)
+		return dann_fail(DANN_EINVAL, "cluster: %u nodes, expected 1..%d", n, CPROC_MAX);
+	c->dann = dann;
 	c->n = n;
 	c->snapshot_threshold = snapshot_threshold;
 	for (unsigned i = 0; i < n; i++) {
-		struct mp_node *m = &c->nodes[i];
+		struct cproc_node *m = &c->nodes[i];
 		size_t l = strlen(c->members), lp = strlen(c->peers);
 
-		ports[i] = free_pair(ports, i);
+		if ((ports[i] = free_pair(ports, i, &seed)) < 0)
+			return ports[i];
 		m->id = i + 1;
 		snprintf(m->addr, sizeof m->addr, "127.0.0.1:%d", ports[i]);
 		snprintf(m->dir, sizeof m->dir, "%s/node%u", base, m->id);
 		snprintf(c->members + l, sizeof c->members - l, "%s%u@%s", i ? "," : "", m->id, m->addr);
 		snprintf(c->peers + lp, sizeof c->peers - lp, "%s%s", i ? "," : "", m->addr);
 	}
+	return 0;
 }
 
-void mp_start(struct mp_cluster *c, unsigned i, int join)
+static void read_head(const char *path, char *buf, size_t cap)
 {
-	struct mp_node *m = &c->nodes[i];
-	char out[300], err[300], id[16], thr[16], trail[16], self[96];
-	double t0 = mp_now_s();
+	FILE *f = fopen(path, "r");
+	size_t k = 0;
+
+	buf[0] = '\0';
+	if (f) {
+		k = fread(buf, 1, cap - 1, f);
+		fclose(f);
+	}
+	buf[k] = '\0';
+}
+
+int cproc_start(struct cproc *c, unsigned i, int join)
+{
+	struct cproc_node *m = &c->nodes[i];
+	char out[300], err[300], id[16], thr[16], trail[16], self[96], text[1024];
+	double t0 = cproc_now_s();
 	pid_t pid;
 
-	cr_assert_eq(m->pid, 0, "node %u is already running", m->id);
+	if (m->pid)
+		return dann_fail(DANN_EINVAL, "cluster: node %u is already running", m->id);
 	snprintf(out, sizeof out, "%s.out", m->dir);
 	snprintf(err, sizeof err, "%s.err", m->dir);
 	snprintf(id, sizeof id, "%u", m->id);
@@ -104,49 +120,44 @@ void mp_start(struct mp_cluster *c, unsigned i, int join)
 	snprintf(trail, sizeof trail, "%u", c->snapshot_threshold / 2);
 	snprintf(self, sizeof self, "%u@%s", m->id, m->addr);
 	unlink(out);
-	pid = fork();
-	cr_assert_geq(pid, 0);
+	if ((pid = fork()) < 0)
+		return dann_fail_errno(DANN_EIO, errno, "cluster: fork");
 	if (pid == 0) {
 		int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644), fe = open(err, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		dup2(fo, 1);
 		dup2(fe, 2);
-		if (join)
-			execl(DANN_CLI, "dann", "cluster", "serve", "--dir", m->dir, "--node-id", id, "--members", self,
-			      "--join", "--snapshot-threshold", thr, "--snapshot-trailing", trail, "-v", (char *)NULL);
-		else
-			execl(DANN_CLI, "dann", "cluster", "serve", "--dir", m->dir, "--node-id", id, "--members",
-			      c->members, "--snapshot-threshold", thr, "--snapshot-trailing", trail, "-v", (char *)NULL);
+		execl(c->dann, "dann", "cluster", "serve", "--dir", m->dir, "--node-id", id, "--members",
+		      join ? self : c->members, "--snapshot-threshold", thr, "--snapshot-trailing", trail,
+		      join ? "--join" : "-v", (char *)NULL);
 		_exit(127);
 	}
 	m->pid = pid;
 	m->stopped = 0;
 	for (;;) {
-		FILE *f = fopen(out, "r");
-		char line[64] = "";
 		int status;
 
-		if (f) {
-			if (!fgets(line, sizeof line, f))
-				line[0] = '\0';
-			fclose(f);
-		}
-		if (strncmp(line, "ready", 5) == 0)
-			return;
+		read_head(out, text, 64);
+		if (strncmp(text, "ready", 5) == 0)
+			return 0;
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			m->pid = 0;
-			char *text = cli_slurp(err);
-
-			cr_assert_fail("node %u exited while starting (status %d): %s", m->id, status, text ? text : err);
+			read_head(err, text, sizeof text);
+			return dann_fail(DANN_EIO, "cluster: node %u exited while starting (status %d): %s", m->id,
+					 status, text);
 		}
-		cr_assert_lt(mp_now_s() - t0, READY_TIMEOUT_S, "node %u not ready after %.0f s", m->id, READY_TIMEOUT_S);
+		if (cproc_now_s() - t0 > READY_TIMEOUT_S) {
+			cproc_kill(c, i);
+			return dann_fail(DANN_ETIMEDOUT, "cluster: node %u not ready after %.0f s", m->id,
+					 READY_TIMEOUT_S);
+		}
 		nap_ms(20);
 	}
 }
 
-void mp_kill(struct mp_cluster *c, unsigned i)
+void cproc_kill(struct cproc *c, unsigned i)
 {
-	struct mp_node *m = &c->nodes[i];
+	struct cproc_node *m = &c->nodes[i];
 
 	if (!m->pid)
 		return;
@@ -156,32 +167,37 @@ void mp_kill(struct mp_cluster *c, unsigned i)
 	m->stopped = 0;
 }
 
-void mp_stop_signal(struct mp_cluster *c, unsigned i)
+void cproc_stop_signal(struct cproc *c, unsigned i)
 {
-	kill(c->nodes[i].pid, SIGSTOP);
-	c->nodes[i].stopped = 1;
+	if (c->nodes[i].pid) {
+		kill(c->nodes[i].pid, SIGSTOP);
+		c->nodes[i].stopped = 1;
+	}
 }
 
-void mp_cont(struct mp_cluster *c, unsigned i)
+void cproc_cont(struct cproc *c, unsigned i)
 {
-	kill(c->nodes[i].pid, SIGCONT);
-	c->nodes[i].stopped = 0;
+	if (c->nodes[i].pid) {
+		kill(c->nodes[i].pid, SIGCONT);
+		c->nodes[i].stopped = 0;
+	}
 }
 
-void mp_wipe(struct mp_cluster *c, unsigned i)
+int cproc_wipe(struct cproc *c, unsigned i)
 {
 	char cmd[400];
 
-	cr_assert_eq(c->nodes[i].pid, 0);
+	if (c->nodes[i].pid)
+		return dann_fail(DANN_EBUSY, "cluster: node %u is running", c->nodes[i].id);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", c->nodes[i].dir);
-	cr_assert_eq(system(cmd), 0);
+	return system(cmd) == 0 ? 0 : dann_fail(DANN_EIO, "cluster: removing %s", c->nodes[i].dir);
 }
 
-int mp_leader(struct mp_cluster *c, unsigned timeout_ms)
+int cproc_leader(struct cproc *c, unsigned timeout_ms)
 {
-	double t0 = mp_now_s();
+	double t0 = cproc_now_s();
 
-	while ((mp_now_s() - t0) * 1000 < timeout_ms) {
+	while ((cproc_now_s() - t0) * 1000 < timeout_ms) {
 		int leader = -1, agree = 1, live = 0;
 
 		for (unsigned i = 0; i < c->n; i++) {
@@ -198,14 +214,14 @@ int mp_leader(struct mp_cluster *c, unsigned timeout_ms)
 				leader = (int)st.leader_id - 1;
 			agree &= leader == (int)st.leader_id - 1;
 		}
-		if (live && agree && leader >= 0 && c->nodes[leader].pid)
+		if (live && agree && leader >= 0 && leader < (int)c->n && c->nodes[leader].pid)
 			return leader;
-		nap_ms(25);
+		nap_ms(10);
 	}
 	return -1;
 }
 
-void mp_shutdown(struct mp_cluster *c)
+void cproc_shutdown(struct cproc *c)
 {
 	double t0;
 
@@ -214,12 +230,12 @@ void mp_shutdown(struct mp_cluster *c)
 			kill(c->nodes[i].pid, SIGCONT);
 			kill(c->nodes[i].pid, SIGTERM);
 		}
-	t0 = mp_now_s();
+	t0 = cproc_now_s();
 	for (unsigned i = 0; i < c->n; i++) {
-		struct mp_node *m = &c->nodes[i];
+		struct cproc_node *m = &c->nodes[i];
 
 		while (m->pid && waitpid(m->pid, NULL, WNOHANG) == 0) {
-			if (mp_now_s() - t0 > STOP_GRACE_S) {
+			if (cproc_now_s() - t0 > STOP_GRACE_S) {
 				kill(m->pid, SIGKILL);
 				waitpid(m->pid, NULL, 0);
 				break;
