@@ -4,52 +4,17 @@
 #include "meta_ident.h"
 
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "crc.h"
 #include "error.h"
+#include "fsutil.h"
 #include "meta.h"
 #include "meta_buf.h"
 
 #define IDENT_MAGIC 0x31494d44u  /* "DMI1" */
-
-static int mkdir_one(const char *dir)
-{
-	if (mkdir(dir, 0755) == 0 || errno == EEXIST)
-		return 0;
-	return dann_fail_errno(DANN_EIO, errno, "meta: creating directory %s", dir);
-}
-
-static int fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY), rc = 0;
-
-	if (fd < 0)
-		return dann_fail_errno(DANN_EIO, errno, "meta: opening %s", path);
-	if (fsync(fd) != 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "meta: fsync of %s", path);
-	close(fd);
-	return rc;
-}
-
-static int make_dirs(const char *dir)
-{
-	char parent[4096];
-	int rc;
-
-	snprintf(parent, sizeof parent, "%s", dir);
-	dirname(parent);
-	if ((rc = mkdir_one(parent)) < 0 || (rc = mkdir_one(dir)) < 0)
-		return rc;
-	return fsync_path(parent);
-}
 
 /* Raft's files (metadata1/2, segments, snapshots) in a directory without an
  * identity mean it was not made by this code, or its identity was lost. */
@@ -68,11 +33,10 @@ static int has_raft_files(const char *dir)
 	return found;
 }
 
-static int write_ident(const char *dir, const char *path, const char *cluster, uint64_t node_id)
+static int write_ident(const char *path, const char *cluster, uint64_t node_id)
 {
-	char tmp[4300];
 	struct meta_wbuf w;
-	int fd = -1, rc = 0;
+	int rc;
 
 	meta_wbuf_init(&w);
 	meta_put_u32(&w, IDENT_MAGIC);
@@ -80,53 +44,30 @@ static int write_ident(const char *dir, const char *path, const char *cluster, u
 	meta_put_u64(&w, node_id);
 	if (!w.err)
 		meta_put_u32(&w, crc32c(0, w.p, w.len));
-	if (w.err) {
-		rc = dann_fail(DANN_ENOMEM, "meta: %s", path);
-		goto out;
-	}
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "meta: creating %s", tmp);
-		goto out;
-	}
-	if (write(fd, w.p, w.len) != (ssize_t)w.len || fsync(fd) != 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "meta: writing %s", tmp);
-		goto out;
-	}
-	close(fd);
-	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "meta: renaming %s", tmp);
-		goto out;
-	}
-	rc = fsync_path(dir);
-out:
-	if (fd >= 0)
-		close(fd);
+	rc = w.err ? dann_fail(DANN_ENOMEM, "meta: %s", path) : fsu_write_file_atomic(path, w.p, w.len);
 	meta_wbuf_free(&w);
 	return rc;
 }
 
 static int read_ident(const char *path, char *cluster, size_t cap, uint64_t *node_id)
 {
-	uint8_t buf[512];
 	struct meta_rbuf r;
-	ssize_t len;
-	int fd = open(path, O_RDONLY);
+	uint8_t *buf;
+	size_t len;
+	int rc = fsu_read_file(path, (void **)&buf, &len);
 
-	if (fd < 0)
-		return errno == ENOENT ? DANN_ENOTFOUND : dann_fail_errno(DANN_EIO, errno, "meta: opening %s", path);
-	len = read(fd, buf, sizeof buf);
-	close(fd);
-	if (len < 0)
-		return dann_fail_errno(DANN_EIO, errno, "meta: reading %s", path);
-	if (len < 8 || meta_le32(buf + len - 4) != crc32c(0, buf, (size_t)len - 4))
-		return dann_fail(DANN_ECORRUPT, "meta: %s: damaged (%zd bytes, checksum does not match)", path, len);
-	meta_rbuf_init(&r, buf, (size_t)len - 4, path);
+	if (rc < 0)
+		return rc;
+	if (len < 8 || meta_le32(buf + len - 4) != crc32c(0, buf, len - 4)) {
+		free(buf);
+		return dann_fail(DANN_ECORRUPT, "meta: %s: damaged (%zu bytes, checksum does not match)", path, len);
+	}
+	meta_rbuf_init(&r, buf, len - 4, path);
 	if (meta_get_u32(&r, "magic") != IDENT_MAGIC)
-		return dann_fail(DANN_ECORRUPT, "meta: %s: not an identity file", path);
+		meta_rbuf_bad(&r, "not an identity file");
 	meta_get_str(&r, cluster, cap, "cluster");
 	*node_id = meta_get_u64(&r, "node id");
+	free(buf);
 	return meta_rbuf_check(&r);
 }
 
@@ -137,7 +78,7 @@ int meta_ident_check(const char *dir, const char *cluster, uint64_t node_id, int
 	int rc;
 
 	*fresh = 0;
-	if ((rc = make_dirs(dir)) < 0)
+	if ((rc = fsu_mkdirs(dir)) < 0)
 		return rc;
 	snprintf(path, sizeof path, "%s/%s", dir, META_IDENT_FILE);
 	rc = read_ident(path, have, sizeof have, &have_id);
@@ -156,7 +97,7 @@ int meta_ident_check(const char *dir, const char *cluster, uint64_t node_id, int
 	if (has_raft_files(dir))
 		return dann_fail(DANN_EINVAL, "meta: %s holds Raft files but no %s: not a dann meta directory "
 				 "(or its identity was lost); refusing to use it", dir, META_IDENT_FILE);
-	if ((rc = write_ident(dir, path, cluster, node_id)) < 0)
+	if ((rc = write_ident(path, cluster, node_id)) < 0)
 		return rc;
 	*fresh = 1;
 	return 0;

@@ -131,7 +131,6 @@ Test(meta_node, a_restart_recovers_the_catalog_from_the_log)
 
 Test(meta_node, a_restart_recovers_the_catalog_from_a_snapshot_and_the_log)
 {
-	char path[4200];
 	DIR *d;
 	struct dirent *e;
 	int snaps = 0;
@@ -143,7 +142,6 @@ Test(meta_node, a_restart_recovers_the_catalog_from_a_snapshot_and_the_log)
 		snaps += strncmp(e->d_name, "snapshot-", 9) == 0;
 	closedir(d);
 	cr_assert_gt(snaps, 0, "no snapshot was taken at a threshold of 16 entries");
-	(void)path;
 }
 
 static void expect_refused(struct meta_params *p, int code, const char *needle)
@@ -271,4 +269,25 @@ Test(meta_node, a_corrupt_snapshot_is_refused_naming_it)
 	expect_refused(&p, DANN_ECORRUPT, "snapshot");
 	cr_assert(strstr(dann_errmsg(), dir), "the message does not name the directory: %s", dann_errmsg());
 	cr_assert_eq(dir_digest(dir), before, "a refused start changed the directory");
+}
+
+Test(meta_node, a_damaged_or_missing_identity_is_refused)
+{
+	const char *dir = tmpdir_path("meta");
+	struct meta_params p;
+	char path[4200];
+	FILE *f;
+
+	meta_close(open_node(dir, 0));
+	snprintf(path, sizeof path, "%s/IDENTITY", dir);
+	f = fopen(path, "r+");
+	cr_assert_not_null(f);
+	fseek(f, 6, SEEK_SET);
+	fputc('X', f);
+	fclose(f);
+	meta_params_default(&p);
+	p.dir = dir;
+	expect_refused(&p, DANN_ECORRUPT, "IDENTITY: damaged");
+	cr_assert_eq(unlink(path), 0);
+	expect_refused(&p, DANN_EINVAL, "holds Raft files but no IDENTITY");
 }
