@@ -185,9 +185,8 @@ static void do_apply(struct meta_node *n, struct meta_req *r)
 static void change_cb(struct raft_change *c, int status)
 {
 	struct meta_req *r = c->data;
-	struct meta_node *n = (struct meta_node *)r->status;
+	struct meta_node *n = r->node;
 
-	r->status = NULL;
 	if (status != 0)
 		return answer_raft(n, r, status, r->kind == META_REQ_ADD ? "add" : "remove");
 	answer(r, 0);
@@ -196,7 +195,7 @@ static void change_cb(struct raft_change *c, int status)
 static void add_cb(struct raft_change *c, int status)
 {
 	struct meta_req *r = c->data;
-	struct meta_node *n = (struct meta_node *)r->status;
+	struct meta_node *n = r->node;
 	int rv;
 
 	if (status != 0)
@@ -214,15 +213,13 @@ static void do_change(struct meta_node *n, struct meta_req *r)
 	if (raft_state(&n->raft) != RAFT_LEADER)
 		return answer_notleader(n, r);
 	r->change.data = r;
-	r->status = (struct meta_status *)n;  /* the node, for the callbacks */
+	r->node = n;
 	if (r->kind == META_REQ_ADD)
 		rv = raft_add(&n->raft, &r->change, r->id, r->addr, add_cb);
 	else
 		rv = raft_remove(&n->raft, &r->change, r->id, change_cb);
-	if (rv != 0) {
-		r->status = NULL;
+	if (rv != 0)
 		answer_raft(n, r, rv, r->kind == META_REQ_ADD ? "add" : "remove");
-	}
 }
 
 static void do_status(struct meta_node *n, struct meta_req *r)

@@ -51,6 +51,7 @@ struct meta_req {
 	char leader_addr[META_ADDR_MAX + 1];
 	struct meta_status *status;
 	/* loop-side state */
+	struct meta_node *node;
 	struct raft_apply apply;
 	struct raft_change change;
 	struct meta_req *next;

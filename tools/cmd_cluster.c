@@ -134,6 +134,29 @@ static const char *role_name(enum meta_role r)
 	}
 }
 
+#define STATUS_COLLS_SHOWN 20
+
+/* The node's own copy of the catalog: its collections by name and id. */
+static void print_collections(const char *addr)
+{
+	struct meta_fsm f;
+	struct dann_cat_coll *cl;
+	size_t n;
+
+	if (meta_fsm_init(&f) < 0)
+		return;
+	if (meta_client_dump(addr, STATUS_TIMEOUT_MS, &f) == 0 && meta_fsm_coll_list(&f, &cl, &n) == 0) {
+		printf("  collections:");
+		for (size_t k = 0; k < n && k < STATUS_COLLS_SHOWN; k++)
+			printf(" %s(%llu)", cl[k].schema.name, (unsigned long long)cl[k].id);
+		if (n > STATUS_COLLS_SHOWN)
+			printf(" ... %zu more", n - STATUS_COLLS_SHOWN);
+		printf("%s\n", n ? "" : " none");
+		free(cl);
+	}
+	meta_fsm_destroy(&f);
+}
+
 static int status(const char *peers)
 {
 	struct meta_client cl;
@@ -161,6 +184,7 @@ static int status(const char *peers)
 			printf(" %llu@%s%s", (unsigned long long)st.members[k].id, st.members[k].addr,
 			       st.members[k].voter ? "" : "(non-voter)");
 		printf("\n");
+		print_collections(cl.addrs[i]);
 	}
 	return bad;
 }
@@ -174,6 +198,13 @@ static int change(const char *verb, const char *peers, const char *node)
 
 	if (meta_client_init(&cl, peers, 30000) < 0)
 		return cmd_usage_error(CMD, "--peers: %s", dann_errmsg());
+	if (strcmp(verb, "add") == 0) {
+		struct meta_member m;
+		uint32_t k;
+
+		if (meta_members_parse(node, &m, &k) < 0)
+			return cmd_usage_error(CMD, "--node: %s", dann_errmsg());
+	}
 	id = strtoull(node, &end, 10);
 	if (id == 0 || (strcmp(verb, "add") == 0 ? *end != '@' : *end != '\0'))
 		return cmd_usage_error(CMD, "--node '%s': expected %s", node,

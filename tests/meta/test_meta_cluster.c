@@ -354,6 +354,7 @@ Test(meta_cluster, a_node_joins_with_cluster_add_and_leaves_with_remove)
 	cr_assert_eq(st_rc, 0, "dann cluster status: %s%s", out, err);
 	cr_assert(strstr(out, "4@"), "status does not list node 4: %s", out);
 	cr_assert(strstr(out, "leader"), "%s", out);
+	cr_assert(strstr(out, "before_join("), "status does not list the collections: %s", out);
 	free(out), free(err);
 
 	st_rc = cli_run(&out, &err, "cluster", "remove", "--peers", C.peers, "--node", "4", NULL);
@@ -361,6 +362,13 @@ Test(meta_cluster, a_node_joins_with_cluster_add_and_leaves_with_remove)
 	free(out), free(err);
 	cr_assert_eq(meta_client_status(C.nodes[0].addr, 1000, &st), 0);
 	cr_assert_eq(st.nmembers, 3, "node 4 is still a member");
+
+	st_rc = cli_run(&out, &err, "cluster", "add", "--peers", C.peers, "--node", "5@nowhere", NULL);
+	cr_assert_eq(st_rc, 2, "a malformed --node was accepted: %s", err);
+	cr_assert(strstr(err, "'5@nowhere': HOST:PORT"), "%s", err);
+	free(out), free(err);
+	cr_assert_eq(meta_client_status(C.nodes[0].addr, 1000, &st), 0);
+	cr_assert_eq(st.nmembers, 3, "a refused add changed the membership");
 
 	st_rc = cli_run(&out, &err, "cluster", "remove", "--peers", C.peers, "--node", "9", NULL);
 	cr_assert_neq(st_rc, 0, "removing an unknown node succeeded");
