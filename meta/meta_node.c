@@ -381,13 +381,15 @@ void meta_node_call(struct meta_node *n, struct meta_req *r)
 		else
 			n->queue = r;
 		n->queue_tail = r;
+		/* Under the mutex: the loop closes the wake handle only after it
+		 * has seen closing, which meta_close sets under the same mutex. */
+		uv_async_send(&n->wake);
 	}
 	pthread_mutex_unlock(&n->mu);
 	if (closing) {
 		snprintf(r->msg, sizeof r->msg, "meta node %llu is closing", (unsigned long long)n->id);
 		r->rc = DANN_ECANCELED;
 	} else {
-		uv_async_send(&n->wake);
 		while (sem_wait(&r->done) != 0 && errno == EINTR)
 			;
 	}

@@ -17,6 +17,7 @@
 
 #include "crc.h"
 #include "error.h"
+#include "cluster_proc.h"
 #include "helpers/tmpdir.h"
 #include "meta.h"
 #include "meta_testutil.h"
@@ -193,7 +194,7 @@ Test(meta_node, a_directory_of_another_cluster_or_node_is_refused)
 	expect_refused(&p, DANN_EINVAL, "belongs to cluster 'dann', this node was started for cluster 'other'");
 	p.cluster = NULL;
 	p.node_id = 2;
-	p.members = "2@127.0.0.1:1";
+	p.members = "2@127.0.0.1:20000";  /* refused before anything listens */
 	expect_refused(&p, DANN_EINVAL, "belongs to node 1, this node was started as node 2");
 	cr_assert_eq(dir_digest(dir), before, "a refused start changed the directory");
 }
@@ -203,19 +204,27 @@ Test(meta_node, members_that_disagree_with_the_stored_configuration_are_refused)
 	const char *dir = tmpdir_path("meta");
 	struct meta_params p;
 	struct meta_node *n;
+	struct cproc ports;  /* free loopback ports (unprivileged, unused) */
+	char one[128], two[256], moved[128], want[300];
 	uint32_t before;
 
+	cr_assert_eq(cproc_init(&ports, "unused", 3, tmpdir_get(), 0), 0, "%s", dann_errmsg());
+	snprintf(one, sizeof one, "1@%s", ports.nodes[0].addr);
+	snprintf(two, sizeof two, "1@%s,2@%s", ports.nodes[0].addr, ports.nodes[1].addr);
+	snprintf(moved, sizeof moved, "1@%s", ports.nodes[2].addr);
 	meta_params_default(&p);
 	p.dir = dir;
-	p.members = "1@127.0.0.1:1";
+	p.members = one;
 	p.election_timeout_ms = 200;
 	cr_assert_eq(meta_open(&p, &n), 0, "%s", dann_errmsg());
 	meta_close(n);
 	before = dir_digest(dir);
-	p.members = "1@127.0.0.1:1,2@127.0.0.1:3";
-	expect_refused(&p, DANN_EINVAL, "disagree with the stored configuration (1@127.0.0.1:1)");
-	p.members = "1@127.0.0.1:5";
-	expect_refused(&p, DANN_EINVAL, "members given (1@127.0.0.1:5)");
+	p.members = two;
+	snprintf(want, sizeof want, "disagree with the stored configuration (%s)", one);
+	expect_refused(&p, DANN_EINVAL, want);
+	p.members = moved;
+	snprintf(want, sizeof want, "members given (%s)", moved);
+	expect_refused(&p, DANN_EINVAL, want);
 	p.members = "1@127.0.0.1";
 	expect_refused(&p, DANN_EINVAL, "HOST:PORT");
 	p.members = "3@127.0.0.1:7";
