@@ -642,9 +642,9 @@ void meta_close(struct meta_node *n)
 		return;
 	pthread_mutex_lock(&n->mu);
 	n->closing = 1;
+	uv_async_send(&n->wake);
 	pthread_mutex_unlock(&n->mu);
 	meta_rpc_shutdown(n);
-	uv_async_send(&n->wake);
 	if (n->thread_started)
 		pthread_join(n->thread, NULL);
 	meta_rpc_stop(n);
