@@ -51,7 +51,9 @@ void s3rver_start(struct s3rver *s, const char *dir, const char *bucket, int s3_
 	if (s->pid == 0) {
 		dup2(in[0], 0);
 		dup2(out[1], 1);
-		execlp("node", "node", LAUNCHER, "--dir", dir, "--port", p1, "--proxy-port", p2, "--bucket", bucket,
+		/* s3rver makes its ListObjectsV2 continuation tokens with DES,
+		 * which OpenSSL 3 keeps in its legacy provider */
+		execlp("node", "node", "--openssl-legacy-provider", LAUNCHER, "--dir", dir, "--port", p1, "--proxy-port", p2, "--bucket", bucket,
 		       (char *)NULL);
 		_exit(127);
 	}

@@ -2,8 +2,11 @@
 // tests run against) on 127.0.0.1, with a small fault-injecting HTTP proxy in
 // front of it, and prints "ready <s3rver port> <proxy port>" once both listen.
 //
-//   node s3rver-launch.js --dir D [--port P] [--proxy-port Q] [--bucket B]...
+//   node --openssl-legacy-provider s3rver-launch.js --dir D [--port P] [--proxy-port Q] [--bucket B]...
 //
+// (s3rver 3.7.1 makes ListObjectsV2 continuation tokens with DES, which
+// OpenSSL 3 only has in its legacy provider: without the flag a listing of
+// more than one page fails with InternalError.)
 // Ports default to 0 (a free one). The process exits when its stdin closes
 // (the test that started it has gone), on SIGTERM, or when a "kill" fault
 // fires (SIGKILL to itself: a server dying in the middle of a request).
