@@ -37,11 +37,18 @@ void s3rver_start(struct s3rver *s, const char *dir, const char *bucket, int s3_
 	long deadline;
 	struct stat st;
 
+	char d[sizeof s->dir], b[sizeof s->bucket];
+
 	cr_assert(stat(MODULES, &st) == 0,
 		  "s3rver is not installed: run `npm ci --prefix tests/node` (looked for %s)", MODULES);
+	/* dir and bucket may be s's own fields (a restart) */
+	snprintf(d, sizeof d, "%s", dir);
+	snprintf(b, sizeof b, "%s", bucket);
 	memset(s, 0, sizeof *s);
-	snprintf(s->dir, sizeof s->dir, "%s", dir);
-	snprintf(s->bucket, sizeof s->bucket, "%s", bucket);
+	snprintf(s->dir, sizeof s->dir, "%s", d);
+	snprintf(s->bucket, sizeof s->bucket, "%s", b);
+	dir = s->dir;
+	bucket = s->bucket;
 	mkdir(dir, 0755);
 	cr_assert(pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0);
 	snprintf(p1, sizeof p1, "%d", s3_port);

@@ -22,6 +22,8 @@
 //          "reset"   the connection is destroyed after `after` body bytes;
 //          "kill"    the whole process SIGKILLs itself after `after` body bytes;
 //          "corrupt" forwarded, but byte 0 of the reply body is flipped;
+//          "cut"     forwarded, but the connection is destroyed after `after`
+//                    bytes of the reply body;
 //   GET  /__ctl/count?method=M&match=S   how many requests matched so far
 //   POST /__ctl/clear                    drops every rule and the request log
 'use strict';
@@ -45,7 +47,9 @@ function parseArgs(argv) {
   return o;
 }
 
-const errorCodes = { 500: 'InternalError', 503: 'SlowDown', 429: 'TooManyRequests', 400: 'BadRequest' };
+const errorCodes = {
+  500: 'InternalError', 503: 'SlowDown', 429: 'TooManyRequests', 400: 'BadRequest', 404: 'NoSuchUpload',
+};
 
 function startProxy(upstreamPort, port) {
   let rules = [];
@@ -93,7 +97,7 @@ function startProxy(upstreamPort, port) {
     req.on('end', fire);
   }
 
-  function forward(req, res, corrupt) {
+  function forward(req, res, corrupt, cutAfter) {
     const headers = { ...req.headers };
     delete headers.expect;
     const up = http.request(
@@ -101,8 +105,16 @@ function startProxy(upstreamPort, port) {
       ur => {
         res.writeHead(ur.statusCode, ur.headers);
         let first = corrupt;
+        let sent = 0;
         ur.on('data', c => {
           if (first && c.length) { c = Buffer.from(c); c[0] ^= 0xff; first = false; }
+          if (cutAfter !== undefined && sent + c.length > cutAfter) {
+            res.write(c.subarray(0, cutAfter - sent));
+            ur.destroy();
+            res.socket.destroy();
+            return;
+          }
+          sent += c.length;
           res.write(c);
         });
         ur.on('end', () => res.end());
@@ -123,6 +135,7 @@ function startProxy(upstreamPort, port) {
     const rule = pickRule(req);
     if (!rule) return forward(req, res, false);
     if (rule.action === 'corrupt') return forward(req, res, true);
+    if (rule.action === 'cut') return forward(req, res, false, rule.after);
     if (rule.action === 'reset') return afterBytes(req, rule.after, () => req.socket.destroy());
     if (rule.action === 'kill') return afterBytes(req, rule.after, () => process.kill(process.pid, 'SIGKILL'));
     // "status": answer once the body is in, as a server would
