@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 
 #include "../crc.h"
 #include "../error.h"
+#include "../fsutil.h"
 #include "obj_impl.h"
 
 void obj_config_default(struct obj_config *c)
@@ -262,26 +262,11 @@ int obj_uri_encode(const char *in, int keep_slash, char *out, size_t cap)
 
 int obj_src_read(const struct obj_src *src, uint64_t rel, void *buf, size_t len)
 {
-	size_t done = 0;
-
 	if (src->buf) {
 		memcpy(buf, (const char *)src->buf + src->off + rel, len);
 		return 0;
 	}
-	while (done < len) {
-		ssize_t r = pread(src->fd, (char *)buf + done, len - done, (off_t)(src->off + rel + done));
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return dann_fail_errno(DANN_EIO, errno, "%s: read at %llu", src->path,
-					       (unsigned long long)(src->off + rel + done));
-		if (r == 0)
-			return dann_fail(DANN_EIO, "%s: ended at %llu while uploading (file changed?)", src->path,
-					 (unsigned long long)(src->off + rel + done));
-		done += (size_t)r;
-	}
-	return 0;
+	return fsu_pread_all(src->fd, src->path, buf, len, src->off + rel);
 }
 
 /* ---- public operations ---- */
@@ -408,36 +393,13 @@ struct file_sink {
 static int file_write(void *arg, const void *data, size_t n)
 {
 	struct file_sink *f = arg;
-	size_t done = 0;
+	int rc;
 
-	while (done < n) {
-		ssize_t w = write(f->fd, (const char *)data + done, n - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return dann_fail_errno(DANN_EIO, errno, "%s: write", f->tmp);
-		done += (size_t)w;
-	}
+	if ((rc = fsu_write_all(f->fd, f->tmp, data, n)) < 0)
+		return rc;
 	f->crc = crc32c(f->crc, data, n);
 	f->n += n;
 	return 0;
-}
-
-static int fsync_parent(const char *path)
-{
-	char tmp[4096];
-	int fd, rc = 0;
-
-	if (strlen(path) >= sizeof tmp)
-		return dann_fail(DANN_EINVAL, "%s: path too long", path);
-	strcpy(tmp, path);
-	if ((fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: open parent directory", path);
-	if (fsync(fd) != 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync of parent directory", path);
-	close(fd);
-	return rc;
 }
 
 /* One download of key into the open temporary file, from its start. */
@@ -480,17 +442,13 @@ int obj_get_file(struct obj_store *s, const char *key, const char *path, const u
 		}
 		atomic_fetch_add(&s->st.crc_refetches, 1);
 	}
-	if (fsync(f.fd) != 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "obj_get_file: fsync %s", tmp);
+	if ((rc = fsu_fsync(f.fd, tmp)) < 0)
 		goto fail;
-	}
 	close(f.fd);
 	f.fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "obj_get_file: rename %s to %s", tmp, path);
+	if ((rc = fsu_rename_replace(tmp, path)) < 0)
 		goto fail;
-	}
-	return fsync_parent(path);
+	return 0;
 fail:
 	if (f.fd >= 0)
 		close(f.fd);

@@ -16,8 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +23,7 @@
 #include <unistd.h>
 
 #include "../error.h"
+#include "../fsutil.h"
 #include "obj_impl.h"
 
 #define DIR_PATH_MAX 4096
@@ -92,34 +91,16 @@ int obj_put_dir(struct obj_store *s, const char *dir, const char *prefix, const 
 	return obj_put_file(s, key, full);
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void rmtree(const char *dir)
-{
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
+/* mkdir -p of the directories rel needs below the stage. */
 static int mkdirs_below(const char *stage, const char *rel)
 {
-	char buf[DIR_PATH_MAX];
-	size_t base = strlen(stage);
-	char *p;
+	char buf[DIR_PATH_MAX], *slash;
 
-	snprintf(buf, sizeof buf, "%s/%s", stage, rel);
-	for (p = buf + base + 1; (p = strchr(p, '/')); p++) {
-		*p = 0;
-		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-			return dann_fail_errno(DANN_EIO, errno, "obj_get_dir: mkdir %s", buf);
-		*p = '/';
-	}
-	return 0;
+	if ((size_t)snprintf(buf, sizeof buf, "%s/%s", stage, rel) >= sizeof buf)
+		return dann_fail(DANN_EINVAL, "obj_get_dir: %s/%s: path too long", stage, rel);
+	slash = strrchr(buf, '/');
+	*slash = 0;
+	return fsu_mkdirs(buf);
 }
 
 struct get_ctx {
@@ -152,22 +133,10 @@ static int get_one(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
-static int sync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: open", path);
-	if (fsync(fd) != 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync", path);
-	close(fd);
-	return rc;
-}
-
 int obj_get_dir(struct obj_store *s, const char *prefix, const char *dir, const char *last,
 		const uint32_t *last_crc, obj_crc_fn crc_of, void *arg)
 {
-	char stage[DIR_PATH_MAX], key[DIR_PATH_MAX], path[DIR_PATH_MAX], parent[DIR_PATH_MAX], list_prefix[DIR_PATH_MAX];
+	char stage[DIR_PATH_MAX], key[DIR_PATH_MAX], path[DIR_PATH_MAX], list_prefix[DIR_PATH_MAX];
 	struct get_ctx g = { s, prefix, last, stage, crc_of, arg, 0 };
 	struct stat st;
 	int rc;
@@ -201,16 +170,10 @@ int obj_get_dir(struct obj_store *s, const char *prefix, const char *dir, const 
 		rc = dann_fail(DANN_ENOTFOUND, "obj_get_dir: nothing under %s in %s", prefix, obj_uri(s));
 		goto fail;
 	}
-	if ((rc = sync_path(stage)) < 0)
+	if ((rc = fsu_fsync_dir(stage)) < 0 || (rc = fsu_rename_noreplace(stage, dir)) < 0)
 		goto fail;
-	if (renameat2(AT_FDCWD, stage, AT_FDCWD, dir, RENAME_NOREPLACE) != 0) {
-		rc = dann_fail_errno(errno == EEXIST ? DANN_EEXIST : DANN_EIO, errno, "obj_get_dir: rename %s to %s",
-				     stage, dir);
-		goto fail;
-	}
-	snprintf(parent, sizeof parent, "%s", dir);
-	return sync_path(dirname(parent));
+	return 0;
 fail:
-	rmtree(stage);
+	fsu_rmtree(stage);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../error.h"
+#include "../fsutil.h"
 #include "obj_impl.h"
 
 #define FILE_CHUNK (1u << 20)   /* bytes per read or write of a copy */
@@ -30,44 +31,15 @@ static int file_path(const struct obj_store *s, const char *key, char *out)
 	return 0;
 }
 
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: open directory", dir);
-	if (fsync(fd) != 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync directory", dir);
-	close(fd);
-	return rc;
-}
-
-/* mkdir -p of path's parent directories below the store's root, each new
- * one fsynced into its parent. */
-static int make_parents(const struct obj_store *s, const char *path)
+/* mkdir -p of the directory that will hold path, each new level fsynced
+ * into its parent. */
+static int make_parents(const char *path)
 {
 	char buf[FILE_PATH_MAX];
-	size_t root = strlen(s->prefix);
-	char *p;
-	int rc;
 
 	strcpy(buf, path);
-	for (p = buf + root + 1; (p = strchr(p, '/')); p++) {
-		*p = 0;
-		if (mkdir(buf, 0755) == 0) {
-			char *slash = strrchr(buf, '/');
-
-			*slash = 0;
-			rc = sync_dir(buf);
-			*slash = '/';
-			if (rc < 0)
-				return rc;
-		} else if (errno != EEXIST) {
-			return dann_fail_errno(DANN_EIO, errno, "%s: mkdir", buf);
-		}
-		*p = '/';
-	}
-	return 0;
+	*strrchr(buf, '/') = 0;
+	return fsu_mkdirs(buf);
 }
 
 static int file_open(struct obj_store *s)
@@ -86,22 +58,6 @@ static void file_close(struct obj_store *s)
 	(void)s;
 }
 
-static int write_all(int fd, const char *path, const void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t w = write(fd, (const char *)buf + done, len - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return dann_fail_errno(DANN_EIO, errno, "%s: write", path);
-		done += (size_t)w;
-	}
-	return 0;
-}
-
 static int copy_src(const struct obj_src *src, int fd, const char *tmp)
 {
 	uint64_t done = 0;
@@ -109,14 +65,14 @@ static int copy_src(const struct obj_src *src, int fd, const char *tmp)
 	int rc = 0;
 
 	if (src->buf)
-		return write_all(fd, tmp, (const char *)src->buf + src->off, src->len);
+		return fsu_write_all(fd, tmp, (const char *)src->buf + src->off, src->len);
 	if (!(buf = malloc(FILE_CHUNK)))
 		return dann_fail(DANN_ENOMEM, "%s: copy buffer", tmp);
 	while (rc == 0 && done < src->len) {
 		size_t n = src->len - done < FILE_CHUNK ? (size_t)(src->len - done) : FILE_CHUNK;
 
 		if ((rc = obj_src_read(src, done, buf, n)) == 0)
-			rc = write_all(fd, tmp, buf, n);
+			rc = fsu_write_all(fd, tmp, buf, n);
 		done += n;
 	}
 	free(buf);
@@ -125,10 +81,10 @@ static int copy_src(const struct obj_src *src, int fd, const char *tmp)
 
 static int file_put(struct obj_store *s, const char *key, const struct obj_src *src)
 {
-	char path[FILE_PATH_MAX], tmp[FILE_PATH_MAX + 32], *slash;
+	char path[FILE_PATH_MAX], tmp[FILE_PATH_MAX + 32];
 	int fd, rc;
 
-	if ((rc = file_path(s, key, path)) < 0 || (rc = make_parents(s, path)) < 0)
+	if ((rc = file_path(s, key, path)) < 0 || (rc = make_parents(path)) < 0)
 		return rc;
 	snprintf(tmp, sizeof tmp, "%s.obj-tmp-XXXXXX", path);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
@@ -136,20 +92,12 @@ static int file_put(struct obj_store *s, const char *key, const struct obj_src *
 	atomic_fetch_add(&s->st.requests, 1);
 	if ((rc = copy_src(src, fd, tmp)) < 0)
 		goto fail;
-	if (fsync(fd) != 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync", tmp);
+	if ((rc = fsu_fsync(fd, tmp)) < 0)
 		goto fail;
-	}
 	close(fd);
 	fd = -1;
-	if (rename(tmp, path) != 0) {
-		rc = dann_fail_errno(errno == EISDIR ? DANN_EINVAL : DANN_EIO, errno, "rename %s to %s", tmp, path);
+	if ((rc = fsu_rename_replace(tmp, path)) < 0)
 		goto fail;
-	}
-	slash = strrchr(path, '/');
-	*slash = 0;
-	if ((rc = sync_dir(path)) < 0)
-		return rc;
 	atomic_fetch_add(&s->st.bytes_up, src->len);
 	return 0;
 fail:
@@ -233,7 +181,7 @@ static int file_head(struct obj_store *s, const char *key, struct obj_stat *st)
 
 static int file_del(struct obj_store *s, const char *key)
 {
-	char path[FILE_PATH_MAX], *slash;
+	char path[FILE_PATH_MAX];
 	struct stat sb;
 	int rc;
 
@@ -247,9 +195,7 @@ static int file_del(struct obj_store *s, const char *key)
 		return dann_fail_errno(DANN_EIO, errno, "delete %s", path);
 	}
 	atomic_fetch_add(&s->st.requests, 1);
-	slash = strrchr(path, '/');
-	*slash = 0;
-	return sync_dir(path);
+	return fsu_fsync_parent(path);
 }
 
 struct walk {
