@@ -280,7 +280,8 @@ static int file_list(struct obj_store *s, const char *prefix, obj_list_fn fn, vo
 	if (rc == 0) {
 		for (i = 0; i < w.n; i++)
 			idx[i] = i;
-		qsort_r(idx, w.n, sizeof *idx, cmp_idx_keys, w.keys);
+		if (w.n)
+			qsort_r(idx, w.n, sizeof *idx, cmp_idx_keys, w.keys);
 		for (i = 0; i < w.n && rc == 0; i++)
 			rc = fn(arg, w.keys[idx[i]], w.sizes[idx[i]]);
 	}

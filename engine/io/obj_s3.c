@@ -50,13 +50,15 @@ static int s3_open(struct obj_store *s)
 	pthread_mutex_init(&b->lock, NULL);
 	s->impl = b;
 	if (c->path_style) {
-		snprintf(b->bucket_url, sizeof b->bucket_url, "%s/%s", ep, s->bucket);
-		snprintf(b->object_url, sizeof b->object_url, "%s/%s/", ep, s->bucket);
+		n = (size_t)snprintf(b->bucket_url, sizeof b->bucket_url, "%s/%s", ep, s->bucket);
+		n |= (size_t)snprintf(b->object_url, sizeof b->object_url, "%s/%s/", ep, s->bucket);
 	} else {
-		snprintf(b->bucket_url, sizeof b->bucket_url, "%.*s%s.%s/", (int)(hostport - ep), ep, s->bucket,
-			 hostport);
-		snprintf(b->object_url, sizeof b->object_url, "%s", b->bucket_url);
+		n = (size_t)snprintf(b->bucket_url, sizeof b->bucket_url, "%.*s%s.%s/", (int)(hostport - ep), ep,
+				     s->bucket, hostport);
+		n |= (size_t)snprintf(b->object_url, sizeof b->object_url, "%s", b->bucket_url);
 	}
+	if (n >= sizeof b->bucket_url)
+		return dann_fail(DANN_EINVAL, "obj_open: endpoint '%s' too long", ep);
 	snprintf(b->sigv4, sizeof b->sigv4, "aws:amz:%s:s3", c->region);
 	if (c->test_connect_to && !(b->connect_to = curl_slist_append(NULL, c->test_connect_to)))
 		return dann_fail(DANN_ENOMEM, "obj_open: connect_to");
