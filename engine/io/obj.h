@@ -99,6 +99,9 @@ int obj_open(const char *uri, const struct obj_config *cfg, struct obj_store **o
 /* Frees the store. NULL is a no-op. No call may be running on it. */
 void obj_close(struct obj_store *s);
 
+/* 0 if key is a valid key (see above), else DANN_EINVAL naming it. */
+int obj_key_check(const char *key);
+
 /* "s3" or "file", and the URI the store was opened with. */
 const char *obj_backend_name(const struct obj_store *s);
 const char *obj_uri(const struct obj_store *s);

@@ -91,8 +91,6 @@ unsigned obj_retry_limit(const struct obj_store *s);
 
 /* ---- shared helpers (obj.c) ---- */
 
-/* DANN_EINVAL naming key unless it is a valid key (see obj.h). */
-int obj_key_check(const char *key);
 /* AWS's URI encoding: unreserved bytes kept, '/' kept when keep_slash,
  * every other byte %XX (upper case). Appends to out (cap bytes, NUL
  * terminated); DANN_EINVAL if it does not fit. */

@@ -1,0 +1,115 @@
+/*
+ * tier.h — tiering of flushed segments to the object store: the local SSD
+ * as a bounded cache of segment directories, and background uploads.
+ *
+ * Written beside the segment layer, not inside it: the segment layer calls
+ * these at four points (see DESIGN.md, "Scale beyond one machine"):
+ *   flushed      tier_upload_enqueue(dir, prefix); when the callback says
+ *                the upload is complete and verified, the catalog records
+ *                the segment's object_key = prefix, then tier_cache_add(...,
+ *                uploaded = 1) makes its local copy evictable;
+ *   open/recover tier_cache_add for every flushed segment the catalog lists
+ *                (present or not: a node that starts with an empty data dir
+ *                fetches them as searches need them);
+ *   search       tier_cache_pin before reading a segment's files,
+ *                tier_cache_unpin after; the evict callback closes the
+ *                segment's open files before its directory goes;
+ *   drop         tier_cache_remove(..., delete_objects = 1) after the catalog
+ *                has recorded the drop.
+ *
+ * Invariants:
+ *   - a segment directory appears under its name only whole and checked:
+ *     downloads go to "<dir>.obj-tmp-XXXXXX", are checked against the
+ *     MANIFEST's CRC32C the catalog holds and the file CRCs in that MANIFEST,
+ *     and are renamed into place (obj_get_dir); leftovers of a crash are
+ *     removed by tier_cache_add;
+ *   - a segment is evicted only when it is uploaded and not pinned; pinned
+ *     segments may hold the cache above its budget until they are unpinned;
+ *   - eviction takes the least recently used (pinned or unpinned) first;
+ *   - concurrent pins of an evicted segment share one download;
+ *   - an upload's callback says "done" only after every file is stored, the
+ *     MANIFEST last, and the stored MANIFEST read back matches the local one.
+ */
+#ifndef DANN_TIER_H
+#define DANN_TIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../io/obj.h"
+
+#define TIER_MANIFEST "MANIFEST"
+
+/* ---- the cache (tier_cache.c) ---- */
+
+/* Called before an evicted segment's directory is removed, without cache
+ * locks held and with the segment unpinned (new pins wait until the
+ * eviction is over): close every file of it. */
+typedef void (*tier_evict_fn)(void *arg, uint64_t seg_id, const char *dir);
+
+struct tier_cache_params {
+	struct obj_store *store;   /* where uploaded segments are (not owned) */
+	uint64_t budget_bytes;     /* local bytes of evictable segments to keep */
+	tier_evict_fn evict;       /* may be NULL */
+	void *evict_arg;
+};
+
+struct tier_cache;
+
+int tier_cache_open(const struct tier_cache_params *p, struct tier_cache **out);
+/* Frees the cache; nothing may be pinned. Local directories stay. */
+void tier_cache_close(struct tier_cache *c);
+
+/* Registers segment id: its local directory dir, its object prefix in the
+ * store ("" while not uploaded), its MANIFEST's CRC32C from the catalog.
+ * Whether it is local is looked up (a leftover partial download beside dir
+ * is removed first). Registering an id again updates prefix and crc (after
+ * its upload). May evict others to keep to the budget. DANN_ENOTFOUND if
+ * the segment is neither local nor uploaded. */
+int tier_cache_add(struct tier_cache *c, uint64_t id, const char *dir, const char *prefix,
+		   uint32_t manifest_crc);
+
+/* Makes id's directory local (downloading it if evicted; concurrent pins
+ * share one download) and keeps it until the matching unpin. DANN_ENOTFOUND
+ * for an unknown id; download errors as obj_get_dir's. */
+int tier_cache_pin(struct tier_cache *c, uint64_t id);
+void tier_cache_unpin(struct tier_cache *c, uint64_t id);
+
+/* Forgets id: once it is unpinned, its local directory is removed and, if
+ * delete_objects, its objects in the store. */
+int tier_cache_remove(struct tier_cache *c, uint64_t id, int delete_objects);
+
+/* 1 if id's directory is local now, 0 if not, DANN_ENOTFOUND if unknown. */
+int tier_cache_is_local(struct tier_cache *c, uint64_t id);
+
+struct tier_cache_stats {
+	uint64_t segments, local, pinned;
+	uint64_t local_bytes;
+	uint64_t hits;             /* pins that found the segment local */
+	uint64_t fetches;          /* downloads done */
+	uint64_t shared;           /* pins that waited on another pin's download */
+	uint64_t evictions;
+};
+void tier_cache_stats_get(struct tier_cache *c, struct tier_cache_stats *out);
+
+/* ---- background uploads (tier_upload.c) ---- */
+
+/* rc 0: the segment is stored and verified under prefix; otherwise the
+ * error (its message in msg). Called from the uploader's thread. */
+typedef void (*tier_uploaded_fn)(void *arg, uint64_t seg_id, const char *prefix, int rc, const char *msg);
+
+struct tier_uploader;
+
+int tier_uploader_start(struct obj_store *store, tier_uploaded_fn done, void *arg, struct tier_uploader **out);
+/* Queues dir to be uploaded under prefix (copied). */
+int tier_upload_enqueue(struct tier_uploader *u, uint64_t seg_id, const char *dir, const char *prefix);
+/* Waits until every queued upload has finished (its callback returned). */
+void tier_uploader_drain(struct tier_uploader *u);
+/* Finishes the upload in progress, drops the rest of the queue, frees u. */
+void tier_uploader_stop(struct tier_uploader *u);
+
+/* Uploads one segment directory now, in this thread: files, the MANIFEST
+ * last, then the stored MANIFEST read back and compared. */
+int tier_upload_dir(struct obj_store *store, const char *dir, const char *prefix);
+
+#endif
