@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../dann.h"
 #include "../io/obj.h"
 
 #define TIER_MANIFEST "MANIFEST"
@@ -92,6 +93,12 @@ struct tier_cache_stats {
 };
 void tier_cache_stats_get(struct tier_cache *c, struct tier_cache_stats *out);
 
+/* Downloads the segment directory stored under prefix into dir (which
+ * must not exist), checked: its MANIFEST against manifest_crc (0: not
+ * checked), every file the MANIFEST lists against its CRC32C; whole or
+ * not at all (obj_get_dir). */
+int tier_fetch_dir(struct obj_store *s, const char *prefix, const char *dir, uint32_t manifest_crc);
+
 /* ---- background uploads (tier_upload.c) ---- */
 
 /* rc 0: the segment is stored and verified under prefix; otherwise the
@@ -111,5 +118,37 @@ void tier_uploader_stop(struct tier_uploader *u);
 /* Uploads one segment directory now, in this thread: files, the MANIFEST
  * last, then the stored MANIFEST read back and compared. */
 int tier_upload_dir(struct obj_store *store, const char *dir, const char *prefix);
+
+/* ---- the bucket's own record of a collection (tier_snapshot.c) ----
+ *
+ * So that a node with an empty data dir and no catalog can serve a
+ * collection again (`dann restore --from s3://bucket/prefix`), the segment
+ * layer stores, after each upload and each drop, one object per collection
+ * (by convention "<collection prefix>/SNAPSHOT"): its catalog record and
+ * its uploaded, flushed segments, as JSON behind a checksummed header. */
+
+#define TIER_SNAPSHOT "SNAPSHOT"
+
+struct tier_snapshot {
+	struct dann_cat_coll coll;
+	struct dann_cat_segment *segs;   /* FLUSHED, each with an object_key */
+	size_t nsegs;
+};
+
+/* Writes the snapshot of c with the segments of segs[0..n) that are
+ * FLUSHED and uploaded (others are left out) as the object key. */
+int tier_snapshot_put(struct obj_store *s, const char *key, const struct dann_cat_coll *c,
+		      const struct dann_cat_segment *segs, size_t n);
+/* Reads and checks a snapshot: its checksum, every field's range, every
+ * segment's directory a relative path inside the data dir and its object
+ * key a valid key. DANN_ECORRUPT naming the key and the field otherwise. */
+int tier_snapshot_get(struct obj_store *s, const char *key, struct tier_snapshot *out);
+void tier_snapshot_free(struct tier_snapshot *snap);
+
+/* Downloads every segment of snap into <data_dir>/<files>, each checked
+ * (its MANIFEST against the snapshot's CRC, its files against the
+ * MANIFEST) and renamed into place whole; a directory already there is
+ * kept as it is. *restored (optional) counts the segments downloaded. */
+int tier_restore(struct obj_store *s, const struct tier_snapshot *snap, const char *data_dir, uint64_t *restored);
 
 #endif

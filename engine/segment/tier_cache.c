@@ -250,7 +250,7 @@ int tier_cache_add(struct tier_cache *c, uint64_t id, const char *dir, const cha
 /* The CRC32C the segment's MANIFEST (already in the stage) lists for name;
  * files it does not list (the delete bitmap, which changes after the
  * flush) carry their own checksum and are checked when opened. */
-static int manifest_crc(void *arg, const char *stage, const char *name, uint32_t *crc)
+static int manifest_crc_cb(void *arg, const char *stage, const char *name, uint32_t *crc)
 {
 	struct dix_manifest *m = arg;
 	const struct dix_manifest_entry *me;
@@ -264,15 +264,22 @@ static int manifest_crc(void *arg, const char *stage, const char *name, uint32_t
 	return 1;
 }
 
-static int fetch(struct tier_cache *c, struct tent *e)
+int tier_fetch_dir(struct obj_store *s, const char *prefix, const char *dir, uint32_t manifest_crc)
 {
 	struct dix_manifest *m = calloc(1, sizeof *m);
 	int rc;
 
 	if (!m)
-		return dann_fail(DANN_ENOMEM, "segment %llu: manifest", (unsigned long long)e->id);
-	rc = obj_get_dir(c->p.store, e->prefix, e->dir, TIER_MANIFEST, e->crc ? &e->crc : NULL, manifest_crc, m);
+		return dann_fail(DANN_ENOMEM, "%s: manifest", dir);
+	rc = obj_get_dir(s, prefix, dir, TIER_MANIFEST, manifest_crc ? &manifest_crc : NULL, manifest_crc_cb, m);
 	free(m);
+	return rc;
+}
+
+static int fetch(struct tier_cache *c, struct tent *e)
+{
+	int rc = tier_fetch_dir(c->p.store, e->prefix, e->dir, e->crc);
+
 	if (rc < 0)
 		return dann_fail_wrap(rc, "segment %llu", (unsigned long long)e->id);
 	return 0;

@@ -494,3 +494,129 @@ Test(tier, a_wrong_catalog_crc_is_refused_and_removal_deletes_the_objects)
 	tier_cache_close(c);
 	obj_close(s);
 }
+
+static void example_coll(struct dann_cat_coll *c)
+{
+	memset(c, 0, sizeof *c);
+	c->id = 7;
+	snprintf(c->props, sizeof c->props, "index_name=vec_idx\nloaded=1\n");
+	snprintf(c->schema.name, sizeof c->schema.name, "docs \"quoted\" \\ name");
+	snprintf(c->schema.pk_field, sizeof c->schema.pk_field, "id");
+	snprintf(c->schema.vector_field, sizeof c->schema.vector_field, "vector");
+	c->schema.dim = DIM;
+	c->schema.dtype = DANN_DTYPE_F32;
+	c->schema.dynamic_field = 1;
+	c->schema.nfields = 2;
+	snprintf(c->schema.fields[0].name, sizeof c->schema.fields[0].name, "title");
+	c->schema.fields[0].type = DANN_FIELD_VARCHAR;
+	c->schema.fields[0].max_length = 200;
+	snprintf(c->schema.fields[1].name, sizeof c->schema.fields[1].name, "year");
+	c->schema.fields[1].type = DANN_FIELD_INT32;
+	c->schema.fields[1].nullable = 1;
+	c->schema.index.metric = DANN_METRIC_L2;
+	c->schema.index.R = 16;
+	c->schema.index.L = 32;
+	c->schema.index.alpha = 1.2f;
+	c->schema.seal_rows = 1500;
+}
+
+Test(tier, a_data_dir_is_restored_from_the_bucket_alone)
+{
+	struct obj_store *s = file_store();
+	struct dann_cat_coll coll;
+	struct dann_cat_segment segs[NSEG + 2];
+	struct tier_snapshot snap;
+	uint32_t before[NSEG][NQ * K], after[NQ * K];
+	char restored_dir[512], d[600];
+	uint64_t n;
+	unsigned i;
+
+	build_segments();
+	upload_all(s);
+	example_coll(&coll);
+	memset(segs, 0, sizeof segs);
+	for (i = 0; i < NSEG; i++) {
+		search_all(seg_dir(i), before[i]);
+		segs[i].id = 100 + i;
+		segs[i].coll_id = 7;
+		segs[i].state = DANN_SEG_FLUSHED;
+		segs[i].rows = N;
+		segs[i].first_lsn = 10 * i + 1;
+		segs[i].last_lsn = 10 * i + 9;
+		segs[i].manifest_crc = manifest_crc_of(seg_dir(i));
+		snprintf(segs[i].files, sizeof segs[i].files, "c7/s%u", 100 + i);
+		prefix_of(i, segs[i].object_key, sizeof segs[i].object_key);
+	}
+	/* left out of the snapshot: a growing segment, a flushed one not yet uploaded */
+	segs[NSEG] = (struct dann_cat_segment){ .id = 200, .coll_id = 7, .state = DANN_SEG_GROWING };
+	segs[NSEG + 1] = (struct dann_cat_segment){ .id = 201, .coll_id = 7, .state = DANN_SEG_FLUSHED };
+	cr_assert_eq(tier_snapshot_put(s, "coll/7/" TIER_SNAPSHOT, &coll, segs, NSEG + 2), 0, "%s", dann_errmsg());
+
+	cr_assert_eq(tier_snapshot_get(s, "coll/7/" TIER_SNAPSHOT, &snap), 0, "%s", dann_errmsg());
+	cr_assert_eq(snap.coll.id, 7);
+	cr_assert_str_eq(snap.coll.props, coll.props);
+	cr_assert_str_eq(snap.coll.schema.name, coll.schema.name);
+	cr_assert_eq(snap.coll.schema.dim, DIM);
+	cr_assert_eq(snap.coll.schema.nfields, 2);
+	cr_assert_str_eq(snap.coll.schema.fields[1].name, "year");
+	cr_assert_eq(snap.coll.schema.fields[1].type, DANN_FIELD_INT32);
+	cr_assert_eq(snap.coll.schema.fields[1].nullable, 1);
+	cr_assert_float_eq(snap.coll.schema.index.alpha, 1.2f, 1e-6);
+	cr_assert_eq(snap.nsegs, NSEG);
+	for (i = 0; i < NSEG; i++) {
+		cr_assert_eq(snap.segs[i].id, segs[i].id);
+		cr_assert_eq(snap.segs[i].last_lsn, segs[i].last_lsn);
+		cr_assert_eq(snap.segs[i].manifest_crc, segs[i].manifest_crc);
+		cr_assert_str_eq(snap.segs[i].files, segs[i].files);
+		cr_assert_str_eq(snap.segs[i].object_key, segs[i].object_key);
+	}
+
+	/* a fresh data dir from the bucket: the same answers */
+	snprintf(restored_dir, sizeof restored_dir, "%s/fresh", tmpdir_get());
+	cr_assert_eq(tier_restore(s, &snap, restored_dir, &n), 0, "%s", dann_errmsg());
+	cr_assert_eq(n, NSEG);
+	for (i = 0; i < NSEG; i++) {
+		snprintf(d, sizeof d, "%s/c7/s%u", restored_dir, 100 + i);
+		search_all(d, after);
+		cr_assert(memcmp(before[i], after, sizeof after) == 0, "restored segment %u answers as the original", i);
+	}
+	cr_assert_eq(tier_restore(s, &snap, restored_dir, &n), 0, "%s", dann_errmsg());
+	cr_assert_eq(n, 0, "segments already there are kept");
+	tier_snapshot_free(&snap);
+	obj_close(s);
+}
+
+Test(tier, a_damaged_or_hostile_snapshot_is_refused)
+{
+	struct obj_store *s = file_store();
+	struct dann_cat_coll coll;
+	struct tier_snapshot snap;
+	const char *json = "{\"coll_id\":\"7\",\"props\":\"\",\"schema\":{\"name\":\"x\",\"description\":\"\","
+			   "\"pk_field\":\"id\",\"vector_field\":\"v\",\"dim\":4,\"dtype\":0,\"auto_id\":0,"
+			   "\"dynamic_field\":0,\"seal_rows\":0,\"seal_bytes\":0,\"index\":{\"metric\":0,\"R\":8,"
+			   "\"L\":8,\"alpha\":1.2,\"pq_bytes\":0,\"build_ram_gib\":0},\"fields\":[]},"
+			   "\"segments\":[{\"id\":\"1\",\"rows\":\"5\",\"first_lsn\":\"1\",\"last_lsn\":\"2\","
+			   "\"manifest_crc\":\"0000abcd\",\"files\":\"../../etc\",\"object_key\":\"coll/7/seg/1\"}]}";
+	char buf[2048], path[512];
+	int len, fd;
+
+	example_coll(&coll);
+	cr_assert_eq(tier_snapshot_put(s, "snap", &coll, NULL, 0), 0, "%s", dann_errmsg());
+	cr_assert_eq(tier_snapshot_get(s, "snap", &snap), 0, "%s", dann_errmsg());
+	cr_assert_eq(snap.nsegs, 0);
+	tier_snapshot_free(&snap);
+	/* one byte changed on the store's disk */
+	snprintf(path, sizeof path, "%s/bucket/snap", tmpdir_get());
+	cr_assert((fd = open(path, O_RDWR)) >= 0);
+	cr_assert_eq(pwrite(fd, "X", 1, 40), 1);
+	close(fd);
+	cr_assert_eq(tier_snapshot_get(s, "snap", &snap), DANN_ECORRUPT);
+	cr_assert(strstr(dann_errmsg(), "checksum"), "%s", dann_errmsg());
+	/* well formed, checksummed, but pointing outside the data dir */
+	len = snprintf(buf, sizeof buf, "DANNSNAP 1 %08x\n%s", crc32c(0, json, strlen(json)), json);
+	cr_assert_eq(obj_put(s, "evil", buf, (size_t)len), 0);
+	cr_assert_eq(tier_snapshot_get(s, "evil", &snap), DANN_ECORRUPT);
+	cr_assert(strstr(dann_errmsg(), "../../etc") && strstr(dann_errmsg(), "relative"), "%s", dann_errmsg());
+	cr_assert_eq(tier_snapshot_get(s, "missing", &snap), DANN_ENOTFOUND);
+	obj_close(s);
+}
