@@ -280,9 +280,6 @@ int obj_put(struct obj_store *s, const char *key, const void *buf, size_t len)
 		return rc;
 	if (!buf && len)
 		return dann_fail(DANN_EINVAL, "obj_put %s: NULL buffer of %zu bytes", key, len);
-	if (len > s->cfg.part_bytes)
-		return dann_fail(DANN_EINVAL, "obj_put %s: %zu bytes, over part_bytes %llu (use obj_put_file)", key,
-				 len, (unsigned long long)s->cfg.part_bytes);
 	return s->ops->put(s, key, &src);
 }
 

@@ -106,7 +106,8 @@ int obj_key_check(const char *key);
 const char *obj_backend_name(const struct obj_store *s);
 const char *obj_uri(const struct obj_store *s);
 
-/* Stores len bytes as the object key (single request). */
+/* Stores len bytes as the object key (one request up to part_bytes, a
+ * multipart upload above). */
 int obj_put(struct obj_store *s, const char *key, const void *buf, size_t len);
 /* Stores the file at path as the object key: one request up to part_bytes,
  * a multipart upload of parallel parts above. Returns once the object is

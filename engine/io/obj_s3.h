@@ -46,7 +46,10 @@ struct s3_req {
 	char etag[80];
 	uint64_t content_length;
 	int have_length;
+	uint64_t total;                 /* object size from Content-Range (have_total) */
+	int have_total;
 	uint64_t delivered;             /* bytes handed to sink over all attempts */
+	char first_etag[80];            /* ETag of the answer the first bytes came from */
 	/* state of the attempt in flight */
 	CURL *curl;
 	size_t body_pos;

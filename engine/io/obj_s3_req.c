@@ -15,7 +15,9 @@
  *
  * Retries: see obj_retry.c. A GET resumes after a failure from the first
  * byte it has not yet handed on, so a download that broke after 900 MB
- * does not start again from zero.
+ * does not start again from zero; the resumed request carries If-Match
+ * with the first answer's ETag, so the bytes are never a splice of two
+ * versions of the object.
  */
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -152,6 +154,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 		/* a new response (after 100 Continue, say): forget the last one */
 		r->etag[0] = 0;
 		r->have_length = 0;
+		r->have_total = 0;
 		return n;
 	}
 	v = memchr(p, ':', n);
@@ -170,6 +173,14 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *arg)
 		if (vlen < sizeof r->etag) {
 			memcpy(r->etag, v, vlen);
 			r->etag[vlen] = 0;
+		}
+	} else if (strncasecmp(p, "content-range:", 14) == 0) {
+		const char *slash = memchr(v, '/', vlen);
+
+		/* "bytes 0-99/1234": the object's size, unless "*" */
+		if (slash && slash + 1 < v + vlen && slash[1] >= '0' && slash[1] <= '9') {
+			r->total = strtoull(slash + 1, NULL, 10);
+			r->have_total = 1;
 		}
 	} else if (strncasecmp(p, "content-length:", 15) == 0) {
 		char num[32];
@@ -244,6 +255,7 @@ static int attempt(struct obj_store *s, struct s3_req *r, const char *url, const
 	r->skip = 0;
 	r->etag[0] = 0;
 	r->have_length = 0;
+	r->have_total = 0;
 	s3_req_free(r);
 	/* the canonical headers curl signs: these and host, x-amz-date */
 	if ((rc = add_header(&h, "x-amz-content-sha256: %s", sha)) < 0)
@@ -262,6 +274,9 @@ static int attempt(struct obj_store *s, struct s3_req *r, const char *url, const
 			snprintf(range, sizeof range, "bytes=%" PRIu64 "-%" PRIu64, start, r->off + r->len - 1);
 		else
 			snprintf(range, sizeof range, "bytes=%" PRIu64 "-", start);
+		/* a resumed read must continue the same object, not a newer one */
+		if (r->delivered && r->first_etag[0] && (rc = add_header(&h, "If-Match: \"%s\"", r->first_etag)) < 0)
+			goto out;
 		r->ranged = start > 0 || r->len != UINT64_MAX;
 		r->range_start = start;
 		if (r->ranged && (rc = add_header(&h, "Range: %s", range)) < 0)
@@ -376,11 +391,17 @@ int s3_request(struct obj_store *s, struct s3_req *r, const char *what)
 			return rc;
 		if (r->sink_rc < 0)
 			return r->sink_rc;
+		if (r->sink && r->delivered > before && !r->first_etag[0])
+			snprintf(r->first_etag, sizeof r->first_etag, "%s", r->etag);
+		if (r->sink && before > 0 && r->etag[0] && r->first_etag[0] && strcmp(r->etag, r->first_etag) != 0)
+			return dann_fail(DANN_EIO, "%s: the object changed while it was read (ETag %s, then %s)", what,
+					 r->first_etag, r->etag);
 		if (rc == CURLE_OK && r->status >= 200 && r->status <= 299) {
 			if (r->sink && r->len != UINT64_MAX && r->delivered < r->len && r->status == 206 &&
-			    r->delivered > before && tries <= limit) {
-				/* a 206 shorter than asked: the object ended, or the
-				 * connection did; a further ranged GET tells which */
+			    r->delivered > before && tries <= limit &&
+			    (!r->have_total || r->off + r->delivered < r->total)) {
+				/* a 206 shorter than asked, not at the object's end:
+				 * ask for the rest */
 				continue;
 			}
 			atomic_fetch_add(&s->st.bytes_up, r->body_len);

@@ -78,6 +78,21 @@ Test(obj_s3, multipart_upload_in_parallel_parts_round_trips)
 	obj_close(s);
 }
 
+Test(obj_s3, a_range_past_the_end_takes_one_request)
+{
+	struct obj_store *s = open_s3("s3://" BUCKET "/r", NULL);
+	char buf[64];
+	size_t got;
+
+	cr_assert_eq(obj_put(s, "short", "0123456789", 10), 0, "%s", dann_errmsg());
+	cr_assert_eq(obj_get(s, "short", 4, 60, buf, &got), 0, "%s", dann_errmsg());
+	cr_assert_eq(got, 6);
+	cr_assert(memcmp(buf, "456789", 6) == 0);
+	/* the 206's Content-Range says the object ended: no second request */
+	cr_assert_eq(s3rver_count(&srv, "GET", "/r/short"), 1);
+	obj_close(s);
+}
+
 Test(obj_s3, keys_with_reserved_characters_are_encoded_for_signing)
 {
 	struct obj_store *s = open_s3("s3://" BUCKET "/p q", NULL);

@@ -259,3 +259,62 @@ Test(obj_s3_faults, an_object_corrupted_on_the_servers_disk_is_an_error)
 	cr_assert_neq(access(dst, F_OK), 0, "nothing under the final name");
 	obj_close(s);
 }
+
+Test(obj_s3_faults, a_server_that_stops_answering_times_out_and_is_retried)
+{
+	struct obj_config c;
+	struct obj_store *s;
+	struct obj_stats st;
+	char buf[8];
+	size_t got;
+
+	obj_config_default(&c);
+	c.endpoint = srv.endpoint;
+	c.access_key = c.secret_key = "S3RVER";
+	c.path_style = 1;
+	c.retry_base_ms = 20;
+	c.stall_timeout_ms = 1000;
+	cr_assert_eq(obj_open("s3://" BUCKET "/f", &c, &s), 0, "%s", dann_errmsg());
+	cr_assert_eq(obj_put(s, "quiet", "abc", 3), 0, "%s", dann_errmsg());
+	s3rver_fault(&srv, "{\"method\":\"GET\",\"match\":\"/f/quiet\",\"action\":\"stall\"}");
+	cr_assert_eq(obj_get(s, "quiet", 0, 8, buf, &got), 0, "%s", dann_errmsg());
+	cr_assert_eq(got, 3);
+	obj_stats_get(s, &st);
+	cr_assert_eq(st.retries, 1);
+	cr_assert_eq(s3rver_count(&srv, "GET", "/f/quiet"), 2, "the stalled GET and its retry");
+	obj_close(s);
+}
+
+Test(obj_s3_faults, a_server_that_is_gone_is_an_error_once_retries_are_spent)
+{
+	struct obj_config c;
+	struct obj_store *s;
+	struct obj_stat st;
+	char endpoint[64];
+
+	snprintf(endpoint, sizeof endpoint, "%s", srv.endpoint);
+	s3rver_stop(&srv);
+	obj_config_default(&c);
+	c.endpoint = endpoint;
+	c.access_key = c.secret_key = "S3RVER";
+	c.path_style = 1;
+	c.retries = 2;
+	c.retry_base_ms = 10;
+	cr_assert_eq(obj_open("s3://" BUCKET "/f", &c, &s), 0, "%s", dann_errmsg());
+	cr_assert_eq(obj_head(s, "x", &st), DANN_EIO);
+	cr_assert(strstr(dann_errmsg(), "after 3 attempts") && strstr(dann_errmsg(), "HEAD s3://faults/f/x"), "%s",
+		  dann_errmsg());
+	obj_close(s);
+}
+
+Test(obj_s3_faults, a_large_buffer_put_goes_in_parts)
+{
+	struct obj_store *s = open_s3(3, 2);
+	void *b = pat_alloc(5, PART + 99);
+
+	cr_assert_eq(obj_put(s, "buf", b, PART + 99), 0, "%s", dann_errmsg());
+	cr_assert_eq(s3rver_count(&srv, "PUT", "partNumber="), 2);
+	check_object(s, "buf", PART + 99);
+	free(b);
+	obj_close(s);
+}

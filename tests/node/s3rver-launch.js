@@ -24,6 +24,8 @@
 //          "corrupt" forwarded, but byte 0 of the reply body is flipped;
 //          "cut"     forwarded, but the connection is destroyed after `after`
 //                    bytes of the reply body;
+//          "stall"   never answered (the connection stays open until the
+//                    client gives up);
 //   GET  /__ctl/count?method=M&match=S   how many requests matched so far
 //   POST /__ctl/clear                    drops every rule and the request log
 'use strict';
@@ -136,6 +138,7 @@ function startProxy(upstreamPort, port) {
     if (!rule) return forward(req, res, false);
     if (rule.action === 'corrupt') return forward(req, res, true);
     if (rule.action === 'cut') return forward(req, res, false, rule.after);
+    if (rule.action === 'stall') return req.resume();
     if (rule.action === 'reset') return afterBytes(req, rule.after, () => req.socket.destroy());
     if (rule.action === 'kill') return afterBytes(req, rule.after, () => process.kill(process.pid, 'SIGKILL'));
     // "status": answer once the body is in, as a server would
