@@ -151,4 +151,38 @@ void tier_snapshot_free(struct tier_snapshot *snap);
  * kept as it is. *restored (optional) counts the segments downloaded. */
 int tier_restore(struct obj_store *s, const struct tier_snapshot *snap, const char *data_dir, uint64_t *restored);
 
+/* ---- a data directory and its bucket (tier_sync.c) ----
+ *
+ * Key layout under the store's prefix: "c<coll id>/s<segment id>/<file>"
+ * for each uploaded segment and "c<coll id>/SNAPSHOT" for its collection.
+ * What the bucket holds is the flushed segments (and their delete bitmaps
+ * as of the last sync); rows still in a growing segment or the WAL are not
+ * in it, as in Milvus, whose log lives elsewhere. */
+
+struct tier_sync_stats {
+	uint64_t collections;
+	uint64_t uploaded;          /* segments uploaded and recorded */
+	uint64_t deletes_refreshed; /* delete bitmaps stored again */
+	uint64_t dropped;           /* collections whose objects were deleted */
+	uint64_t restored;          /* segments downloaded by a restore */
+};
+
+/* Uploads every flushed segment of db that has no object_key yet
+ * (tier_upload_dir: verified), then records the key in the catalog (under
+ * the collection's lock, only if the segment is still flushed); stores
+ * every flushed segment's current delete bitmap; writes each collection's
+ * SNAPSHOT; deletes the objects of collections the catalog no longer has
+ * (their SNAPSHOT last). Runs beside searches and writes: the segments it
+ * reads are held by a version reference. st may be NULL. */
+int tier_sync(struct dann_db *db, struct obj_store *store, struct tier_sync_stats *st);
+
+/* Makes the data directory dir (new, or without collections) serve what
+ * the store holds: each SNAPSHOT's collection created with its schema and
+ * properties, its segments downloaded and checked, registered in the
+ * catalog as flushed under new segment ids (with no object key, so the
+ * restored node uploads its own copy on its first sync). dir is closed
+ * again on return; dann_db_open it to serve. DANN_EEXIST if dir already
+ * has a collection. */
+int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st);
+
 #endif
