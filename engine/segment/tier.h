@@ -4,10 +4,10 @@
  *
  * Written beside the segment layer, not inside it: the segment layer calls
  * these at four points (see DESIGN.md, "Scale beyond one machine"):
- *   flushed      tier_upload_enqueue(dir, prefix); when the callback says
- *                the upload is complete and verified, the catalog records
- *                the segment's object_key = prefix, then tier_cache_add(...,
- *                uploaded = 1) makes its local copy evictable;
+ *   flushed      tier_sync (run by tier_syncer, kicked after a flush)
+ *                uploads it and, once complete and verified, records its
+ *                object_key in the catalog; tier_cache_add with that prefix
+ *                then makes its local copy evictable;
  *   open/recover tier_cache_add for every flushed segment the catalog lists
  *                (present or not: a node that starts with an empty data dir
  *                fetches them as searches need them);
@@ -99,21 +99,7 @@ void tier_cache_stats_get(struct tier_cache *c, struct tier_cache_stats *out);
  * not at all (obj_get_dir). */
 int tier_fetch_dir(struct obj_store *s, const char *prefix, const char *dir, uint32_t manifest_crc);
 
-/* ---- background uploads (tier_upload.c) ---- */
-
-/* rc 0: the segment is stored and verified under prefix; otherwise the
- * error (its message in msg). Called from the uploader's thread. */
-typedef void (*tier_uploaded_fn)(void *arg, uint64_t seg_id, const char *prefix, int rc, const char *msg);
-
-struct tier_uploader;
-
-int tier_uploader_start(struct obj_store *store, tier_uploaded_fn done, void *arg, struct tier_uploader **out);
-/* Queues dir to be uploaded under prefix (copied). */
-int tier_upload_enqueue(struct tier_uploader *u, uint64_t seg_id, const char *dir, const char *prefix);
-/* Waits until every queued upload has finished (its callback returned). */
-void tier_uploader_drain(struct tier_uploader *u);
-/* Finishes the upload in progress, drops the rest of the queue, frees u. */
-void tier_uploader_stop(struct tier_uploader *u);
+/* ---- uploads (tier_upload.c) ---- */
 
 /* Uploads one segment directory now, in this thread: files, the MANIFEST
  * last, then the stored MANIFEST read back and compared. */
@@ -157,7 +143,8 @@ int tier_restore(struct obj_store *s, const struct tier_snapshot *snap, const ch
  * for each uploaded segment and "c<coll id>/SNAPSHOT" for its collection.
  * What the bucket holds is the flushed segments (and their delete bitmaps
  * as of the last sync); rows still in a growing segment or the WAL are not
- * in it, as in Milvus, whose log lives elsewhere. */
+ * in it, as in Milvus, whose log lives elsewhere. A store prefix belongs to
+ * one data directory: a sync deletes what its catalog no longer has. */
 
 struct tier_sync_stats {
 	uint64_t collections;
@@ -184,5 +171,24 @@ int tier_sync(struct dann_db *db, struct obj_store *store, struct tier_sync_stat
  * again on return; dann_db_open it to serve. DANN_EEXIST if dir already
  * has a collection. */
 int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st);
+
+/* ---- syncing in the background (tier_syncer.c) ----
+ *
+ * A thread that runs tier_sync every interval_ms, and at once when kicked
+ * (after a flush, a drop). A failed pass is logged and retried at the next
+ * one; nothing is recorded for what did not finish. */
+
+struct tier_syncer;
+
+int tier_syncer_start(struct dann_db *db, struct obj_store *store, uint32_t interval_ms, struct tier_syncer **out);
+/* Asks for a pass now. */
+void tier_syncer_kick(struct tier_syncer *s);
+/* Kicks and waits until a pass that began after the call has finished;
+ * returns that pass's result (its message on this thread). */
+int tier_syncer_wait(struct tier_syncer *s);
+/* Totals over every pass, and the passes run. */
+void tier_syncer_stats(struct tier_syncer *s, struct tier_sync_stats *st, uint64_t *passes);
+/* Waits for a pass in progress, stops the thread, frees s. */
+void tier_syncer_stop(struct tier_syncer *s);
 
 #endif

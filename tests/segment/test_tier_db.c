@@ -265,3 +265,37 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 	dann_db_close(db);
 	obj_close(s);
 }
+
+Test(tier_db, the_background_syncer_uploads_after_a_kick_and_on_its_interval)
+{
+	char uri[512];
+	struct dann_db *db = open_at(tmpdir_path("data"));
+	struct tier_sync_stats st;
+	struct tier_syncer *sy;
+	struct obj_store *s;
+	struct dann_coll *c;
+	uint64_t passes = 0;
+	unsigned i;
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	cr_assert_eq(obj_open(uri, NULL, &s), 0);
+	cr_assert_eq(tier_syncer_start(db, s, 200, &sy), 0, "%s", dann_errmsg());
+	fill(db);
+	cr_assert_eq(tier_syncer_wait(sy), 0, "%s", dann_errmsg());
+	tier_syncer_stats(sy, &st, &passes);
+	cr_assert_eq(st.uploaded, 3);
+	/* a fourth segment, no kick: the interval picks it up */
+	cr_assert_eq(dann_coll_get(db, "docs", &c), 0);
+	st_insert_range(c, 50000, 100, ST_DIM);
+	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	for (i = 0; i < 500; i++) {
+		tier_syncer_stats(sy, &st, &passes);
+		if (st.uploaded == 4)
+			break;
+		usleep(20000);
+	}
+	cr_assert_eq(st.uploaded, 4, "uploaded by a timed pass");
+	tier_syncer_stop(sy);
+	dann_db_close(db);
+	obj_close(s);
+}
