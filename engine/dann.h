@@ -19,6 +19,12 @@
 extern "C" {
 #endif
 
+/* Every function declared in this header, and only those, is exported from
+ * libdann.so: the library is compiled with -fvisibility=hidden, and this
+ * pragma (GCC and Clang) gives the declarations below default visibility,
+ * which their definitions inherit. */
+#pragma GCC visibility push(default)
+
 #define DANN_VERSION_MAJOR 0
 #define DANN_VERSION_MINOR 1
 
@@ -90,7 +96,8 @@ struct dann_build_params {
 	double build_ram_gib;     /* graph built in k-means shards above it; 0 = no limit */
 	uint32_t threads;         /* 0 = all cores */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
-	dann_progress_fn progress; /* optional; phases "pq train", "encode", "graph", "layout" */
+	dann_progress_fn progress; /* optional; phases "pq train", "pq encode", "vamana"
+	                              ("vamana shards" when partitioned), "layout" */
 	void *progress_arg;
 };
 
@@ -464,6 +471,8 @@ struct dann_seg_info {
 };
 /* The collection's segments (one malloc'd array; free it). */
 int dann_coll_segments(struct dann_coll *c, struct dann_seg_info **out, size_t *n);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }
