@@ -161,3 +161,33 @@ Test(seg_swap, the_growing_graph_never_returns_deleted_rows)
 	}
 	dann_db_close(db);
 }
+
+Test(seg_swap, close_during_a_build_keeps_every_row)
+{
+	struct dann_schema s;
+	struct dann_coll *c;
+	uint64_t n;
+
+	for (int round = 0; round < 3; round++) {
+		struct dann_db *db = st_open(1);
+		if (round == 0) {
+			st_schema(&s, "cl", ST_DIM);
+			s.seal_rows = 3000;
+			st_create(db, &s);
+		}
+		cr_assert_eq(dann_coll_get(db, "cl", &c), 0);
+		st_insert_range(c, 1 + round * 3000, 3000, ST_DIM); /* sealed: a build starts */
+		usleep((useconds_t)round * 30000);
+		dann_db_close(db); /* abandons or finishes it */
+	}
+	struct dann_db *db = st_open(0);
+	cr_assert_eq(dann_coll_get(db, "cl", &c), 0);
+	cr_assert_eq(dann_coll_count(c, &n), 0);
+	cr_assert_eq(n, 9000);
+	for (int64_t k = 1; k <= 9000; k += 61) {
+		float v[ST_DIM];
+		st_vec(k, ST_DIM, v);
+		cr_assert_eq(st_findable(c, k, v), 1, "key %lld", (long long)k);
+	}
+	dann_db_close(db);
+}
