@@ -92,7 +92,6 @@ struct seg {
 	uint64_t ndel;           /* under coll->mu */
 	_Atomic int refs;
 	_Atomic bool dropped;    /* remove dir when the last reference goes */
-	bool building;           /* a build or compaction has it (coll->mu) */
 	char dir[PATH_MAX];      /* flushed: its directory; "" for RAM segments */
 	struct seg_mem *mem;
 	struct seg_disk *disk;
