@@ -45,8 +45,9 @@ static void *writer(void *arg)
 				w->inserted[keys[j]]++;
 		else if (rc != DANN_EEXIST)
 			return (void *)1;
-		/* and upserts a key of its own choosing with its own version */
-		int64_t k = (int64_t)(r % KEYS) + 1;
+		/* and upserts a key of that batch (inserted by now, by someone)
+		 * with its own version */
+		int64_t k = base + 1 + w->id % 8;
 		st_vec_v(k, (uint32_t)w->id, ST_DIM, v);
 		struct dann_batch u = { .n = 1, .keys = &k, .vectors = v };
 		if (dann_coll_upsert(w->c, &u) < 0)
