@@ -163,13 +163,14 @@ struct tier_sync_stats {
  * reads are held by a version reference. st may be NULL. */
 int tier_sync(struct dann_db *db, struct obj_store *store, struct tier_sync_stats *st);
 
-/* Makes the data directory dir (new, or without collections) serve what
- * the store holds: each SNAPSHOT's collection created with its schema and
+/* Makes the data directory dir (missing or empty) serve what the store
+ * holds: each SNAPSHOT's collection created with its schema and
  * properties, its segments downloaded and checked, registered in the
  * catalog as flushed under new segment ids (with no object key, so the
- * restored node uploads its own copy on its first sync). dir is closed
- * again on return; dann_db_open it to serve. DANN_EEXIST if dir already
- * has a collection. */
+ * restored node uploads its own copy on its first sync). Built in
+ * "<dir>.restore-XXXXXX" and renamed to dir when complete: a failed or
+ * killed restore leaves no dir. dann_db_open it to serve. DANN_EEXIST if
+ * dir is not empty, DANN_ENOTFOUND if the store has no snapshot. */
 int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st);
 
 /* ---- syncing in the background (tier_syncer.c) ----

@@ -10,11 +10,15 @@
  * replaced it meanwhile; then its objects are simply left for the drop of
  * the collection or a later cleanup).
  */
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../error.h"
 #include "../fsutil.h"
@@ -271,27 +275,50 @@ static int restore_coll(struct dann_db *db, struct obj_store *store, const struc
 	return 0;
 }
 
-int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st_out)
+/* Stages of restores that were killed: never a data dir anyone opens. */
+static void remove_stale_stages(const char *dir)
 {
-	struct tier_sync_stats st = { 0 };
+	char pat[PATH_MAX + 16];
+	glob_t g;
+
+	if ((size_t)snprintf(pat, sizeof pat, "%s.restore-*", dir) >= sizeof pat || glob(pat, 0, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		dann_log(DANN_LOG_INFO, "tier", "removing %s, a restore that did not finish", g.gl_pathv[i]);
+		fsu_rmtree(g.gl_pathv[i]);
+	}
+	globfree(&g);
+}
+
+/* An empty or missing directory is a place to restore into. */
+static int restorable(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int empty = 1;
+
+	if (!d)
+		return errno == ENOENT ? 0 : dann_fail_errno(DANN_EIO, errno, "restore: %s", dir);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = 0;
+	closedir(d);
+	if (!empty)
+		return dann_fail(DANN_EEXIST, "restore: %s is not empty; restore makes a new data dir", dir);
+	return 1;
+}
+
+static int restore_into(struct obj_store *store, const char *stage, struct tier_sync_stats *st)
+{
 	struct dann_db_params p;
 	struct snap_keys k = { 0 };
 	struct dann_db *db = NULL;
-	char **names = NULL;
-	size_t nnames = 0, i;
 	int rc;
 
 	dann_db_params_default(&p);
 	p.no_background = 1;
-	if ((rc = dann_db_open(dir, &p, &db)) < 0)
+	if ((rc = dann_db_open(stage, &p, &db)) < 0)
 		return rc;
-	if ((rc = dann_coll_list(db, &names, &nnames)) < 0)
-		goto out;
-	if (nnames) {
-		rc = dann_fail(DANN_EEXIST, "restore: %s already has %zu collection(s) (%s...); restore needs an empty data dir",
-			       dir, nnames, names[0]);
-		goto out;
-	}
 	if ((rc = obj_list(store, "c", note_snapshot, &k)) != 0)
 		goto out;
 	if (k.n == 0) {
@@ -299,20 +326,44 @@ int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_s
 			       obj_uri(store));
 		goto out;
 	}
-	for (i = 0; i < k.n && rc == 0; i++) {
+	for (size_t i = 0; i < k.n && rc == 0; i++) {
 		struct tier_snapshot snap;
 		char key[SYNC_KEY_MAX];
 
 		snprintf(key, sizeof key, "c%llu/%s", (unsigned long long)k.ids[i], TIER_SNAPSHOT);
 		if ((rc = tier_snapshot_get(store, key, &snap)) < 0)
 			break;
-		rc = restore_coll(db, store, &snap, &st);
+		rc = restore_coll(db, store, &snap, st);
 		tier_snapshot_free(&snap);
 	}
 out:
-	free(names);
 	free(k.ids);
 	dann_db_close(db);
+	return rc;
+}
+
+int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st_out)
+{
+	struct tier_sync_stats st = { 0 };
+	char stage[PATH_MAX];
+	int exists, rc;
+
+	/* built beside its name and renamed into place: a restore that fails
+	 * or is killed leaves no data dir that looks usable */
+	if ((exists = restorable(dir)) < 0)
+		return exists;
+	remove_stale_stages(dir);
+	if ((size_t)snprintf(stage, sizeof stage, "%s.restore-XXXXXX", dir) >= sizeof stage)
+		return dann_fail(DANN_EINVAL, "restore: %s: path too long", dir);
+	if (!mkdtemp(stage))
+		return dann_fail_errno(DANN_EIO, errno, "restore: cannot create %s", stage);
+	rc = restore_into(store, stage, &st);
+	if (rc == 0 && exists && rmdir(dir) != 0)
+		rc = dann_fail_errno(DANN_EIO, errno, "restore: %s", dir);
+	if (rc == 0)
+		rc = fsu_rename_noreplace(stage, dir);
+	if (rc < 0)
+		fsu_rmtree(stage);
 	if (st_out)
 		*st_out = st;
 	return rc;

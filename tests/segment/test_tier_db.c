@@ -7,6 +7,7 @@
  * killed with -9 in the middle of an upload records nothing half done and
  * the next sync finishes it.
  */
+#include <glob.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -102,6 +103,20 @@ static int count_keys(void *arg, const char *key, uint64_t size)
 	(void)key, (void)size;
 	(*(unsigned *)arg)++;
 	return 0;
+}
+
+static int stages_of(const char *dir)
+{
+	char pat[600];
+	glob_t g;
+	int n;
+
+	snprintf(pat, sizeof pat, "%s.restore-*", dir);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return 0;
+	n = (int)g.gl_pathc;
+	globfree(&g);
+	return n;
 }
 
 static void restore_with_cli(const char *uri, const char *dir)
@@ -250,15 +265,38 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 	cr_assert_eq(obj_open("s3://tier/n1", &cfg, &s), 0);
 	cr_assert_eq(tier_restore_db(s, fresh, &st), DANN_ENOTFOUND);
 	cr_assert(strstr(dann_errmsg(), "no collection snapshot"), "%s", dann_errmsg());
-	cr_assert_eq(fsu_rmtree(fresh), 0);
+	cr_assert_neq(access(fresh, F_OK), 0, "a failed restore leaves no data dir");
+	cr_assert_eq(stages_of(fresh), 0);
 
 	/* the next sync: the first segment is recorded, the rest uploaded */
 	db = open_at(tmpdir_path("data"));
 	cr_assert_eq(tier_sync(db, s, &st), 0, "%s", dann_errmsg());
 	cr_assert_eq(st.uploaded, 2, "the segment uploaded before the kill was recorded then");
 	dann_db_close(db);
+	/* a restore killed while it downloads: no data dir, and the next
+	 * restore clears what it left */
+	s3rver_fault(&srv, "{\"method\":\"GET\",\"match\":\"/s\",\"action\":\"status\",\"status\":503,\"skip\":3}");
+	cfg.retry_base_ms = cfg.retry_max_ms = 3000;
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct obj_store *s2;
+
+		if (obj_open("s3://tier/n1", &cfg, &s2) == 0)
+			tier_restore_db(s2, fresh, NULL);
+		_exit(0);
+	}
+	for (i = 0; i < 1000 && s3rver_count(&srv, "GET", "/s") < 4; i++)
+		usleep(10000);
+	cr_assert_geq(s3rver_count(&srv, "GET", "/s"), 4, "the restore was downloading");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	s3rver_clear(&srv);
+	cr_assert_neq(access(fresh, F_OK), 0, "a killed restore leaves no data dir");
+	cr_assert_eq(stages_of(fresh), 1);
 	cr_assert_eq(tier_restore_db(s, fresh, &st), 0, "%s", dann_errmsg());
 	cr_assert_eq(st.restored, 3);
+	cr_assert_eq(stages_of(fresh), 0, "the killed restore's stage is gone");
 	db = open_at(fresh);
 	answers(db, after);
 	cr_assert(memcmp(before, after, sizeof before) == 0);
