@@ -151,13 +151,16 @@ struct tier_sync_stats {
 	uint64_t uploaded;          /* segments uploaded and recorded */
 	uint64_t deletes_refreshed; /* delete bitmaps stored again */
 	uint64_t dropped;           /* collections whose objects were deleted */
+	uint64_t orphans_deleted;   /* segments no longer in the catalog (compacted) */
 	uint64_t restored;          /* segments downloaded by a restore */
 };
 
 /* Uploads every flushed segment of db that has no object_key yet
  * (tier_upload_dir: verified), then records the key in the catalog (under
  * the collection's lock, only if the segment is still flushed); stores
- * every flushed segment's current delete bitmap; writes each collection's
+ * every flushed segment's current delete bitmap; deletes the objects of
+ * segments the catalog no longer names (replaced by a compaction, or an
+ * upload cut short before it was recorded); writes each collection's
  * SNAPSHOT; deletes the objects of collections the catalog no longer has
  * (their SNAPSHOT last). Runs beside searches and writes: the segments it
  * reads are held by a version reference. st may be NULL. */

@@ -83,6 +83,64 @@ static int sync_segment(struct dann_coll *c, struct obj_store *store, struct seg
 	return 0;
 }
 
+struct seg_objs {
+	const struct dann_cat_segment *recs;
+	size_t n;
+	uint64_t coll_id;
+	uint64_t *orphans;
+	size_t norphans, cap;
+};
+
+/* Notes "c<coll>/s<id>/..." objects whose prefix no catalog record names:
+ * segments replaced by a compaction, or an upload that never got recorded. */
+static int note_orphan(void *arg, const char *key, uint64_t size)
+{
+	struct seg_objs *o = arg;
+	unsigned long long cid, sid;
+	char prefix[SYNC_KEY_MAX];
+	size_t i;
+
+	(void)size;
+	if (sscanf(key, "c%llu/s%llu/", &cid, &sid) != 2 || cid != o->coll_id)
+		return 0;
+	snprintf(prefix, sizeof prefix, "c%llu/s%llu", cid, sid);
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->recs[i].object_key, prefix) == 0)
+			return 0;
+	if (o->norphans && o->orphans[o->norphans - 1] == sid)
+		return 0;
+	if (o->norphans == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 16;
+		uint64_t *a = realloc(o->orphans, cap * sizeof *a);
+
+		if (!a)
+			return dann_fail(DANN_ENOMEM, "tier_sync: orphan list");
+		o->orphans = a;
+		o->cap = cap;
+	}
+	o->orphans[o->norphans++] = sid;
+	return 0;
+}
+
+static int delete_orphans(struct dann_coll *c, struct obj_store *store, const struct dann_cat_segment *recs,
+			  size_t n, struct tier_sync_stats *st)
+{
+	struct seg_objs o = { recs, n, c->id, NULL, 0, 0 };
+	char prefix[SYNC_KEY_MAX];
+	int rc;
+
+	snprintf(prefix, sizeof prefix, "c%llu/s", (unsigned long long)c->id);
+	if ((rc = obj_list(store, prefix, note_orphan, &o)) == 0)
+		for (size_t i = 0; i < o.norphans && rc == 0; i++) {
+			snprintf(prefix, sizeof prefix, "c%llu/s%llu/", (unsigned long long)c->id,
+				 (unsigned long long)o.orphans[i]);
+			if ((rc = obj_delete_prefix(store, prefix, NULL)) == 0)
+				st->orphans_deleted++;
+		}
+	free(o.orphans);
+	return rc;
+}
+
 static int sync_coll(struct dann_coll *c, struct obj_store *store, struct tier_sync_stats *st)
 {
 	const struct dann_catalog_ops *cat = c->db->cat;
@@ -108,7 +166,8 @@ static int sync_coll(struct dann_coll *c, struct obj_store *store, struct tier_s
 	}
 	free(recs);
 	recs = NULL;
-	if (rc < 0 || (rc = cat->seg_list(c->db->cat_ctx, c->id, &recs, &n)) < 0)
+	if (rc < 0 || (rc = cat->seg_list(c->db->cat_ctx, c->id, &recs, &n)) < 0 ||
+	    (rc = delete_orphans(c, store, recs, n, st)) < 0)
 		goto out;
 	if (!(cc = calloc(1, sizeof *cc))) {
 		rc = dann_fail(DANN_ENOMEM, "tier_sync");

@@ -337,3 +337,58 @@ Test(tier_db, the_background_syncer_uploads_after_a_kick_and_on_its_interval)
 	dann_db_close(db);
 	obj_close(s);
 }
+
+static int count_segment_prefixes(void *arg, const char *key, uint64_t size)
+{
+	unsigned long long cid, sid;
+
+	(void)size;
+	if (sscanf(key, "c%llu/s%llu/MANIFEST", &cid, &sid) == 2 && strstr(key, "/MANIFEST"))
+		(*(unsigned *)arg)++;
+	return 0;
+}
+
+Test(tier_db, segments_replaced_by_a_compaction_leave_the_bucket)
+{
+	char uri[512], fresh[512];
+	struct dann_db *db = open_at(tmpdir_path("data"));
+	struct tier_sync_stats st;
+	struct obj_store *s;
+	struct dann_coll *c;
+	struct dann_seg_info *segs;
+	int64_t before[NQ * K], after[NQ * K], *del;
+	size_t nsegs, i;
+	unsigned n = 0;
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	cr_assert_eq(obj_open(uri, NULL, &s), 0);
+	fill(db);
+	cr_assert_eq(tier_sync(db, s, &st), 0, "%s", dann_errmsg());
+	cr_assert_eq(obj_list(s, "", count_segment_prefixes, &n), 0);
+	cr_assert_eq(n, 3);
+	/* half of the first segment deleted: compaction rewrites it */
+	cr_assert_eq(dann_coll_get(db, "docs", &c), 0);
+	del = malloc(ROWS / 2 * sizeof *del);
+	for (i = 0; i < ROWS / 2; i++)
+		del[i] = (int64_t)(2 * i + 1);
+	cr_assert_eq(dann_coll_delete(c, del, ROWS / 2, NULL), 0);
+	free(del);
+	cr_assert_eq(dann_coll_compact(c), 0, "%s", dann_errmsg());
+	cr_assert_eq(dann_coll_segments(c, &segs, &nsegs), 0);
+	free(segs);
+	answers(db, before);
+	cr_assert_eq(tier_sync(db, s, &st), 0, "%s", dann_errmsg());
+	cr_assert_geq(st.orphans_deleted, 1, "the compacted segment's objects went");
+	cr_assert_geq(st.uploaded, 1, "its replacement was uploaded");
+	n = 0;
+	cr_assert_eq(obj_list(s, "", count_segment_prefixes, &n), 0);
+	cr_assert_eq(n, st.collections ? (unsigned)(3 - st.orphans_deleted + st.uploaded) : 0);
+	dann_db_close(db);
+	snprintf(fresh, sizeof fresh, "%s", tmpdir_path("fresh"));
+	cr_assert_eq(tier_restore_db(s, fresh, &st), 0, "%s", dann_errmsg());
+	db = open_at(fresh);
+	answers(db, after);
+	cr_assert(memcmp(before, after, sizeof before) == 0);
+	dann_db_close(db);
+	obj_close(s);
+}
