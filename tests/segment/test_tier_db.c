@@ -235,8 +235,8 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 	cfg.endpoint = srv.endpoint;
 	cfg.access_key = cfg.secret_key = "S3RVER";
 	cfg.path_style = 1;
-	cfg.retry_base_ms = 3000;
-	cfg.retry_max_ms = 3000;
+	cfg.retry_base_ms = 10000;
+	cfg.retry_max_ms = 10000;
 	/* the second segment's MANIFEST fails: the sync sits in a backoff */
 	s3rver_fault(&srv, "{\"method\":\"PUT\",\"match\":\"MANIFEST\",\"action\":\"status\",\"status\":503,\"skip\":1}");
 	child = fork();
@@ -251,7 +251,7 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 			tier_sync(d, s, NULL);
 		_exit(0);
 	}
-	for (i = 0; i < 1000 && s3rver_count(&srv, "PUT", "MANIFEST") < 2; i++)
+	for (i = 0; i < 3000 && s3rver_count(&srv, "PUT", "MANIFEST") < 2; i++)
 		usleep(10000);
 	cr_assert_eq(s3rver_count(&srv, "PUT", "MANIFEST"), 2, "the sync reached the second MANIFEST");
 	kill(child, SIGKILL);
@@ -276,7 +276,7 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 	/* a restore killed while it downloads: no data dir, and the next
 	 * restore clears what it left */
 	s3rver_fault(&srv, "{\"method\":\"GET\",\"match\":\"/s\",\"action\":\"status\",\"status\":503,\"skip\":3}");
-	cfg.retry_base_ms = cfg.retry_max_ms = 3000;
+	cfg.retry_base_ms = cfg.retry_max_ms = 10000;
 	child = fork();
 	cr_assert_geq(child, 0);
 	if (child == 0) {
@@ -286,7 +286,7 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 			tier_restore_db(s2, fresh, NULL);
 		_exit(0);
 	}
-	for (i = 0; i < 1000 && s3rver_count(&srv, "GET", "/s") < 4; i++)
+	for (i = 0; i < 3000 && s3rver_count(&srv, "GET", "/s") < 4; i++)
 		usleep(10000);
 	cr_assert_geq(s3rver_count(&srv, "GET", "/s"), 4, "the restore was downloading");
 	kill(child, SIGKILL);
@@ -326,7 +326,7 @@ Test(tier_db, the_background_syncer_uploads_after_a_kick_and_on_its_interval)
 	cr_assert_eq(dann_coll_get(db, "docs", &c), 0);
 	st_insert_range(c, 50000, 100, ST_DIM);
 	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < 1500; i++) {
 		tier_syncer_stats(sy, &st, &passes);
 		if (st.uploaded == 4)
 			break;
