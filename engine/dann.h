@@ -354,6 +354,7 @@ struct dann_catalog_ops {
 struct dann_db;
 struct dann_coll;
 
+struct obj_config;
 struct dann_db_params {
 	uint32_t threads;            /* background build / compaction threads (0: all cores) */
 	int buffered;                /* 1: segment reads through the page cache */
@@ -361,7 +362,18 @@ struct dann_db_params {
 	int no_background;           /* 1: seal builds and compaction only run when asked (tests) */
 	const struct dann_catalog_ops *catalog; /* NULL: the local catalog in the data dir */
 	void *catalog_ctx;
+	/* Tiering (engine/segment/tier.h). With a store, flushed segments are
+	 * uploaded in the background (every sync_interval_ms, and at once after
+	 * a flush, a compaction or a drop) and the data dir is a cache of them:
+	 * beyond tier_cache_bytes of local segment files, the least recently
+	 * used uploaded segments lose their local copy (keys and delete bits
+	 * stay in RAM) and are downloaded again when a search needs them. */
+	const char *store_uri;       /* "s3://bucket/prefix", "file:///dir" or NULL: none */
+	const struct obj_config *store_config; /* engine/io/obj.h; NULL: defaults */
+	uint64_t tier_cache_bytes;   /* local bytes of uploaded segments (0: no limit) */
+	uint32_t sync_interval_ms;   /* 0: DANN_DEFAULT_SYNC_INTERVAL_MS */
 };
+#define DANN_DEFAULT_SYNC_INTERVAL_MS 10000u
 void dann_db_params_default(struct dann_db_params *p);
 
 /* Opens (creating if needed) the data directory dir: takes its lock,

@@ -18,6 +18,7 @@
 #include "../fsutil.h"
 #include "../log.h"
 #include "seg_files.h"
+#include "seg_tier.h"
 #include "wal.h"
 
 static struct seg *oldest_sealed(struct dann_coll *c)
@@ -59,7 +60,8 @@ static int swap_in(struct dann_coll *c, struct seg *s, struct seg *f)
 	f->ndel = s->ndel;
 	f->first_lsn = s->first_lsn;
 	f->last_lsn = s->last_lsn;
-	if ((rc = seg_disk_persist_del(f)) < 0 || (rc = seg_persist_deletes(c)) < 0)
+	if ((rc = seg_disk_persist_del(f)) < 0 || (rc = seg_persist_deletes(c)) < 0 ||
+	    (rc = seg_tier_register(f)) < 0)
 		return rc;
 	seg_failpoint(c->db, "swap");
 	seg_cat_record(f, &rec);
@@ -116,6 +118,8 @@ static int build(struct dann_coll *c, struct seg *s)
 	pthread_mutex_unlock(&c->mu);
 	if (rc < 0 && f && atomic_load(&f->state) != DANN_SEG_FLUSHED)
 		atomic_store(&f->dropped, true); /* never committed: its files go with it */
+	if (rc == 0)
+		seg_tier_kick(c->db); /* upload it */
 	if (rc < 0 && !f)
 		fsu_rmtree(dir);
 	seg_unref(f);

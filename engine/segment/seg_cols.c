@@ -13,6 +13,7 @@
 #include "../error.h"
 #include "../fsutil.h"
 #include "seg_files.h"
+#include "seg_tier.h"
 
 const char *seg_vectors_file(enum dann_dtype t)
 {
@@ -111,8 +112,15 @@ static int get_disk(const struct dann_coll *c, struct seg *s, uint32_t ci, uint6
 int seg_col_get(const struct dann_coll *c, struct seg *s, uint32_t ci, uint64_t row,
 		struct seg_val *v)
 {
+	int rc;
+
 	memset(v, 0, sizeof *v);
-	if (s->disk)
-		return get_disk(c, s, ci, row, v);
+	if (s->disk) {
+		if ((rc = seg_disk_use(c, s)) < 0)
+			return rc;
+		rc = get_disk(c, s, ci, row, v);
+		seg_disk_done(c, s);
+		return rc;
+	}
 	return get_mem(s->mem, ci, row, v);
 }

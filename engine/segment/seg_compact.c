@@ -19,6 +19,7 @@
 #include "../fsutil.h"
 #include "../log.h"
 #include "seg_files.h"
+#include "seg_tier.h"
 
 #define COMPACT_MAX_INPUTS 64
 
@@ -118,7 +119,7 @@ static int swap_in(struct dann_coll *c, const struct pick *pk, struct seg *f,
 				seg_disk_delete(f, j);
 				f->ndel++;
 			}
-		if ((rc = seg_disk_persist_del(f)) < 0)
+		if ((rc = seg_disk_persist_del(f)) < 0 || (rc = seg_tier_register(f)) < 0)
 			return rc;
 		seg_cat_record(f, &recs[nrec]);
 		recs[nrec++].state = DANN_SEG_FLUSHED;
@@ -151,6 +152,25 @@ static int swap_in(struct dann_coll *c, const struct pick *pk, struct seg *f,
 	return 0;
 }
 
+static void done_inputs(struct dann_coll *c, const struct pick *pk, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		seg_disk_done(c, pk->in[i]);
+}
+
+static int use_inputs(struct dann_coll *c, const struct pick *pk)
+{
+	for (size_t i = 0; i < pk->n; i++) {
+		int rc = seg_disk_use(c, pk->in[i]);
+
+		if (rc < 0) {
+			done_inputs(c, pk, i);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static int rewrite(struct dann_coll *c, struct pick *pk)
 {
 	struct seg_rowref *refs = NULL;
@@ -167,8 +187,12 @@ static int rewrite(struct dann_coll *c, struct pick *pk)
 		goto out;
 	if (n) {
 		if ((rc = c->db->cat->alloc(c->db->cat_ctx, DANN_CAT_SEGMENT_ID, 1, &id)) < 0 ||
-		    (rc = seg_segment_dir(c, id, dir)) < 0 ||
-		    (rc = seg_write_segment(c, dir, refs, keys, n, "compact")) < 0)
+		    (rc = seg_segment_dir(c, id, dir)) < 0 || (rc = use_inputs(c, pk)) < 0)
+			goto out;
+		/* the inputs stay local while their rows are copied */
+		rc = seg_write_segment(c, dir, refs, keys, n, "compact");
+		done_inputs(c, pk, pk->n);
+		if (rc < 0)
 			goto out;
 		if (!(f = seg_new(c, id, DANN_SEG_SEALED))) {
 			rc = DANN_ENOMEM;
@@ -188,6 +212,8 @@ static int rewrite(struct dann_coll *c, struct pick *pk)
 	pthread_mutex_unlock(&c->mu);
 	if (rc < 0 && f && atomic_load(&f->state) != DANN_SEG_FLUSHED)
 		atomic_store(&f->dropped, true);
+	if (rc == 0)
+		seg_tier_kick(c->db); /* upload the output, delete the inputs' objects */
 out:
 	seg_unref(f);
 	free(refs);

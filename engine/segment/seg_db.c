@@ -21,6 +21,7 @@
 #include "../fsutil.h"
 #include "../log.h"
 #include "seg_impl.h"
+#include "seg_tier.h"
 
 #define LOCK_FILE "LOCK"
 
@@ -164,8 +165,10 @@ int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db
 		db->cat = &seg_catalog_local_ops;
 		db->cat_ctx = db->local_cat;
 	}
-	if ((rc = open_colls(db)) < 0 || (rc = seg_worker_start(db)) < 0)
+	if ((rc = seg_tier_open(db)) < 0 || (rc = open_colls(db)) < 0 ||
+	    (rc = seg_worker_start(db)) < 0 || (rc = seg_tier_start(db)) < 0)
 		goto fail;
+	seg_tier_kick(db);
 	seg_worker_kick(db);
 	*out = db;
 	return 0;
@@ -178,10 +181,12 @@ void dann_db_close(struct dann_db *db)
 {
 	if (!db)
 		return;
+	seg_tier_stop(db);
 	seg_worker_stop(db);
 	for (size_t i = 0; i < db->ncolls; i++)
 		seg_coll_close(db->colls[i]);
 	free(db->colls);
+	seg_tier_close(db);
 	seg_catalog_local_close(db->local_cat);
 	if (db->lock_fd >= 0)
 		close(db->lock_fd); /* releases the flock */
@@ -273,6 +278,7 @@ int dann_coll_drop(struct dann_db *db, const char *name)
 	 * readable); the directory goes now. */
 	if ((rc = fsu_rmtree(c->dir)) < 0)
 		dann_log(DANN_LOG_WARN, "segment", "%s: %s (removed at next open)", c->dir, dann_errmsg());
+	seg_tier_kick(db); /* its objects go */
 	return 0;
 }
 

@@ -45,6 +45,7 @@
 struct vam;
 struct dann_index;
 struct roaring_bitmap_s;
+struct seg_tier;
 
 /* One scalar column of a RAM segment: values grow with the rows. */
 struct seg_col {
@@ -70,7 +71,10 @@ struct seg_mem {
 };
 
 /* A flushed segment: its directory is a disk index plus the segment's
- * files (vectors, keys, columns) under one MANIFEST. */
+ * files (vectors, keys, columns) under one MANIFEST. Keys and delete bits
+ * stay in RAM; with tiering (seg_tier.c) the files (ix, vfd, colfd) are
+ * opened on first use and closed when the tier cache evicts the directory,
+ * and every reader brackets its use with seg_disk_use / seg_disk_done. */
 struct seg_disk {
 	struct dann_index *ix;
 	int vfd;                 /* the vector file, for get and compaction */
@@ -82,6 +86,13 @@ struct seg_disk {
 	uint64_t disk_bytes;
 	uint32_t ncols;
 	int (*colfd)[3];         /* per column: .nul, .val, .off (-1 if none) */
+	/* tiering; the generations and obj_key under coll->mu */
+	pthread_mutex_t fmu;     /* opening and closing the files */
+	bool files_open;
+	bool tiered;             /* registered with the tier cache */
+	uint64_t del_gen;        /* delete-bitmap file versions written (1: one at open) */
+	uint64_t del_synced;     /* the version the store holds */
+	char obj_key[DANN_CAT_FILES_MAX]; /* its object prefix once uploaded */
 };
 
 struct seg {
@@ -120,6 +131,7 @@ struct dann_db {
 	bool kicked;
 	bool worker_started;
 	pthread_t worker;
+	struct seg_tier *tier;   /* object store, cache and syncer; NULL: no tiering */
 	pthread_cond_t gcv;      /* wakes the graph thread */
 	bool graph_kicked;
 	pthread_t graph;
@@ -224,6 +236,18 @@ int seg_growing_new(struct dann_coll *c);
 
 /* ---- seg_disk.c: flushed segments */
 int seg_disk_open(struct dann_coll *c, struct seg *s, const char *dir, uint32_t expect_crc);
+/* Opens a flushed segment the catalog lists (r) on a tiered data dir:
+ * registers it with the cache, downloads it if it is not local, reads its
+ * keys and delete bitmap, and leaves its files to be opened on use. */
+int seg_disk_open_tiered(struct dann_coll *c, struct seg *s, const char *dir,
+			 const struct dann_cat_segment *r);
+/* Brackets every read of a flushed segment's files: pins it in the tier
+ * cache (downloading it if evicted) and opens its files if closed. No-ops
+ * for segments the cache does not hold. */
+int seg_disk_use(const struct dann_coll *c, struct seg *s);
+void seg_disk_done(const struct dann_coll *c, struct seg *s);
+/* Closes the files of a segment (the tier cache's eviction). */
+void seg_disk_close_files(struct seg_disk *d);
 void seg_disk_close(struct seg_disk *d);
 void seg_disk_delete(struct seg *s, uint64_t row);
 bool seg_disk_deleted(const struct seg_disk *d, uint64_t row);

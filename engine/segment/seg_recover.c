@@ -69,7 +69,8 @@ static int open_flushed(struct dann_coll *c, const struct dann_cat_segment *r)
 		return DANN_ENOMEM;
 	s->first_lsn = r->first_lsn;
 	s->last_lsn = r->last_lsn;
-	if ((rc = seg_disk_open(c, s, dir, r->manifest_crc)) < 0 ||
+	rc = c->db->tier ? seg_disk_open_tiered(c, s, dir, r) : seg_disk_open(c, s, dir, r->manifest_crc);
+	if (rc < 0 ||
 	    (rc = seg_pk_reserve(&c->pk, s->nrows)) < 0 ||
 	    (rc = seg_ver_swap(c, NULL, 0, &s, 1)) < 0) {
 		seg_unref(s);

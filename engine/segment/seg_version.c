@@ -14,6 +14,7 @@
 #include "../fsutil.h"
 #include "../log.h"
 #include "seg_impl.h"
+#include "seg_tier.h"
 
 struct seg *seg_new(const struct dann_coll *c, uint64_t id, enum dann_seg_state st)
 {
@@ -40,6 +41,7 @@ void seg_unref(struct seg *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	seg_tier_forget(s);
 	seg_mem_free(s->mem);
 	seg_disk_close(s->disk);
 	if (atomic_load(&s->dropped) && s->dir[0] && fsu_rmtree(s->dir) < 0)

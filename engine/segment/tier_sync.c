@@ -25,6 +25,7 @@
 #include "../log.h"
 #include "seg_files.h"
 #include "seg_impl.h"
+#include "seg_tier.h"
 #include "tier.h"
 
 #define SYNC_KEY_MAX 128
@@ -37,8 +38,10 @@ static struct seg *in_version(struct seg_ver *v, uint64_t id)
 	return NULL;
 }
 
-/* Records prefix as the object_key of segment id if it is still flushed. */
-static int record_key(struct dann_coll *c, uint64_t id, const char *prefix)
+/* Records prefix as the object_key of segment id if it is still flushed;
+ * the store has its delete bitmap as of generation gen. On a tiered data
+ * dir this is what lets the cache evict the segment's local copy. */
+static int record_key(struct dann_coll *c, uint64_t id, const char *prefix, uint64_t gen)
 {
 	struct dann_cat_segment rec;
 	struct seg *s;
@@ -49,7 +52,38 @@ static int record_key(struct dann_coll *c, uint64_t id, const char *prefix)
 	if (s && atomic_load(&s->state) == DANN_SEG_FLUSHED) {
 		seg_cat_record(s, &rec);
 		snprintf(rec.object_key, sizeof rec.object_key, "%s", prefix);
-		rc = c->db->cat->seg_apply(c->db->cat_ctx, &rec, 1);
+		if ((rc = c->db->cat->seg_apply(c->db->cat_ctx, &rec, 1)) == 0) {
+			snprintf(s->disk->obj_key, sizeof s->disk->obj_key, "%s", prefix);
+			if (gen > s->disk->del_synced)
+				s->disk->del_synced = gen;
+			rc = seg_tier_register(s);
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+/* The delete-bitmap generation written locally, and whether the store
+ * already has it. */
+static uint64_t del_gen(struct dann_coll *c, struct seg *s, int *synced)
+{
+	uint64_t gen;
+
+	pthread_mutex_lock(&c->mu);
+	gen = s->disk->del_gen;
+	*synced = gen == s->disk->del_synced;
+	pthread_mutex_unlock(&c->mu);
+	return gen;
+}
+
+static int deletes_stored(struct dann_coll *c, struct seg *s, uint64_t gen)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->mu);
+	if (gen > s->disk->del_synced) {
+		s->disk->del_synced = gen;
+		rc = seg_tier_register(s);
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;
@@ -60,24 +94,32 @@ static int sync_segment(struct dann_coll *c, struct obj_store *store, struct seg
 {
 	char prefix[SYNC_KEY_MAX], key[DANN_CAT_FILES_MAX + 32], path[PATH_MAX];
 	struct stat sb;
-	int rc;
+	uint64_t gen;
+	int synced, rc;
 
+	/* a segment not uploaded, or whose bitmap the store lacks, is never
+	 * evicted, so its directory is there to read */
+	gen = del_gen(c, s, &synced);
 	if (!rec->object_key[0]) {
 		snprintf(prefix, sizeof prefix, "c%llu/s%llu", (unsigned long long)c->id,
 			 (unsigned long long)s->id);
-		if ((rc = tier_upload_dir(store, s->dir, prefix)) < 0 || (rc = record_key(c, s->id, prefix)) < 0)
+		if ((rc = tier_upload_dir(store, s->dir, prefix)) < 0 ||
+		    (rc = record_key(c, s->id, prefix, gen)) < 0)
 			return dann_fail_wrap(rc, "tier_sync: segment %llu of %s", (unsigned long long)s->id,
 					      c->schema.name);
 		st->uploaded++;
 		return 0;
 	}
-	/* the delete bitmap is the one file that changes after the flush */
+	/* the delete bitmap is the one file that changes after the flush;
+	 * stored again only when it did */
+	if (synced)
+		return 0;
 	if ((rc = seg_join(path, s->dir, SEG_DELETES_FILE)) < 0)
 		return rc;
 	if (stat(path, &sb) != 0)
 		return 0;
 	snprintf(key, sizeof key, "%s/%s", rec->object_key, SEG_DELETES_FILE);
-	if ((rc = obj_put_file(store, key, path)) < 0)
+	if ((rc = obj_put_file(store, key, path)) < 0 || (rc = deletes_stored(c, s, gen)) < 0)
 		return rc;
 	st->deletes_refreshed++;
 	return 0;
