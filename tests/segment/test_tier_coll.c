@@ -1,0 +1,430 @@
+/*
+ * test_tier_coll.c — a collection on a tiered data directory: a cache
+ * budget smaller than the data, searches that need evicted segments fetch
+ * them back and answer exactly as before the eviction (and with the recall
+ * of an untiered collection of the same rows); deletes in evicted segments
+ * survive a restart; compaction fetches its inputs; a fresh data dir
+ * restored from the bucket answers the same; a process killed with -9
+ * during an upload or during a fetch loses nothing and never uses a
+ * partial segment (s3rver).
+ */
+#include <glob.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers/s3rver.h"
+#include "io/obj.h"
+#include "segment/seg_testutil.h"
+#include "segment/seg_tier.h"
+
+#define NSEG 6
+#define ROWS 1000 /* per flushed segment */
+#define NQ 40
+#define K 10
+
+static struct s3rver srv;
+static int srv_up;
+
+static void setup(void)
+{
+	tmpdir_make("tier_coll");
+	setenv("OMP_WAIT_POLICY", "passive", 0);
+}
+
+static void teardown(void)
+{
+	if (srv_up)
+		s3rver_stop(&srv);
+	srv_up = 0;
+	tmpdir_remove();
+}
+
+TestSuite(tier_coll, .init = setup, .fini = teardown, .timeout = 300);
+
+static const int64_t deleted[] = { 3, 1500, 2999, 4321, 5998 };
+#define NDEL (sizeof deleted / sizeof deleted[0])
+
+/* uri NULL: untiered. */
+static struct dann_db *open_db(const char *dir, const char *uri, const struct obj_config *cfg, uint64_t budget)
+{
+	struct dann_db_params p;
+	struct dann_db *db = NULL;
+
+	dann_db_params_default(&p);
+	p.no_background = 1;
+	p.threads = 2;
+	p.store_uri = uri;
+	p.store_config = cfg;
+	p.tier_cache_bytes = budget;
+	p.sync_interval_ms = 60000; /* passes come from kicks and waits */
+	cr_assert_eq(dann_db_open(dir, &p, &db), 0, "db_open %s: %s", dir, dann_errmsg());
+	return db;
+}
+
+static struct dann_coll *coll(struct dann_db *db)
+{
+	struct dann_coll *c;
+
+	cr_assert_eq(dann_coll_get(db, "docs", &c), 0, "%s", dann_errmsg());
+	return c;
+}
+
+/* NSEG flushed segments of ROWS rows, some rows deleted. */
+static void fill(struct dann_db *db)
+{
+	struct dann_schema s;
+	struct dann_coll *c;
+
+	st_schema(&s, "docs", ST_DIM);
+	c = st_create(db, &s);
+	for (int i = 0; i < NSEG; i++) {
+		st_insert_range(c, (int64_t)i * ROWS, ROWS, ST_DIM);
+		cr_assert_eq(dann_coll_flush(c), 0, "flush: %s", dann_errmsg());
+	}
+	cr_assert_eq(dann_coll_delete(c, deleted, NDEL, NULL), 0, "%s", dann_errmsg());
+	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg()); /* bitmaps written */
+}
+
+static void answers(struct dann_db *db, int64_t *keys)
+{
+	struct dann_coll_search_params sp;
+	struct dann_coll *c = coll(db);
+	float q[ST_DIM], dists[K];
+	uint32_t found;
+
+	dann_coll_search_params_default(&sp);
+	sp.k = K;
+	for (int i = 0; i < NQ; i++) {
+		st_vec(100000 + i, ST_DIM, q);
+		cr_assert_eq(dann_coll_search(c, q, &sp, keys + i * K, dists, &found, NULL), 0, "query %d: %s", i,
+			     dann_errmsg());
+		cr_assert_eq(found, K);
+	}
+}
+
+static int is_deleted(int64_t key)
+{
+	for (size_t i = 0; i < NDEL; i++)
+		if (deleted[i] == key)
+			return 1;
+	return 0;
+}
+
+/* Recall@K of answers against brute force over the live rows. */
+static double recall(const int64_t *keys)
+{
+	float q[ST_DIM], v[ST_DIM];
+	unsigned hits = 0;
+
+	for (int i = 0; i < NQ; i++) {
+		int64_t best[K];
+		float bd[K];
+		int nb = 0;
+
+		st_vec(100000 + i, ST_DIM, q);
+		for (int64_t key = 0; key < NSEG * ROWS; key++) {
+			float d = 0;
+			int j;
+
+			if (is_deleted(key))
+				continue;
+			st_vec(key, ST_DIM, v);
+			for (j = 0; j < ST_DIM; j++)
+				d += (q[j] - v[j]) * (q[j] - v[j]);
+			if (nb == K && d >= bd[K - 1])
+				continue;
+			for (j = nb < K ? nb++ : K - 1; j > 0 && bd[j - 1] > d; j--) {
+				bd[j] = bd[j - 1];
+				best[j] = best[j - 1];
+			}
+			bd[j] = d;
+			best[j] = key;
+		}
+		for (int a = 0; a < K; a++)
+			for (int b = 0; b < K; b++)
+				hits += keys[i * K + a] == best[b];
+	}
+	return (double)hits / (NQ * K);
+}
+
+static uint64_t seg_bytes(struct dann_db *db)
+{
+	struct dann_seg_info *si;
+	uint64_t max = 0;
+	size_t n;
+
+	cr_assert_eq(dann_coll_segments(coll(db), &si, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		max = si[i].disk_bytes > max ? si[i].disk_bytes : max;
+	free(si);
+	cr_assert_gt(max, 0);
+	return max;
+}
+
+static struct tier_cache_stats cache_stats(struct dann_db *db)
+{
+	struct tier_cache_stats cs;
+
+	cr_assert_eq(seg_tier_stats(db, &cs, NULL), 0, "%s", dann_errmsg());
+	return cs;
+}
+
+static int leftovers(const char *data)
+{
+	char pat[1200];
+	glob_t g;
+	int n;
+
+	snprintf(pat, sizeof pat, "%s/c*/s*.obj-tmp-*", data);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return 0;
+	n = (int)g.gl_pathc;
+	globfree(&g);
+	return n;
+}
+
+Test(tier_coll, searches_fetch_evicted_segments_and_answer_as_before)
+{
+	char uri[600], data[512], plain[512];
+	int64_t before[NQ * K], after[NQ * K], ref[NQ * K];
+	struct tier_cache_stats cs;
+	struct dann_db *db, *pdb;
+	uint64_t budget, rows;
+	float vbuf[ST_DIM], want[ST_DIM];
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	snprintf(plain, sizeof plain, "%s", tmpdir_path("plain"));
+
+	/* the same rows in an untiered data dir: the recall to match */
+	pdb = open_db(plain, NULL, NULL, 0);
+	fill(pdb);
+	answers(pdb, ref);
+	budget = seg_bytes(pdb) * 2; /* room for about 2 of NSEG segments */
+	dann_db_close(pdb);
+
+	db = open_db(data, uri, NULL, budget);
+	fill(db);
+	answers(db, before); /* nothing uploaded yet: nothing evicted */
+	cr_assert_eq(cache_stats(db).segments, NSEG);
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cs = cache_stats(db);
+	cr_assert_geq(cs.evictions, NSEG - 2, "%llu evictions", (unsigned long long)cs.evictions);
+	cr_assert_leq(cs.local_bytes, budget);
+	cr_assert_lt(cs.local, NSEG);
+
+	answers(db, after);
+	cr_assert(memcmp(before, after, sizeof before) == 0, "the same answers after eviction and refetch");
+	cs = cache_stats(db);
+	cr_assert_geq(cs.fetches, NSEG - 2, "%llu fetches", (unsigned long long)cs.fetches);
+	cr_assert_leq(cs.local_bytes, budget, "unpinned, the cache keeps to its budget");
+	cr_assert_eq(cs.pinned, 0);
+	{
+		double rt = recall(after), ru = recall(ref);
+		cr_assert_geq(rt, ru - 0.01, "recall %.3f tiered, %.3f untiered", rt, ru);
+		cr_assert_geq(rt, 0.9, "recall %.3f", rt);
+	}
+
+	/* a get of a row in an evicted segment fetches it too */
+	for (int64_t key = 0; key < NSEG * ROWS; key += ROWS / 2 + 7) {
+		st_vec(key, ST_DIM, want);
+		cr_assert_eq(dann_coll_get_vector(coll(db), key, vbuf), 0, "key %lld: %s", (long long)key,
+			     dann_errmsg());
+		cr_assert(memcmp(vbuf, want, sizeof want) == 0);
+	}
+
+	/* a delete in an evicted segment: written after a download, stored
+	 * by the next sync, and kept across a restart */
+	{
+		int64_t late = 17;
+		cr_assert_eq(dann_coll_count(coll(db), &rows), 0);
+		for (int i = 1; i < NSEG; i++) /* the others push the first out */
+			cr_assert_eq(dann_coll_get_vector(coll(db), (int64_t)i * ROWS + 1, vbuf), 0);
+		cr_assert_eq(seg_tier_stats(db, &cs, NULL), 0);
+		cr_assert_lt(cs.local, NSEG);
+		cr_assert_eq(dann_coll_delete(coll(db), &late, 1, NULL), 0);
+		cr_assert_eq(dann_coll_flush(coll(db)), 0, "%s", dann_errmsg());
+		cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+		dann_db_close(db);
+		db = open_db(data, uri, NULL, budget);
+		cr_assert_eq(dann_coll_get_vector(coll(db), late, vbuf), DANN_ENOTFOUND, "the late delete survived");
+		cr_assert_eq(dann_coll_count(coll(db), &rows), 0);
+		cr_assert_eq(rows, (uint64_t)NSEG * ROWS - NDEL - 1);
+		cr_assert_leq(cache_stats(db).local_bytes, budget, "reopened within the budget");
+		answers(db, after);
+		for (int i = 0; i < NQ * K; i++)
+			cr_assert_neq(after[i], late);
+	}
+	dann_db_close(db);
+
+	/* a fresh data dir restored from the bucket answers the same */
+	{
+		struct obj_store *s;
+		struct tier_sync_stats st;
+		char fresh[512];
+		int64_t restored[NQ * K];
+
+		snprintf(fresh, sizeof fresh, "%s", tmpdir_path("fresh"));
+		cr_assert_eq(obj_open(uri, NULL, &s), 0);
+		cr_assert_eq(tier_restore_db(s, fresh, &st), 0, "%s", dann_errmsg());
+		cr_assert_eq(st.restored, NSEG);
+		obj_close(s);
+		db = open_db(fresh, NULL, NULL, 0);
+		answers(db, restored);
+		dann_db_close(db);
+		db = open_db(data, uri, NULL, budget);
+		answers(db, after);
+		dann_db_close(db);
+		cr_assert(memcmp(restored, after, sizeof after) == 0, "the restored node answers as the original");
+	}
+}
+
+Test(tier_coll, compaction_fetches_its_evicted_inputs_and_uploads_its_output)
+{
+	char uri[600], data[512];
+	int64_t keys[NQ * K], del[ROWS / 2];
+	struct tier_sync_stats st;
+	struct tier_cache_stats cs;
+	struct dann_db *db;
+	uint64_t budget, rows;
+	float vbuf[ST_DIM];
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	db = open_db(data, uri, NULL, 0);
+	fill(db);
+	budget = seg_bytes(db) * 2;
+	dann_db_close(db);
+	db = open_db(data, uri, NULL, budget); /* the sync at open uploads, then evicts */
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_geq(cache_stats(db).evictions, NSEG - 2);
+
+	/* half of the first two segments' rows go: compaction rewrites them */
+	for (int i = 0; i < ROWS / 2; i++)
+		del[i] = 2 * i;
+	cr_assert_eq(dann_coll_delete(coll(db), del, ROWS / 2, NULL), 0);
+	for (int i = 0; i < ROWS / 2; i++)
+		del[i] = ROWS + 2 * i;
+	cr_assert_eq(dann_coll_delete(coll(db), del, ROWS / 2, NULL), 0);
+	cr_assert_eq(dann_coll_compact(coll(db)), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_stats(db, &cs, &st), 0);
+	cr_assert_geq(st.orphans_deleted, 1, "the inputs' objects went");
+	cr_assert_leq(cs.local_bytes, budget);
+	cr_assert_eq(dann_coll_count(coll(db), &rows), 0);
+	dann_db_close(db);
+
+	db = open_db(data, uri, NULL, budget);
+	cr_assert_eq(dann_coll_count(coll(db), &rows), 0);
+	cr_assert_eq(rows, (uint64_t)NSEG * ROWS - NDEL - ROWS + 1 /* 1500 was deleted twice */);
+	cr_assert_eq(dann_coll_get_vector(coll(db), 2, vbuf), DANN_ENOTFOUND);
+	cr_assert_eq(dann_coll_get_vector(coll(db), 1, vbuf), 0, "%s", dann_errmsg());
+	answers(db, keys);
+	for (int i = 0; i < NQ * K; i++)
+		cr_assert(!(keys[i] < 2 * ROWS && keys[i] % 2 == 0), "deleted key %lld answered", (long long)keys[i]);
+	dann_db_close(db);
+}
+
+static void s3_config(struct obj_config *cfg, uint32_t backoff_ms)
+{
+	obj_config_default(cfg);
+	cfg->endpoint = srv.endpoint;
+	cfg->access_key = cfg->secret_key = "S3RVER";
+	cfg->path_style = 1;
+	cfg->retry_base_ms = cfg->retry_max_ms = backoff_ms;
+}
+
+static void wait_count(const char *method, const char *match, long n, const char *what)
+{
+	for (int i = 0; i < 3000 && s3rver_count(&srv, method, match) < n; i++)
+		usleep(10000);
+	cr_assert_geq(s3rver_count(&srv, method, match), n, "%s", what);
+}
+
+Test(tier_coll, a_process_killed_during_an_upload_or_a_fetch_loses_nothing)
+{
+	const char *uri = "s3://tier/n1";
+	char data[512];
+	int64_t before[NQ * K], after[NQ * K];
+	struct obj_config cfg;
+	struct dann_db *db;
+	uint64_t budget, rows;
+	pid_t child;
+
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	db = open_db(data, NULL, NULL, 0);
+	fill(db);
+	answers(db, before);
+	budget = seg_bytes(db) * 2;
+	dann_db_close(db);
+	s3rver_start(&srv, tmpdir_path("s3rver"), "tier", 0, 0);
+	srv_up = 1;
+
+	/* killed while its syncer uploads: the second segment's MANIFEST
+	 * fails and the upload sits in a long backoff */
+	s3_config(&cfg, 10000);
+	s3rver_fault(&srv, "{\"method\":\"PUT\",\"match\":\"MANIFEST\",\"action\":\"status\",\"status\":503,\"skip\":1}");
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct dann_db_params p;
+		struct dann_db *d;
+
+		dann_db_params_default(&p);
+		p.no_background = 1;
+		p.store_uri = uri;
+		p.store_config = &cfg;
+		p.tier_cache_bytes = budget;
+		if (dann_db_open(data, &p, &d) == 0)
+			sleep(60);
+		_exit(0);
+	}
+	wait_count("PUT", "MANIFEST", 2, "the upload reached the second MANIFEST");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	s3rver_clear(&srv);
+
+	s3_config(&cfg, 20);
+	db = open_db(data, uri, &cfg, budget);
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_geq(cache_stats(db).evictions, NSEG - 2);
+	answers(db, after);
+	cr_assert(memcmp(before, after, sizeof before) == 0, "nothing lost to the killed upload");
+	cr_assert_geq(cache_stats(db).fetches, 1);
+	dann_db_close(db);
+
+	/* killed while it downloads evicted segments (at open, for their
+	 * keys): a GET fails after the first few and backs off */
+	s3_config(&cfg, 10000);
+	s3rver_fault(&srv, "{\"method\":\"GET\",\"match\":\"/s\",\"action\":\"status\",\"status\":503,\"skip\":3}");
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct dann_db_params p;
+		struct dann_db *d;
+
+		dann_db_params_default(&p);
+		p.no_background = 1;
+		p.store_uri = uri;
+		p.store_config = &cfg;
+		p.tier_cache_bytes = budget;
+		if (dann_db_open(data, &p, &d) == 0)
+			sleep(60);
+		_exit(0);
+	}
+	wait_count("GET", "/s", 4, "the fetch was under way");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	s3rver_clear(&srv);
+	cr_assert_eq(leftovers(data), 1, "the kill landed in the middle of a download");
+
+	s3_config(&cfg, 20);
+	db = open_db(data, uri, &cfg, budget);
+	cr_assert_eq(leftovers(data), 0, "the partial download was removed, never used");
+	answers(db, after);
+	cr_assert(memcmp(before, after, sizeof before) == 0, "nothing lost to the killed fetch");
+	cr_assert_eq(dann_coll_count(coll(db), &rows), 0);
+	cr_assert_eq(rows, (uint64_t)NSEG * ROWS - NDEL);
+	dann_db_close(db);
+}
