@@ -285,8 +285,8 @@ static enum ex_tri tri_row(struct ev *v, const struct ex_node *n, uint64_t row)
 		const struct ex_node *pat = n->kids[1];
 		if (x.k == VK_NULL)
 			return TRI_U;
-		if (x.k != VK_STR)
-			return TRI_F;
+		if (x.k != VK_STR) /* not a string: like is false, not like true */
+			return flip(TRI_F, n->neg);
 		return flip(ex_like(x.s, x.n, pat->s, pat->slen) ? TRI_T : TRI_F, n->neg);
 	}
 	case EX_ISNULL: {

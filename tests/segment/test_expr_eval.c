@@ -188,6 +188,8 @@ Test(expr_eval, dynamic_field_answers_bare_names_and_meta_paths)
 	ROWS("text > 1", "");
 	ROWS("not (text > 1)", "0,1,3");
 	ROWS("text == \"a\" and age > 10", "3");
+	/* a number is not like anything, so it is "not like" everything */
+	ROWS("k not like \"%\"", "0,3");
 }
 
 Test(expr_eval, missing_column_reads_as_null)
