@@ -78,6 +78,11 @@ struct expr_source {
  * 2^32. A column whose type is not the schema's is DANN_EINVAL naming it. */
 int expr_eval(const struct expr *e, const struct expr_source *src, roaring_bitmap_t **out);
 
+/* The bitmap as (n + 63) / 64 words, bit i of word i / 64 set for row i
+ * (the allowed/deleted mask of dann_search_params); rows >= n dropped.
+ * *out is malloc'd. */
+int expr_bitmap_words(const roaring_bitmap_t *bm, uint64_t n, uint64_t **out);
+
 /* Fraction of src's rows expected to pass, in [0, 1], without reading the
  * columns: exact counts from the scalar indexes for predicates over an
  * indexed column and a literal; fixed guesses for the rest (equality 0.05,

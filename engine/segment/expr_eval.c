@@ -564,3 +564,22 @@ done:
 	free(v);
 	return rc;
 }
+
+int expr_bitmap_words(const roaring_bitmap_t *bm, uint64_t n, uint64_t **out)
+{
+	uint64_t words = (n + 63) / 64, *w;
+	uint32_t rows[ROW_BATCH], got;
+	roaring_uint32_iterator_t it;
+
+	*out = NULL;
+	if (!(w = calloc(words ? words : 1, sizeof *w)))
+		return dann_fail(DANN_ENOMEM, "filter: no memory for a mask of %llu rows",
+				 (unsigned long long)n);
+	roaring_init_iterator(bm, &it);
+	while ((got = roaring_read_uint32_iterator(&it, rows, ROW_BATCH)) > 0)
+		for (uint32_t i = 0; i < got; i++)
+			if (rows[i] < n)
+				w[rows[i] >> 6] |= 1ull << (rows[i] & 63);
+	*out = w;
+	return 0;
+}
