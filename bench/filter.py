@@ -168,9 +168,9 @@ def main():
                   "--threads", str(args.threads)] + (["--mask", mpath] if mpath else [])
         runs = [["--L", args.L, "--plans", "auto" if f is None else "auto,exact"]]
         if f is not None:
-            # The beam plan's list grows like 1/selectivity: below 5% a short
+            # The beam plan's list grows like 1/selectivity: below 20% a short
             # sweep, once, says enough (a full one would take the stage's hour).
-            sparse = allowed.mean() < 0.05
+            sparse = allowed.mean() < 0.2
             runs.append(["--plans", "beam", "--L", "10,16,32" if sparse else args.L]
                         + (["--reps", "1"] if sparse else []))
         for extra in runs:

@@ -246,8 +246,14 @@ bool seg_mem_deleted(struct seg_mem *m, uint64_t row)
 	return (atomic_load(&m->delw[row / 64]) >> (row % 64)) & 1;
 }
 
+static bool row_allowed(const uint64_t *allowed, uint64_t nallowed, uint64_t r)
+{
+	return !allowed || (r < nallowed && (allowed[r >> 6] >> (r & 63) & 1));
+}
+
 static int exact_scan(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
-		      int64_t *keys, float *dists, uint32_t *found)
+		      const uint64_t *allowed, uint64_t nallowed, int64_t *keys, float *dists,
+		      uint32_t *found)
 {
 	struct topk t;
 	int rc;
@@ -255,7 +261,7 @@ static int exact_scan(const struct dann_coll *c, struct seg_mem *m, const float 
 	if ((rc = topk_init(&t, k)) < 0)
 		return rc;
 	for (uint64_t r = 0; r < m->n; r++) {
-		if (seg_mem_deleted(m, r))
+		if (seg_mem_deleted(m, r) || !row_allowed(allowed, nallowed, r))
 			continue;
 		float d = c->dist(q, m->vecs + r * c->row_bytes, c->schema.dim);
 		if (d < topk_bound(&t))
@@ -270,15 +276,29 @@ static int exact_scan(const struct dann_coll *c, struct seg_mem *m, const float 
 	return 0;
 }
 
+/* Fraction of rows a filter passes at or below which a RAM segment with a
+ * graph is scanned exactly instead (the graph's list would have to grow
+ * like 1/fraction, as on disk: engine/vamana/dix_filter.h). */
+#define MEM_FILTER_SCAN_FRACTION 0.2
+
 int seg_mem_search(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
-		   uint32_t L, int64_t *keys, float *dists, uint32_t *found)
+		   uint32_t L, const uint64_t *allowed, uint64_t nallowed, int64_t *keys,
+		   float *dists, uint32_t *found)
 {
+	struct vam_filter f = { .bits = allowed, .nbits = nallowed };
+	double frac = 1;
 	uint32_t *ids;
 	int rc;
 
+	if (allowed) {
+		uint64_t count = 0;
+		for (uint64_t w = 0; w < (nallowed + 63) / 64; w++)
+			count += (uint64_t)__builtin_popcountll(allowed[w]);
+		frac = nallowed ? (double)count / (double)nallowed : 0;
+	}
 	pthread_rwlock_rdlock(&m->rw);
-	if (!m->vam) {
-		rc = exact_scan(c, m, q, k, keys, dists, found);
+	if (!m->vam || frac <= MEM_FILTER_SCAN_FRACTION) {
+		rc = exact_scan(c, m, q, k, allowed, nallowed, keys, dists, found);
 		pthread_rwlock_unlock(&m->rw);
 		return rc;
 	}
@@ -286,7 +306,10 @@ int seg_mem_search(const struct dann_coll *c, struct seg_mem *m, const float *q,
 		pthread_rwlock_unlock(&m->rw);
 		return dann_fail(DANN_ENOMEM, "search: %u results", k);
 	}
-	rc = vam_search(m->vam, q, k, L < k ? k : L, NULL, ids, dists, found, NULL);
+	L = L < k ? k : L;
+	if (allowed) /* about L allowed points among the candidates */
+		L = (uint32_t)(L / frac) > VAM_MAX_L ? VAM_MAX_L : (uint32_t)(L / frac);
+	rc = vam_search(m->vam, q, k, L, allowed ? &f : NULL, ids, dists, found, NULL);
 	for (uint32_t i = 0; rc == 0 && i < *found; i++)
 		keys[i] = m->keys[ids[i]];
 	pthread_rwlock_unlock(&m->rw);
