@@ -466,6 +466,25 @@ int dann_coll_fetch(struct dann_coll *c, const int64_t *keys, uint64_t n, const 
 
 /* Live rows. */
 int dann_coll_count(struct dann_coll *c, uint64_t *rows);
+
+/* Query by expression (Milvus's Query): the live rows whose scalar fields
+ * pass filter (a filter expression, see engine/segment/expr.h; NULL or ""
+ * passes every row), in ascending primary-key order, `offset` of them
+ * skipped and at most `limit` returned (0: no limit). *keys (malloc'd,
+ * *n of them) gets their keys and, when out is not NULL, *out their
+ * fields and vectors as dann_coll_fetch gives them. DANN_EINVAL with a
+ * positioned message for a bad filter, naming an unknown output field. */
+struct dann_coll_query_params {
+	const char *filter;
+	uint64_t offset, limit;
+	const char *const *fields;   /* output fields (nfields of them) */
+	uint32_t nfields;
+	int with_vectors;
+};
+int dann_coll_query(struct dann_coll *c, const struct dann_coll_query_params *p, int64_t **keys,
+		    uint64_t *n, struct dann_rows **out);
+/* count(*) with a filter: live rows passing it (NULL or "": all). */
+int dann_coll_count_filter(struct dann_coll *c, const char *filter, uint64_t *rows);
 /* Seals the growing segment and waits until every sealed segment is a
  * flushed disk index (and the WAL is checkpointed past them). */
 int dann_coll_flush(struct dann_coll *c);
