@@ -140,7 +140,7 @@ static int parse(int argc, char **argv, struct coll_opts *o)
 			break;
 		case O_AUTO: o->s.auto_id = 1; break;
 		case O_FIELD:
-			if (parse_field(optarg, &o->s) < 0)
+			if (parse_field(optarg, &o->s))
 				return 2;
 			break;
 		case O_DYNAMIC: o->s.dynamic_field = 1; break;
