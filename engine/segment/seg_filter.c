@@ -6,7 +6,10 @@
  * changes), and the allowed-row mask a search takes.
  *
  * The primary key is a column too (INT64, named by the schema), so
- * `id in [1, 2]` works like any field.
+ * `id in [1, 2]` works like any field. A flushed segment also gets a
+ * scalar index (expr_index.c: sorted column, and a dictionary for few
+ * distinct values) on the key and on every non-JSON column when its
+ * columns are first read, so predicates over them skip the row scan.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,6 +30,8 @@ struct seg_fcol {
 
 struct seg_fcols {
 	uint32_t ncols;
+	struct expr_index *pk_ix;
+	struct expr_index **ix;      /* per column; NULL for JSON */
 	struct seg_fcol col[];
 };
 
@@ -36,8 +41,35 @@ void seg_fcols_free(struct seg_fcols *f)
 		free(f->col[i].valid);
 		free(f->col[i].vals);
 		free(f->col[i].offs);
+		if (f->ix)
+			expr_index_free(f->ix[i]);
+	}
+	if (f) {
+		expr_index_free(f->pk_ix);
+		free(f->ix);
 	}
 	free(f);
+}
+
+/* Scalar indexes over the key and the non-JSON columns. */
+static int build_indexes(const struct dann_coll *c, struct seg *s, struct seg_fcols *f)
+{
+	struct dann_column pk = { .name = c->schema.pk_field, .type = DANN_FIELD_INT64,
+				  .values = s->disk->keys };
+	int rc;
+
+	if (!(f->ix = calloc(f->ncols ? f->ncols : 1, sizeof *f->ix)))
+		return dann_fail(DANN_ENOMEM, "%s: scalar indexes", s->dir);
+	if ((rc = expr_index_build(&pk, s->nrows, &f->pk_ix)) < 0)
+		return rc;
+	for (uint32_t i = 0; i < f->ncols; i++) {
+		const struct seg_fcol *col = &f->col[i];
+		struct dann_column dc = { .name = "", .type = col->type, .values = col->vals,
+					  .offsets = col->offs, .valid = col->valid };
+		if (col->type != DANN_FIELD_JSON && (rc = expr_index_build(&dc, s->nrows, &f->ix[i])) < 0)
+			return rc;
+	}
+	return 0;
 }
 
 static int read_part(const struct seg *s, int fd, void **buf, uint64_t len)
@@ -77,6 +109,8 @@ static int load_cols(const struct dann_coll *c, struct seg *s, struct seg_fcols 
 		if (rc == 0)
 			rc = read_part(s, d->colfd[i][SEG_COL_VAL], (void **)&col->vals, col->offs[n]);
 	}
+	if (rc == 0)
+		rc = build_indexes(c, s, f);
 	if (rc < 0) {
 		seg_fcols_free(f);
 		return rc;
@@ -141,11 +175,24 @@ static int column(void *ctx, const char *name, struct dann_column *out)
 	return 0;
 }
 
+static const struct expr_index *index_of(void *ctx, const char *name)
+{
+	const struct fsrc *x = ctx;
+	int ci;
+
+	if (!x->dc)
+		return NULL;
+	if (!strcmp(name, x->c->schema.pk_field))
+		return x->dc->pk_ix;
+	ci = seg_col_index(&x->c->schema, name);
+	return ci < 0 ? NULL : x->dc->ix[ci];
+}
+
 int seg_filter_mask(const struct dann_coll *c, struct seg *s, const struct expr *e,
 		    uint64_t **words, uint64_t *nrows)
 {
 	struct fsrc x = { .c = c, .s = s };
-	struct expr_source src = { .column = column, .ctx = &x };
+	struct expr_source src = { .column = column, .index = index_of, .ctx = &x };
 	roaring_bitmap_t *bm = NULL;
 	int rc;
 
