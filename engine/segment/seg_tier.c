@@ -180,6 +180,13 @@ void seg_tier_unpin(struct seg *s)
 		tier_cache_unpin(s->coll->db->tier->cache, s->id);
 }
 
+bool seg_tier_is_local(struct seg *s)
+{
+	if (!s->disk || !s->disk->tiered)
+		return true;
+	return tier_cache_is_local(s->coll->db->tier->cache, s->id) == 1;
+}
+
 void seg_tier_kick(struct dann_db *db)
 {
 	if (db->tier && db->tier->syncer)

@@ -40,6 +40,8 @@ void seg_tier_forget(struct seg *s);
 /* Pins / unpins s's directory (no files opened). 0 if not tiered. */
 int seg_tier_pin(struct seg *s);
 void seg_tier_unpin(struct seg *s);
+/* Whether s's directory is local now (1 if not tiered). */
+bool seg_tier_is_local(struct seg *s);
 /* Asks for a sync pass now (after a flush, a compaction, a drop). */
 void seg_tier_kick(struct dann_db *db);
 
