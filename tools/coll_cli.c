@@ -6,16 +6,53 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "../engine/error.h"
+#include "../engine/segment/seg_tier.h"
 #include "cmd.h"
 #include "ids_file.h"
+#include "objenv.h"
+
+/* DANN_STORE (a store URI, with the AWS_* settings of objenv.h),
+ * DANN_TIER_CACHE_BYTES and DANN_SYNC_INTERVAL_MS tier the data dir. */
+static int tier_env(const char *cmd, struct dann_db_params *p, struct obj_config *cfg)
+{
+	const char *uri = getenv("DANN_STORE"), *v;
+	char *end;
+	int rc;
+
+	if (!uri || !*uri)
+		return 0;
+	if ((rc = objenv_config(cfg)) < 0)
+		return cmd_fail_lib(cmd, rc);
+	p->store_uri = uri;
+	p->store_config = cfg;
+	if ((v = getenv("DANN_TIER_CACHE_BYTES")) && *v) {
+		errno = 0;
+		p->tier_cache_bytes = strtoull(v, &end, 10);
+		if (errno || *end || *v == '-')
+			return cmd_fail_lib(cmd, dann_fail(DANN_EINVAL, "DANN_TIER_CACHE_BYTES=%s: expected bytes", v));
+	}
+	if ((v = getenv("DANN_SYNC_INTERVAL_MS")) && *v) {
+		unsigned long ms;
+
+		errno = 0;
+		ms = strtoul(v, &end, 10);
+		if (errno || *end || *v == '-' || ms == 0 || ms > UINT32_MAX)
+			return cmd_fail_lib(cmd, dann_fail(DANN_EINVAL, "DANN_SYNC_INTERVAL_MS=%s: expected 1..%u", v,
+							   UINT32_MAX));
+		p->sync_interval_ms = (uint32_t)ms;
+	}
+	return 0;
+}
 
 int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int background, struct dann_db **db)
 {
 	struct dann_db_params p;
+	struct obj_config cfg;
 	struct stat st;
 	int rc;
 
@@ -25,6 +62,8 @@ int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int back
 									      "create makes one)", data_dir));
 	dann_db_params_default(&p);
 	p.no_background = !background;
+	if ((rc = tier_env(cmd, &p, &cfg)))
+		return rc;
 	if ((rc = dann_db_open(data_dir, &p, db)) < 0) {
 		*db = NULL;
 		return cmd_fail_lib(cmd, rc);
@@ -52,6 +91,22 @@ void coll_cli_close(struct coll_cli *cc)
 {
 	dann_db_close(cc->db);
 	memset(cc, 0, sizeof *cc);
+}
+
+int coll_cli_sync(const char *cmd, struct dann_db *db)
+{
+	struct tier_cache_stats cs;
+	struct tier_sync_stats ss;
+	int rc;
+
+	if (!getenv("DANN_STORE") || !*getenv("DANN_STORE"))
+		return 0;
+	if ((rc = seg_tier_sync_wait(db)) < 0 || (rc = seg_tier_stats(db, &cs, &ss)) < 0)
+		return cmd_fail_lib(cmd, rc);
+	printf("synced to %s: %llu segment(s) uploaded; %llu of %llu segment(s) local, %.1f MiB\n",
+	       getenv("DANN_STORE"), (unsigned long long)ss.uploaded, (unsigned long long)cs.local,
+	       (unsigned long long)cs.segments, (double)cs.local_bytes / (1 << 20));
+	return 0;
 }
 
 int coll_cli_parse_i64(const char *cmd, const char *opt, const char *s, int64_t *out)

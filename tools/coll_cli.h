@@ -27,6 +27,9 @@ int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int back
 int coll_cli_open(const char *cmd, const char *data_dir, const char *name, int background,
 		  struct coll_cli *cc);
 void coll_cli_close(struct coll_cli *cc);
+/* On a tiered data dir (DANN_STORE), waits for a sync pass that uploads
+ * what the command flushed and prints what the bucket got; 0 otherwise. */
+int coll_cli_sync(const char *cmd, struct dann_db *db);
 
 /* Parses a whole signed decimal int64 for option opt; prints a usage
  * error and returns -1 otherwise. */

@@ -59,6 +59,7 @@ int coll_op_main(const char *cmd, const char *help, int (*op)(struct dann_coll *
 		printf("%s %s in %.2f s: %llu live rows in %zu segments, %.1f MiB on disk\n",
 		       strcmp(cmd, "flush") ? "compacted" : "flushed", name, search_now_s() - t0,
 		       (unsigned long long)rows, nseg, (double)disk / (1 << 20));
+		status = coll_cli_sync(cmd, cc.db);
 	}
 	free(segs);
 	coll_cli_close(&cc);

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "helpers/cli.h"
 #include "helpers/s3rver.h"
 #include "io/obj.h"
 #include "segment/seg_testutil.h"
@@ -426,5 +427,42 @@ Test(tier_coll, a_process_killed_during_an_upload_or_a_fetch_loses_nothing)
 	cr_assert(memcmp(before, after, sizeof before) == 0, "nothing lost to the killed fetch");
 	cr_assert_eq(dann_coll_count(coll(db), &rows), 0);
 	cr_assert_eq(rows, (uint64_t)NSEG * ROWS - NDEL);
+	dann_db_close(db);
+}
+
+Test(tier_coll, the_cli_tiers_a_data_dir_named_by_DANN_STORE)
+{
+	char uri[600], data[512], budget_s[32], *out = NULL, *err = NULL;
+	int64_t before[NQ * K], after[NQ * K];
+	struct dann_db *db;
+	uint64_t budget;
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	db = open_db(data, NULL, NULL, 0);
+	fill(db);
+	answers(db, before);
+	budget = seg_bytes(db) * 2;
+	dann_db_close(db);
+
+	snprintf(budget_s, sizeof budget_s, "%llu", (unsigned long long)budget);
+	setenv("DANN_STORE", uri, 1);
+	setenv("DANN_TIER_CACHE_BYTES", "12x", 1);
+	cr_assert_neq(cli_run(NULL, &err, "flush", "--data-dir", data, "--name", "docs", NULL), 0);
+	cr_assert(strstr(err, "DANN_TIER_CACHE_BYTES=12x"), "%s", err);
+	free(err);
+	setenv("DANN_TIER_CACHE_BYTES", budget_s, 1);
+	cr_assert_eq(cli_run(&out, &err, "flush", "--data-dir", data, "--name", "docs", NULL), 0, "%s", err);
+	unsetenv("DANN_STORE");
+	unsetenv("DANN_TIER_CACHE_BYTES");
+	cr_assert(strstr(out, "segment(s) uploaded"), "%s", out);
+	cr_assert(!strstr(out, " 0 segment(s) uploaded"), "%s", out);
+	free(out);
+	free(err);
+
+	db = open_db(data, uri, NULL, budget);
+	cr_assert_lt(cache_stats(db).local, NSEG, "the CLI's sync let the cache evict");
+	answers(db, after);
+	cr_assert(memcmp(before, after, sizeof before) == 0);
 	dann_db_close(db);
 }
