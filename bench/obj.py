@@ -2,7 +2,10 @@
 """bench/obj.py — object-store throughput: `dann obj` uploads and downloads
 against s3rver on loopback and against the file:// backend, next to fio's
 sequential write and read of the same size on the same filesystem, plus the
-time to bring a segment directory (a built disk index) back from the store.
+time to bring a segment directory (a built disk index) back from the store,
+and the multi-tenant case tiering exists for (bench_tier: 20 collections,
+Zipf choice of collection, cache at 100/50/25% of the data: QPS, p99,
+recall, fetches per minute).
 
 Prints one JSON object per row with --json (bench/run's obj stage), a table
 otherwise. Nothing passes or fails on a timing.
@@ -79,6 +82,22 @@ def median_rate(dann, argv_fn, env, cleanup):
     return statistics.median(r for r, _ in rates), statistics.median(s for _, s in rates)
 
 
+def multi_tenant(args, work):
+    """bench_tier (beside the dann binary): 20 collections in one tiered data
+    dir (file:// store), searches choosing a collection by a Zipf law, the
+    local cache at 100%, 50% and 25% of the data."""
+    bench = os.path.join(os.path.dirname(os.path.abspath(args.dann)), "bench_tier")
+    argv = [bench, "--json", "--dir", work, "--colls", "20"]
+    argv += ["--rows", "2000", "--queries", "600"] if args.quick else ["--rows", "10000", "--queries", "3000"]
+    rows = []
+    for line in run(argv).splitlines():
+        if line.startswith("{"):
+            r = json.loads(line)
+            r.pop("bench", None)
+            rows.append({"backend": "file://", "op": f"multi-tenant search, cache {r['cache_fraction']:.0%}", **r})
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dann", required=True)
@@ -132,6 +151,7 @@ def main():
             fetch, fetch_s = median_rate(args.dann, lambda i: ["get-dir", uri, "seg", back], env, rm_back)
             rows.append({"backend": name, "op": "segment fetch (get-dir)", "mib": round(seg_bytes / 2**20, 1),
                          "mb_s": fetch, "seconds": fetch_s})
+        rows += multi_tenant(args, work)
     finally:
         if srv:
             srv.terminate()

@@ -100,6 +100,18 @@ static int check_manifest(struct seg *s, uint32_t expect_crc, uint32_t *crc)
 	return 0;
 }
 
+/* fmu held, or the segment not visible to any other thread. */
+static void close_files(struct seg_disk *d)
+{
+	seg_cols_close(d);
+	dann_index_close(d->ix);
+	d->ix = NULL;
+	if (d->vfd >= 0)
+		close(d->vfd);
+	d->vfd = -1;
+	d->files_open = false;
+}
+
 /* The files reads go to: the disk index, the vector file, the columns
  * (fmu held, or the segment not yet visible). */
 static int open_index_files(const struct dann_coll *c, struct seg *s)
@@ -136,8 +148,7 @@ static int open_index_files(const struct dann_coll *c, struct seg *s)
 	d->files_open = true;
 	return 0;
 fail:
-	d->files_open = true;
-	seg_disk_close_files(d);
+	close_files(d);
 	return rc;
 }
 
@@ -236,15 +247,8 @@ fail:
 void seg_disk_close_files(struct seg_disk *d)
 {
 	pthread_mutex_lock(&d->fmu);
-	if (d->files_open) {
-		seg_cols_close(d);
-		dann_index_close(d->ix);
-		d->ix = NULL;
-		if (d->vfd >= 0)
-			close(d->vfd);
-		d->vfd = -1;
-		d->files_open = false;
-	}
+	if (d->files_open)
+		close_files(d);
 	pthread_mutex_unlock(&d->fmu);
 }
 
