@@ -99,21 +99,26 @@ static int search_ver(struct dann_coll *c, struct seg_ver *v, const float *q,
 {
 	int64_t *k = malloc(p->k * sizeof *k);
 	float *d = malloc(p->k * sizeof *d);
+	size_t *order = malloc((v->n + 1) * sizeof *order), front = 0, back = v->n;
 	int rc = 0;
 
-	if (!k || !d) {
+	if (!k || !d || !order) {
 		rc = dann_fail(DANN_ENOMEM, "search: %u results", p->k);
 		goto out;
 	}
 	/* segments whose files are local first, then those the tier cache
 	 * must fetch: a scan in one fixed order would make an LRU cache
-	 * smaller than the collection miss on every segment of every query */
-	for (size_t n = 0; n < 2 * v->n && rc == 0; n++) {
-		struct seg *s = v->s[n % v->n];
+	 * smaller than the collection miss on every segment of every query.
+	 * Each segment is asked once, so each is searched exactly once. */
+	for (size_t i = 0; i < v->n; i++)
+		if (!v->s[i]->disk || seg_disk_local(v->s[i]))
+			order[front++] = i;
+		else
+			order[--back] = i;
+	for (size_t n = 0; n < v->n && rc == 0; n++) {
+		struct seg *s = v->s[order[n]];
 		uint32_t found = 0;
 		uint64_t *allowed = NULL, nallowed = 0;
-		if ((n < v->n) != (!s->disk || seg_disk_local(s)))
-			continue;
 		if ((rc = stop_now(c, p)) < 0)
 			break;
 		if (!s->disk && !s->mem->n)
@@ -132,6 +137,7 @@ static int search_ver(struct dann_coll *c, struct seg_ver *v, const float *q,
 out:
 	free(k);
 	free(d);
+	free(order);
 	return rc;
 }
 
