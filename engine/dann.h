@@ -1,6 +1,12 @@
 /*
  * dann.h — the public contract of libdann, the disk-first vector engine.
  *
+ * Where the library starts: the only header installed, and the only
+ * functions libdann.so exports. Each is implemented at the top of its
+ * module: errors and names in engine/error.c, logging in engine/log.c, the
+ * disk index in engine/vamana/dix_api.c, collections in engine/segment
+ * (seg_db.c and its neighbours). docs/ARCHITECTURE.md maps the rest.
+ *
  * Everything a program linking libdann may rely on is declared here, once.
  * Conventions that hold for every function in the library:
  *   - a function returns int: 0 on success, a negative DANN_E* code on

@@ -2,6 +2,13 @@
  * pq.h — product quantization: training, encoding, per-query distance
  * tables and ADC scans, and the pivots / codes files.
  *
+ * Module engine/pq (prefixes pq_, km_): starts at this header and kmeans.h
+ * (k-means, also used by the partitioned graph build); pq.c trains and
+ * encodes, pq_stream.c does both from vector files, pq_file.c owns the two
+ * files, pq_kernels*.c the SIMD loops (internal, pq_kernels.h). It ends at
+ * codes and distance tables: which codes a search scores is the caller's
+ * (engine/vamana). Uses engine/ (vf, dist, crc, fsutil) and OpenBLAS.
+ *
  * A vector of `dim` floats is split into M chunks (sub-spaces) of
  * consecutive dimensions; when M does not divide dim, the first dim % M
  * chunks get one dimension more. Each chunk has 256 centroids, so a vector

@@ -2,6 +2,13 @@
  * dix.h — an open disk index: the loader's contract and the state the beam
  * search (dix_search.c) reads. Internal to libdann; programs use dann.h.
  *
+ * The dix_ half of engine/vamana (the vam_ half is vamana.h): the disk
+ * index from its files to search results. dix_format.h is the layout,
+ * dix_write.c / dix_order.c / dix_manifest.c write and stage it,
+ * dix_build.c drives a build (PQ, graph, layout), dix_open.c / dix_cache.c
+ * open it, dix_search.c is the beam search over engine/io, and dix_api.c
+ * is where dann.h's dann_index_* and dann_search begin.
+ *
  * An open index is read-only: any number of threads search it at once, each
  * with its own search context; nothing in struct dix_index changes after
  * dix_open returns.

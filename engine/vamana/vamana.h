@@ -3,6 +3,14 @@
  * parallel build, in-memory greedy search, and the FreshDiskANN updates
  * (insert after build, delete, consolidate) that growing segments use.
  *
+ * Module engine/vamana, vam_ half (the dix_ half, the disk index, starts at
+ * dix.h): the graph in RAM and the graph file. vamana.c builds and links,
+ * vam_search.c searches, vam_update.c inserts, deletes and consolidates,
+ * vam_part.c builds over k-means shards within a memory budget,
+ * vam_file.c saves and loads, vam_check.c checks. It ends at a graph of
+ * ids; the on-disk node layout is dix_'s. Uses engine/ and engine/pq
+ * (k-means for the partition).
+ *
  * The graph is a flat array of capacity * R uint32 neighbour slots plus a
  * degree per node; node i's neighbours are slots[i*R .. i*R + degree[i]).
  * The index owns a copy of the vectors (it must, to accept inserts).
