@@ -56,6 +56,26 @@ const char *dann_errmsg(void);
 /* Short fixed name of an error code ("DANN_ECORRUPT"). */
 const char *dann_errname(int code);
 
+/* Notices that are not failures (a fallback taken: O_DIRECT refused,
+ * io_uring unavailable) go to one hook the program sets; until it does,
+ * warnings and errors go to stderr ("dann: warning: <module>: <message>"). */
+enum dann_log_level {
+	DANN_LOG_ERROR = 0, /* something failed that the caller may not see */
+	DANN_LOG_WARN = 1,  /* a fallback or a degraded mode was taken */
+	DANN_LOG_INFO = 2,  /* a choice worth knowing (backend, features on) */
+	DANN_LOG_DEBUG = 3, /* detail for whoever is chasing a problem */
+};
+
+/* Receives one formatted message (no trailing newline). module is a short
+ * fixed name ("io", "pq"); msg is valid only during the call. */
+typedef void (*dann_log_fn)(void *arg, enum dann_log_level level, const char *module,
+			    const char *msg);
+
+/* Sets the hook and the most verbose level passed to it; fn NULL restores
+ * the default (stderr). Messages above max_level are dropped before they are
+ * formatted. */
+void dann_log_set(dann_log_fn fn, void *arg, enum dann_log_level max_level);
+
 /* Distance conventions: every distance is "smaller is closer".
  *   L2     squared Euclidean distance;
  *   IP     negative inner product (maximum inner product search);
