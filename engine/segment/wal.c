@@ -30,7 +30,9 @@
 #include "../fsutil.h"
 #include "../log.h"
 
-/* pwritev until every byte of iov is written (short writes and EINTR). */
+/* pwritev until every byte of iov is written (short writes and EINTR):
+ * a header and a payload in two pieces go out in one call without being
+ * copied together, which fsu_pwrite_all's single buffer cannot do. */
 static int pwritev_all(int fd, struct iovec *iov, int niov, uint64_t off, const char *path)
 {
 	while (niov > 0) {
@@ -175,9 +177,7 @@ static int sync_fd(struct wal *w, int fd, const char *path)
 
 	if (e)
 		return dann_fail_errno(DANN_EIO, e, "%s: fdatasync", path);
-	if (fdatasync(fd) < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: fdatasync", path);
-	return 0;
+	return fsu_fdatasync(fd, path);
 }
 
 static struct wal_file *cur_file(struct wal *w)

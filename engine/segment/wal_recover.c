@@ -224,24 +224,6 @@ out:
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(dir);
-
-	memcpy(buf, dir, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return dann_fail_errno(DANN_EIO, errno, "%s: cannot create WAL directory", buf);
-		if (i < len)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
 /* Truncates path to size and syncs it. */
 static int cut_file(const char *path, uint64_t size)
 {
@@ -371,7 +353,7 @@ int wal_recover(struct wal *w)
 	char path[PATH_MAX];
 	int rc;
 
-	if ((rc = mkdir_p(w->dir)) < 0)
+	if ((rc = fsu_mkdirs(w->dir)) < 0)
 		return rc;
 	if ((rc = list_files(w->dir, &s.first, &s.n)) < 0)
 		return rc;
@@ -407,13 +389,15 @@ int wal_recover(struct wal *w)
 		if (rc < 0)
 			goto out;
 	}
+	/* Later files go first: a crash between the two steps then leaves
+	 * the cut file last, with its bad tail, to be cut on the next open. */
+	if ((rc = drop_later(w, &s)) < 0)
+		goto out;
 	if (s.cut) {
 		wal_file_path(w, w->files[w->nfiles - 1].first_lsn, path);
 		if ((rc = cut_file(path, s.cut_off)) < 0)
 			goto out;
 	}
-	if ((rc = drop_later(w, &s)) < 0)
-		goto out;
 	if (w->nfiles == 0) {
 		w->files[0] = (struct wal_file){ .first_lsn = 1, .last_lsn = 0, .size = 0 };
 		w->nfiles = 1;
