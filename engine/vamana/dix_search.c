@@ -540,6 +540,8 @@ static int query_reads_done(struct dix_searcher *s, struct qslot *q)
 		if (u == UINT32_MAX)
 			continue;
 		su = dix_slot(ix, u);
+		if ((rc = dix_block_check(ix, sec, dix_slot_sector_offset(&ix->h, su))) < 0)
+			return rc;
 		if ((rc = expand(s, q, u, sec + dix_slot_in_sector(&ix->h, su))) < 0)
 			return rc;
 		if (!s->sector_expand || nps < 2)
