@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../dann.h"
+#include "../dist.h"
 #include "../error.h"
 #include "../pq/pq.h"
 #include "dix.h"
@@ -159,7 +160,9 @@ int dann_search(struct dann_index *di, const float *query, const struct dann_sea
 	struct dix_searcher *s;
 	int rc;
 
-	if ((rc = to_dix(p, &dp)) < 0 || (rc = borrow(di, p->io_backend, &s)) < 0)
+	if ((rc = to_dix(p, &dp)) < 0 ||
+	    (rc = dist_check_queries("dann_search", query, 1, di->ix->h.dim)) < 0 ||
+	    (rc = borrow(di, p->io_backend, &s)) < 0)
 		return rc;
 	rc = dix_search_run(s, di->ix, query, 1, &dp, NULL, ids, dists, found, stats);
 	give_back(di, p->io_backend, s);
@@ -182,6 +185,8 @@ int dann_search_batch(struct dann_index *di, const float *queries, uint64_t nq,
 				 DIX_MAX_INFLIGHT);
 	if (p->threads == 0 || p->threads > 1024)
 		return dann_fail(DANN_EINVAL, "search: threads = %u, expected 1..1024", p->threads);
+	if ((rc = dist_check_queries("dann_search_batch", queries, nq, di->ix->h.dim)) < 0)
+		return rc;
 	rc = dix_search_batch(di->ix, queries, nq, &dp, &sp, p->threads, ids, dists, found, stats,
 			      io, sizeof io);
 	pthread_mutex_lock(&di->lock);
