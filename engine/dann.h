@@ -158,6 +158,13 @@ struct dann_search_params {
 	const uint64_t *deleted;
 	uint64_t deleted_bits;
 	int sector_expand;        /* -1 auto (on with the locality order), 0 off, 1 on */
+	/* Optional: while *cancel is nonzero the search stops (DANN_ECANCELED);
+	 * past deadline_ns on CLOCK_MONOTONIC (0 = none) it stops with
+	 * DANN_ETIMEDOUT. Checked before the first read and between beam
+	 * rounds, so a search stops within one round's reads; a stopped batch
+	 * leaves the outputs of unfinished queries undefined. */
+	const volatile int *cancel;
+	uint64_t deadline_ns;
 };
 
 void dann_search_params_default(struct dann_search_params *p);
@@ -173,8 +180,14 @@ struct dann_search_stats {
 /* One query (dim float32s): up to k results ascending by exact distance
  * into ids (internal ids; dann_index_key maps them) and dists, their number
  * into *found. stats may be NULL. Thread-safe; each calling thread borrows
- * a searcher (one I/O ring) from the index's pool. DANN_EINVAL for k = 0,
- * k > L, W out of range; read failures name the file. */
+ * a searcher (one I/O ring) from the index's pool; a searcher sized for a
+ * large L is sized down again by the next query with a much smaller L, so
+ * one large query does not slow or bloat the ones after it.
+ * DANN_EINVAL for k = 0, k > L, W out of range, or a query component that
+ * is NaN or infinite (naming the component); every block read from
+ * disk.index is checked against its CRC32C, and a mismatch is
+ * DANN_ECORRUPT naming the file and the sector; read failures name the
+ * file; DANN_ECANCELED / DANN_ETIMEDOUT as the params say. */
 int dann_search(struct dann_index *ix, const float *query, const struct dann_search_params *p,
 		uint32_t *ids, float *dists, uint32_t *found, struct dann_search_stats *stats);
 
@@ -185,7 +198,10 @@ int dann_search_batch(struct dann_index *ix, const float *queries, uint64_t nq,
 		      const struct dann_search_params *p, uint32_t *ids, float *dists,
 		      uint32_t *found, struct dann_search_stats *stats);
 
-/* The I/O backend the last search on this index used ("io_uring: ..."). */
+/* The I/O backend the last search on this index used ("io_uring: ..."; ""
+ * before the first search). Safe to call while other threads search: the
+ * text is copied into a per-thread buffer, valid until the next call on
+ * the same thread. */
 const char *dann_index_io(const struct dann_index *ix);
 
 

@@ -46,7 +46,8 @@ static int to_dix(const struct dann_search_params *p, struct dix_search_params *
 	*d = (struct dix_search_params){ .k = p->k, .L = p->L, .W = p->W, .allowed = p->allowed,
 					 .allowed_bits = p->allowed_bits, .deleted = p->deleted,
 					 .deleted_bits = p->deleted_bits,
-					 .sector_expand = p->sector_expand };
+					 .sector_expand = p->sector_expand, .cancel = p->cancel,
+					 .deadline_ns = p->deadline_ns };
 	return dix_search_params_check(d);
 }
 
@@ -117,9 +118,17 @@ uint64_t dann_index_key(const struct dann_index *di, uint32_t id)
 	return id < di->ix->h.n ? di->ix->keys[id] : UINT64_MAX;
 }
 
+/* Searching threads rewrite di->io under the lock, so the caller gets a
+ * copy made under it, in a per-thread buffer (like dann_errmsg). */
 const char *dann_index_io(const struct dann_index *di)
 {
-	return di->io;
+	static _Thread_local char copy[sizeof di->io];
+	pthread_mutex_t *lock = (pthread_mutex_t *)&di->lock;
+
+	pthread_mutex_lock(lock);
+	memcpy(copy, di->io, sizeof copy);
+	pthread_mutex_unlock(lock);
+	return copy;
 }
 
 static int borrow(struct dann_index *di, enum dio_backend b, struct dix_searcher **out)

@@ -34,6 +34,13 @@
 
 #define TAG_SLOT_SHIFT 8 /* tag = slot << 8 | beam position (W <= 64) */
 #define VSET_MIN 1024u
+/* A searcher sized for a list more than SHRINK_FACTOR times the query's L
+ * (and above SHRINK_MIN_L) is sized down: each query clears its visited
+ * set whole, so one query at L = 100000 would otherwise make every later
+ * small query pay for a table of millions of entries (62 ms against
+ * 77 us), and the pool would keep that memory for good. */
+#define SHRINK_FACTOR 4u
+#define SHRINK_MIN_L 256u
 
 enum qstate { Q_FREE, Q_READY, Q_WAIT };
 
@@ -253,12 +260,15 @@ static int configure(struct dix_searcher *s, const struct dix_index *ix,
 	uint32_t nps = ix->h.nodes_per_sector, rb = ix->read_bytes;
 	uint32_t tf = (uint32_t)pq_table_floats(ix->pq);
 	bool grow_io = W > s->cap_W || rb > s->cap_read;
+	bool shrink = s->slots && s->cap_L > SHRINK_MIN_L && s->cap_L > SHRINK_FACTOR * L;
 	int rc;
 
-	if (s->slots && L <= s->cap_L && k <= s->cap_k && !grow_io && R <= s->cap_R &&
+	if (s->slots && !shrink && L <= s->cap_L && k <= s->cap_k && !grow_io && R <= s->cap_R &&
 	    nps <= s->cap_nps && tf <= s->cap_table)
 		return 0;
 	slots_free(s);
+	if (shrink)
+		s->cap_k = 0;
 	s->cap_L = L > s->cap_L ? L : s->cap_L;
 	s->cap_k = k > s->cap_k ? k : s->cap_k;
 	s->cap_W = W > s->cap_W ? W : s->cap_W;
@@ -355,6 +365,36 @@ void dix_searcher_free(struct dix_searcher *s)
 const char *dix_searcher_io(const struct dix_searcher *s)
 {
 	return s->io_desc;
+}
+
+uint64_t dix_searcher_bytes(const struct dix_searcher *s)
+{
+	uint64_t b = s->region_bytes;
+
+	if (!s->slots)
+		return b;
+	for (uint32_t i = 0; i < s->p.inflight; i++) {
+		const struct qslot *q = &s->slots[i];
+		b += sizeof *q + sizeof *q->table * (s->cap_table ? s->cap_table : 1) +
+		     sizeof(struct cand) * s->cap_L +
+		     (sizeof *q->best.id + sizeof *q->best.dist) * s->cap_k +
+		     sizeof *q->seen.keys * ((uint64_t)q->seen.mask + 1) +
+		     (sizeof *q->nb_ids + sizeof *q->nb_dist) * s->cap_R * s->cap_nps;
+	}
+	return b;
+}
+
+/* DANN_ECANCELED once *cancel is set, DANN_ETIMEDOUT past the deadline. */
+static int stop_check(const struct dix_search_params *p)
+{
+	uint64_t t;
+
+	if (p->cancel && *p->cancel)
+		return dann_fail(DANN_ECANCELED, "search: canceled by the caller");
+	if (p->deadline_ns && (t = now_ns()) >= p->deadline_ns)
+		return dann_fail(DANN_ETIMEDOUT, "search: past its deadline by %llu us",
+				 (unsigned long long)(t - p->deadline_ns) / 1000);
+	return 0;
 }
 
 /* ---- one query ----------------------------------------------------------- */
@@ -606,6 +646,8 @@ static int engine(struct dix_searcher *s)
 
 	for (;;) {
 		bool waiting = false;
+		if ((rc = stop_check(s->sp)) < 0)
+			return rc;
 		for (uint32_t i = 0; i < s->p.inflight; i++) {
 			struct qslot *q = &s->slots[i];
 			uint64_t qi;
