@@ -90,8 +90,16 @@ struct dann_build_params {
 	double build_ram_gib;     /* graph built in k-means shards above it; 0 = no limit */
 	uint32_t threads;         /* 0 = all cores */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
-	dann_progress_fn progress; /* optional; phases "pq train", "encode", "graph", "layout" */
+	dann_progress_fn progress; /* optional; phases "pq train", "pq encode", "graph", "layout" */
 	void *progress_arg;
+	/* Optional: while *cancel is nonzero the build stops (DANN_ECANCELED);
+	 * past deadline_ns on CLOCK_MONOTONIC (0 = none) it stops with
+	 * DANN_ETIMEDOUT. Checked between phases and inside the long loops
+	 * (each k-means iteration, each encoded block, every few thousand
+	 * graph insertions, each layout chunk); a stopped build leaves
+	 * nothing at out_dir and no temporary files. */
+	const volatile int *cancel;
+	uint64_t deadline_ns;
 };
 
 /* Fills p with the defaults above. */

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "dann.h"
+#include "stop.h"
 
 #define PQ_PIVOTS_FILE "pq_pivots.bin"
 #define PQ_CODES_FILE "pq_codes.bin"
@@ -57,10 +58,18 @@ struct pq_params {
 	uint64_t sample;     /* training rows at most (default PQ_DEFAULT_SAMPLE; 0 = all) */
 	uint32_t iters;      /* Lloyd iterations per chunk (default 25) */
 	uint64_t seed;       /* default 1234 */
+	uint32_t threads;    /* OpenMP threads for training (default 0 = every core) */
+	const struct stop *stop; /* checked every Lloyd iteration (NULL: never) */
 };
 
 /* Defaults for the given metric and M. */
 void pq_params_default(struct pq_params *p, enum dann_metric metric, uint32_t pq_bytes);
+
+/* How later encoding of pq runs: on `threads` OpenMP threads (0 = every
+ * core), checking stop between blocks (NULL: never). Training sets both
+ * from its params; a loaded quantizer starts with (0, NULL). stop must
+ * outlive the encoding calls. */
+void pq_set_run(struct pq *pq, uint32_t threads, const struct stop *stop);
 
 /* What training did, for logs and benchmarks. */
 struct pq_train_stats {

@@ -30,6 +30,7 @@
 #include "../aligned.h"
 #include "../error.h"
 #include "../pq/pq.h"
+#include "../stop.h"
 #include "../topk.h"
 
 #define TAG_SLOT_SHIFT 8 /* tag = slot << 8 | beam position (W <= 64) */
@@ -101,6 +102,7 @@ struct dix_searcher {
 	struct dann_search_stats *out_stats;
 	int sector_expand;
 	uint32_t file;
+	struct stop stop;
 };
 
 void dix_search_params_default(struct dix_search_params *p)
@@ -384,19 +386,6 @@ uint64_t dix_searcher_bytes(const struct dix_searcher *s)
 	return b;
 }
 
-/* DANN_ECANCELED once *cancel is set, DANN_ETIMEDOUT past the deadline. */
-static int stop_check(const struct dix_search_params *p)
-{
-	uint64_t t;
-
-	if (p->cancel && *p->cancel)
-		return dann_fail(DANN_ECANCELED, "search: canceled by the caller");
-	if (p->deadline_ns && (t = now_ns()) >= p->deadline_ns)
-		return dann_fail(DANN_ETIMEDOUT, "search: past its deadline by %llu us",
-				 (unsigned long long)(t - p->deadline_ns) / 1000);
-	return 0;
-}
-
 /* ---- one query ----------------------------------------------------------- */
 
 static inline bool bit_set(const uint64_t *b, uint64_t nbits, uint32_t id)
@@ -646,7 +635,7 @@ static int engine(struct dix_searcher *s)
 
 	for (;;) {
 		bool waiting = false;
-		if ((rc = stop_check(s->sp)) < 0)
+		if ((rc = stop_check(&s->stop, "search")) < 0)
 			return rc;
 		for (uint32_t i = 0; i < s->p.inflight; i++) {
 			struct qslot *q = &s->slots[i];
@@ -688,6 +677,7 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 		return rc;
 	s->ix = ix;
 	s->sp = p;
+	s->stop = (struct stop){ .cancel = p->cancel, .deadline_ns = p->deadline_ns };
 	s->queries = queries;
 	s->nq = nq;
 	s->next = next;

@@ -155,6 +155,8 @@ static int write_nodes_file(const char *path, const struct dix_header *h,
 			if ((rc = fill_record(buf + off, h, g, id, rows, rows_arg)) < 0)
 				goto out;
 		}
+		if ((rc = stop_check(p->stop, "build: layout")) < 0)
+			goto out;
 		seal_blocks(buf, end_sector - first_sector, spn);
 		if ((rc = write_all(fd, path, buf, (end_sector - first_sector) * DIX_SECTOR)) < 0)
 			goto out;

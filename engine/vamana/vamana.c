@@ -296,8 +296,11 @@ static int link_parallel(struct vam *v, const uint32_t *order, uint64_t n, float
 			 bool keep_old, const char *phase)
 {
 	_Atomic uint64_t done = 0;
-	int err = 0;
+	struct dann_first_err err = { 0 };
+	int rc0;
 
+	if ((rc0 = stop_check(v->p.stop, phase)) < 0)
+		return rc0;
 	/* The calling thread holds the arrays in place for all workers: a
 	 * worker blocking on the lock (behind a waiting writer) while others
 	 * hold it and wait at the loop's barrier would deadlock. */
@@ -308,26 +311,31 @@ static int link_parallel(struct vam *v, const uint32_t *order, uint64_t n, float
 		uint64_t last = 0;
 		int rc;
 
-		rc = vam_scratch_get(v, v->p.L, &s);
+		rc = dann_first_err_set(&err, vam_scratch_get(v, v->p.L, &s));
 #pragma omp for schedule(dynamic, 64)
 		for (uint64_t i = 0; i < n; i++) {
-			if (rc == 0 && !__atomic_load_n(&err, __ATOMIC_RELAXED))
-				rc = vam_link(v, s, order[i], alpha, keep_old);
+			if (rc == 0 && !dann_first_err_seen(&err))
+				rc = dann_first_err_set(&err, vam_link(v, s, order[i], alpha, keep_old));
 			uint64_t d = atomic_fetch_add(&done, 1) + 1;
-			if (omp_get_thread_num() == 0 && v->p.progress && d - last >= VAM_PROGRESS_STEP) {
-				v->p.progress(v->p.progress_arg, phase, d, n);
+			/* Thread 0 reports progress and checks for a stop; the
+			 * others see a stop as a failure and skip their rest. */
+			if (omp_get_thread_num() == 0 && d - last >= VAM_PROGRESS_STEP) {
+				if (v->p.progress)
+					v->p.progress(v->p.progress_arg, phase, d, n);
+				if (rc == 0)
+					rc = dann_first_err_set(&err, stop_check(v->p.stop, phase));
 				last = d;
 			}
 		}
-		if (rc < 0)
-			__atomic_store_n(&err, rc, __ATOMIC_RELAXED);
 		if (s)
 			vam_scratch_put(v, s);
 	}
 	pthread_rwlock_unlock(&v->grow);
+	if (dann_first_err_seen(&err))
+		return dann_first_err_raise(&err);
 	if (v->p.progress)
 		v->p.progress(v->p.progress_arg, phase, n, n);
-	return err;
+	return 0;
 }
 
 static uint64_t splitmix64(uint64_t *x)

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "dann.h"
+#include "stop.h"
 
 #define VAM_MAX_R 4096u
 #define VAM_MAX_L 100000u
@@ -55,6 +56,9 @@ struct vam_params {
 	uint32_t passes;      /* 1, or 2 = DiskANN's alpha=1 pass then alpha */
 	dann_progress_fn progress; /* optional; called from the calling thread */
 	void *progress_arg;
+	const struct stop *stop;   /* checked while linking and in the partition's
+	                              k-means (NULL: never); DANN_ECANCELED or
+	                              DANN_ETIMEDOUT, the graph left unfinished */
 };
 
 /* Fills p with the defaults above. */
