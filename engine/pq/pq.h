@@ -17,7 +17,10 @@
  * equals the exact distance between the query and the decoded point:
  *   L2      ||q - x'||^2
  *   IP      -<q, x'>
- *   COSINE  1 - <q/|q|, x'>, where x' decodes the normalised vector
+ *   COSINE  ||q/|q| - x'||^2 / 2, where x' decodes the normalised vector
+ *           (1 - cos when x' is a unit vector; the L2 form is used because
+ *           its error shrinks as x nears the query, which keeps the beam
+ *           search's recall equal to L2's on unit vectors)
  * with x' = pq_decode(code) (up to float rounding).
  *
  * Files (pq_save / pq_load, in an index directory):
