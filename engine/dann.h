@@ -88,11 +88,15 @@ struct dann_build_params {
 	float alpha;              /* RobustPrune slack (default 1.2) */
 	uint32_t pq_bytes;        /* PQ code bytes per vector; 0 = dim/8, at least 1 (capped at dim) */
 	double build_ram_gib;     /* graph built in k-means shards above it; 0 = no limit */
-	uint32_t threads;         /* 0 = all cores */
+	uint32_t threads;         /* threads of every phase (PQ training and encoding,
+	                             k-means, graph): 0 = all cores, at most 1024 */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
-	dann_progress_fn progress; /* optional; phases "pq train", "pq encode", "graph", "layout" */
+	/* optional; phases "pq train", "pq encode", "vamana" ("vamana shards"
+	 * when partitioned), "layout" */
+	dann_progress_fn progress;
 	void *progress_arg;
-	/* Optional: while *cancel is nonzero the build stops (DANN_ECANCELED);
+	/* Optional: once *cancel is nonzero the build stops (DANN_ECANCELED;
+	 * read with an atomic load: set it with an atomic store);
 	 * past deadline_ns on CLOCK_MONOTONIC (0 = none) it stops with
 	 * DANN_ETIMEDOUT. Checked between phases and inside the long loops
 	 * (each k-means iteration, each encoded block, every few thousand
@@ -107,9 +111,14 @@ void dann_build_params_default(struct dann_build_params *p);
 
 /* Builds a disk index of the vectors in data_path (.fbin/.u8bin/.i8bin or
  * .fvecs/.bvecs) into the directory out_dir, which must not exist: written
- * to a temporary name beside it, fsynced, renamed. DANN_EINVAL naming the
- * bad parameter; DANN_EUNSUPPORTED if the estimated build memory exceeds
- * build_ram_gib; file errors name the file. */
+ * to a temporary name beside it, fsynced, renamed; a build that fails,
+ * is stopped or is killed leaves nothing at out_dir. Every parameter is
+ * checked before the first phase: DANN_EINVAL naming the bad one.
+ * DANN_EUNSUPPORTED if the estimated build memory exceeds build_ram_gib;
+ * DANN_ENOMEM with a message when memory runs out; file errors name the
+ * file. OpenBLAS's thread count is process-wide: the k-means passes set it
+ * to 1 while they run (their own threads do the work) and restore it when
+ * the last one ends. */
 int dann_index_build(const char *data_path, const char *out_dir, const struct dann_build_params *p);
 
 struct dann_open_params {
@@ -166,7 +175,10 @@ struct dann_search_params {
 	const uint64_t *deleted;
 	uint64_t deleted_bits;
 	int sector_expand;        /* -1 auto (on with the locality order), 0 off, 1 on */
-	/* Optional: while *cancel is nonzero the search stops (DANN_ECANCELED);
+	/* Optional: once *cancel is nonzero the search stops (DANN_ECANCELED;
+	 * the library reads it with an atomic load, so set it from another
+	 * thread with an atomic store, e.g. __atomic_store_n(&flag, 1,
+	 * __ATOMIC_RELAXED));
 	 * past deadline_ns on CLOCK_MONOTONIC (0 = none) it stops with
 	 * DANN_ETIMEDOUT. Checked before the first read and between beam
 	 * rounds, so a search stops within one round's reads; a stopped batch

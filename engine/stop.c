@@ -21,7 +21,9 @@ int stop_check(const struct stop *s, const char *what)
 
 	if (!s)
 		return 0;
-	if (s->cancel && *s->cancel)
+	/* An atomic load: the flag is set by another thread while this one
+	 * runs (a plain read of it is a data race, which TSan reports). */
+	if (s->cancel && __atomic_load_n(s->cancel, __ATOMIC_RELAXED))
 		return dann_fail(DANN_ECANCELED, "%s: canceled by the caller", what);
 	if (s->deadline_ns && (t = stop_now_ns()) >= s->deadline_ns)
 		return dann_fail(DANN_ETIMEDOUT, "%s: past its deadline by %llu ms", what,

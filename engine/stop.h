@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 struct stop {
-	const volatile int *cancel; /* nonzero: stop (NULL: never) */
+	const volatile int *cancel; /* nonzero: stop (NULL: never); read atomically */
 	uint64_t deadline_ns;       /* CLOCK_MONOTONIC; 0 = none */
 };
 

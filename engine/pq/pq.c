@@ -389,10 +389,15 @@ void pq_decode(const struct pq *pq, const uint8_t *codes, uint64_t n, float *out
 
 void pq_table_build(const struct pq *pq, const float *q, float *table)
 {
+	pq_table_build_as(pq, pq->metric, q, table);
+}
+
+void pq_table_build_as(const struct pq *pq, enum dann_metric metric, const float *q, float *table)
+{
 	double qn = 0;
 	float scale = 1;
 
-	if (pq->metric == DANN_METRIC_COSINE) {
+	if (metric == DANN_METRIC_COSINE) {
 		for (uint32_t j = 0; j < pq->dim; j++)
 			qn += (double)q[j] * q[j];
 		scale = qn > 0 ? (float)(1.0 / sqrt(qn)) : 0;
@@ -406,13 +411,13 @@ void pq_table_build(const struct pq *pq, const float *q, float *table)
 		for (uint32_t j = 0; j < ds; j++) {
 			const float *tj = t + (size_t)j * PQ_CENTROIDS;
 			float c = pq->centre[off + j];
-			if (pq->metric == DANN_METRIC_L2) {
+			if (metric == DANN_METRIC_L2) {
 				float qc = q[off + j] - c;
 				for (uint32_t k = 0; k < PQ_CENTROIDS; k++) {
 					float d = qc - tj[k];
 					row[k] += d * d;
 				}
-			} else if (pq->metric == DANN_METRIC_COSINE) {
+			} else if (metric == DANN_METRIC_COSINE) {
 				/* Half the squared L2 distance between unit vectors
 				 * is 1 - cos; measured on the codes it keeps the
 				 * L2 estimate's property that its error shrinks as

@@ -139,6 +139,10 @@ size_t pq_table_floats(const struct pq *pq);
 /* Fills table (pq_table_floats floats, caller-owned: a search thread keeps
  * one) for the float query q of dim elements. Never allocates. */
 void pq_table_build(const struct pq *pq, const float *q, float *table);
+/* The same with the estimate of another metric over the same codes: the
+ * disk search of an inner-product index builds the L2 table and turns it
+ * into -q.x with each point's stored norm (dix_search.c). */
+void pq_table_build_as(const struct pq *pq, enum dann_metric metric, const float *q, float *table);
 
 /* out[i] = ADC distance of point ids[i] (< pq_count, unchecked) from the
  * table's query. The hot path: no allocation, no checks beyond debug

@@ -35,6 +35,7 @@ struct dix_index {
 	uint64_t *keys;          /* id map: primary key of each internal id */
 	uint32_t *slot_of;       /* disk slot of each id; NULL for the plain layout */
 	uint32_t *id_of_slot;    /* its inverse (sector expansion); NULL for plain */
+	float *norms;            /* IP: squared norm of each id's vector; else NULL */
 	uint64_t serial;         /* unique per open in this process (searchers key on it) */
 	int fd;                  /* disk.index, O_DIRECT unless buffered */
 	bool direct;

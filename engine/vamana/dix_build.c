@@ -127,6 +127,41 @@ static int graph_map(const char *path, const struct vf *f, struct dix_graph *g,
 	return 0;
 }
 
+#define NORM_BLOCK_ROWS 16384u
+
+/* Inner product: dir/norms.bin, the squared norm of every row (see
+ * dix_format.h), streamed from the file a block at a time. */
+static int write_norms(const struct vf *f, const struct stop *stop, const char *dir)
+{
+	uint64_t n = vf_count(f);
+	uint32_t dim = vf_dim(f);
+	float *norms = malloc(sizeof *norms * n), *x = malloc(sizeof *x * NORM_BLOCK_ROWS * dim);
+	int rc = 0;
+
+	if (!norms || !x) {
+		rc = dann_fail(DANN_ENOMEM, "build: no memory for the norms of %llu rows",
+			       (unsigned long long)n);
+		goto out;
+	}
+	for (uint64_t i0 = 0; i0 < n; i0 += NORM_BLOCK_ROWS) {
+		uint64_t m = n - i0 < NORM_BLOCK_ROWS ? n - i0 : NORM_BLOCK_ROWS;
+		if ((rc = stop_check(stop, "build: norms")) < 0 ||
+		    (rc = vf_read_f32(f, i0, m, x)) < 0)
+			goto out;
+		for (uint64_t i = 0; i < m; i++) {
+			double s2 = 0;
+			for (uint32_t j = 0; j < dim; j++)
+				s2 += (double)x[i * dim + j] * x[i * dim + j];
+			norms[i0 + i] = (float)s2;
+		}
+	}
+	rc = dix_write_small_file(dir, DIX_NORMS_FILE, norms, sizeof *norms * n);
+out:
+	free(norms);
+	free(x);
+	return rc;
+}
+
 /* Builds the graph into dir/GRAPH_TMP_FILE: in RAM when it fits
  * --build-ram, else partitioned by vam_build_file. */
 static int build_graph(const struct dann_build_params *p, const struct stop *stop,
@@ -191,6 +226,8 @@ static int build_into(const struct dann_build_params *p, const struct stop *stop
 		goto out;
 	pq_free(pq);
 	pq = NULL;
+	if (p->metric == DANN_METRIC_IP && (rc = write_norms(f, stop, dir)) < 0)
+		goto out;
 	if ((rc = stop_check(stop, "build: graph")) < 0 ||
 	    (rc = build_graph(p, stop, f, dir, graph_path, sizeof graph_path)) < 0 ||
 	    (rc = stop_check(stop, "build: layout")) < 0 ||

@@ -19,6 +19,10 @@
  *   ids.bin      uint64 primary key of every internal id (the id map).
  *   slots.bin    only with the locality order: uint32 disk slot of every
  *                internal id (the node at id i is stored in slot slots[i]).
+ *   norms.bin    only for inner product: float32 squared norm of every
+ *                internal id's vector; with it the search turns the PQ
+ *                estimate of |q - x|^2, whose error shrinks near the query,
+ *                into -q.x = (|q - x|^2 - |q|^2 - |x|^2) / 2.
  *   pq_*         PQ pivots and codes, written and read by engine/pq.
  *   MANIFEST     text: one line per other file, "name size crc32c", then a
  *                last line "crc <crc32c of the lines above>"; written last,
@@ -38,6 +42,7 @@
 #define DIX_DATA_FILE "disk.index"
 #define DIX_IDS_FILE "ids.bin"
 #define DIX_SLOTS_FILE "slots.bin"
+#define DIX_NORMS_FILE "norms.bin"
 #define DIX_MANIFEST_FILE "MANIFEST"
 
 #define DIX_MAGIC "DANNDIX\0"

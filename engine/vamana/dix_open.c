@@ -137,6 +137,11 @@ static int load_maps(struct dix_index *ix)
 {
 	int rc;
 
+	if (ix->h.metric == DANN_METRIC_IP &&
+	    (rc = dix_read_small_file(ix->dir, DIX_NORMS_FILE, sizeof *ix->norms * ix->h.n,
+				      (void **)&ix->norms)) < 0)
+		return rc;
+
 	if ((rc = dix_read_small_file(ix->dir, DIX_IDS_FILE, sizeof *ix->keys * ix->h.n,
 				      (void **)&ix->keys)) < 0)
 		return rc;
@@ -253,6 +258,7 @@ void dix_close(struct dix_index *ix)
 	free(ix->keys);
 	free(ix->slot_of);
 	free(ix->id_of_slot);
+	free(ix->norms);
 	pq_free(ix->pq);
 	dix_cache_free(&ix->cache);
 	free(ix);
@@ -264,6 +270,8 @@ uint64_t dix_ram_bytes(const struct dix_index *ix)
 
 	if (ix->slot_of)
 		b += 2 * sizeof *ix->slot_of * ix->h.n;
+	if (ix->norms)
+		b += sizeof *ix->norms * ix->h.n;
 	b += (uint64_t)ix->cache.count * dix_cache_bytes_per_node(ix->h.node_bytes);
 	b += pq_count(ix->pq) * pq_bytes(ix->pq) +
 	     (uint64_t)PQ_CENTROIDS * ix->h.dim * sizeof(float); /* pivots */

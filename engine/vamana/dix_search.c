@@ -57,6 +57,7 @@ struct qslot {
 	uint64_t qi;
 	const float *q;
 	float *table;            /* PQ distance table */
+	float qnorm2;            /* IP: |q|^2, for the L2-to-IP estimate */
 	struct cand_list cl;
 	struct topk best;        /* exact distances of expanded allowed nodes */
 	struct vset seen;
@@ -406,6 +407,20 @@ static int bad_record(const struct dix_index *ix, uint32_t id)
 			 ix->dir, DIX_DATA_FILE, id);
 }
 
+/* PQ estimates of the distances from q's query to n ids. Inner product
+ * (ix->norms set): the table holds the L2 estimate of |q - x|^2, whose
+ * error shrinks as x nears the query, turned into -q.x with the stored
+ * |x|^2; the inner-product estimate's error does not shrink, and steering
+ * by it cost recall (0.940 against L2's 0.997 at L 80 on 20k x 128). */
+static void pq_dists(const struct dix_index *ix, const struct qslot *q, const uint32_t *ids,
+		     uint32_t n, float *out)
+{
+	pq_adc_ids(ix->pq, q->table, ids, n, out);
+	if (ix->norms)
+		for (uint32_t j = 0; j < n; j++)
+			out[j] = 0.5f * (out[j] - q->qnorm2 - ix->norms[ids[j]]);
+}
+
 /* Expands node u from its record: exact distance into the top-k, unseen
  * neighbours scored by PQ into the candidate list. */
 static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec)
@@ -428,7 +443,7 @@ static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const cha
 		if (rc)
 			q->nb_ids[n++] = nb[j];
 	}
-	pq_adc_ids(ix->pq, q->table, q->nb_ids, n, q->nb_dist);
+	pq_dists(ix, q, q->nb_ids, n, q->nb_dist);
 	for (uint32_t j = 0; j < n; j++)
 		cand_insert(&q->cl, q->nb_ids[j], q->nb_dist[j]);
 	return 0;
@@ -450,7 +465,7 @@ static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const 
 		float d;
 		if ((rc = vset_add(&q->seen, v)) < 0)
 			return rc;
-		pq_adc_ids(s->ix->pq, q->table, &v, 1, &d);
+		pq_dists(s->ix, q, &v, 1, &d);
 		pos = cand_insert(&q->cl, v, d);
 	}
 	if (pos < 0)
@@ -468,7 +483,12 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 	q->q = s->queries + qi * ix->h.dim;
 	memset(&q->st, 0, sizeof q->st);
 	q->t0 = now_ns();
-	pq_table_build(ix->pq, q->q, q->table);
+	if (ix->norms) {
+		pq_table_build_as(ix->pq, DANN_METRIC_L2, q->q, q->table);
+		q->qnorm2 = dist_norm2_f32(q->q, ix->h.dim);
+	} else {
+		pq_table_build(ix->pq, q->q, q->table);
+	}
 	cand_reset(&q->cl);
 	topk_reset(&q->best);
 	vset_clear(&q->seen);
@@ -480,7 +500,7 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 				return rc;
 			continue;
 		}
-		pq_adc_ids(ix->pq, q->table, &id, 1, &d);
+		pq_dists(ix, q, &id, 1, &d);
 		cand_insert(&q->cl, id, d);
 	}
 	q->state = Q_READY;
