@@ -28,7 +28,7 @@ struct outcome {
 	char msg[512];
 };
 
-static uint64_t vm_bytes(void)
+__attribute__((unused)) static uint64_t vm_bytes(void)
 {
 	char line[256];
 	unsigned long long kb = 0;
@@ -44,7 +44,7 @@ static uint64_t vm_bytes(void)
 
 /* Runs fn in a child capped at its current size plus HEADROOM_BYTES; the
  * child's return code and message come back through a pipe. */
-static struct outcome capped(int (*fn)(void *), void *arg)
+__attribute__((unused)) static struct outcome capped(int (*fn)(void *), void *arg)
 {
 	struct outcome o = { 0 };
 	int fds[2], status;
@@ -73,7 +73,7 @@ static struct outcome capped(int (*fn)(void *), void *arg)
 	return o;
 }
 
-static int search_huge_L(void *arg)
+__attribute__((unused)) static int search_huge_L(void *arg)
 {
 	struct dann_index *ix = arg;
 	struct dann_search_params p;
@@ -121,7 +121,7 @@ struct build_arg {
 	uint32_t threads;
 };
 
-static int build_big(void *arg)
+__attribute__((unused)) static int build_big(void *arg)
 {
 	struct build_arg *a = arg;
 	struct vam_params p;
