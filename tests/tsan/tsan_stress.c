@@ -31,7 +31,7 @@
 #include "vf.h"
 
 #define DIM 16
-#define N 3000
+#define N 2000
 #define NQ 64
 
 static int failures;
