@@ -194,6 +194,8 @@ int dann_search_batch(struct dann_index *di, const float *queries, uint64_t nq,
 				 DIX_MAX_INFLIGHT);
 	if (p->threads == 0 || p->threads > 1024)
 		return dann_fail(DANN_EINVAL, "search: threads = %u, expected 1..1024", p->threads);
+	if ((rc = dix_searcher_depth_check(p->inflight, p->W)) < 0)
+		return rc;
 	if ((rc = dist_check_queries("dann_search_batch", queries, nq, di->ix->h.dim)) < 0)
 		return rc;
 	rc = dix_search_batch(di->ix, queries, nq, &dp, &sp, p->threads, ids, dists, found, stats,

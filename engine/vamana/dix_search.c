@@ -338,6 +338,15 @@ static int file_slot(struct dix_searcher *s, const struct dix_index *ix, uint32_
 	return 0;
 }
 
+int dix_searcher_depth_check(uint32_t inflight, uint32_t W)
+{
+	if ((uint64_t)inflight * W > DIO_MAX_DEPTH)
+		return dann_fail(DANN_EINVAL, "search: inflight %u x W %u = %llu reads in flight, "
+				 "more than one I/O ring holds (%u): lower inflight or W", inflight,
+				 W, (unsigned long long)inflight * W, DIO_MAX_DEPTH);
+	return 0;
+}
+
 int dix_searcher_new(const struct dix_searcher_params *p, struct dix_searcher **out)
 {
 	struct dix_searcher *s;
@@ -692,7 +701,8 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 {
 	int rc;
 
-	if ((rc = dix_search_params_check(p)) < 0 || (rc = configure(s, ix, p)) < 0 ||
+	if ((rc = dix_search_params_check(p)) < 0 ||
+	    (rc = dix_searcher_depth_check(s->p.inflight, p->W)) < 0 || (rc = configure(s, ix, p)) < 0 ||
 	    (rc = file_slot(s, ix, &s->file)) < 0)
 		return rc;
 	s->ix = ix;

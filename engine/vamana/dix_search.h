@@ -63,6 +63,10 @@ struct dix_searcher_params {
 struct dix_searcher;
 
 int dix_searcher_new(const struct dix_searcher_params *p, struct dix_searcher **out);
+/* DANN_EINVAL naming both unless inflight x W reads fit one I/O ring
+ * (DIO_MAX_DEPTH): checked before a search starts, not when the ring is
+ * made. */
+int dix_searcher_depth_check(uint32_t inflight, uint32_t W);
 void dix_searcher_free(struct dix_searcher *s);
 /* The I/O backend in use and its description ("" before the first search). */
 const char *dix_searcher_io(const struct dix_searcher *s);

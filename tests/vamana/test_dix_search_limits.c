@@ -157,3 +157,28 @@ Test(dix_search_limits, index_io_can_be_read_while_other_threads_search)
 	dann_index_close(ix);
 	dix_fx_free(&f);
 }
+
+Test(dix_search_limits, inflight_times_W_past_one_ring_is_refused_before_any_read)
+{
+	struct dix_fx f;
+	struct dann_index *ix;
+	struct dann_search_params p;
+	struct dann_search_stats st[NQ];
+	static uint32_t ids[NQ * 10], found[NQ];
+	static float dists[NQ * 10];
+
+	dix_fx_build(&f, 300, 16, NQ);
+	cr_assert_eq(dann_index_open(f.dir, NULL, &ix), 0, "%s", dann_errmsg());
+	dann_search_params_default(&p);
+	p.inflight = 1024;
+	p.W = 64;
+	memset(st, 0, sizeof st);
+	cr_assert_eq(dann_search_batch(ix, f.q, NQ, &p, ids, dists, found, st), DANN_EINVAL);
+	cr_assert_not_null(strstr(dann_errmsg(), "inflight 1024 x W 64"), "%s", dann_errmsg());
+	cr_assert_eq(st[0].reads, 0);
+	p.inflight = 16; /* 1024 reads: fits */
+	cr_assert_eq(dann_search_batch(ix, f.q, NQ, &p, ids, dists, found, st), 0, "%s",
+		     dann_errmsg());
+	dann_index_close(ix);
+	dix_fx_free(&f);
+}
