@@ -219,7 +219,10 @@ int dann_search(struct dann_index *ix, const float *query, const struct dann_sea
 
 /* nq queries (nq * dim float32s) on p->threads threads with p->inflight
  * queries in flight on each: query i's results at ids[i*k], dists[i*k],
- * found[i], stats[i] (stats may be NULL). Equal to nq dann_search calls. */
+ * found[i], stats[i] (stats may be NULL). Equal to nq dann_search calls.
+ * Every parameter and every query is checked before the first read:
+ * DANN_EINVAL also for inflight x W past one I/O ring (32768 reads). The
+ * first failing thread's code and message are returned. */
 int dann_search_batch(struct dann_index *ix, const float *queries, uint64_t nq,
 		      const struct dann_search_params *p, uint32_t *ids, float *dists,
 		      uint32_t *found, struct dann_search_stats *stats);
