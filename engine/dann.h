@@ -97,9 +97,8 @@ struct dann_build_params {
 	uint32_t threads;         /* threads of every phase (PQ training and encoding,
 	                             k-means, graph): 0 = all cores, at most 1024 */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
-	/* optional; phases "pq train", "pq encode", "vamana" ("vamana shards"
-	 * when partitioned), "layout" */
-	dann_progress_fn progress;
+	dann_progress_fn progress; /* optional; phases "pq train", "pq encode", "vamana"
+	                              ("vamana shards" when partitioned), "layout" */
 	void *progress_arg;
 	/* Optional: once *cancel is nonzero the build stops (DANN_ECANCELED;
 	 * read with an atomic load: set it with an atomic store);

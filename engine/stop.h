@@ -7,10 +7,12 @@
 #ifndef DANN_STOP_H
 #define DANN_STOP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct stop {
 	const volatile int *cancel; /* nonzero: stop (NULL: never); read atomically */
+	const _Atomic bool *flag;   /* the segment layer's stop flag (NULL: none) */
 	uint64_t deadline_ns;       /* CLOCK_MONOTONIC; 0 = none */
 };
 

@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,9 +282,9 @@ out:
 }
 
 int dix_build_dir(const char *data_path, const char *dir, const struct dann_build_params *p,
-		  const uint64_t *keys)
+		  const uint64_t *keys, const _Atomic bool *cancel)
 {
-	struct stop stop = { .cancel = p->cancel, .deadline_ns = p->deadline_ns };
+	struct stop stop = { .cancel = p->cancel, .flag = cancel, .deadline_ns = p->deadline_ns };
 	struct vf *f = NULL;
 	uint32_t M = 0;
 	int rc;
