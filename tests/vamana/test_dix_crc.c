@@ -210,3 +210,30 @@ Test(dix_crc, a_version_1_index_is_refused_with_a_rebuild_message)
 	cr_assert_not_null(strstr(dann_errmsg(), "rebuild"), "%s", dann_errmsg());
 	fx_free(&f);
 }
+
+Test(dix_crc, the_exact_filter_plan_checks_the_sectors_it_reads)
+{
+	struct fx f;
+	struct dann_index *ix;
+	struct dann_search_params p;
+	uint32_t ids[10], found;
+	float dists[10];
+	uint64_t sector, allowed[(300 + 63) / 64];
+	struct dix_header h;
+
+	fx_build(&f, 300, 24);
+	cr_assert_eq(dix_read_header(f.dir, &h), 0, "%s", dann_errmsg());
+	sector = damage_entry_vector(&f, 10);
+	/* Only the damaged node is allowed: the exact plan re-ranks it from
+	 * SSD. */
+	memset(allowed, 0, sizeof allowed);
+	allowed[h.entry[0] / 64] |= 1ull << (h.entry[0] % 64);
+	cr_assert_eq(dann_index_open(f.dir, NULL, &ix), 0, "%s", dann_errmsg());
+	dann_search_params_default(&p);
+	p.allowed = allowed;
+	p.allowed_bits = 300;
+	p.filter_plan = DANN_PLAN_EXACT;
+	expect_sector_error(dann_search(ix, f.q, &p, ids, dists, &found, NULL), sector);
+	dann_index_close(ix);
+	fx_free(&f);
+}
