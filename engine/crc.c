@@ -11,24 +11,26 @@
 
 #include "error.h"
 
-#define CRC_CHUNK_BYTES (4u << 20)
+#define CRC_CHUNK_BYTES (4u << 20)  /* bytes per read of crc32c_file */
+/* ISA-L takes the length as an int (a uint64_t in some builds): every call
+ * gets at most 1 GiB, so a buffer of any size (PQ codes at a billion points
+ * are tens of GB) is checksummed whole, never modulo 4 GiB. */
+#define CRC_CALL_MAX_BYTES (1u << 30)
 
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 {
+	const unsigned char *p = buf;
+
 	/* ISA-L's crc32_iscsi takes and returns the raw register; the usual
 	 * CRC32C inverts it on the way in and out. */
-	return ~crc32_iscsi((unsigned char *)buf, (int)len, ~crc);
-}
-
-static uint32_t crc32c_big(uint32_t crc, const unsigned char *p, size_t len)
-{
+	crc = ~crc;
 	while (len > 0) {
-		size_t n = len > CRC_CHUNK_BYTES ? CRC_CHUNK_BYTES : len;
-		crc = crc32c(crc, p, n);
+		size_t n = len > CRC_CALL_MAX_BYTES ? CRC_CALL_MAX_BYTES : len;
+		crc = crc32_iscsi((unsigned char *)p, (int)n, crc);
 		p += n;
 		len -= n;
 	}
-	return crc;
+	return ~crc;
 }
 
 int crc32c_file(const char *path, uint64_t offset, uint64_t len, uint32_t *out)
@@ -56,7 +58,7 @@ int crc32c_file(const char *path, uint64_t offset, uint64_t len, uint32_t *out)
 		}
 		if (got == 0)
 			break;
-		crc = crc32c_big(crc, buf, (size_t)got);
+		crc = crc32c(crc, buf, (size_t)got);
 		offset += (uint64_t)got;
 		if (len != UINT64_MAX)
 			len -= (uint64_t)got;

@@ -419,8 +419,8 @@ out:
 	return rc;
 }
 
-/* The vf form of a base: copies rows out of the mapping, asks the kernel
- * to read ahead the next block and to drop the finished one. */
+/* The vf form of a base: preads rows, asks the kernel to read ahead the
+ * next block. */
 static int vf_base_read(void *ctx, uint64_t first, uint64_t n, void *dst)
 {
 	struct vf *f = ctx;

@@ -1,15 +1,15 @@
 /*
- * vf.c — opening, validating and reading vector files through a mapping.
+ * vf.c — opening, validating and reading vector files with pread.
  *
- * A file is mapped read-only, never loaded: rows are copied (or converted)
- * out of the mapping range by range, and vf_advise_* let a streaming reader
- * say what it needs next and what it is done with, so a file larger than RAM
- * can be scanned. Every header is checked against the file size, and every
- * row header of a *vecs file against the first, before vf_open returns; so
- * no read of rows inside [0, count) can run past the mapping or misread.
- * A struct vf never changes after vf_open: any number of threads may read
- * it at once. (A file truncated by another process while mapped would still
- * fault: files dann reads are never rewritten in place, see DESIGN.md.)
+ * A file is never loaded or mapped: rows are read (and converted) range by
+ * range into the caller's buffer, so a file larger than RAM can be scanned
+ * and nothing of it stays resident in this process. Every header is checked
+ * against the file size, and every row header of a *vecs file against the
+ * first, before vf_open returns. Reads go through pread rather than a
+ * mapping because a mapped file that another process truncates kills the
+ * reader with SIGBUS; with pread such a file is an error naming it
+ * (DANN_ECORRUPT, "ends at offset ..."). A struct vf never changes after
+ * vf_open: any number of threads may read it at once.
  */
 #include "vf.h"
 
@@ -19,21 +19,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "fsutil.h"
 #include "vf_impl.h"
 
-/* Bytes of rows validated between two MADV_DONTNEED calls while checking a
- * *vecs file on open, so validation of a huge file keeps little resident. */
+/* Bytes of a *vecs file read per pread while checking its row headers on
+ * open: one buffer of this size, whatever the file's size. */
 #define VF_SCAN_WINDOW_BYTES (16u << 20)
 
 struct vf {
 	char *path;
-	unsigned char *map;  /* whole file, PROT_READ */
-	int fd;              /* kept for vf_read_ids, which must not fault the map */
+	int fd;
 	uint64_t file_bytes;
 	enum vf_format fmt;
 	enum dann_dtype dtype;
@@ -105,15 +104,19 @@ static int32_t load_i32(const unsigned char *p)
 static int validate_bin(struct vf *f)
 {
 	size_t esize = dann_dtype_size(f->dtype);
+	unsigned char hdr[VF_BIN_HEADER_BYTES];
 	int32_t count, dim;
 	uint64_t want;
+	int rc;
 
 	if (f->file_bytes < VF_BIN_HEADER_BYTES)
 		return dann_fail(DANN_ECORRUPT,
 				 "%s: file is %llu bytes, shorter than the %u-byte header (int32 count, int32 dim)",
 				 f->path, (unsigned long long)f->file_bytes, VF_BIN_HEADER_BYTES);
-	count = load_i32(f->map);
-	dim = load_i32(f->map + 4);
+	if ((rc = fsu_pread_all(f->fd, f->path, hdr, sizeof hdr, 0)) < 0)
+		return rc;
+	count = load_i32(hdr);
+	dim = load_i32(hdr + 4);
 	if (count < 0)
 		return dann_fail(DANN_ECORRUPT, "%s: count %d in header is negative", f->path, count);
 	if (dim <= 0 || dim > VF_MAX_DIM)
@@ -142,14 +145,18 @@ static int validate_bin(struct vf *f)
 static int validate_vecs(struct vf *f)
 {
 	size_t esize = dann_dtype_size(f->dtype);
-	uint64_t off = 0, row = 0, window_start = 0;
+	unsigned char first[VF_VECS_ROW_HEADER_BYTES], *win = NULL;
+	uint64_t rows, window_rows;
 	int32_t dim;
+	int rc = 0;
 
 	if (f->file_bytes < VF_VECS_ROW_HEADER_BYTES)
 		return dann_fail(DANN_ECORRUPT,
 				 "%s: file is %llu bytes, shorter than one row header (int32 dim)",
 				 f->path, (unsigned long long)f->file_bytes);
-	dim = load_i32(f->map);
+	if ((rc = fsu_pread_all(f->fd, f->path, first, sizeof first, 0)) < 0)
+		return rc;
+	dim = load_i32(first);
 	if (dim <= 0 || dim > VF_MAX_DIM)
 		return dann_fail(DANN_ECORRUPT, "%s: row 0: dimension %d, expected 1..%d", f->path,
 				 dim, VF_MAX_DIM);
@@ -158,30 +165,33 @@ static int validate_vecs(struct vf *f)
 	f->stride = VF_VECS_ROW_HEADER_BYTES + f->row_bytes;
 	f->data_off = VF_VECS_ROW_HEADER_BYTES;
 
-	madvise(f->map, f->file_bytes, MADV_SEQUENTIAL);
-	while (off < f->file_bytes) {
-		uint64_t left = f->file_bytes - off;
-		int32_t d;
-
-		if (left < VF_VECS_ROW_HEADER_BYTES || left < f->stride)
-			return dann_fail(DANN_ECORRUPT,
-					 "%s: row %llu is truncated: %llu of %zu bytes (int32 dim + %d x %zu-byte %s)",
-					 f->path, (unsigned long long)row, (unsigned long long)left,
-					 f->stride, dim, esize, dann_dtype_name(f->dtype));
-		d = load_i32(f->map + off);
-		if (d != dim)
-			return dann_fail(DANN_ECORRUPT, "%s: row %llu: dimension %d, but row 0 has %d",
-					 f->path, (unsigned long long)row, d, dim);
-		off += f->stride;
-		row++;
-		if (off - window_start >= VF_SCAN_WINDOW_BYTES) {
-			uint64_t start = window_start & ~(uint64_t)(VF_PAGE_BYTES - 1);
-			madvise(f->map + start, off - start, MADV_DONTNEED);
-			window_start = off;
+	rows = f->file_bytes / f->stride;
+	window_rows = VF_SCAN_WINDOW_BYTES / f->stride ? VF_SCAN_WINDOW_BYTES / f->stride : 1;
+	if (rows > 0 && !(win = malloc(window_rows * f->stride)))
+		return dann_fail(DANN_ENOMEM, "%s: no memory to check its rows", f->path);
+	for (uint64_t r0 = 0; r0 < rows && rc == 0; r0 += window_rows) {
+		uint64_t m = rows - r0 < window_rows ? rows - r0 : window_rows;
+		if ((rc = fsu_pread_all(f->fd, f->path, win, m * f->stride, r0 * f->stride)) < 0)
+			break;
+		for (uint64_t i = 0; i < m; i++) {
+			int32_t d = load_i32(win + i * f->stride);
+			if (d != dim) {
+				rc = dann_fail(DANN_ECORRUPT, "%s: row %llu: dimension %d, but row 0 has %d",
+					       f->path, (unsigned long long)(r0 + i), d, dim);
+				break;
+			}
 		}
 	}
-	madvise(f->map, f->file_bytes, MADV_NORMAL);
-	f->count = row;
+	free(win);
+	if (rc < 0)
+		return rc;
+	if (f->file_bytes % f->stride)
+		return dann_fail(DANN_ECORRUPT,
+				 "%s: row %llu is truncated: %llu of %zu bytes (int32 dim + %d x %zu-byte %s)",
+				 f->path, (unsigned long long)rows,
+				 (unsigned long long)(f->file_bytes % f->stride), f->stride, dim, esize,
+				 dann_dtype_name(f->dtype));
+	f->count = rows;
 	return 0;
 }
 
@@ -189,8 +199,7 @@ int vf_open(const char *path, struct vf **out)
 {
 	struct vf *f;
 	struct stat st;
-	int fd = -1, rc;
-	void *map;
+	int rc;
 
 	*out = NULL;
 	if (!(f = calloc(1, sizeof *f)))
@@ -203,12 +212,12 @@ int vf_open(const char *path, struct vf **out)
 		rc = dann_fail(DANN_ENOMEM, "vf_open: %s", path);
 		goto fail;
 	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	if ((f->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		rc = dann_fail_errno(errno == ENOENT ? DANN_ENOTFOUND : DANN_EIO, errno,
 				     "%s: cannot open", path);
 		goto fail;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (fstat(f->fd, &st) < 0) {
 		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot stat", path);
 		goto fail;
 	}
@@ -224,23 +233,12 @@ int vf_open(const char *path, struct vf **out)
 						    : "an 8-byte header (int32 count, int32 dim)");
 		goto fail;
 	}
-	map = mmap(NULL, (size_t)f->file_bytes, PROT_READ, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot map %llu bytes", path,
-				     (unsigned long long)f->file_bytes);
-		goto fail;
-	}
-	f->map = map;
-	f->fd = fd;
-	fd = -1;
 	rc = formats[f->fmt].vecs ? validate_vecs(f) : validate_bin(f);
 	if (rc < 0)
 		goto fail;
 	*out = f;
 	return 0;
 fail:
-	if (fd >= 0)
-		close(fd);
 	vf_close(f);
 	return rc;
 }
@@ -249,8 +247,6 @@ void vf_close(struct vf *f)
 {
 	if (!f)
 		return;
-	if (f->map)
-		munmap(f->map, (size_t)f->file_bytes);
 	if (f->fd >= 0)
 		close(f->fd);
 	free(f->path);
@@ -265,16 +261,9 @@ const char *vf_path(const struct vf *f) { return f->path; }
 uint64_t vf_file_bytes(const struct vf *f) { return f->file_bytes; }
 size_t vf_row_bytes(const struct vf *f) { return f->row_bytes; }
 
-static const unsigned char *row_ptr(const struct vf *f, uint64_t i)
+static uint64_t row_off(const struct vf *f, uint64_t i)
 {
-	return f->map + f->data_off + i * f->stride;
-}
-
-const void *vf_rows(const struct vf *f, uint64_t first)
-{
-	if (formats[f->fmt].vecs || first > f->count)
-		return NULL;
-	return row_ptr(f, first);
+	return f->data_off + i * f->stride;
 }
 
 static int check_range(const struct vf *f, uint64_t first, uint64_t n)
@@ -295,12 +284,12 @@ int vf_read(const struct vf *f, uint64_t first, uint64_t n, void *dst)
 		return rc;
 	if (n == 0)
 		return 0;
-	if (!formats[f->fmt].vecs) {
-		memcpy(d, row_ptr(f, first), (size_t)n * f->row_bytes);
-		return 0;
-	}
+	if (!formats[f->fmt].vecs)
+		return fsu_pread_all(f->fd, f->path, d, (size_t)n * f->row_bytes, row_off(f, first));
 	for (uint64_t i = 0; i < n; i++)
-		memcpy(d + i * f->row_bytes, row_ptr(f, first + i), f->row_bytes);
+		if ((rc = fsu_pread_all(f->fd, f->path, d + i * f->row_bytes, f->row_bytes,
+					row_off(f, first + i))) < 0)
+			return rc;
 	return 0;
 }
 
@@ -322,17 +311,10 @@ int vf_read_ids(const struct vf *f, const uint32_t *ids, uint64_t n, void *dst)
 		if (!formats[f->fmt].vecs)
 			while (i + run < n && ids[i + run] == ids[i] + run)
 				run++;
-		size_t want = (size_t)run * f->row_bytes, got = 0;
-		off_t at = (off_t)(f->data_off + (uint64_t)ids[i] * f->stride);
-		while (got < want) {
-			ssize_t r = pread(f->fd, d + got, want - got, at + (off_t)got);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				return dann_fail_errno(DANN_EIO, r < 0 ? errno : EIO,
-						       "%s: reading row %u failed", f->path, ids[i]);
-			got += (size_t)r;
-		}
+		size_t want = (size_t)run * f->row_bytes;
+		int rc = fsu_pread_all(f->fd, f->path, d, want, row_off(f, ids[i]));
+		if (rc < 0)
+			return rc;
 		d += want;
 		i += run;
 	}
@@ -361,6 +343,53 @@ static void to_f32(enum dann_dtype t, const unsigned char *src, size_t n, float 
 	}
 }
 
+/* Converts n elements of type t, stored packed at the end of the n floats
+ * at dst, to float in place. Going forward, element i's float ends at byte
+ * 4i+4, never past the first unread element (byte (4-esize)n + (i+1)esize),
+ * so no element is overwritten before it is read. */
+static void widen_in_place(enum dann_dtype t, float *dst, size_t n)
+{
+	size_t esize = dann_dtype_size(t);
+	const unsigned char *src = (const unsigned char *)dst + n * (sizeof *dst - esize);
+
+	switch (t) {
+	case DANN_DTYPE_F32:
+		break;
+	case DANN_DTYPE_U8:
+		for (size_t i = 0; i < n; i++) {
+			unsigned char v = src[i];
+			dst[i] = (float)v;
+		}
+		break;
+	case DANN_DTYPE_I8:
+		for (size_t i = 0; i < n; i++) {
+			int8_t v = (int8_t)src[i];
+			dst[i] = (float)v;
+		}
+		break;
+	case DANN_DTYPE_I32:
+		for (size_t i = 0; i < n; i++) {
+			int32_t v = load_i32(src + 4 * i);
+			dst[i] = (float)v;
+		}
+		break;
+	}
+}
+
+/* Reads rows [first, first+n) of elements into the tail of dst (n*dim
+ * floats) and widens them there, so no second buffer is needed. */
+static int read_f32_rows(const struct vf *f, uint64_t first, uint64_t n, float *dst)
+{
+	size_t elems = (size_t)n * f->dim;
+	unsigned char *tail = (unsigned char *)dst + elems * sizeof *dst - (size_t)n * f->row_bytes;
+	int rc;
+
+	if ((rc = fsu_pread_all(f->fd, f->path, tail, (size_t)n * f->row_bytes, row_off(f, first))) < 0)
+		return rc;
+	widen_in_place(f->dtype, dst, elems);
+	return 0;
+}
+
 int vf_read_f32(const struct vf *f, uint64_t first, uint64_t n, float *dst)
 {
 	int rc;
@@ -369,12 +398,11 @@ int vf_read_f32(const struct vf *f, uint64_t first, uint64_t n, float *dst)
 		return rc;
 	if (n == 0)
 		return 0;
-	if (!formats[f->fmt].vecs) {
-		to_f32(f->dtype, row_ptr(f, first), (size_t)n * f->dim, dst);
-		return 0;
-	}
+	if (!formats[f->fmt].vecs)
+		return read_f32_rows(f, first, n, dst);
 	for (uint64_t i = 0; i < n; i++)
-		to_f32(f->dtype, row_ptr(f, first + i), f->dim, dst + i * f->dim);
+		if ((rc = read_f32_rows(f, first + i, 1, dst + i * f->dim)) < 0)
+			return rc;
 	return 0;
 }
 
@@ -408,9 +436,7 @@ int vf_read_f32_ids(const struct vf *f, const uint64_t *ids, uint64_t n, float *
 	return rc;
 }
 
-/* madvise over the bytes of rows [first, first+n), clamped to the file and
- * widened to whole pages; advice is a hint, so failures are ignored. */
-static void advise(const struct vf *f, uint64_t first, uint64_t n, int advice)
+void vf_advise_willneed(const struct vf *f, uint64_t first, uint64_t n)
 {
 	uint64_t start, end;
 
@@ -418,22 +444,18 @@ static void advise(const struct vf *f, uint64_t first, uint64_t n, int advice)
 		return;
 	if (n > f->count - first)
 		n = f->count - first;
-	start = f->data_off + first * f->stride - (formats[f->fmt].vecs ? VF_VECS_ROW_HEADER_BYTES : 0);
+	start = row_off(f, first) - (formats[f->fmt].vecs ? VF_VECS_ROW_HEADER_BYTES : 0);
 	end = start + n * f->stride;
-	if (end > f->file_bytes)
-		end = f->file_bytes;
-	start &= ~(uint64_t)(VF_PAGE_BYTES - 1);
-	madvise(f->map + start, (size_t)(end - start), advice);
-}
-
-void vf_advise_willneed(const struct vf *f, uint64_t first, uint64_t n)
-{
-	advise(f, first, n, MADV_WILLNEED);
+	/* A hint: readahead that fails costs nothing but speed. */
+	(void)posix_fadvise(f->fd, (off_t)start, (off_t)(end - start), POSIX_FADV_WILLNEED);
 }
 
 void vf_advise_dontneed(const struct vf *f, uint64_t first, uint64_t n)
 {
-	advise(f, first, n, MADV_DONTNEED);
+	/* Rows are read with pread, so nothing of the file is resident in this
+	 * process to let go of; the shared page cache is the kernel's to evict
+	 * (dropping it here would make the build's next pass reread the disk). */
+	(void)f, (void)first, (void)n;
 }
 
 int vf_gt_dist_path(const char *ibin_path, char *out, size_t cap)

@@ -12,11 +12,13 @@
  * Ground truth: for ids in X.ibin the distances are in X.dist.fbin (same
  * count x k); vf_gt_dist_path derives the one name from the other.
  *
- * Files are mapped, not loaded, so a file larger than RAM can be read row
- * range by row range. Opening a *bin file reads only its header; opening a
- * *vecs file reads every row header, which touches the whole file, so large
- * *vecs inputs are best converted to *bin once (dann convert). Every header is checked against the file size on
- * open; a malformed file (truncated, size mismatch, dim <= 0 or > 65536,
+ * Files are read with pread, never loaded or mapped, so a file larger than
+ * RAM can be read row range by row range, and a file that another process
+ * truncates meanwhile is an error naming it (DANN_ECORRUPT), not a SIGBUS.
+ * Opening a *bin file reads only its header; opening a *vecs file reads
+ * every row header, which reads the whole file, so large *vecs inputs are
+ * best converted to *bin once (dann convert). Every header is checked
+ * against the file size on open; a malformed file (truncated, size mismatch, dim <= 0 or > 65536,
  * count < 0, rows of differing dim in a *vecs file) is DANN_ECORRUPT with
  * a message naming the file and the field. Writers write to "<path>.tmp",
  * and on close patch the count, fsync, rename and fsync the directory, so a
@@ -48,7 +50,7 @@ int vf_format_from_path(const char *path, enum vf_format *out);
 enum dann_dtype vf_format_dtype(enum vf_format f);
 const char *vf_format_name(enum vf_format f);
 
-struct vf; /* an open, validated, mapped vector file */
+struct vf; /* an open, validated vector file */
 
 /* Opens and validates path; the format comes from its extension. */
 int vf_open(const char *path, struct vf **out);
@@ -64,21 +66,15 @@ uint64_t vf_file_bytes(const struct vf *f);
 /* Bytes of one row's elements (dim * element size), without headers. */
 size_t vf_row_bytes(const struct vf *f);
 
-/* Rows [first, first+n) of a *bin file as one contiguous array inside the
- * mapping (valid until vf_close), or NULL for *vecs files, whose rows are
- * interleaved with per-row headers, and for first > count. The caller keeps
- * first+n <= count. */
-const void *vf_rows(const struct vf *f, uint64_t first);
-
 /* Copies rows [first, first+n) in the file's own element type into dst
- * (n * vf_row_bytes bytes). DANN_EINVAL if the range runs past the end. */
+ * (n * vf_row_bytes bytes). DANN_EINVAL if the range runs past the end;
+ * DANN_ECORRUPT if the file has been cut short since vf_open. */
 int vf_read(const struct vf *f, uint64_t first, uint64_t n, void *dst);
 
 /* Copies rows ids[0..n) (strictly ascending) into dst, one after another,
- * with pread: unlike reads through the mapping, scattered rows do not pull
- * their neighbours' pages into this process's RSS (fault-around), so a
- * caller that needs a sparse subset of a file larger than RAM pays only
- * for dst. DANN_EINVAL for an id past the end or out of order. */
+ * one pread per run of consecutive rows, so a caller that needs a sparse
+ * subset of a file larger than RAM pays only for dst. DANN_EINVAL for an
+ * id past the end or out of order. */
 int vf_read_ids(const struct vf *f, const uint32_t *ids, uint64_t n, void *dst);
 
 /* vf_read_ids converted to float32 (n * dim floats), for ids as
@@ -88,8 +84,9 @@ int vf_read_f32_ids(const struct vf *f, const uint64_t *ids, uint64_t n, float *
 /* Copies rows [first, first+n) converted to float32 into dst (n*dim). */
 int vf_read_f32(const struct vf *f, uint64_t first, uint64_t n, float *dst);
 
-/* Tells the kernel which rows will be read next / are done with, so that
- * streaming over a file larger than RAM does not keep it all resident. */
+/* Tells the kernel which rows will be read next (readahead) / are done
+ * with. Hints only: rows are read with pread, so nothing of the file is
+ * resident in this process and done-with has nothing to release. */
 void vf_advise_willneed(const struct vf *f, uint64_t first, uint64_t n);
 void vf_advise_dontneed(const struct vf *f, uint64_t first, uint64_t n);
 

@@ -12,7 +12,6 @@
 
 #define VF_BIN_HEADER_BYTES 8u      /* int32 count, int32 dim */
 #define VF_VECS_ROW_HEADER_BYTES 4u /* int32 dim before every row */
-#define VF_PAGE_BYTES 4096u         /* madvise granularity on x86-64 */
 #define VF_EXTENSIONS ".fbin, .u8bin, .i8bin, .ibin, .fvecs, .bvecs or .ivecs"
 
 struct vf_format_info {

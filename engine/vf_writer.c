@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "fsutil.h"
 #include "vf.h"
 #include "vf_impl.h"
 
@@ -39,18 +40,7 @@ struct vf_writer {
 
 static int write_all(struct vf_writer *w, const void *p, size_t n)
 {
-	const unsigned char *b = p;
-
-	while (n > 0) {
-		ssize_t got = write(w->fd, b, n);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			return dann_fail_errno(DANN_EIO, errno, "%s: write", w->tmp);
-		b += got;
-		n -= (size_t)got;
-	}
-	return 0;
+	return fsu_write_all(w->fd, w->tmp, p, n);
 }
 
 static int flush(struct vf_writer *w)
@@ -191,31 +181,6 @@ int vf_writer_append(struct vf_writer *w, const void *rows, uint64_t n)
 	return rc;
 }
 
-/* fsync of the directory holding path, so the rename itself is durable. */
-static int sync_dir(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, rc = 0;
-
-	if (!slash)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (!dir)
-		return dann_fail(DANN_ENOMEM, "%s: directory name", path);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot open directory %s", path, dir);
-	else if (fsync(fd) < 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync of directory %s", path, dir);
-	if (fd >= 0)
-		close(fd);
-	free(dir);
-	return rc;
-}
-
 static int finish(struct vf_writer *w)
 {
 	int rc;
@@ -232,21 +197,17 @@ static int finish(struct vf_writer *w)
 		return rc;
 	if (!w->vecs) {
 		int32_t count = (int32_t)w->count;
-		ssize_t got = pwrite(w->fd, &count, sizeof count, 0);
-		if (got != (ssize_t)sizeof count)
-			return dann_fail_errno(DANN_EIO, got < 0 ? errno : EIO,
-					       "%s: writing the row count", w->tmp);
+		if ((rc = fsu_pwrite_all(w->fd, w->tmp, &count, sizeof count, 0)) < 0)
+			return rc;
 	}
-	if (fsync(w->fd) < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: fsync", w->tmp);
+	if ((rc = fsu_fsync(w->fd, w->tmp)) < 0)
+		return rc;
 	if (close(w->fd) < 0) {
 		w->fd = -1;
 		return dann_fail_errno(DANN_EIO, errno, "%s: close", w->tmp);
 	}
 	w->fd = -1;
-	if (rename(w->tmp, w->path) < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: rename to %s", w->tmp, w->path);
-	return sync_dir(w->path);
+	return fsu_rename_replace(w->tmp, w->path);
 }
 
 int vf_writer_close(struct vf_writer *w)

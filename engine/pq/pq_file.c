@@ -24,9 +24,10 @@
 #include "aligned.h"
 #include "crc.h"
 #include "error.h"
+#include "fsutil.h"
 
 #define PQ_FILE_VERSION 1u
-#define PQ_IO_CHUNK (64u << 20) /* bytes per read() of the codes */
+#define PQ_IO_CHUNK (64u << 20) /* bytes per read of the codes */
 
 static const char PIVOTS_MAGIC[8] = { 'D', 'A', 'N', 'N', 'P', 'Q', 'P', 'V' };
 static const char CODES_MAGIC[8] = { 'D', 'A', 'N', 'N', 'P', 'Q', 'C', 'D' };
@@ -76,19 +77,8 @@ static int wf_open(struct wfile *w, const char *path)
 
 static int wf_put(struct wfile *w, const void *buf, size_t len)
 {
-	const char *p = buf;
-
 	w->crc = crc32c(w->crc, buf, len);
-	while (len) {
-		ssize_t k = write(w->fd, p, len > PQ_IO_CHUNK ? PQ_IO_CHUNK : len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return dann_fail_errno(DANN_EIO, k < 0 ? errno : ENOSPC, "%s: write", w->tmp);
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
+	return fsu_write_all(w->fd, w->tmp, buf, len);
 }
 
 static void wf_abort(struct wfile *w)
@@ -97,21 +87,6 @@ static void wf_abort(struct wfile *w)
 		close(w->fd);
 	w->fd = -1;
 	unlink(w->tmp);
-}
-
-static int fsync_dir_of(const char *path)
-{
-	char buf[PATH_MAX];
-	int fd, rc = 0;
-
-	snprintf(buf, sizeof buf, "%s", path);
-	fd = open(dirname(buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open its directory", path);
-	if (fsync(fd) != 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync of its directory", path);
-	close(fd);
-	return rc;
 }
 
 /* Appends the CRC, fsyncs, renames over the final name, fsyncs the
@@ -123,21 +98,19 @@ static int wf_commit(struct wfile *w)
 
 	if ((rc = wf_put(w, &crc, sizeof crc)) < 0)
 		goto fail;
-	if (fsync(w->fd) != 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync", w->tmp);
+	if ((rc = fsu_fsync(w->fd, w->tmp)) < 0)
 		goto fail;
-	}
 	if (close(w->fd) != 0) {
 		w->fd = -1;
 		rc = dann_fail_errno(DANN_EIO, errno, "%s: close", w->tmp);
 		goto fail;
 	}
 	w->fd = -1;
-	if (rename(w->tmp, w->path) != 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: rename to %s", w->tmp, w->path);
+	/* A failed directory fsync comes after the rename: the temporary is
+	 * gone then, and removing it below does nothing. */
+	if ((rc = fsu_rename_replace(w->tmp, w->path)) < 0)
 		goto fail;
-	}
-	return fsync_dir_of(w->path);
+	return 0;
 fail:
 	wf_abort(w);
 	return rc;
@@ -232,22 +205,13 @@ static int open_sized(const char *path, int *fd, uint64_t *size)
 	return 0;
 }
 
-static int read_full(int fd, const char *path, void *buf, uint64_t len)
+/* Reads the next len bytes of a file read front to back; *pos advances. */
+static int read_next(int fd, const char *path, uint64_t *pos, void *buf, uint64_t len)
 {
-	char *p = buf;
+	int rc = fsu_pread_all(fd, path, buf, (size_t)len, *pos);
 
-	while (len) {
-		ssize_t k = read(fd, p, len > PQ_IO_CHUNK ? PQ_IO_CHUNK : (size_t)len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return dann_fail_errno(DANN_EIO, errno, "%s: read", path);
-		if (k == 0)
-			return dann_fail(DANN_ECORRUPT, "%s: file ends early", path);
-		p += k;
-		len -= (uint64_t)k;
-	}
-	return 0;
+	*pos += len;
+	return rc;
 }
 
 static int check_common(const char *path, const char *magic, const char *want, uint32_t version,
@@ -283,6 +247,7 @@ static int load_pivots(const char *path, struct pq **out)
 	struct pq *pq = NULL;
 	uint64_t size, want;
 	uint32_t crc, stored;
+	uint64_t pos = 0;
 	int fd, rc;
 
 	if ((rc = open_sized(path, &fd, &size)) < 0)
@@ -292,7 +257,7 @@ static int load_pivots(const char *path, struct pq **out)
 			       (unsigned long long)size);
 		goto fail;
 	}
-	if ((rc = read_full(fd, path, &h, sizeof h)) < 0 ||
+	if ((rc = read_next(fd, path, &pos, &h, sizeof h)) < 0 ||
 	    (rc = check_common(path, h.magic, PIVOTS_MAGIC, h.version, h.metric, h.dim, h.M)) < 0)
 		goto fail;
 	if (h.ksub != PQ_CENTROIDS) {
@@ -316,10 +281,10 @@ static int load_pivots(const char *path, struct pq **out)
 			rc = dann_fail(DANN_ENOMEM, "%s: chunk offsets", path);
 			goto fail;
 		}
-		if ((rc = read_full(fd, path, pq->centre, (uint64_t)h.dim * 4)) < 0 ||
-		    (rc = read_full(fd, path, off, (uint64_t)(h.M + 1) * 4)) < 0 ||
-		    (rc = read_full(fd, path, pq->cent, (uint64_t)PQ_CENTROIDS * h.dim * 4)) < 0 ||
-		    (rc = read_full(fd, path, &stored, sizeof stored)) < 0) {
+		if ((rc = read_next(fd, path, &pos, pq->centre, (uint64_t)h.dim * 4)) < 0 ||
+		    (rc = read_next(fd, path, &pos, off, (uint64_t)(h.M + 1) * 4)) < 0 ||
+		    (rc = read_next(fd, path, &pos, pq->cent, (uint64_t)PQ_CENTROIDS * h.dim * 4)) < 0 ||
+		    (rc = read_next(fd, path, &pos, &stored, sizeof stored)) < 0) {
 			free(off);
 			goto fail;
 		}
@@ -350,6 +315,7 @@ static int load_codes(const char *path, struct pq *pq)
 	struct codes_hdr h;
 	uint64_t size, bytes;
 	uint32_t crc, stored;
+	uint64_t pos = 0;
 	int fd, rc;
 
 	if ((rc = open_sized(path, &fd, &size)) < 0)
@@ -359,7 +325,7 @@ static int load_codes(const char *path, struct pq *pq)
 			       (unsigned long long)size);
 		goto out;
 	}
-	if ((rc = read_full(fd, path, &h, sizeof h)) < 0 ||
+	if ((rc = read_next(fd, path, &pos, &h, sizeof h)) < 0 ||
 	    (rc = check_common(path, h.magic, CODES_MAGIC, h.version, h.metric, h.dim, h.M)) < 0)
 		goto out;
 	if (h.metric != (uint32_t)pq->metric || h.dim != pq->dim || h.M != pq->M) {
@@ -380,12 +346,12 @@ static int load_codes(const char *path, struct pq *pq)
 	crc = crc32c(0, &h, sizeof h);
 	for (uint64_t done = 0; done < bytes;) {
 		uint64_t len = bytes - done < PQ_IO_CHUNK ? bytes - done : PQ_IO_CHUNK;
-		if ((rc = read_full(fd, path, pq->codes + done, len)) < 0)
+		if ((rc = read_next(fd, path, &pos, pq->codes + done, len)) < 0)
 			goto out;
 		crc = crc32c(crc, pq->codes + done, len);
 		done += len;
 	}
-	if ((rc = read_full(fd, path, &stored, sizeof stored)) < 0)
+	if ((rc = read_next(fd, path, &pos, &stored, sizeof stored)) < 0)
 		goto out;
 	rc = check_crc(path, crc, stored);
 out:

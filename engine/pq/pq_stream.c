@@ -55,8 +55,8 @@ int pq_train_file(const struct pq_params *p, const struct vf *f, struct pq **out
 	}
 	if ((rc = km_sample_rows(n, ns, p->seed, rows)) < 0)
 		goto fail;
-	/* By pread: the sampled rows are scattered over the file, and reads
-	 * through its mapping would leave most of it resident (fault-around). */
+	/* Only the sampled rows, by pread (scattered over the file): the
+	 * sample is all that becomes resident. */
 	if ((rc = vf_read_f32_ids(f, rows, ns, x)) < 0)
 		goto fail;
 	if ((rc = pq_rows_to_float(pq, x, DANN_DTYPE_F32, ns, rows, 0, x)) < 0 ||

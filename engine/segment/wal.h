@@ -29,10 +29,18 @@
 
 struct wal;
 
+/* Tests only: called before each write and each sync of the log; a
+ * nonzero errno makes that operation fail with it (a write first writes
+ * half of its bytes, as a full disk would). */
+enum wal_fault_op { WAL_FAULT_WRITE = 0, WAL_FAULT_SYNC = 1 };
+typedef int (*wal_fault_fn)(void *arg, enum wal_fault_op op);
+
 struct wal_params {
 	uint64_t segment_bytes;     /* start a new file past this size (default 64 MiB) */
 	uint32_t group_wait_us;     /* a syncer waits this long for more appenders (default 0) */
 	int salvage;                /* 1: cut at a corrupt middle record instead of failing */
+	wal_fault_fn fault;         /* tests only (NULL) */
+	void *fault_arg;
 };
 void wal_params_default(struct wal_params *p);
 

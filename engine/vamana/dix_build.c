@@ -134,7 +134,8 @@ static int build_graph(const struct dann_build_params *p, const struct vf *f, co
 			      graph_path, NULL);
 }
 
-static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t M, const char *dir)
+static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t M, const char *dir,
+		      const uint64_t *keys)
 {
 	struct dix_write_params wp = { .metric = p->metric, .dtype = vf_dtype(f), .dim = vf_dim(f),
 				       .layout = p->locality_order ? DIX_LAYOUT_LOCALITY
@@ -171,7 +172,7 @@ static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t 
 	    (rc = graph_map(graph_path, f, &g, &gm)) < 0)
 		goto out;
 	if ((rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
-	    (rc = dix_write_ids(dir, NULL, g.n)) < 0)
+	    (rc = dix_write_ids(dir, keys, g.n)) < 0)
 		goto out;
 out:
 	if (gm.base)
@@ -202,12 +203,29 @@ int dann_index_build(const char *data_path, const char *out_dir, const struct da
 		return rc;
 	if ((rc = check_params(p, f, &M)) < 0 || (rc = dix_stage_begin(out_dir, &st)) < 0)
 		goto out;
-	if ((rc = build_into(p, f, M, dix_stage_dir(st))) < 0) {
+	if ((rc = build_into(p, f, M, dix_stage_dir(st), NULL)) < 0) {
 		dix_stage_abort(st);
 		goto out;
 	}
 	rc = dix_stage_commit(st);
 out:
+	vf_close(f);
+	return rc;
+}
+
+int dix_build_dir(const char *data_path, const char *dir, const struct dann_build_params *p,
+		  const uint64_t *keys)
+{
+	struct vf *f = NULL;
+	uint32_t M = 0;
+	int rc;
+
+	if ((unsigned)p->metric > DANN_METRIC_COSINE)
+		return dann_fail(DANN_EINVAL, "build: unknown metric %d", (int)p->metric);
+	if ((rc = vf_open(data_path, &f)) < 0)
+		return rc;
+	if ((rc = check_params(p, f, &M)) == 0)
+		rc = build_into(p, f, M, dir, keys);
 	vf_close(f);
 	return rc;
 }

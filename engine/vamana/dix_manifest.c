@@ -16,6 +16,7 @@
 
 #include "../crc.h"
 #include "../error.h"
+#include "../fsutil.h"
 #include "dix_format.h"
 
 #define MANIFEST_MAX_BYTES (DIX_MANIFEST_MAX * (DIX_NAME_MAX + 48) + 64)
@@ -33,15 +34,16 @@ static int join(char *out, const char *dir, const char *name)
 	return 0;
 }
 
-static int fsync_path(const char *path, int dir)
+/* fsyncs a file of the stage (its data must be durable before MANIFEST
+ * vouches for it). */
+static int fsync_file(const char *path)
 {
-	int fd = open(path, (dir ? O_DIRECTORY : 0) | O_RDONLY | O_CLOEXEC);
-	int rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc;
 
 	if (fd < 0)
 		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open to sync", path);
-	if (fsync(fd) < 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync", path);
+	rc = fsu_fsync(fd, path);
 	close(fd);
 	return rc;
 }
@@ -49,27 +51,14 @@ static int fsync_path(const char *path, int dir)
 int dix_write_small_file(const char *dir, const char *name, const void *buf, uint64_t len)
 {
 	char path[PATH_MAX];
-	const char *p = buf;
 	int fd, rc;
 
 	if ((rc = join(path, dir, name)) < 0)
 		return rc;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
 		return dann_fail_errno(DANN_EIO, errno, "%s: cannot create", path);
-	while (len > 0) {
-		ssize_t w = write(fd, p, len > (1u << 30) ? (1u << 30) : len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			rc = dann_fail_errno(DANN_EIO, errno, "%s: write", path);
-			goto out;
-		}
-		p += w;
-		len -= (uint64_t)w;
-	}
-	if (fsync(fd) < 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync", path);
-out:
+	if ((rc = fsu_write_all(fd, path, buf, (size_t)len)) == 0)
+		rc = fsu_fsync(fd, path);
 	close(fd);
 	return rc;
 }
@@ -79,7 +68,6 @@ int dix_read_small_file(const char *dir, const char *name, uint64_t expect, void
 	char path[PATH_MAX];
 	struct stat st;
 	char *buf = NULL;
-	uint64_t got = 0;
 	int fd, rc;
 
 	*out = NULL;
@@ -102,18 +90,8 @@ int dix_read_small_file(const char *dir, const char *name, uint64_t expect, void
 			       (unsigned long long)expect);
 		goto fail;
 	}
-	while (got < expect) {
-		ssize_t r = pread(fd, buf + got, expect - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			rc = r < 0 ? dann_fail_errno(DANN_EIO, errno, "%s: read", path)
-				   : dann_fail(DANN_ECORRUPT, "%s: shorter than %llu bytes", path,
-					       (unsigned long long)expect);
-			goto fail;
-		}
-		got += (uint64_t)r;
-	}
+	if ((rc = fsu_pread_all(fd, path, buf, (size_t)expect, 0)) < 0)
+		goto fail;
 	close(fd);
 	*out = buf;
 	return 0;
@@ -175,34 +153,25 @@ static int manifest_parse(const char *path, const char *text, size_t len, struct
 
 int dix_manifest_read(const char *dir, struct dix_manifest *m)
 {
-	char path[PATH_MAX], buf[MANIFEST_MAX_BYTES];
-	size_t len = 0;
-	int fd, rc;
+	char path[PATH_MAX];
+	void *text;
+	size_t len;
+	int rc;
 
 	if ((rc = join(path, dir, DIX_MANIFEST_FILE)) < 0)
 		return rc;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return dann_fail_errno(errno == ENOENT ? DANN_ENOTFOUND : DANN_EIO, errno,
-				       "%s: cannot open (is %s a dann index?)", path, dir);
-	for (;;) {
-		ssize_t r = read(fd, buf + len, sizeof buf - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = dann_fail_errno(DANN_EIO, errno, "%s: read", path);
-			close(fd);
-			return rc;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len == sizeof buf) {
-			close(fd);
-			return dann_fail(DANN_ECORRUPT, "%s: larger than %zu bytes", path, sizeof buf);
-		}
+	if ((rc = fsu_read_file(path, &text, &len)) < 0) {
+		if (rc == DANN_ENOTFOUND)
+			return dann_fail(rc, "%s: missing (is %s a dann index?)", path, dir);
+		return rc;
 	}
-	close(fd);
-	return manifest_parse(path, buf, len, m);
+	if (len >= MANIFEST_MAX_BYTES)
+		rc = dann_fail(DANN_ECORRUPT, "%s: larger than %d bytes", path,
+			       MANIFEST_MAX_BYTES - 1);
+	else
+		rc = manifest_parse(path, text, len, m);
+	free(text);
+	return rc;
 }
 
 const struct dix_manifest_entry *dix_manifest_find(const struct dix_manifest *m, const char *name)
@@ -282,7 +251,7 @@ static int stage_scan(const char *dir, struct dix_manifest *m)
 		e = &m->e[m->n++];
 		memcpy(e->name, de->d_name, strlen(de->d_name) + 1); /* length checked above */
 		e->size = (uint64_t)st.st_size;
-		if ((rc = fsync_path(path, 0)) < 0 || (rc = crc32c_file(path, 0, UINT64_MAX, &e->crc)) < 0)
+		if ((rc = fsync_file(path)) < 0 || (rc = crc32c_file(path, 0, UINT64_MAX, &e->crc)) < 0)
 			break;
 	}
 	closedir(d);
@@ -302,6 +271,9 @@ static int manifest_write(const char *dir, const struct dix_manifest *m)
 	return dix_write_small_file(dir, DIX_MANIFEST_FILE, buf, len);
 }
 
+/* The early stat gives a clear error before hours of building; the rename
+ * at commit is what enforces the rule (another writer may take the name
+ * meanwhile). */
 int dix_stage_begin(const char *final_dir, struct dix_stage **out)
 {
 	struct dix_stage *st;
@@ -338,22 +310,9 @@ const char *dix_stage_dir(const struct dix_stage *st)
 	return st->dir;
 }
 
-static void parent_of(const char *path, char *out)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		snprintf(out, PATH_MAX, ".");
-	else if (slash == path)
-		snprintf(out, PATH_MAX, "/");
-	else
-		snprintf(out, PATH_MAX, "%.*s", (int)(slash - path), path);
-}
-
 int dix_stage_commit(struct dix_stage *st)
 {
 	struct dix_manifest m;
-	char parent[PATH_MAX];
 	int rc;
 
 	if ((rc = stage_scan(st->dir, &m)) < 0 || (rc = manifest_write(st->dir, &m)) < 0)
@@ -363,17 +322,23 @@ int dix_stage_commit(struct dix_stage *st)
 		rc = dann_fail_errno(DANN_EIO, errno, "%s: chmod", st->dir);
 		goto fail;
 	}
-	if ((rc = fsync_path(st->dir, 1)) < 0)
+	if ((rc = fsu_fsync_dir(st->dir)) < 0)
 		goto fail;
-	if (rename(st->dir, st->final_dir) < 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot rename %s into place",
-				     st->final_dir, st->dir);
+	/* Never over an existing name, even one that appeared during the build;
+	 * the parent directory is fsynced after the rename. */
+	if ((rc = fsu_rename_noreplace(st->dir, st->final_dir)) < 0) {
+		if (rc == DANN_EEXIST)
+			dann_fail(rc, "%s: already exists; an index is never overwritten (remove it or "
+				  "choose another --out)", st->final_dir);
+		if (access(st->dir, F_OK) != 0) {
+			/* renamed; only the parent's fsync failed */
+			free(st);
+			return rc;
+		}
 		goto fail;
 	}
-	parent_of(st->final_dir, parent);
-	rc = fsync_path(parent, 1);
 	free(st);
-	return rc;
+	return 0;
 fail:
 	dix_stage_abort(st);
 	return rc;
@@ -381,19 +346,10 @@ fail:
 
 void dix_stage_abort(struct dix_stage *st)
 {
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
 	if (!st)
 		return;
-	if ((d = opendir(st->dir))) {
-		while ((de = readdir(d)))
-			if (de->d_name[0] != '.' || (de->d_name[1] && strcmp(de->d_name, "..")))
-				if (!join(path, st->dir, de->d_name))
-					unlink(path);
-		closedir(d);
-	}
-	rmdir(st->dir);
+	/* Best effort: an abort follows another error, which is the one the
+	 * caller reports; a stage left behind is named "*.tmp-*". */
+	fsu_rmtree(st->dir);
 	free(st);
 }

@@ -52,8 +52,9 @@ int dix_stage_begin(const char *final_dir, struct dix_stage **out);
 /* The stage's path: write the index files in here. */
 const char *dix_stage_dir(const struct dix_stage *st);
 /* fsyncs every file, writes MANIFEST, fsyncs the stage, renames it to the
- * final name and fsyncs the parent; frees st. On failure the stage is
- * removed and final_dir does not exist. */
+ * final name (never over an existing one: DANN_EEXIST if the name was taken
+ * since dix_stage_begin) and fsyncs the parent; frees st. On failure the
+ * stage is removed and whatever was at final_dir is untouched. */
 int dix_stage_commit(struct dix_stage *st);
 /* Removes the stage and everything in it; frees st. NULL is a no-op. */
 void dix_stage_abort(struct dix_stage *st);

@@ -17,6 +17,7 @@
 
 #include "../crc.h"
 #include "../error.h"
+#include "../fsutil.h"
 #include "dix_manifest.h"
 
 #define WRITE_CHUNK_SECTORS 1024u /* 4 MiB per write() */
@@ -53,22 +54,6 @@ static int check_graph(const struct dix_write_params *p, const struct dix_graph 
 				return dann_fail(DANN_EINVAL,
 						 "disk index: node %llu has neighbour %u >= n = %llu",
 						 (unsigned long long)i, nb[j], (unsigned long long)g->n);
-	}
-	return 0;
-}
-
-static int write_all(int fd, const char *path, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return dann_fail_errno(DANN_EIO, errno, "%s: write", path);
-		p += w;
-		len -= (size_t)w;
 	}
 	return 0;
 }
@@ -127,7 +112,7 @@ static int write_nodes_file(const char *path, const struct dix_header *h,
 		goto out;
 	}
 	memcpy(buf, h, sizeof *h);
-	if ((rc = write_all(fd, path, buf, DIX_SECTOR)) < 0)
+	if ((rc = fsu_write_all(fd, path, buf, DIX_SECTOR)) < 0)
 		goto out;
 	for (uint64_t s0 = 0; s0 < h->n; s0 += slots_per_chunk) {
 		uint64_t s1 = s0 + slots_per_chunk < h->n ? s0 + slots_per_chunk : h->n;
@@ -142,13 +127,12 @@ static int write_nodes_file(const char *path, const struct dix_header *h,
 			if ((rc = fill_record(buf + off, h, g, id, rows, rows_arg)) < 0)
 				goto out;
 		}
-		if ((rc = write_all(fd, path, buf, (end_sector - first_sector) * DIX_SECTOR)) < 0)
+		if ((rc = fsu_write_all(fd, path, buf, (end_sector - first_sector) * DIX_SECTOR)) < 0)
 			goto out;
 		if (p->progress)
 			p->progress(p->progress_arg, "layout", s1, h->n);
 	}
-	if (fsync(fd) < 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync", path);
+	rc = fsu_fsync(fd, path);
 out:
 	free(buf);
 	close(fd);

@@ -50,6 +50,13 @@ int dix_write_nodes(const char *dir, const struct dix_write_params *p, const str
  * writes the identity map (key i for id i). */
 int dix_write_ids(const char *dir, const uint64_t *keys, uint64_t n);
 
+/* Builds a disk index of the vectors in data_path into the existing
+ * directory dir (a stage the caller owns and commits), with keys[i] (NULL:
+ * i) as the primary key of row i in the id map. dann_index_build is this
+ * plus the stage; the segment layer uses it to put its own files beside
+ * the index under one MANIFEST. */
+int dix_build_dir(const char *data_path, const char *dir, const struct dann_build_params *p,
+		  const uint64_t *keys);
 /* The locality-aware order (after Starling's block shuffling): walks the
  * graph breadth-first from the entry points; each sector is opened by the
  * next unplaced node and filled with unplaced neighbours of the nodes

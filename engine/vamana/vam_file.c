@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 
 #include "crc.h"
 #include "error.h"
+#include "fsutil.h"
 #include "vam_file.h"
 #include "vam_impl.h"
 
@@ -39,45 +39,6 @@ static void encode_header(const struct vam_file_header *h, uint8_t *b)
 	memcpy(b + 32, &h->dtype, 4);
 	memcpy(b + 36, &h->dim, 4);
 	memcpy(b + 40, &h->crc, 4);
-}
-
-static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off, const char *path)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return dann_fail_errno(DANN_EIO, w < 0 ? errno : EIO, "%s: write at offset %llu",
-					       path, (unsigned long long)off);
-		p += w;
-		len -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
-static int pread_all(int fd, void *buf, size_t len, uint64_t off, const char *path)
-{
-	uint8_t *p = buf;
-
-	while (len) {
-		ssize_t r = pread(fd, p, len, (off_t)off);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return dann_fail_errno(DANN_EIO, errno, "%s: read at offset %llu", path,
-					       (unsigned long long)off);
-		if (r == 0)
-			return dann_fail(DANN_ECORRUPT, "%s: file ends at offset %llu, expected more",
-					 path, (unsigned long long)off);
-		p += r;
-		len -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
 }
 
 void vam_gw_abort(struct vam_gw *w)
@@ -118,7 +79,7 @@ int vam_gw_create(const char *path, const struct vam_file_header *h, struct vam_
 		return rc;
 	}
 	encode_header(&w->h, hdr);
-	if ((rc = pwrite_all(w->fd, hdr, sizeof hdr, 0, w->tmp)) < 0) {
+	if ((rc = fsu_pwrite_all(w->fd, w->tmp, hdr, sizeof hdr, 0)) < 0) {
 		vam_gw_abort(w);
 		return rc;
 	}
@@ -136,38 +97,29 @@ int vam_gw_put(struct vam_gw *w, uint64_t first, uint64_t count, const uint32_t 
 		return dann_fail(DANN_EINVAL, "%s: rows %llu..%llu past n = %llu", w->tmp,
 				 (unsigned long long)first, (unsigned long long)(first + count),
 				 (unsigned long long)n);
-	if ((rc = pwrite_all(w->fd, deg, count * 4, VAM_FILE_HEADER_BYTES + first * 4, w->tmp)) < 0)
+	if ((rc = fsu_pwrite_all(w->fd, w->tmp, deg, count * 4,
+				 VAM_FILE_HEADER_BYTES + first * 4)) < 0)
 		return rc;
-	return pwrite_all(w->fd, slots, count * R * 4, VAM_FILE_HEADER_BYTES + n * 4 + first * R * 4,
-			  w->tmp);
+	return fsu_pwrite_all(w->fd, w->tmp, slots, count * R * 4,
+			      VAM_FILE_HEADER_BYTES + n * 4 + first * R * 4);
 }
 
 int vam_gw_close(struct vam_gw *w)
 {
 	uint8_t hdr[VAM_FILE_HEADER_BYTES];
-	char *dir = NULL;
-	int rc, dfd;
+	int rc;
 
 	if ((rc = crc32c_file(w->tmp, VAM_FILE_HEADER_BYTES, UINT64_MAX, &w->h.crc)) < 0)
 		goto fail;
 	encode_header(&w->h, hdr);
-	if ((rc = pwrite_all(w->fd, hdr, sizeof hdr, 0, w->tmp)) < 0)
+	if ((rc = fsu_pwrite_all(w->fd, w->tmp, hdr, sizeof hdr, 0)) < 0)
 		goto fail;
-	if (fsync(w->fd) < 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync", w->tmp);
+	if ((rc = fsu_fsync(w->fd, w->tmp)) < 0)
 		goto fail;
-	}
-	if (rename(w->tmp, w->path) < 0) {
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: rename to %s", w->tmp, w->path);
+	/* The directory fsync makes the rename durable; its failure is the
+	 * caller's error like any other (the temporary is gone by then). */
+	if ((rc = fsu_rename_replace(w->tmp, w->path)) < 0)
 		goto fail;
-	}
-	close(w->fd);
-	w->fd = -1;
-	if ((dir = strdup(w->path)) && (dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY)) >= 0) {
-		fsync(dfd); /* best effort: the file itself is already durable */
-		close(dfd);
-	}
-	free(dir);
 	vam_gw_abort(w);
 	return 0;
 fail:
@@ -216,7 +168,7 @@ static int read_header_fd(int fd, const char *path, struct vam_file_header *h)
 	if (size < (off_t)VAM_FILE_HEADER_BYTES)
 		return dann_fail(DANN_ECORRUPT, "%s: %lld bytes, shorter than the %u-byte header", path,
 				 (long long)size, VAM_FILE_HEADER_BYTES);
-	if ((rc = pread_all(fd, b, sizeof b, 0, path)) < 0)
+	if ((rc = fsu_pread_all(fd, path, b, sizeof b, 0)) < 0)
 		return rc;
 	if (memcmp(b, VAM_FILE_MAGIC, 8))
 		return dann_fail(DANN_ECORRUPT, "%s: bad magic, not a dann graph file", path);
@@ -292,8 +244,8 @@ int vam_load(const char *path, enum dann_metric metric, enum dann_dtype dtype, u
 	if ((rc = vam_create(metric, dtype, dim, n, &dp, &v)) < 0)
 		goto out;
 	deg = v->deg;
-	if ((rc = pread_all(fd, deg, n * 4, VAM_FILE_HEADER_BYTES, path)) < 0 ||
-	    (rc = pread_all(fd, v->slots, n * h.R * 4, VAM_FILE_HEADER_BYTES + n * 4, path)) < 0)
+	if ((rc = fsu_pread_all(fd, path, deg, n * 4, VAM_FILE_HEADER_BYTES)) < 0 ||
+	    (rc = fsu_pread_all(fd, path, v->slots, n * h.R * 4, VAM_FILE_HEADER_BYTES + n * 4)) < 0)
 		goto out;
 	for (uint64_t i = 0; i < n; i++) {
 		if (deg[i] > h.R) {

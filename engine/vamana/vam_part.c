@@ -30,7 +30,7 @@
  *
  * Memory: shard rows and the k-means sample are read by pread too; the
  * streaming passes (assign, medoid) read chunks of a sixteenth of the
- * budget through the mapping and drop each with vf_advise_dontneed.
+ * budget by pread (vf_read_f32) into one reused buffer.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -751,7 +751,7 @@ static int build_partitioned(struct part *pt, uint64_t budget, const char *tmpdi
 					 (unsigned long long)k, (unsigned long long)pt->n);
 		pt->k = (uint32_t)k;
 	}
-	/* A pass over the file holds a chunk twice (mapped, and as float):
+	/* A pass over the file sizes a chunk for its rows twice (raw, and as float):
 	 * a sixteenth of the budget, so large rows under a small budget still
 	 * fit beside the k-means and BLAS buffers. */
 	pt->stream_rows = budget / 16 / (pt->dim * sizeof(float) + vf_row_bytes(pt->f));

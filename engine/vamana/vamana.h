@@ -180,8 +180,8 @@ int vam_load(const char *path, enum dann_metric metric, enum dann_dtype dtype, u
  * on disk (see vam_part.c); shard files go to a temporary directory under
  * tmpdir (NULL = graph_path's directory) and are removed. st may be NULL.
  * Memory: each shard build uses at most 80% of the budget, the merge at
- * most half of it (neighbour rows are read by pread, never through the
- * file's mapping), the streaming passes a sixteenth; on top come the
+ * most half of it (neighbour rows are read by pread into one buffer), the
+ * streaming passes a sixteenth; on top come the
  * process's own ~10 MiB and, in the k-means phase only, km_train's working
  * set (OpenBLAS buffers), which sets the peak when the budget is small.
  * Measured: 1M x 128 under 256 MiB peaks at 159 MiB; tests/vamana/

@@ -388,8 +388,12 @@ Test(gt_files, writes_ids_and_distances_that_match_the_in_memory_answer)
 	cr_assert_eq(vf_dim(ids), K);
 	cr_assert_eq(vf_count(dists), NQ);
 	cr_assert_eq(vf_dim(dists), K);
-	cr_assert_eq(memcmp(vf_rows(ids, 0), want_ids, sizeof want_ids), 0);
-	cr_assert_eq(memcmp(vf_rows(dists, 0), want_d, sizeof want_d), 0);
+	uint32_t got_ids[NQ * K];
+	float got_d[NQ * K];
+	cr_assert_eq(vf_read(ids, 0, NQ, got_ids), 0, "%s", dann_errmsg());
+	cr_assert_eq(vf_read(dists, 0, NQ, got_d), 0, "%s", dann_errmsg());
+	cr_assert_eq(memcmp(got_ids, want_ids, sizeof want_ids), 0);
+	cr_assert_eq(memcmp(got_d, want_d, sizeof want_d), 0);
 	vf_close(ids);
 	vf_close(dists);
 	free(base);

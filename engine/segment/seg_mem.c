@@ -1,0 +1,298 @@
+/*
+ * seg_mem.c — rows held in RAM: the growing segment and sealed segments
+ * whose disk index is still being built.
+ *
+ * Rows are appended in LSN order (seg_apply) into arrays that grow under
+ * the write side of m->rw; searches and reads hold the read side. Below
+ * SEG_EXACT_ROWS a search scans every row exactly; past it the rows also
+ * go into an in-memory Vamana graph (vamana.h; FreshDiskANN inserts and
+ * deletes) whose ids are the row numbers, and searches walk the graph.
+ * Deletes set a bit per row (atomic, read by concurrent scans) and mark
+ * the graph node.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../error.h"
+#include "../topk.h"
+#include "../vamana/vamana.h"
+#include "seg_impl.h"
+
+int seg_mem_new(const struct dann_coll *c, struct seg_mem **out)
+{
+	struct seg_mem *m = calloc(1, sizeof *m);
+	uint32_t nc = seg_ncols(&c->schema);
+
+	if (!m || (nc && !(m->cols = calloc(nc, sizeof *m->cols)))) {
+		free(m);
+		return dann_fail(DANN_ENOMEM, "growing segment of %s", c->schema.name);
+	}
+	m->ncols = nc;
+	for (uint32_t i = 0; i < nc; i++) {
+		m->cols[i].type = seg_col_type(&c->schema, i);
+		m->cols[i].esz = seg_field_size(m->cols[i].type);
+	}
+	pthread_rwlock_init(&m->rw, NULL);
+	*out = m;
+	return 0;
+}
+
+void seg_mem_free(struct seg_mem *m)
+{
+	if (!m)
+		return;
+	vam_free(m->vam);
+	for (uint32_t i = 0; i < m->ncols; i++) {
+		free(m->cols[i].vals);
+		free(m->cols[i].offs);
+		free(m->cols[i].valid);
+	}
+	free(m->cols);
+	free(m->keys);
+	free(m->vecs);
+	free((void *)m->delw);
+	pthread_rwlock_destroy(&m->rw);
+	free(m);
+}
+
+static int grow(void **p, size_t bytes)
+{
+	void *q = realloc(*p, bytes ? bytes : 1);
+
+	if (!q)
+		return DANN_ENOMEM;
+	*p = q;
+	return 0;
+}
+
+/* Bytes of the variable-length values a batch adds to column ci. */
+static size_t batch_var_bytes(const struct dann_batch *b, const char *name)
+{
+	for (uint32_t j = 0; j < b->ncols; j++)
+		if (!strcmp(b->cols[j].name, name))
+			return b->cols[j].offsets[b->n] - b->cols[j].offsets[0];
+	return 0;
+}
+
+static const char *col_name(const struct dann_coll *c, uint32_t i)
+{
+	return i < c->schema.nfields ? c->schema.fields[i].name : SEG_META_FIELD;
+}
+
+static int reserve_cols(const struct dann_coll *c, struct seg_mem *m, uint64_t cap,
+			const struct dann_batch *b)
+{
+	for (uint32_t i = 0; i < m->ncols; i++) {
+		struct seg_col *sc = &m->cols[i];
+		if (grow((void **)&sc->valid, cap) < 0)
+			return DANN_ENOMEM;
+		if (sc->esz) {
+			if (grow((void **)&sc->vals, cap * sc->esz) < 0)
+				return DANN_ENOMEM;
+			continue;
+		}
+		if (grow((void **)&sc->offs, (cap + 1) * sizeof *sc->offs) < 0)
+			return DANN_ENOMEM;
+		if (m->n == 0)
+			sc->offs[0] = 0;
+		size_t need = sc->bytes + (b ? batch_var_bytes(b, col_name(c, i)) : 0);
+		if (need > sc->vals_cap) {
+			size_t nc = sc->vals_cap * 2 > need ? sc->vals_cap * 2 : need;
+			if (grow((void **)&sc->vals, nc) < 0)
+				return DANN_ENOMEM;
+			sc->vals_cap = nc;
+		}
+	}
+	return 0;
+}
+
+int seg_mem_reserve(const struct dann_coll *c, struct seg_mem *m, const struct dann_batch *b)
+{
+	uint64_t need = m->n + b->n, cap = m->cap;
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&m->rw);
+	if (need > cap) {
+		cap = cap ? cap : 1024;
+		while (cap < need)
+			cap *= 2;
+		size_t oldw = (m->cap + 63) / 64, neww = (cap + 63) / 64;
+		if (grow((void **)&m->keys, cap * sizeof *m->keys) < 0 ||
+		    grow((void **)&m->vecs, cap * c->row_bytes) < 0 ||
+		    grow((void **)&m->delw, neww * sizeof *m->delw) < 0) {
+			rc = DANN_ENOMEM;
+			goto out;
+		}
+		memset((void *)(m->delw + oldw), 0, (neww - oldw) * sizeof *m->delw);
+		m->cap = cap;
+	}
+	rc = reserve_cols(c, m, m->cap, b);
+out:
+	pthread_rwlock_unlock(&m->rw);
+	if (rc < 0)
+		return dann_fail(DANN_ENOMEM, "%s: room for %llu rows in RAM", c->schema.name,
+				 (unsigned long long)need);
+	return 0;
+}
+
+static void append_col(struct seg_col *sc, const struct dann_column *col, uint64_t at, uint64_t n)
+{
+	if (!col) {
+		memset(sc->valid + at, 0, n);
+		if (sc->esz)
+			memset(sc->vals + at * sc->esz, 0, n * sc->esz);
+		else
+			for (uint64_t r = 0; r < n; r++)
+				sc->offs[at + r + 1] = sc->bytes;
+		return;
+	}
+	if (col->valid)
+		memcpy(sc->valid + at, col->valid, n);
+	else
+		memset(sc->valid + at, 1, n);
+	if (sc->esz) {
+		memcpy(sc->vals + at * sc->esz, col->values, n * sc->esz);
+		return;
+	}
+	for (uint64_t r = 0; r < n; r++) {
+		uint64_t len = col->offsets[r + 1] - col->offsets[r];
+		memcpy(sc->vals + sc->bytes, (const char *)col->values + col->offsets[r], len);
+		sc->bytes += len;
+		sc->offs[at + r + 1] = sc->bytes;
+	}
+}
+
+/* Past SEG_EXACT_ROWS the graph is built over the rows so far, then every
+ * later batch is inserted into it. */
+static int follow_graph(const struct dann_coll *c, struct seg_mem *m, uint64_t first, uint64_t n)
+{
+	struct vam_params vp;
+	uint32_t id0;
+	int rc;
+
+	if (!m->vam && first + n < SEG_EXACT_ROWS)
+		return 0;
+	if (!m->vam) {
+		struct vam *v;
+		vam_params_default(&vp);
+		vp.R = c->schema.index.R;
+		vp.L = c->schema.index.L;
+		vp.alpha = c->schema.index.alpha;
+		vp.threads = c->db->p.threads;
+		if ((rc = vam_build(c->schema.index.metric, c->schema.dtype, c->schema.dim, m->vecs,
+				    first + n, &vp, &v)) < 0)
+			return rc;
+		for (uint64_t r = 0; r < first + n; r++)
+			if (atomic_load(&m->delw[r / 64]) & (1ull << (r % 64)))
+				vam_delete(v, (uint32_t)r);
+		pthread_rwlock_wrlock(&m->rw);
+		m->vam = v;
+		pthread_rwlock_unlock(&m->rw);
+		return 0;
+	}
+	if ((rc = vam_insert_batch(m->vam, m->vecs + first * c->row_bytes, n, &id0)) < 0)
+		return rc;
+	if (id0 != first)
+		return dann_fail(DANN_ECORRUPT, "%s: graph id %u for row %llu", c->schema.name, id0,
+				 (unsigned long long)first);
+	return 0;
+}
+
+int seg_mem_append(const struct dann_coll *c, struct seg_mem *m, const struct dann_batch *b,
+		   const int64_t *keys)
+{
+	uint64_t at;
+	int rc;
+
+	if ((rc = seg_mem_reserve(c, m, b)) < 0)
+		return rc;
+	pthread_rwlock_wrlock(&m->rw);
+	at = m->n;
+	memcpy(m->keys + at, keys, b->n * sizeof *keys);
+	memcpy(m->vecs + at * c->row_bytes, b->vectors, b->n * c->row_bytes);
+	for (uint32_t i = 0; i < m->ncols; i++) {
+		const struct dann_column *col = NULL;
+		for (uint32_t j = 0; j < b->ncols; j++)
+			if (!strcmp(b->cols[j].name, col_name(c, i)))
+				col = &b->cols[j];
+		append_col(&m->cols[i], col, at, b->n);
+	}
+	pthread_rwlock_unlock(&m->rw);
+	/* The graph reads the vector array without the lock: rows below n
+	 * are never moved while the graph is built, since appends only come
+	 * from this thread (under coll->mu) and the array moved, if at all,
+	 * in the reserve above. */
+	if ((rc = follow_graph(c, m, at, b->n)) < 0)
+		return rc;
+	pthread_rwlock_wrlock(&m->rw);
+	m->n = at + b->n;
+	pthread_rwlock_unlock(&m->rw);
+	return 0;
+}
+
+void seg_mem_delete(struct seg_mem *m, uint64_t row)
+{
+	atomic_fetch_or(&m->delw[row / 64], 1ull << (row % 64));
+	if (m->vam && row < vam_count(m->vam))
+		vam_delete(m->vam, (uint32_t)row);
+}
+
+bool seg_mem_deleted(struct seg_mem *m, uint64_t row)
+{
+	return (atomic_load(&m->delw[row / 64]) >> (row % 64)) & 1;
+}
+
+static int exact_scan(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
+		      int64_t *keys, float *dists, uint32_t *found)
+{
+	struct topk t;
+	int rc;
+
+	if ((rc = topk_init(&t, k)) < 0)
+		return rc;
+	for (uint64_t r = 0; r < m->n; r++) {
+		if (seg_mem_deleted(m, r))
+			continue;
+		float d = c->dist(q, m->vecs + r * c->row_bytes, c->schema.dim);
+		if (d < topk_bound(&t))
+			topk_push(&t, (uint32_t)r, d);
+	}
+	*found = topk_sort(&t);
+	for (uint32_t i = 0; i < *found; i++) {
+		keys[i] = m->keys[t.id[i]];
+		dists[i] = t.dist[i];
+	}
+	topk_destroy(&t);
+	return 0;
+}
+
+int seg_mem_search(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
+		   uint32_t L, int64_t *keys, float *dists, uint32_t *found)
+{
+	uint32_t *ids;
+	int rc;
+
+	pthread_rwlock_rdlock(&m->rw);
+	if (!m->vam) {
+		rc = exact_scan(c, m, q, k, keys, dists, found);
+		pthread_rwlock_unlock(&m->rw);
+		return rc;
+	}
+	if (!(ids = malloc(k * sizeof *ids))) {
+		pthread_rwlock_unlock(&m->rw);
+		return dann_fail(DANN_ENOMEM, "search: %u results", k);
+	}
+	rc = vam_search(m->vam, q, k, L < k ? k : L, NULL, ids, dists, found, NULL);
+	for (uint32_t i = 0; rc == 0 && i < *found; i++)
+		keys[i] = m->keys[ids[i]];
+	pthread_rwlock_unlock(&m->rw);
+	free(ids);
+	return rc;
+}
+
+void seg_mem_vector(const struct dann_coll *c, struct seg_mem *m, uint64_t row, void *out)
+{
+	pthread_rwlock_rdlock(&m->rw);
+	memcpy(out, m->vecs + row * c->row_bytes, c->row_bytes);
+	pthread_rwlock_unlock(&m->rw);
+}
