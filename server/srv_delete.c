@@ -29,7 +29,10 @@ int srv_h_delete(struct srv_req *rq, const void *in, void *out)
 		return rc;
 	if ((rc = srv_pkexpr_parse(rq, q->expr, s.pk_field, &keys, &n)) < 0)
 		return rc;
-	if ((rc = dann_coll_delete(c, keys, n, &deleted)) < 0)
+	pthread_rwlock_rdlock(&rq->srv->write_lock);
+	rc = dann_coll_delete(c, keys, n, &deleted);
+	pthread_rwlock_unlock(&rq->srv->write_lock);
+	if (rc < 0)
 		return rc;
 	r->delete_cnt = (int64_t)deleted;
 	r->timestamp = srv_hybrid_now();

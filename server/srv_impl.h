@@ -37,7 +37,10 @@ struct srv {
 	int shutdown_done;              /* the server's shutdown tag arrived */
 	uint64_t start_ns;
 	atomic_llong next_client_id;
-	pthread_mutex_t load_lock;      /* serialises load-state property updates */
+	/* Writers (insert, upsert, delete) hold it shared; CreateIndex holds it
+	 * exclusively while it recreates an empty collection with a new metric
+	 * (see srv_index.c), so no write can land in the collection dropped. */
+	pthread_rwlock_t write_lock;
 };
 
 /* CLOCK_MONOTONIC now, in ns. */

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "error.h"
+#include "log.h"
 #include "milvus.pb-c.h"
 #include "srv_coll.h"
 #include "srv_handlers.h"
@@ -138,6 +139,64 @@ static char *params_json(struct srv_req *rq, const Milvus__Proto__Milvus__Create
 	return copy;
 }
 
+/* Milvus fixes a collection's metric when its index is created; dann at
+ * collection creation, and the segment layer cannot change it yet once a
+ * collection exists. A collection that holds no row yet is recreated with
+ * the new metric (its server properties carried over), with writers held
+ * off so that nothing lands in the collection being replaced. */
+static const char *const kept_props[] = { SRV_PROP_CREATED, SRV_PROP_CONSISTENCY };
+#define NKEPT (sizeof kept_props / sizeof kept_props[0])
+
+static int empty(struct dann_coll *c)
+{
+	struct dann_seg_info *segs = NULL;
+	size_t n = 0;
+	uint64_t rows = 0;
+	int ok;
+
+	if (dann_coll_count(c, &rows) < 0 || rows || dann_coll_segments(c, &segs, &n) < 0)
+		return 0;
+	ok = 1;
+	for (size_t i = 0; i < n; i++)
+		if (segs[i].rows)
+			ok = 0;
+	free(segs);
+	return ok;
+}
+
+static int recreate_with(struct srv_req *rq, struct dann_coll **cp, const struct dann_index_params *ip)
+{
+	struct dann_schema s;
+	char vals[NKEPT][64];
+	int have[NKEPT];
+	int rc;
+
+	pthread_rwlock_wrlock(&rq->srv->write_lock);
+	if ((rc = dann_coll_schema(*cp, &s)) < 0)
+		goto out;
+	if (!empty(*cp)) {
+		rc = srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EUNSUPPORTED,
+			      "collection %s: the metric is %s and the collection holds rows; dannd cannot "
+			      "change the metric of a collection with data yet (create the index before "
+			      "inserting)", s.name, dann_metric_name(s.index.metric));
+		goto out;
+	}
+	for (size_t i = 0; i < NKEPT; i++)
+		have[i] = dann_coll_get_prop(*cp, kept_props[i], vals[i], sizeof vals[i]) == 0;
+	s.index = *ip;
+	if ((rc = dann_coll_drop(rq->srv->db, s.name)) < 0 || (rc = dann_coll_create(rq->srv->db, &s)) < 0 ||
+	    (rc = dann_coll_get(rq->srv->db, s.name, cp)) < 0)
+		goto out;
+	for (size_t i = 0; i < NKEPT && rc == 0; i++)
+		if (have[i])
+			rc = dann_coll_set_prop(*cp, kept_props[i], vals[i]);
+	dann_log(DANN_LOG_INFO, "server", "collection %s: recreated empty with metric %s for its index",
+		 s.name, dann_metric_name(ip->metric));
+out:
+	pthread_rwlock_unlock(&rq->srv->write_lock);
+	return rc;
+}
+
 int srv_h_create_index(struct srv_req *rq, const void *in, void *out)
 {
 	const Milvus__Proto__Milvus__CreateIndexRequest *q = in;
@@ -169,6 +228,8 @@ int srv_h_create_index(struct srv_req *rq, const void *in, void *out)
 		rc = DANN_ENOMEM;
 		goto out;
 	}
+	if (ip.metric != s.index.metric && (rc = recreate_with(rq, &c, &ip)) < 0)
+		goto out;
 	if ((rc = dann_coll_set_index(c, &ip)) < 0 ||
 	    (rc = dann_coll_set_prop(c, SRV_PROP_INDEX_TYPE, type && type[0] ? type : "AUTOINDEX")) < 0 ||
 	    (rc = dann_coll_set_prop(c, SRV_PROP_INDEX_PARAMS, json)) < 0 ||

@@ -326,8 +326,22 @@ static int mutation_ids(struct srv_req *rq, Milvus__Proto__Milvus__MutationResul
 	return 0;
 }
 
+static int write_locked(struct srv_req *rq, const char *coll, Milvus__Proto__Schema__FieldData *const *fields,
+			size_t nf, uint32_t num_rows, int upsert, Milvus__Proto__Milvus__MutationResult *r);
+
 static int write_rows(struct srv_req *rq, const char *coll, Milvus__Proto__Schema__FieldData *const *fields,
 		      size_t nf, uint32_t num_rows, int upsert, Milvus__Proto__Milvus__MutationResult *r)
+{
+	int rc;
+
+	pthread_rwlock_rdlock(&rq->srv->write_lock);
+	rc = write_locked(rq, coll, fields, nf, num_rows, upsert, r);
+	pthread_rwlock_unlock(&rq->srv->write_lock);
+	return rc;
+}
+
+static int write_locked(struct srv_req *rq, const char *coll, Milvus__Proto__Schema__FieldData *const *fields,
+			size_t nf, uint32_t num_rows, int upsert, Milvus__Proto__Milvus__MutationResult *r)
 {
 	struct dann_coll *c;
 	struct dann_schema s;

@@ -164,7 +164,7 @@ int srv_open(const struct srv_config *c, struct srv **out)
 	s->start_ns = srv_now_ns();
 	pthread_mutex_init(&s->shutdown_lock, NULL);
 	pthread_cond_init(&s->shutdown_cond, NULL);
-	pthread_mutex_init(&s->load_lock, NULL);
+	pthread_rwlock_init(&s->write_lock, NULL);
 	gpr_set_log_function(grpc_log_hook);
 	grpc_init();
 
@@ -272,6 +272,6 @@ void srv_close(struct srv *s)
 	grpc_shutdown();
 	pthread_mutex_destroy(&s->shutdown_lock);
 	pthread_cond_destroy(&s->shutdown_cond);
-	pthread_mutex_destroy(&s->load_lock);
+	pthread_rwlock_destroy(&s->write_lock);
 	free(s);
 }
