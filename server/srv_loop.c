@@ -34,6 +34,7 @@
 
 #define SRV_POSTED_CALLS 16   /* request_calls kept posted, so bursts are accepted at once */
 #define MS_NS 1000000ull
+#define SRV_MIN_PING_MS 5000
 
 uint64_t srv_now_ns(void)
 {
@@ -116,24 +117,36 @@ static int check_config(const struct srv_config *c)
 	return 0;
 }
 
+static grpc_arg int_arg(const char *key, int value)
+{
+	grpc_arg a;
+
+	memset(&a, 0, sizeof a);
+	a.type = GRPC_ARG_INTEGER;
+	a.key = (char *)key;
+	a.value.integer = value;
+	return a;
+}
+
 static int start_grpc(struct srv *s)
 {
-	grpc_arg args[3];
+	grpc_arg args[6];
 	grpc_channel_args chargs;
 	grpc_server_credentials *creds;
 	int rc;
 
-	memset(args, 0, sizeof args);
-	args[0].type = GRPC_ARG_INTEGER;
-	args[0].key = GRPC_ARG_ALLOW_REUSEPORT;
-	args[0].value.integer = 0; /* a second dannd on the port must fail, not share it */
-	args[1].type = GRPC_ARG_INTEGER;
-	args[1].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-	args[1].value.integer = (int)s->cfg.max_recv_bytes;
-	args[2].type = GRPC_ARG_INTEGER;
-	args[2].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
-	args[2].value.integer = (int)s->cfg.max_send_bytes;
-	chargs.num_args = 3;
+	/* A second dannd on the port must fail, not share it. */
+	args[0] = int_arg(GRPC_ARG_ALLOW_REUSEPORT, 0);
+	args[1] = int_arg(GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, (int)s->cfg.max_recv_bytes);
+	args[2] = int_arg(GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, (int)s->cfg.max_send_bytes);
+	/* The SDKs ping every ~10 s to keep idle channels alive, also during a
+	 * long Flush; gRPC core's default answers that with GOAWAY ("too many
+	 * pings") and the client sees RESOURCE_EXHAUSTED. Accept pings as
+	 * Milvus does: every SRV_MIN_PING_MS at most, with or without calls. */
+	args[3] = int_arg(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, SRV_MIN_PING_MS);
+	args[4] = int_arg(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+	args[5] = int_arg(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+	chargs.num_args = sizeof args / sizeof args[0];
 	chargs.args = args;
 
 	s->cq = grpc_completion_queue_create_for_next(NULL);
