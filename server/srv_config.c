@@ -29,13 +29,13 @@ static int set_u64(uint64_t *dst, const char *key, const char *v, uint64_t lo, u
 
 	errno = 0;
 	x = strtoull(v, &end, 10);
-	if (!*v || *v == '-' || errno || x < lo || x > hi)
+	if (!*v || *v == '-' || errno || end == v)
 		goto bad;
 	/* Sizes may carry a binary suffix. */
 	if (*end == 'K' || *end == 'k') { x <<= 10; end++; }
 	else if (*end == 'M' || *end == 'm') { x <<= 20; end++; }
 	else if (*end == 'G' || *end == 'g') { x <<= 30; end++; }
-	if (*end || x < lo || x > hi)
+	if (*end || x < lo || x > hi || (x >> 30) > UINT32_MAX)
 		goto bad;
 	*dst = x;
 	return 0;

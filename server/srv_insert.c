@@ -227,14 +227,24 @@ static int get_scalar(struct srv_req *rq, const Milvus__Proto__Schema__FieldData
 	return rc;
 }
 
-static uint64_t rows_of(const Milvus__Proto__Schema__FieldData *f, const struct dann_schema *s)
+/* Rows in the vector column: its values over the dimension, which must
+ * divide them. */
+static int rows_of(struct srv_req *rq, const Milvus__Proto__Schema__FieldData *f, const struct dann_schema *s,
+		   uint64_t *n)
 {
+	uint64_t values = 0;
+
 	if (f->field_case == MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_VECTORS && f->vectors) {
-		if (f->vectors->data_case == VC(FLOAT_VECTOR) && s->dim)
-			return f->vectors->float_vector->n_data / s->dim;
-		if (f->vectors->data_case == VC(INT8_VECTOR) && s->dim)
-			return f->vectors->int8_vector.len / s->dim;
+		if (f->vectors->data_case == VC(FLOAT_VECTOR))
+			values = f->vectors->float_vector->n_data;
+		else if (f->vectors->data_case == VC(INT8_VECTOR))
+			values = f->vectors->int8_vector.len;
 	}
+	if (values % s->dim)
+		return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL,
+				"field %s: dimension mismatch: %llu values are not rows of dim %u", f->field_name,
+				(unsigned long long)values, s->dim);
+	*n = values / s->dim;
 	return 0;
 }
 
@@ -251,8 +261,9 @@ int srv_batch_decode(struct srv_req *rq, const struct dann_schema *s,
 	if (!cols)
 		return DANN_ENOMEM;
 	for (size_t i = 0; i < nf && !n; i++)
-		if (fields[i]->field_name && strcmp(fields[i]->field_name, s->vector_field) == 0)
-			n = rows_of(fields[i], s);
+		if (fields[i]->field_name && strcmp(fields[i]->field_name, s->vector_field) == 0 &&
+		    (rc = rows_of(rq, fields[i], s, &n)) < 0)
+			return rc;
 	if (!n)
 		return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL, "%s: no rows to write", rq->method);
 	b->n = n;
