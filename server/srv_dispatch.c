@@ -141,6 +141,13 @@ void srv_dispatch(struct srv_req *rq, const struct srv_method *m, const char *pa
 	dann_clear_error();
 	rq->mcode = 0;
 	out->rc = m->fn(rq, req, resp);
+	if (out->rc == DANN_ETIMEDOUT || out->rc == DANN_ECANCELED) {
+		/* The call's deadline passed or its client left: that is the
+		 * call's own status, as gRPC servers report it. */
+		out->grpc = out->rc == DANN_ETIMEDOUT ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED;
+		out->grpc_msg = srv_arena_printf(rq->arena, "%s: %s", m->name, dann_errmsg());
+		return;
+	}
 	if (set_status(rq, resp, out->rc) < 0)
 		goto nomem;
 	n = protobuf_c_message_get_packed_size(resp);

@@ -133,9 +133,9 @@ int proc_dannd_stop(struct proc_dannd *d, int sig, int timeout_s)
 	return rc;
 }
 
-int proc_run(const char *dir, const char *out_path, int timeout_s, char *const argv[])
+pid_t proc_spawn(const char *dir, const char *out_path, char *const argv[])
 {
-	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644), rc;
+	int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	pid_t pid;
 
 	if (fd < 0)
@@ -151,6 +151,31 @@ int proc_run(const char *dir, const char *out_path, int timeout_s, char *const a
 		_exit(127);
 	}
 	close(fd);
+	return pid < 0 ? -1 : pid;
+}
+
+int proc_reap(pid_t pid, int sig, int timeout_s)
+{
+	if (pid <= 0)
+		return -1;
+	if (sig)
+		return kill_wait(pid, sig, timeout_s);
+	{
+		int rc = wait_for(pid, timeout_s);
+		if (rc == -2) {
+			kill(pid, SIGKILL);
+			wait_for(pid, 10);
+			return -1;
+		}
+		return rc;
+	}
+}
+
+int proc_run(const char *dir, const char *out_path, int timeout_s, char *const argv[])
+{
+	pid_t pid = proc_spawn(dir, out_path, argv);
+	int rc;
+
 	if (pid < 0)
 		return -1;
 	rc = wait_for(pid, timeout_s);

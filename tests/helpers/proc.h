@@ -29,4 +29,10 @@ int proc_dannd_stop(struct proc_dannd *d, int sig, int timeout_s);
  * exit status, 128 + signal, or -1. */
 int proc_run(const char *dir, const char *out_path, int timeout_s, char *const argv[]);
 
+/* Starts argv like proc_run but returns at once: the pid, or -1. */
+pid_t proc_spawn(const char *dir, const char *out_path, char *const argv[]);
+/* Sends sig to pid (0: none) and waits up to timeout_s, SIGKILL after;
+ * returns the status as proc_run does. */
+int proc_reap(pid_t pid, int sig, int timeout_s);
+
 #endif
