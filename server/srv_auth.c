@@ -4,6 +4,7 @@
 #include "srv_auth.h"
 
 #include <argon2.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "srv_impl.h"
@@ -45,10 +46,25 @@ int srv_base64_decode(const char *in, size_t len, char *out, size_t cap)
 	return (int)n;
 }
 
-static int user_ok(const struct srv_config *cfg, const char *cred)
+#define SEEN_T_COST 1
+#define SEEN_M_COST_KIB 8
+#define SEEN_BYTES 32
+
+/* A cheap keyed digest of verified credentials: never the password
+ * itself, and useless outside this process (random salt). */
+static int seen_digest(struct srv *s, const char *cred, uint8_t out[SEEN_BYTES])
 {
+	return argon2id_hash_raw(SEEN_T_COST, SEEN_M_COST_KIB, 1, cred, strlen(cred), s->auth_salt,
+				 sizeof s->auth_salt, out, SEEN_BYTES) == ARGON2_OK ? 0 : -1;
+}
+
+static int user_ok(struct srv *s, const char *cred)
+{
+	const struct srv_config *cfg = &s->cfg;
 	const char *colon = strchr(cred, ':');
+	uint8_t digest[SEEN_BYTES];
 	size_t ulen;
+	int have_digest, hit, ok;
 
 	if (!colon)
 		return 0;
@@ -57,10 +73,23 @@ static int user_ok(const struct srv_config *cfg, const char *cred)
 		const struct srv_user *u = &cfg->users[i];
 		if (strlen(u->name) != ulen || memcmp(u->name, cred, ulen) != 0)
 			continue;
-		return argon2_verify(u->hash, colon + 1, strlen(colon + 1),
-				     strncmp(u->hash, "$argon2id$", 10) == 0   ? Argon2_id
-				     : strncmp(u->hash, "$argon2i$", 9) == 0 ? Argon2_i
-									     : Argon2_d) == ARGON2_OK;
+		have_digest = seen_digest(s, cred, digest) == 0;
+		pthread_mutex_lock(&s->auth_lock);
+		hit = have_digest && s->auth_seen_valid[i] && memcmp(s->auth_seen[i], digest, SEEN_BYTES) == 0;
+		pthread_mutex_unlock(&s->auth_lock);
+		if (hit)
+			return 1;
+		ok = argon2_verify(u->hash, colon + 1, strlen(colon + 1),
+				   strncmp(u->hash, "$argon2id$", 10) == 0  ? Argon2_id
+				   : strncmp(u->hash, "$argon2i$", 9) == 0 ? Argon2_i
+									   : Argon2_d) == ARGON2_OK;
+		if (ok && have_digest) {
+			pthread_mutex_lock(&s->auth_lock);
+			memcpy(s->auth_seen[i], digest, SEEN_BYTES);
+			s->auth_seen_valid[i] = 1;
+			pthread_mutex_unlock(&s->auth_lock);
+		}
+		return ok;
 	}
 	return 0;
 }
@@ -82,7 +111,7 @@ int srv_auth_check(struct srv *s, const grpc_metadata_array *md, grpc_status_cod
 			continue;
 		if (srv_base64_decode(v, vlen, cred, sizeof cred) < 0)
 			break;
-		if (user_ok(&s->cfg, cred))
+		if (user_ok(s, cred))
 			return 0;
 		*code = GRPC_STATUS_UNAUTHENTICATED;
 		*msg = "dannd: wrong user name or password";

@@ -41,6 +41,13 @@ struct srv {
 	 * exclusively while it recreates an empty collection with a new metric
 	 * (see srv_index.c), so no write can land in the collection dropped. */
 	pthread_rwlock_t write_lock;
+	/* Credentials already verified against a user's argon2 hash, kept as a
+	 * cheap salted argon2 digest so each call does not pay the full hash
+	 * (srv_auth.c). */
+	pthread_mutex_t auth_lock;
+	uint8_t auth_salt[16];
+	uint8_t auth_seen[SRV_USERS_MAX][32];
+	uint8_t auth_seen_valid[SRV_USERS_MAX];
 };
 
 /* CLOCK_MONOTONIC now, in ns. */

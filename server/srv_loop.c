@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "error.h"
@@ -178,6 +179,9 @@ int srv_open(const struct srv_config *c, struct srv **out)
 	pthread_mutex_init(&s->shutdown_lock, NULL);
 	pthread_cond_init(&s->shutdown_cond, NULL);
 	pthread_rwlock_init(&s->write_lock, NULL);
+	pthread_mutex_init(&s->auth_lock, NULL);
+	if (getrandom(s->auth_salt, sizeof s->auth_salt, 0) != (ssize_t)sizeof s->auth_salt)
+		memset(s->auth_salt, 0x5a, sizeof s->auth_salt);
 	gpr_set_log_function(grpc_log_hook);
 	grpc_init();
 
@@ -286,5 +290,6 @@ void srv_close(struct srv *s)
 	pthread_mutex_destroy(&s->shutdown_lock);
 	pthread_cond_destroy(&s->shutdown_cond);
 	pthread_rwlock_destroy(&s->write_lock);
+	pthread_mutex_destroy(&s->auth_lock);
 	free(s);
 }

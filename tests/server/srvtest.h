@@ -101,4 +101,52 @@ static inline char *srvtest_http_get(int port, const char *path)
 	return buf;
 }
 
+/* The argon2id hash of password, from `dannd --hash-password`
+ * (malloc'd). */
+static inline char *srvtest_hash(const char *password)
+{
+	char cmd[512], *hash;
+	const char *out = tmpdir_path("hash.out");
+
+	snprintf(cmd, sizeof cmd, "printf '%%s\\n' '%s' | '%s' --hash-password", password, DANND_BIN);
+	cr_assert_eq(proc_run(NULL, out, 60, (char *[]){ "sh", "-c", cmd, NULL }), 0);
+	hash = cli_slurp(out);
+	cr_assert(hash && strncmp(hash, "$argon2id$", 10) == 0, "hash: %s", hash ? hash : "");
+	hash[strcspn(hash, "\n")] = 0;
+	return hash;
+}
+
+/* A config file turning auth on with user:password (stored hashed). */
+static inline const char *srvtest_auth_conf(const char *user, const char *password)
+{
+	static char path[256];
+	char *hash = srvtest_hash(password), *text;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s", tmpdir_path("auth.conf"));
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "auth = true\nuser = %s:%s\n", user, hash);
+	fclose(f);
+	text = cli_slurp(path);
+	cr_assert(text && !strstr(text, password), "the config holds no password");
+	free(text);
+	free(hash);
+	return path;
+}
+
+/* A self-signed certificate for localhost / 127.0.0.1 and its key. */
+static inline void srvtest_cert(const char *key, const char *cert)
+{
+	char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", (char *)key,
+			 "-out", (char *)cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
+			 "subjectAltName=DNS:localhost,IP:127.0.0.1", NULL };
+	const char *out = tmpdir_path("openssl.out");
+	int rc = proc_run(NULL, out, 60, argv);
+	char *text = cli_slurp(out);
+
+	cr_assert_eq(rc, 0, "openssl: %s", text ? text : "");
+	free(text);
+}
+
 #endif

@@ -93,51 +93,25 @@ Test(srv_python, size_overload_and_deadline_limits_are_clear_statuses)
 	srvtest_stop(&d);
 }
 
-/* The argon2id hash of password, from `dannd --hash-password`. */
-static char *hash_of(const char *password)
-{
-	char cmd[512], *hash;
-	const char *out = tmpdir_path("hash.out");
-
-	snprintf(cmd, sizeof cmd, "printf '%%s\\n' '%s' | '%s' --hash-password", password, DANND_BIN);
-	cr_assert_eq(proc_run(NULL, out, 60, (char *[]){ "sh", "-c", cmd, NULL }), 0);
-	hash = cli_slurp(out);
-	cr_assert(hash && strncmp(hash, "$argon2id$", 10) == 0, "hash: %s", hash ? hash : "");
-	hash[strcspn(hash, "\n")] = 0;
-	return hash;
-}
-
 Test(srv_python, authentication_refuses_missing_and_wrong_credentials)
 {
 	struct proc_dannd d;
-	char addr[64], *hash = hash_of("s3cret pass");
-	const char *conf = tmpdir_path("dannd.conf");
-	FILE *f = fopen(conf, "w");
+	char addr[64];
 
-	cr_assert_not_null(f);
-	fprintf(f, "auth = true\nuser = alice:%s\n", hash);
-	fclose(f);
-	cr_assert(!strstr(cli_slurp(conf), "s3cret"), "the config holds no password");
-	start_with(&d, "--config", conf, "--workers", "2");
+	start_with(&d, "--config", srvtest_auth_conf("alice", "s3cret pass"), "--workers", "2");
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
 	run_py("auth", addr, "alice", "s3cret pass");
 	srvtest_stop(&d);
-	free(hash);
 }
 
 Test(srv_python, tls_serves_with_the_configured_certificate)
 {
 	struct proc_dannd d;
-	char addr[64], *text;
-	const char *key = tmpdir_path("key.pem"), *cert = tmpdir_path("cert.pem");
-	char *argv[] = { "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", (char *)key,
-			 "-out", (char *)cert, "-days", "1", "-subj", "/CN=localhost", "-addext",
-			 "subjectAltName=DNS:localhost,IP:127.0.0.1", NULL };
-	int rc = proc_run(NULL, tmpdir_path("openssl.out"), 60, argv);
+	char addr[64], key[256], cert[256];
 
-	text = cli_slurp(tmpdir_path("openssl.out"));
-	cr_assert_eq(rc, 0, "openssl: %s", text ? text : "");
-	free(text);
+	snprintf(key, sizeof key, "%s", tmpdir_path("key.pem"));
+	snprintf(cert, sizeof cert, "%s", tmpdir_path("cert.pem"));
+	srvtest_cert(key, cert);
 	start_with(&d, "--tls-cert", cert, "--tls-key", key);
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
 	run_py("tls", addr, cert, NULL);

@@ -77,3 +77,39 @@ Test(srv_sdk, fashion_mnist_life_cycle_survives_restart)
 						 (char *)q, (char *)gt, NULL });
 	srvtest_stop(&d);
 }
+
+static void start_with(struct proc_dannd *d, const char *a, const char *b, const char *c, const char *e)
+{
+	int rc = proc_dannd_start(d, DANND_BIN, SRVTEST_START_S, "--data-dir", tmpdir_path("data"), "--listen",
+				  "127.0.0.1:0", "--metrics", "", a, b, c, e, NULL);
+	char *log = rc < 0 ? cli_slurp(d->log) : NULL;
+
+	cr_assert_eq(rc, 0, "dannd did not start: %s", log ? log : "");
+}
+
+Test(srv_sdk, sdk_credentials_are_checked_and_wrong_ones_refused)
+{
+	struct proc_dannd d;
+	char addr[64];
+
+	tmpdir_make("srv_sdk_auth");
+	start_with(&d, "--config", srvtest_auth_conf("bob", "pw one"), "--workers", "2");
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
+	srvtest_node(QUICKSTART_TIMEOUT_S, (char *[]){ "node", "secure.mjs", "auth", addr, "bob", "pw one", NULL });
+	srvtest_stop(&d);
+}
+
+Test(srv_sdk, sdk_works_over_tls)
+{
+	struct proc_dannd d;
+	char addr[64], key[256], cert[256];
+
+	tmpdir_make("srv_sdk_tls");
+	snprintf(key, sizeof key, "%s", tmpdir_path("key.pem"));
+	snprintf(cert, sizeof cert, "%s", tmpdir_path("cert.pem"));
+	srvtest_cert(key, cert);
+	start_with(&d, "--tls-cert", cert, "--tls-key", key);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
+	srvtest_node(QUICKSTART_TIMEOUT_S, (char *[]){ "node", "secure.mjs", "tls", addr, cert, NULL });
+	srvtest_stop(&d);
+}
