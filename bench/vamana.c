@@ -28,7 +28,7 @@
 
 #include "../engine/dist.h"
 #include "../engine/error.h"
-#include "../engine/gen.h"
+#include "gen.h"
 #include "../engine/topk.h"
 #include "../engine/vamana/vamana.h"
 #include "../engine/vf.h"

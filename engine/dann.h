@@ -19,6 +19,12 @@
 extern "C" {
 #endif
 
+/* Every function declared in this header, and only those, is exported from
+ * libdann.so: the library is compiled with -fvisibility=hidden, and this
+ * pragma (GCC and Clang) gives the declarations below default visibility,
+ * which their definitions inherit. */
+#pragma GCC visibility push(default)
+
 #define DANN_VERSION_MAJOR 0
 #define DANN_VERSION_MINOR 1
 
@@ -464,6 +470,8 @@ struct dann_seg_info {
 };
 /* The collection's segments (one malloc'd array; free it). */
 int dann_coll_segments(struct dann_coll *c, struct dann_seg_info **out, size_t *n);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

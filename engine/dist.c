@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cpu_has(enum dist_level l)
+int dist_cpu_has(enum dist_level l)
 {
 	switch (l) {
 	case DIST_SCALAR:
@@ -20,8 +20,9 @@ static int cpu_has(enum dist_level l)
 		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 	case DIST_AVX512:
 		__builtin_cpu_init();
-		/* Every extension dist_avx512.c is compiled with: the compiler
-		 * may use any of them anywhere in that file. */
+		/* Every extension the *_avx512.c files (distance and PQ kernels)
+		 * are compiled with (CMakeLists.txt): the compiler may use any
+		 * of them anywhere in those files. */
 		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 		       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
 		       __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("fma");
@@ -42,7 +43,7 @@ static const struct dist_table *table_of(enum dist_level l)
 
 int dist_level_supported(enum dist_level l)
 {
-	return l < DIST_NLEVELS && table_of(l) != NULL && cpu_has(l);
+	return l < DIST_NLEVELS && table_of(l) != NULL && dist_cpu_has(l);
 }
 
 const char *dist_level_name(enum dist_level l)
@@ -51,17 +52,22 @@ const char *dist_level_name(enum dist_level l)
 	return l < DIST_NLEVELS ? names[l] : "?";
 }
 
-static enum dist_level detect_level(void)
+enum dist_level dist_level_cap(void)
 {
 	const char *env = getenv("DANN_SIMD");
-	enum dist_level cap = DIST_AVX512, l;
 
-	if (env) {
-		for (l = DIST_SCALAR; l < DIST_NLEVELS; l++)
-			if (!strcmp(env, dist_level_name(l)))
-				cap = l;
-	}
-	for (l = cap; l > DIST_SCALAR; l--)
+	if (env)
+		for (int l = DIST_SCALAR; l < DIST_NLEVELS; l++)
+			if (!strcmp(env, dist_level_name((enum dist_level)l)))
+				return (enum dist_level)l;
+	return DIST_AVX512;
+}
+
+static enum dist_level detect_level(void)
+{
+	enum dist_level l;
+
+	for (l = dist_level_cap(); l > DIST_SCALAR; l--)
 		if (dist_level_supported(l))
 			return l;
 	return DIST_SCALAR;

@@ -38,8 +38,15 @@ enum dist_level {
  * benchmarks. */
 enum dist_level dist_best_level(void);
 const char *dist_level_name(enum dist_level l);
-/* 1 if the CPU supports level l, else 0. */
+/* 1 if the CPU supports level l and this build has dist's kernels for it. */
 int dist_level_supported(enum dist_level l);
+/* 1 if the CPU has every instruction-set extension the level's kernels
+ * (dist_* and pq_*) are compiled with, else 0: the one CPU check for all
+ * SIMD kernel tables. */
+int dist_cpu_has(enum dist_level l);
+/* The DANN_SIMD cap (AVX512 when unset or unknown): every kernel table
+ * chooses at most this level. */
+enum dist_level dist_level_cap(void);
 
 /* The kernel for metric between an `a` of type qtype and a `b` of type
  * dtype, at the given level. Supported (qtype, dtype) pairs: (f32, f32),

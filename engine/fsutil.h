@@ -14,6 +14,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Every file format of dann (vector files, graph, PQ, disk index, WAL,
+ * segments) is little-endian, and writers store integers as they are in
+ * memory: the one check that this holds is here, in the header every
+ * durable writer includes. A big-endian port must convert at the writers
+ * and readers first. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "dann's files are little-endian and are written in native byte order");
+
 /* Reads exactly len bytes at off (retrying EINTR and short reads).
  * DANN_ECORRUPT naming path if the file ends first, DANN_EIO otherwise. */
 int fsu_pread_all(int fd, const char *path, void *buf, size_t len, uint64_t off);

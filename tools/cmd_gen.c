@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../engine/gen.h"
+#include "gen.h"
 #include "../engine/vf.h"
 #include "cmd.h"
 #include "progress.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../engine/gt.h"
+#include "gt.h"
 #include "../engine/vf.h"
 #include "cmd.h"
 #include "progress.h"

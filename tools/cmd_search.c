@@ -1,12 +1,14 @@
 /*
- * cmd_search.c — `dann search`: runs a query file against a disk index for
- * one or more list sizes L and prints, per L, recall@k against ground
+ * cmd_search.c — `dann search`: runs a query file against a disk index
+ * (--index DIR) or a collection (--data-dir D --name C, see search_coll.c)
+ * for one or more list sizes L and prints, per L, recall@k against ground
  * truth, QPS, latency (mean, p50, p99), mean reads and hops per query and
- * the node cache's hit rate; --json prints the same as a JSON array.
+ * the node cache's hit rate (a collection: segments visited per query
+ * instead of hops and cache); --json prints the same as a JSON array.
  *
- * Every L runs the whole query set through dann_search_batch with T
- * threads of `inflight` queries each; QPS is queries over the wall time of
- * that call, latency is each query's own start-to-finish time.
+ * Every L runs the whole query set through one batch call with T threads
+ * of `inflight` queries each; QPS is queries over the wall time of that
+ * call, latency is each query's own start-to-finish time.
  */
 #include <getopt.h>
 #include <math.h>
@@ -20,20 +22,28 @@
 #include "../engine/io/dio.h"
 #include "../engine/vf.h"
 #include "cmd.h"
+#include "search_report.h"
 
-#define SEARCH_MAX_LS 64
+int search_collection(const struct search_opts *o);
 
 static const char search_help[] =
 	"usage: dann search --index DIR --queries FILE [--gt FILE] [-k 10]\n"
 	"                   [-L 10,20,40,80,160] [-W 4] [-T 2] [--inflight 16]\n"
 	"                   [--cache-nodes N | --cache-mib MIB] [--io uring|aio|pread]\n"
 	"                   [--buffered] [--sector-expand auto|on|off] [--json]\n"
+	"       dann search --data-dir D --name C --queries FILE [--gt FILE] [-k 10]\n"
+	"                   [-L ...] [-W 4] [-T 2] [--inflight 16] [--json]\n"
 	"\n"
 	"Searches every query of FILE (.fbin/.u8bin/.i8bin/.fvecs/.bvecs, same\n"
 	"dimension as the index) for its k nearest neighbours, once per list size L,\n"
 	"and prints one row per L: recall@k (with --gt, an .ibin of true ids, at\n"
 	"least k per query), QPS, mean/p50/p99 latency in ms, mean SSD reads and\n"
 	"hops per query, and the node cache's hit rate.\n"
+	"\n"
+	"With --data-dir and --name it searches collection C of data directory D\n"
+	"(every segment, growing and flushed) instead: recall compares primary keys\n"
+	"with the ground-truth ids, and the table shows segments visited per query\n"
+	"(JSON key mean_segments) in place of hops and cache hits.\n"
 	"\n"
 	"  -W N             beam width: node reads per round (default 4)\n"
 	"  -T N             search threads (default 2)\n"
@@ -48,20 +58,6 @@ static const char search_help[] =
 	"  --json           a JSON array, one object per L with keys L, recall, qps,\n"
 	"                   mean_latency_ms, p50_ms, p99_ms, mean_reads, mean_hops,\n"
 	"                   cache_hit_rate\n";
-
-struct search_opts {
-	const char *index, *queries, *gt;
-	unsigned long long k, W, T, inflight, cache_nodes, cache_mib;
-	uint32_t Ls[SEARCH_MAX_LS];
-	uint32_t nL;
-	int backend;
-	int buffered, json, sector_expand;
-};
-
-struct row {
-	uint32_t L;
-	double recall, qps, mean_ms, p50_ms, p99_ms, reads, hops, hit_rate;
-};
 
 static int parse_Ls(const char *s, struct search_opts *o)
 {
@@ -88,9 +84,11 @@ static int parse_Ls(const char *s, struct search_opts *o)
 static int parse_args(int argc, char **argv, struct search_opts *o)
 {
 	enum { O_INDEX = 256, O_QUERIES, O_GT, O_INFLIGHT, O_CACHE, O_CACHE_MIB, O_IO, O_JSON,
-	       O_BUFFERED, O_SECTOR, O_HELP };
+	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_HELP };
 	static const struct option longs[] = {
 		{ "index", required_argument, 0, O_INDEX },
+		{ "data-dir", required_argument, 0, O_DATA_DIR },
+		{ "name", required_argument, 0, O_NAME },
 		{ "queries", required_argument, 0, O_QUERIES },
 		{ "gt", required_argument, 0, O_GT },
 		{ "inflight", required_argument, 0, O_INFLIGHT },
@@ -118,6 +116,8 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 	while ((c = getopt_long(argc, argv, "k:L:W:T:h", longs, NULL)) != -1) {
 		switch (c) {
 		case O_INDEX: o->index = optarg; break;
+		case O_DATA_DIR: o->data_dir = optarg; break;
+		case O_NAME: o->name = optarg; break;
 		case O_QUERIES: o->queries = optarg; break;
 		case O_GT: o->gt = optarg; break;
 		case 'k': if (cmd_parse_u64("search", "-k", optarg, 100000, &o->k) < 0) return 2; break;
@@ -162,8 +162,14 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 	}
 	if (optind < argc)
 		return cmd_usage_error("search", "unexpected argument '%s'", argv[optind]);
-	if (!o->index || !o->queries)
-		return cmd_usage_error("search", "--index DIR and --queries FILE are required");
+	if (o->index && (o->data_dir || o->name))
+		return cmd_usage_error("search", "--index searches one disk index; --data-dir and --name a "
+					       "collection: give one or the other");
+	if (!o->index && (!o->data_dir) != (!o->name))
+		return cmd_usage_error("search", "a collection needs both --data-dir D and --name C");
+	if ((!o->index && !o->data_dir) || !o->queries)
+		return cmd_usage_error("search", "--index DIR (or --data-dir D --name C) and --queries FILE "
+					       "are required");
 	if (o->k == 0)
 		return cmd_usage_error("search", "-k must be at least 1");
 	if (o->W == 0 || o->T == 0 || o->inflight == 0)
@@ -175,156 +181,32 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 	return 0;
 }
 
-/* Queries as float32, checked against the index's dimension. */
-static int load_queries(const char *path, uint32_t dim, float **out, uint64_t *nq)
-{
-	struct vf *f;
-	int rc;
-
-	*out = NULL;
-	if ((rc = vf_open(path, &f)) < 0)
-		return rc;
-	*nq = vf_count(f);
-	if (*nq == 0) {
-		rc = dann_fail(DANN_EINVAL, "%s: the query file holds no vectors", path);
-		goto out;
-	}
-	if (vf_dim(f) != dim) {
-		rc = dann_fail(DANN_EINVAL, "%s: queries have dimension %u, the index %u", path,
-			       vf_dim(f), dim);
-		goto out;
-	}
-	if (vf_dtype(f) == DANN_DTYPE_I32) {
-		rc = dann_fail(DANN_EINVAL, "%s: an id file, not queries", path);
-		goto out;
-	}
-	if (!(*out = malloc(sizeof **out * *nq * dim))) {
-		rc = dann_fail(DANN_ENOMEM, "%s: no memory for %llu queries", path,
-			       (unsigned long long)*nq);
-		goto out;
-	}
-	if ((rc = vf_read_f32(f, 0, *nq, *out)) < 0) {
-		free(*out);
-		*out = NULL;
-	}
-out:
-	vf_close(f);
-	return rc;
-}
-
-/* Ground-truth ids: at least nq rows of at least k ids. */
-static int load_gt(const char *path, uint64_t nq, uint32_t k, int32_t **out, uint32_t *gt_k)
-{
-	struct vf *f;
-	int rc;
-
-	*out = NULL;
-	if ((rc = vf_open(path, &f)) < 0)
-		return rc;
-	if (vf_dtype(f) != DANN_DTYPE_I32) {
-		rc = dann_fail(DANN_EINVAL, "%s: ground truth must be an .ibin/.ivecs of ids", path);
-		goto out;
-	}
-	if (vf_count(f) < nq || vf_dim(f) < k) {
-		rc = dann_fail(DANN_EINVAL, "%s: %llu rows of %u ids, need %llu rows of at least k = %u",
-			       path, (unsigned long long)vf_count(f), vf_dim(f),
-			       (unsigned long long)nq, k);
-		goto out;
-	}
-	*gt_k = vf_dim(f);
-	if (!(*out = malloc(sizeof **out * nq * *gt_k))) {
-		rc = dann_fail(DANN_ENOMEM, "%s: no memory", path);
-		goto out;
-	}
-	if ((rc = vf_read(f, 0, nq, *out)) < 0) {
-		free(*out);
-		*out = NULL;
-	}
-out:
-	vf_close(f);
-	return rc;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
+/* Keys of the results (dann_index_key of each id; none past found). */
 static void summarize(struct dann_index *ix, const struct search_opts *o, uint64_t nq,
-		      const uint32_t *ids, const struct dann_search_stats *st, const int32_t *gt,
-		      uint32_t gt_k, double secs, uint64_t *lat, struct row *r)
+		      const uint32_t *ids, const uint32_t *found, const struct dann_search_stats *st,
+		      const int32_t *gt, uint32_t gt_k, double secs, int64_t *keys, uint64_t *lat,
+		      struct search_row *r)
 {
-	uint64_t hits = 0, reads = 0, hops = 0, cached = 0, lat_sum = 0;
+	uint64_t reads = 0, hops = 0, cached = 0;
 	uint32_t k = (uint32_t)o->k;
+	struct search_run run = { .nq = nq, .k = k, .keys = keys, .found = found, .lat_ns = lat,
+				  .gt = gt, .gt_k = gt_k, .secs = secs };
 
 	for (uint64_t i = 0; i < nq; i++) {
 		reads += st[i].reads;
 		hops += st[i].hops;
 		cached += st[i].cache_hits;
 		lat[i] = st[i].latency_ns;
-		lat_sum += lat[i];
-		if (!gt)
-			continue;
-		for (uint32_t a = 0; a < k; a++) {
-			uint64_t key = ids[i * k + a] == UINT32_MAX ? UINT64_MAX
-								    : dann_index_key(ix, ids[i * k + a]);
-			for (uint32_t b = 0; b < k; b++)
-				if ((uint64_t)(int64_t)gt[i * gt_k + b] == key) {
-					hits++;
-					break;
-				}
-		}
+		for (uint32_t a = 0; a < k; a++)
+			keys[i * k + a] = a < found[i] && ids[i * k + a] != UINT32_MAX
+						  ? (int64_t)dann_index_key(ix, ids[i * k + a])
+						  : INT64_MIN;
 	}
-	qsort(lat, nq, sizeof *lat, cmp_u64);
-	r->recall = gt ? (double)hits / ((double)nq * k) : NAN;
-	r->qps = (double)nq / secs;
-	r->mean_ms = (double)lat_sum / (double)nq / 1e6;
-	r->p50_ms = (double)lat[(nq - 1) / 2] / 1e6;
-	r->p99_ms = (double)lat[(uint64_t)((double)(nq - 1) * 0.99)] / 1e6;
+	search_row_fill(&run, r);
 	r->reads = (double)reads / (double)nq;
 	r->hops = (double)hops / (double)nq;
 	r->hit_rate = hops ? (double)cached / (double)hops : 0;
-}
-
-static void print_rows(const struct search_opts *o, const struct row *rows)
-{
-	if (o->json) {
-		printf("[");
-		for (uint32_t i = 0; i < o->nL; i++) {
-			const struct row *r = &rows[i];
-			printf("%s\n  {\"L\": %u, \"recall\": ", i ? "," : "", r->L);
-			if (isnan(r->recall))
-				printf("null");
-			else
-				printf("%.4f", r->recall);
-			printf(", \"qps\": %.1f, \"mean_latency_ms\": %.4f, \"p50_ms\": %.4f, "
-			       "\"p99_ms\": %.4f, \"mean_reads\": %.2f, \"mean_hops\": %.2f, "
-			       "\"cache_hit_rate\": %.4f}",
-			       r->qps, r->mean_ms, r->p50_ms, r->p99_ms, r->reads, r->hops, r->hit_rate);
-		}
-		printf("\n]\n");
-		return;
-	}
-	printf("%6s %9s %10s %9s %9s %9s %10s %9s %9s\n", "L", "recall@k", "QPS", "mean_ms",
-	       "p50_ms", "p99_ms", "reads/q", "hops/q", "cache%");
-	for (uint32_t i = 0; i < o->nL; i++) {
-		const struct row *r = &rows[i];
-		printf("%6u ", r->L);
-		if (isnan(r->recall))
-			printf("%9s ", "-");
-		else
-			printf("%9.4f ", r->recall);
-		printf("%10.1f %9.3f %9.3f %9.3f %10.2f %9.2f %8.1f%%\n", r->qps, r->mean_ms, r->p50_ms,
-		       r->p99_ms, r->reads, r->hops, 100 * r->hit_rate);
-	}
+	r->segments = NAN;
 }
 
 static int run_search(int argc, char **argv)
@@ -335,7 +217,8 @@ static int run_search(int argc, char **argv)
 	struct dann_index_info info;
 	struct dann_index *ix = NULL;
 	struct dann_search_stats *st = NULL;
-	struct row rows[SEARCH_MAX_LS];
+	struct search_row rows[SEARCH_MAX_LS];
+	int64_t *keys = NULL;
 	float *queries = NULL, *dists = NULL;
 	uint32_t *ids = NULL, *found = NULL, gt_k = 0;
 	int32_t *gt = NULL;
@@ -344,14 +227,16 @@ static int run_search(int argc, char **argv)
 
 	if ((rc = parse_args(argc, argv, &o)))
 		return rc < 0 ? 0 : rc;
+	if (o.data_dir)
+		return search_collection(&o);
 	op.cache_nodes = o.cache_nodes;
 	op.cache_bytes = o.cache_mib << 20;
 	op.buffered = o.buffered;
 	if ((rc = dann_index_open(o.index, &op, &ix)) < 0)
 		return cmd_fail_lib("search", rc);
 	dann_index_info(ix, &info);
-	if ((rc = load_queries(o.queries, info.dim, &queries, &nq)) < 0 ||
-	    (o.gt && (rc = load_gt(o.gt, nq, (uint32_t)o.k, &gt, &gt_k)) < 0)) {
+	if ((rc = search_load_queries(o.queries, info.dim, &queries, &nq)) < 0 ||
+	    (o.gt && (rc = search_load_gt(o.gt, nq, (uint32_t)o.k, &gt, &gt_k)) < 0)) {
 		status = cmd_fail_lib("search", rc);
 		goto out;
 	}
@@ -360,7 +245,8 @@ static int run_search(int argc, char **argv)
 	found = malloc(sizeof *found * nq);
 	st = malloc(sizeof *st * nq);
 	lat = malloc(sizeof *lat * nq);
-	if (!ids || !dists || !found || !st || !lat) {
+	keys = malloc(sizeof *keys * nq * o.k);
+	if (!ids || !dists || !found || !st || !lat || !keys) {
 		fprintf(stderr, "dann search: no memory for %llu results\n", (unsigned long long)nq);
 		goto out;
 	}
@@ -374,13 +260,13 @@ static int run_search(int argc, char **argv)
 	for (uint32_t i = 0; i < o.nL; i++) {
 		double t0;
 		sp.L = o.Ls[i];
-		t0 = now_s();
+		t0 = search_now_s();
 		if ((rc = dann_search_batch(ix, queries, nq, &sp, ids, dists, found, st)) < 0) {
 			status = cmd_fail_lib("search", rc);
 			goto out;
 		}
 		rows[i].L = sp.L;
-		summarize(ix, &o, nq, ids, st, gt, gt_k, now_s() - t0, lat, &rows[i]);
+		summarize(ix, &o, nq, ids, found, st, gt, gt_k, search_now_s() - t0, keys, lat, &rows[i]);
 	}
 	if (!o.json)
 		printf("# %s: %llu points, dim %u, R %u, %s order; %llu queries, k %llu, W %llu, "
@@ -389,7 +275,7 @@ static int run_search(int argc, char **argv)
 		       info.locality_order ? "locality" : "plain", (unsigned long long)nq, o.k, o.W,
 		       o.T, o.inflight, (unsigned long long)info.cache_nodes,
 		       info.direct ? "O_DIRECT" : "buffered (page cache)", dann_index_io(ix));
-	print_rows(&o, rows);
+	search_print_rows(o.json, rows, o.nL);
 	status = 0;
 out:
 	free(queries);
@@ -399,8 +285,10 @@ out:
 	free(found);
 	free(st);
 	free(lat);
+	free(keys);
 	dann_index_close(ix);
 	return status;
 }
 
-DANN_COMMAND(search, "search a disk index with a query file; recall, QPS, latency per L", run_search)
+DANN_COMMAND(search, "search a disk index or a collection with a query file; recall, QPS, latency per L",
+	     run_search)

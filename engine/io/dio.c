@@ -134,6 +134,7 @@ static int dio_alloc(const struct dio_opts *o, struct dio **out)
 	d->max_files = o->max_files ? o->max_files : DIO_DEFAULT_FILES;
 	d->flags = o->flags;
 	d->fault = o->fault;
+	d->start_fault = o->start_fault;
 	d->fault_arg = o->fault_arg;
 	d->nbufs = o->nbufs;
 	if (o->nbufs)
@@ -158,6 +159,18 @@ static int dio_alloc(const struct dio_opts *o, struct dio **out)
 	return 0;
 }
 
+/* Starts backend b on d, or says why not in why (0 or a negative errno). */
+static int start_backend(struct dio *d, enum dio_backend b, char *why, size_t why_bytes)
+{
+	why[0] = '\0';
+	d->be = backends[b];
+	if (d->start_fault && d->start_fault(d->fault_arg, b)) {
+		snprintf(why, why_bytes, "refused by the test's start fault");
+		return -ENODEV;
+	}
+	return d->be->start(d, why, why_bytes);
+}
+
 int dio_open(const struct dio_opts *opts, struct dio **out)
 {
 	static const struct dio_opts defaults;
@@ -173,11 +186,18 @@ int dio_open(const struct dio_opts *opts, struct dio **out)
 	if ((rc = dio_alloc(o, &d)) < 0)
 		return rc;
 	for (;; b++) {
-		why[0] = '\0';
-		d->be = backends[b];
-		if (d->be->start(d, why, sizeof why) == 0)
+		int started = start_backend(d, b, why, sizeof why);
+		if (started == 0)
 			break;
-		/* pread cannot fail to start, so the loop ends there. */
+		/* pread, the last, fails only without memory: then there is no
+		 * next backend to try, and the table must not be read past. */
+		if (b + 1 >= DIO_NBACKENDS) {
+			rc = dann_fail(started == -ENOMEM ? DANN_ENOMEM : DANN_EUNSUPPORTED,
+				       "no I/O backend could start; the last, %s: %s", d->be->name, why);
+			d->be = NULL;
+			dio_free(d);
+			return rc;
+		}
 		dann_log(DANN_LOG_WARN, "io", "%s unavailable: %s; trying %s", d->be->name, why,
 			 backends[b + 1]->name);
 	}
@@ -491,8 +511,7 @@ int dio_probe(const struct dio_opts *opts, struct dio_probe *out)
 	for (int b = DIO_BACKEND_URING; b < DIO_NBACKENDS; b++) {
 		char *why = out->reason[b];
 
-		d->be = backends[b];
-		if (d->be->start(d, why, DIO_REASON_BYTES) == 0) {
+		if (start_backend(d, (enum dio_backend)b, why, DIO_REASON_BYTES) == 0) {
 			out->available[b] = 1;
 			snprintf(why, DIO_REASON_BYTES, "ok: %.240s", d->desc);
 			d->be->stop(d);

@@ -106,6 +106,9 @@ struct dio_cqe {
  * hook may scribble over attempt->buf to make a faked short read or error
  * visible in the bytes. NULL in production. */
 typedef int64_t (*dio_fault_fn)(void *arg, const struct dio_req *attempt, int64_t res);
+/* Fault injection for tests: called before backend b starts; nonzero makes
+ * it fail to start as if the kernel had refused it. NULL in production. */
+typedef int (*dio_start_fault_fn)(void *arg, enum dio_backend b);
 
 struct dio_opts {
 	enum dio_backend backend;            /* first backend to try */
@@ -115,7 +118,8 @@ struct dio_opts {
 	const struct dio_buf_region *bufs;   /* optional; copied at open */
 	unsigned nbufs;                      /* <= DIO_MAX_BUF_REGIONS */
 	dio_fault_fn fault;                  /* tests only */
-	void *fault_arg;
+	dio_start_fault_fn start_fault;      /* tests only */
+	void *fault_arg;                     /* passed to both hooks */
 };
 
 struct dio;
@@ -133,7 +137,9 @@ struct dio_stats {
 
 /* Opens a context. opts NULL means all defaults. Fails with DANN_EINVAL for
  * bad options or a bad $DANN_IO, DANN_ENOMEM; a backend that cannot start is
- * not a failure (the next one is used and the log says why). */
+ * not a failure (the next one is used and the log says why) unless it is
+ * the last (pread, which fails only without memory): then DANN_ENOMEM, or
+ * DANN_EUNSUPPORTED, with its reason. */
 int dio_open(const struct dio_opts *opts, struct dio **out);
 
 /* Waits for every read still in flight (their results are dropped), then

@@ -14,8 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../error.h"
+
+/* Pause before retrying a submission the kernel refused with EAGAIN while
+ * none of this context's reads were in flight. */
+#define AIO_EAGAIN_PAUSE_NS 1000000L /* 1 ms */
 
 struct aio_state {
 	io_context_t ctx;
@@ -105,8 +110,22 @@ static int aio_flush(struct dio *d)
 		d->stats.enters++;
 		if (rc == -EINTR)
 			continue;
-		if (rc == -EAGAIN)
+		if (rc == -EAGAIN && s->inkernel > 0)
 			break; /* kernel out of resources: retried after the next reap */
+		if (rc == -EAGAIN) {
+			/* Nothing of ours in flight will free resources, so the
+			 * next reap has nothing to wait for: waiting here would
+			 * spin. The first read takes an EAGAIN attempt (bounded
+			 * by DIO_MAX_RETRIES, then it fails with -EAGAIN) after
+			 * a pause that lets other users of AIO finish. */
+			uint32_t idx = (uint32_t)(uintptr_t)s->pend[0]->data;
+			struct timespec pause = { 0, AIO_EAGAIN_PAUSE_NS };
+
+			memmove(s->pend, s->pend + 1, sizeof *s->pend * --s->npend);
+			nanosleep(&pause, NULL);
+			dio_complete(d, idx, -EAGAIN);
+			continue;
+		}
 		if (rc < 0) {
 			/* The first iocb was refused (bad descriptor, bad
 			 * range): that read fails, the others go on. */

@@ -75,6 +75,7 @@ struct dio {
 	unsigned nbufs;
 
 	dio_fault_fn fault;
+	dio_start_fault_fn start_fault;
 	void *fault_arg;
 	int draining; /* dio_close: finished results are dropped */
 	unsigned drained;

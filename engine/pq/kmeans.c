@@ -20,6 +20,7 @@
 
 #include "error.h"
 #include "pq_kernels.h"
+#include "rng.h"
 
 /* Distance block: rows per sgemm, so that a block's distances (rows x k
  * floats, KM_BLOCK_FLOATS = 256 KiB) stay in the core's L2 cache while its
@@ -37,24 +38,15 @@ void km_params_default(struct km_params *p, uint32_t k)
 	p->seed = 1234;
 }
 
-/* splitmix64: a small, good, seedable generator; state is passed in. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* Uniform in [0, n), n >= 1 (the modulo bias is below 2^-32 for n < 2^32). */
 static uint64_t rng_below(uint64_t *s, uint64_t n)
 {
-	return rng_next(s) % n;
+	return rng_splitmix64(s) % n;
 }
 
 static double rng_unit(uint64_t *s)
 {
-	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+	return (double)(rng_splitmix64(s) >> 11) * (1.0 / 9007199254740992.0);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -492,7 +484,7 @@ static int draw_sample(const float *x, uint64_t n, uint32_t dim, uint64_t want, 
 static int seed_subset(const float *x, uint64_t n, uint32_t dim, uint64_t ns, uint64_t *rng,
 		       float **out)
 {
-	return draw_sample(x, n, dim, ns, rng_next(rng), out);
+	return draw_sample(x, n, dim, ns, rng_splitmix64(rng), out);
 }
 
 static int lloyd(const float *x, uint64_t n, uint32_t dim, const struct km_params *p, float *c,
@@ -556,7 +548,7 @@ int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p
 		if (p->max_sample < p->k)
 			return dann_fail(DANN_EINVAL, "kmeans: sample of %llu points cannot make %u clusters",
 					 (unsigned long long)p->max_sample, p->k);
-		if ((rc = draw_sample(x, n, dim, p->max_sample, rng_next(&rng), &sample)) < 0)
+		if ((rc = draw_sample(x, n, dim, p->max_sample, rng_splitmix64(&rng), &sample)) < 0)
 			return rc;
 		tx = sample;
 		n = p->max_sample;

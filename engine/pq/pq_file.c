@@ -7,7 +7,7 @@
  * error naming it, never a wrong answer. Writers go through a temporary
  * name, fsync, rename and a directory fsync, so a crash leaves the old file
  * or the new one. Integers are stored little-endian (the only byte order
- * dann runs on), floats as IEEE-754 binary32.
+ * dann builds for: fsutil.h asserts it), floats as IEEE-754 binary32.
  */
 #include "pq_impl.h"
 

@@ -9,8 +9,6 @@
 #include "pq_kernels.h"
 
 #include <stdatomic.h>
-#include <stdlib.h>
-#include <string.h>
 
 static void argmin_rows_scalar(const float *dots, size_t nb, uint32_t k, const float *cnorm,
 			       uint32_t *assign, float *best)
@@ -74,47 +72,22 @@ const struct pq_kernels pq_kernels_scalar = {
 	.adc_block = adc_block_scalar,
 };
 
-/* The CPU's own answer: these kernels are always built, whereas
- * dist_level_supported() also asks whether dist's kernels of that level
- * were built. */
-static int cpu_can(enum dist_level l)
-{
-	__builtin_cpu_init();
-	switch (l) {
-	case DIST_SCALAR:
-		return 1;
-	case DIST_AVX2:
-		return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-	case DIST_AVX512:
-		return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-		       __builtin_cpu_supports("avx512vl");
-	default:
-		return 0;
-	}
-}
-
 const struct pq_kernels *pq_kernels_at(enum dist_level l)
 {
 	static const struct pq_kernels *const tables[DIST_NLEVELS] = {
 		&pq_kernels_scalar, &pq_kernels_avx2, &pq_kernels_avx512,
 	};
 
-	return l < DIST_NLEVELS && cpu_can(l) ? tables[l] : NULL;
+	return l < DIST_NLEVELS && dist_cpu_has(l) ? tables[l] : NULL;
 }
 
-/* The highest level the CPU runs, capped by DANN_SIMD as dist.c caps its
- * own. */
+/* The highest level the CPU runs, under the same DANN_SIMD cap and the
+ * same CPU check as dist.c's (these kernels are always built, whereas
+ * dist_level_supported() also asks whether dist's kernels were). */
 static enum dist_level detect_level(void)
 {
-	const char *env = getenv("DANN_SIMD");
-	int cap = DIST_AVX512;
-
-	if (env)
-		for (int l = DIST_SCALAR; l < DIST_NLEVELS; l++)
-			if (!strcmp(env, dist_level_name((enum dist_level)l)))
-				cap = l;
-	for (int l = cap; l > DIST_SCALAR; l--)
-		if (cpu_can((enum dist_level)l))
+	for (int l = dist_level_cap(); l > DIST_SCALAR; l--)
+		if (dist_cpu_has((enum dist_level)l))
 			return (enum dist_level)l;
 	return DIST_SCALAR;
 }

@@ -145,6 +145,12 @@ int seg_catalog_local_open(const char *dir, void **ctx)
 		seg_catalog_local_close(lc);
 		return rc;
 	}
+	/* arrays are never NULL, so copies of zero records need no guard */
+	if ((!lc->colls && !(lc->colls = calloc(1, sizeof *lc->colls))) ||
+	    (!lc->segs && !(lc->segs = calloc(1, sizeof *lc->segs)))) {
+		seg_catalog_local_close(lc);
+		return dann_fail(DANN_ENOMEM, "%s: catalog", dir);
+	}
 	*ctx = lc;
 	return 0;
 }
@@ -206,7 +212,8 @@ static int lc_coll_create(void *ctx, const struct dann_schema *s, uint64_t *id)
 		rc = dann_fail(DANN_ENOMEM, "catalog: collection %s", s->name);
 		goto out;
 	}
-	memcpy(colls, lc->colls, lc->ncolls * sizeof *colls);
+	if (lc->ncolls) /* NULL while empty */
+		memcpy(colls, lc->colls, lc->ncolls * sizeof *colls);
 	memcpy(counters, lc->counters, sizeof counters);
 	memset(&colls[lc->ncolls], 0, sizeof *colls);
 	colls[lc->ncolls].id = counters[DANN_CAT_COLL_ID]++;
@@ -263,7 +270,8 @@ static int lc_coll_update(void *ctx, const struct dann_cat_coll *c)
 	if (!colls)
 		return dann_fail(DANN_ENOMEM, "catalog: update");
 	pthread_mutex_lock(&lc->mu);
-	memcpy(colls, lc->colls, lc->ncolls * sizeof *colls);
+	if (lc->ncolls) /* NULL while empty */
+		memcpy(colls, lc->colls, lc->ncolls * sizeof *colls);
 	for (size_t i = 0; i < lc->ncolls; i++)
 		if (colls[i].id == c->id) {
 			colls[i] = *c;
@@ -290,7 +298,8 @@ static int lc_coll_list(void *ctx, struct dann_cat_coll **out, size_t *n)
 	if (!*out)
 		rc = dann_fail(DANN_ENOMEM, "catalog: list");
 	else {
-		memcpy(*out, lc->colls, lc->ncolls * sizeof **out);
+		if (lc->ncolls) /* colls is NULL while empty */
+			memcpy(*out, lc->colls, lc->ncolls * sizeof **out);
 		*n = lc->ncolls;
 	}
 	pthread_mutex_unlock(&lc->mu);
@@ -307,7 +316,8 @@ static int lc_seg_apply(void *ctx, const struct dann_cat_segment *in, size_t n)
 	if (!segs)
 		return dann_fail(DANN_ENOMEM, "catalog: %zu segment records", n);
 	pthread_mutex_lock(&lc->mu);
-	memcpy(segs, lc->segs, lc->nsegs * sizeof *segs);
+	if (lc->nsegs) /* NULL while empty */
+		memcpy(segs, lc->segs, lc->nsegs * sizeof *segs);
 	ns = lc->nsegs;
 	for (size_t i = 0; i < n; i++) {
 		size_t j;

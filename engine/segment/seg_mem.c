@@ -6,7 +6,8 @@
  * the write side of m->rw; searches and reads hold the read side. Below
  * SEG_EXACT_ROWS a search scans every row exactly; past it the rows also
  * go into an in-memory Vamana graph (vamana.h; FreshDiskANN inserts and
- * deletes) whose ids are the row numbers, and searches walk the graph.
+ * deletes) whose ids are the row numbers (from half the seal threshold
+ * when that is smaller), and searches walk the graph.
  * Deletes set a bit per row (atomic, read by concurrent scans) and mark
  * the graph node.
  */
@@ -170,7 +171,10 @@ static int follow_graph(const struct dann_coll *c, struct seg_mem *m, uint64_t f
 	uint32_t id0;
 	int rc;
 
-	if (!m->vam && first + n < SEG_EXACT_ROWS)
+	/* a segment sealed small never needs the graph; one near its seal
+	 * threshold is scanned often enough to pay for it */
+	uint64_t exact = c->seal_rows / 2 < SEG_EXACT_ROWS ? c->seal_rows / 2 : SEG_EXACT_ROWS;
+	if (!m->vam && first + n < exact)
 		return 0;
 	if (!m->vam) {
 		struct vam *v;

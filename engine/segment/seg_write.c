@@ -227,8 +227,10 @@ static int write_batch(struct dann_coll *c, enum seg_rec_type t, const struct da
 	free(head);
 	pthread_mutex_lock(&c->mu);
 	if (rc < 0) {
-		if (lsn == 0 && rc == DANN_EIO)
-			c->failed = rc; /* the log refuses appends now; later LSNs never come */
+		/* The log may have taken an LSN it will never deliver (it refuses
+		 * appends after an I/O error): later writers must not wait for it. */
+		c->failed = rc;
+		pthread_cond_broadcast(&c->cv);
 		unclaim(c, t, keys, b->n);
 		goto unlock;
 	}

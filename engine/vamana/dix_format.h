@@ -21,7 +21,8 @@
  *
  * Node ids inside the records are internal ids (build order, the order of
  * the PQ codes); the slot map is the only place the disk order shows.
- * Every integer is little-endian (the only byte order dann runs on).
+ * Every integer is little-endian (the only byte order dann builds for:
+ * fsutil.h asserts it).
  */
 #ifndef DANN_DIX_FORMAT_H
 #define DANN_DIX_FORMAT_H

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "rng.h"
 #include "vam_file.h"
 #include "vam_impl.h"
 
@@ -330,14 +331,6 @@ static int link_parallel(struct vam *v, const uint32_t *order, uint64_t n, float
 	return err;
 }
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 /* Readies n raw rows in place for the metric (M for IP, unit vectors for
  * cosine) and makes them count. */
 static void prepare_rows(struct vam *v, uint64_t n)
@@ -478,7 +471,7 @@ int vam_build_adopt(struct vam *v, uint64_t n)
 	for (uint64_t i = 0; i < n; i++)
 		order[i] = (uint32_t)i;
 	for (uint64_t i = n - 1; i > 0; i--) {
-		uint64_t j = splitmix64(&rng) % (i + 1);
+		uint64_t j = rng_splitmix64(&rng) % (i + 1);
 		uint32_t t = order[i];
 		order[i] = order[j];
 		order[j] = t;

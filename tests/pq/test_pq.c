@@ -292,3 +292,38 @@ Test(pq, simd_adc_matches_the_scalar_reference_for_every_M)
 		free(codes);
 	}
 }
+
+/* One CPU check and one DANN_SIMD cap for every kernel table: the PQ
+ * kernels run at exactly the level the distance kernels run at (before,
+ * pq_kernels.c asked only for AVX-512 F/BW/VL while its AVX-512 file is
+ * compiled with DQ and VNNI too, and dist.c asked for all five). */
+static void check_same_level(const char *cap)
+{
+	if (cap)
+		cr_assert_eq(setenv("DANN_SIMD", cap, 1), 0);
+	else
+		unsetenv("DANN_SIMD");
+	for (int l = DIST_SCALAR; l < DIST_NLEVELS; l++)
+		cr_assert_eq(pq_kernels_at((enum dist_level)l) != NULL, dist_cpu_has((enum dist_level)l),
+			     "level %s", dist_level_name((enum dist_level)l));
+}
+
+Test(pq_kernels, choose_the_same_level_as_the_distance_kernels_unset)
+{
+	check_same_level(NULL);
+	cr_assert_eq(pq_kernels_level(), dist_best_level());
+}
+
+Test(pq_kernels, choose_the_same_level_as_the_distance_kernels_under_avx2)
+{
+	check_same_level("avx2");
+	cr_assert_eq(pq_kernels_level(), dist_best_level());
+	cr_assert_leq(pq_kernels_level(), DIST_AVX2);
+}
+
+Test(pq_kernels, choose_the_same_level_as_the_distance_kernels_under_scalar)
+{
+	check_same_level("scalar");
+	cr_assert_eq(pq_kernels_level(), DIST_SCALAR);
+	cr_assert_eq(dist_best_level(), DIST_SCALAR);
+}

@@ -14,7 +14,7 @@
 #include <criterion/criterion.h>
 
 #include "../engine/error.h"
-#include "../engine/gen.h"
+#include "gen.h"
 #include "../engine/pq/pq.h"
 #include "../engine/vf.h"
 #include "helpers/rss.h"

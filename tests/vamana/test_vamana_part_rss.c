@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "../engine/error.h"
-#include "../engine/gen.h"
+#include "gen.h"
 #include "../engine/vamana/vamana.h"
 #include "helpers/rss.h"
 #include "helpers/tmpdir.h"

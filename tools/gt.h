@@ -18,9 +18,10 @@
  * queries, each running a single-threaded sgemm on its tile against the
  * block, so cache-sized pieces stay on one core; or sgemm runs threaded on
  * large tiles and OpenMP only filters. Either way OpenBLAS's thread count
- * is set for the run (and restored after), so threads never multiply.
- * OpenBLAS's thread count is process-wide: do not run gt beside another
- * sgemm user in the same process.
+ * is set for the run and restored after (blas_scope.h: runs that overlap
+ * in one process share one setting and the last restores it), so threads
+ * never multiply. gt is a tool (the CLI's `gen`/`gt` and the benchmarks),
+ * not part of libdann.
  */
 #ifndef DANN_GT_H
 #define DANN_GT_H

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_scope.h"
 #include "dist.h"
 #include "error.h"
 #include "topk.h"
@@ -372,7 +373,6 @@ int gt_compute(const struct gt_base *base, const void *queries, enum dann_dtype 
 	struct run r = { 0 };
 	float *qf = NULL, *qx = NULL;
 	int threads = p->threads > 0 ? p->threads : omp_get_max_threads();
-	int blas_threads = openblas_get_num_threads();
 	uint64_t made = 0;
 	int rc;
 
@@ -398,9 +398,9 @@ int gt_compute(const struct gt_base *base, const void *queries, enum dann_dtype 
 			goto out;
 	/* Either OpenMP threads each run their own sgemm and BLAS must not fan
 	 * out too, or BLAS alone runs threads during sgemm. */
-	openblas_set_num_threads(p->parallel == GT_PAR_BLAS ? threads : 1);
+	blas_scope_enter(p->parallel == GT_PAR_BLAS ? threads : 1);
 	rc = run_all_blocks(&r, p, threads);
-	openblas_set_num_threads(blas_threads);
+	blas_scope_leave();
 	if (rc < 0)
 		goto out;
 	for (uint64_t i = 0; i < nq; i++) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "rng.h"
 #include "vf.h"
 
 /* Cluster spread relative to the spread of the centres. At 0.4 the
@@ -59,14 +60,6 @@ struct rng {
 	uint64_t s[4];
 };
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static inline uint64_t rotl(uint64_t x, int k)
 {
 	return (x << k) | (x >> (64 - k));
@@ -92,10 +85,10 @@ static void rng_seed(struct rng *r, uint64_t seed, uint64_t stream, uint64_t ind
 {
 	uint64_t x = seed;
 
-	x = splitmix64(&x) ^ (stream * 0xd1b54a32d192ed03ULL);
-	x = splitmix64(&x) ^ index;
+	x = rng_splitmix64(&x) ^ (stream * 0xd1b54a32d192ed03ULL);
+	x = rng_splitmix64(&x) ^ index;
 	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&x);
+		r->s[i] = rng_splitmix64(&x);
 }
 
 /* Uniform in (0, 1): 53 random bits, never 0 (log below). */

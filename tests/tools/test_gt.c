@@ -8,7 +8,10 @@
  * the scalar reference too and the answers must match exactly, ids and
  * distances, ties included (the smaller id wins).
  */
+#include <cblas.h>
 #include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +293,88 @@ Test(gt, reports_progress_up_to_the_base_count)
 	cr_assert_eq(log.total, NB);
 	free(base);
 	free(q);
+}
+
+/* Two runs overlapping in one process: A opens its BLAS scope, then B,
+ * then A finishes, then B. Each saving and restoring on its own, B saved
+ * A's setting and put it back last, leaving the process at 1 thread. */
+struct overlap {
+	atomic_int a_inside, b_inside, a_done;
+	int timed_out;
+};
+
+#define OVERLAP_WAIT_US 1000
+#define OVERLAP_WAIT_ROUNDS 20000 /* 20 s at most */
+
+static void wait_for(atomic_int *flag, int *timed_out)
+{
+	for (int i = 0; i < OVERLAP_WAIT_ROUNDS && !atomic_load(flag); i++)
+		usleep(OVERLAP_WAIT_US);
+	if (!atomic_load(flag))
+		*timed_out = 1;
+}
+
+static struct overlap ov;
+static float *ov_base, *ov_q;
+enum { OV_NB = 600, OV_DIM = 8, OV_NQ = 10, OV_K = 3 };
+
+static int read_a(void *ctx, uint64_t first, uint64_t n, void *dst)
+{
+	if (first == 0) {
+		atomic_store(&ov.a_inside, 1);
+		wait_for(&ov.b_inside, &ov.timed_out);
+	}
+	return mem_read(ctx, first, n, dst);
+}
+
+static int read_b(void *ctx, uint64_t first, uint64_t n, void *dst)
+{
+	if (first == 0) {
+		atomic_store(&ov.b_inside, 1);
+		wait_for(&ov.a_done, &ov.timed_out);
+	}
+	return mem_read(ctx, first, n, dst);
+}
+
+static void *run_overlapping(void *arg)
+{
+	int is_b = arg != NULL;
+	struct mem_base mb;
+	struct gt_base gb = mem_base(&mb, ov_base, OV_NB, OV_DIM, DANN_DTYPE_F32);
+	struct gt_params p = { .k = OV_K, .metric = DANN_METRIC_L2, .threads = 1 };
+	uint32_t ids[OV_NQ * OV_K];
+	float d[OV_NQ * OV_K];
+	intptr_t rc;
+
+	gb.read = is_b ? read_b : read_a;
+	rc = gt_compute(&gb, ov_q, DANN_DTYPE_F32, OV_NQ, &p, ids, d);
+	if (!is_b)
+		atomic_store(&ov.a_done, 1);
+	return (void *)rc;
+}
+
+Test(gt, overlapping_runs_leave_the_process_blas_thread_count_as_it_was)
+{
+	pthread_t a, b;
+	void *ra, *rb;
+
+	ov_base = random_rows(DANN_DTYPE_F32, OV_NB, OV_DIM, 0, 11);
+	ov_q = random_rows(DANN_DTYPE_F32, OV_NQ, OV_DIM, 0, 12);
+	openblas_set_num_threads(2);
+	if (openblas_get_num_threads() != 2)
+		cr_skip_test("this OpenBLAS runs at most %d thread(s)", openblas_get_num_threads());
+	cr_assert_eq(pthread_create(&a, NULL, run_overlapping, NULL), 0);
+	wait_for(&ov.a_inside, &ov.timed_out); /* B starts once A's scope is open */
+	cr_assert_eq(pthread_create(&b, NULL, run_overlapping, (void *)1), 0);
+	cr_assert_eq(pthread_join(a, &ra), 0);
+	cr_assert_eq(pthread_join(b, &rb), 0);
+	cr_assert_eq((intptr_t)ra, 0);
+	cr_assert_eq((intptr_t)rb, 0);
+	cr_assert_eq(ov.timed_out, 0, "the two runs did not overlap as planned");
+	cr_assert_eq(openblas_get_num_threads(), 2, "OpenBLAS left at %d thread(s)",
+		     openblas_get_num_threads());
+	free(ov_base);
+	free(ov_q);
 }
 
 Test(gt, rejects_k_out_of_range_and_k_above_the_base_count)

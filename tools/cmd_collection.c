@@ -1,0 +1,278 @@
+/*
+ * cmd_collection.c — `dann collection create|list|describe|drop`: the
+ * collections of a data directory (dann_coll_create, _list, _schema,
+ * _segments, _drop).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/dann.h"
+#include "cmd.h"
+#include "coll_cli.h"
+
+#define CMD "collection"
+
+static const char collection_help[] =
+	"usage: dann collection create --data-dir D --name C --dim N [--metric l2|ip|cosine]\n"
+	"                              [--dtype float32|uint8|int8] [--auto-id] [-R 64] [-L 100]\n"
+	"                              [--alpha 1.2] [--pq-bytes B] [--build-ram GiB]\n"
+	"                              [--seal-rows N] [--seal-mib M]\n"
+	"       dann collection list --data-dir D\n"
+	"       dann collection describe --data-dir D --name C\n"
+	"       dann collection drop --data-dir D --name C\n"
+	"\n"
+	"A data directory (created on first use) holds any number of collections.\n"
+	"create makes collection C of N-dimensional vectors (default float32, L2)\n"
+	"whose rows have int64 primary keys, given with each insert or, with\n"
+	"--auto-id, assigned by the collection. -R, -L, --alpha, --pq-bytes and\n"
+	"--build-ram are the disk index parameters of every sealed segment (see\n"
+	"dann build --help); --seal-rows / --seal-mib seal the growing segment at\n"
+	"that many rows / MiB of vectors (default: the engine's). list prints the\n"
+	"names, describe the schema, row count and segments, drop removes C and\n"
+	"its files.\n";
+
+struct coll_opts {
+	const char *data_dir, *name;
+	struct dann_schema s;
+	int have_dim;
+};
+
+static int parse(int argc, char **argv, struct coll_opts *o)
+{
+	enum { O_DATA_DIR = 256, O_NAME, O_DIM, O_METRIC, O_DTYPE, O_AUTO, O_ALPHA, O_PQ, O_RAM, O_SEAL_ROWS,
+	       O_SEAL_MIB, O_HELP };
+	static const struct option longs[] = {
+		{ "data-dir", required_argument, 0, O_DATA_DIR },
+		{ "name", required_argument, 0, O_NAME },
+		{ "dim", required_argument, 0, O_DIM },
+		{ "metric", required_argument, 0, O_METRIC },
+		{ "dtype", required_argument, 0, O_DTYPE },
+		{ "auto-id", no_argument, 0, O_AUTO },
+		{ "alpha", required_argument, 0, O_ALPHA },
+		{ "pq-bytes", required_argument, 0, O_PQ },
+		{ "build-ram", required_argument, 0, O_RAM },
+		{ "seal-rows", required_argument, 0, O_SEAL_ROWS },
+		{ "seal-mib", required_argument, 0, O_SEAL_MIB },
+		{ "help", no_argument, 0, O_HELP },
+		{ 0, 0, 0, 0 },
+	};
+	unsigned long long v;
+	double d;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "R:L:h", longs, NULL)) != -1) {
+		switch (c) {
+		case O_DATA_DIR: o->data_dir = optarg; break;
+		case O_NAME: o->name = optarg; break;
+		case O_DIM:
+			if (cmd_parse_u64(CMD, "--dim", optarg, DANN_MAX_DIM, &v) < 0)
+				return 2;
+			o->s.dim = (uint32_t)v;
+			o->have_dim = 1;
+			break;
+		case O_METRIC:
+			if (dann_metric_parse(optarg, &o->s.index.metric) < 0)
+				return cmd_usage_error(CMD, "--metric: %s", dann_errmsg());
+			break;
+		case O_DTYPE:
+			if (coll_cli_parse_dtype(CMD, optarg, &o->s.dtype) < 0)
+				return 2;
+			break;
+		case O_AUTO: o->s.auto_id = 1; break;
+		case 'R':
+			if (cmd_parse_u64(CMD, "-R", optarg, 1024, &v) < 0)
+				return 2;
+			o->s.index.R = (uint32_t)v;
+			break;
+		case 'L':
+			if (cmd_parse_u64(CMD, "-L", optarg, 100000, &v) < 0)
+				return 2;
+			o->s.index.L = (uint32_t)v;
+			break;
+		case O_ALPHA:
+			if (cmd_parse_double(CMD, "--alpha", optarg, &d) < 0)
+				return 2;
+			o->s.index.alpha = (float)d;
+			break;
+		case O_PQ:
+			if (cmd_parse_u64(CMD, "--pq-bytes", optarg, 4096, &v) < 0)
+				return 2;
+			o->s.index.pq_bytes = (uint32_t)v;
+			break;
+		case O_RAM:
+			if (cmd_parse_double(CMD, "--build-ram", optarg, &o->s.index.build_ram_gib) < 0)
+				return 2;
+			if (o->s.index.build_ram_gib < 0)
+				return cmd_usage_error(CMD, "--build-ram must not be negative");
+			break;
+		case O_SEAL_ROWS:
+			if (cmd_parse_u64(CMD, "--seal-rows", optarg, 1ull << 40, &v) < 0)
+				return 2;
+			o->s.seal_rows = v;
+			break;
+		case O_SEAL_MIB:
+			if (cmd_parse_u64(CMD, "--seal-mib", optarg, 1u << 20, &v) < 0)
+				return 2;
+			o->s.seal_bytes = v << 20;
+			break;
+		case 'h':
+		case O_HELP: fputs(collection_help, stdout); return -1;
+		default: return cmd_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cmd_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+	if (!o->data_dir)
+		return cmd_usage_error(CMD, "--data-dir D is required");
+	return 0;
+}
+
+static int do_create(struct coll_opts *o)
+{
+	struct dann_db *db;
+	int rc, status;
+
+	if (!o->name || !o->have_dim)
+		return cmd_usage_error(CMD, "create needs --name C and --dim N");
+	if (strlen(o->name) > DANN_NAME_MAX)
+		return cmd_usage_error(CMD, "--name: longer than %d bytes", DANN_NAME_MAX);
+	snprintf(o->s.name, sizeof o->s.name, "%s", o->name);
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, &db)))
+		return status;
+	if ((rc = dann_coll_create(db, &o->s)) < 0)
+		status = cmd_fail_lib(CMD, rc);
+	else
+		printf("created collection %s: dim %u, %s, %s, %s keys\n", o->s.name, o->s.dim,
+		       dann_dtype_name(o->s.dtype), dann_metric_name(o->s.index.metric),
+		       o->s.auto_id ? "auto-id" : "user");
+	dann_db_close(db);
+	return status;
+}
+
+static int do_list(struct coll_opts *o)
+{
+	struct dann_db *db;
+	char **names = NULL;
+	size_t n = 0;
+	int rc, status;
+
+	if (o->name)
+		return cmd_usage_error(CMD, "list takes no --name");
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, &db)))
+		return status;
+	if ((rc = dann_coll_list(db, &names, &n)) < 0)
+		status = cmd_fail_lib(CMD, rc);
+	for (size_t i = 0; i < n; i++)
+		printf("%s\n", names[i]);
+	free(names);
+	dann_db_close(db);
+	return status;
+}
+
+static const char *state_name(enum dann_seg_state s)
+{
+	switch (s) {
+	case DANN_SEG_GROWING: return "growing";
+	case DANN_SEG_SEALED: return "sealed";
+	case DANN_SEG_FLUSHED: return "flushed";
+	case DANN_SEG_DROPPED: return "dropped";
+	}
+	return "?";
+}
+
+static int do_describe(struct coll_opts *o)
+{
+	struct dann_seg_info *segs = NULL;
+	const struct dann_schema *s;
+	struct coll_cli cc;
+	uint64_t rows = 0;
+	size_t nseg = 0;
+	int rc, status;
+
+	if (!o->name)
+		return cmd_usage_error(CMD, "describe needs --name C");
+	if ((status = coll_cli_open(CMD, o->data_dir, o->name, 0, &cc)))
+		return status;
+	s = &cc.schema;
+	if ((rc = dann_coll_count(cc.c, &rows)) < 0 || (rc = dann_coll_segments(cc.c, &segs, &nseg)) < 0) {
+		status = cmd_fail_lib(CMD, rc);
+		goto out;
+	}
+	printf("collection %s\n", s->name);
+	printf("  vector        %s: dim %u, %s, metric %s\n", s->vector_field, s->dim, dann_dtype_name(s->dtype),
+	       dann_metric_name(s->index.metric));
+	printf("  primary key   %s (int64, %s)\n", s->pk_field, s->auto_id ? "auto-id" : "given with each insert");
+	printf("  index         R %u, L %u, alpha %.2f, pq bytes %u%s, build RAM ", s->index.R, s->index.L,
+	       (double)s->index.alpha, s->index.pq_bytes, s->index.pq_bytes ? "" : " (dim/8)");
+	if (s->index.build_ram_gib > 0)
+		printf("%.2f GiB\n", s->index.build_ram_gib);
+	else
+		printf("no limit\n");
+	printf("  seal at       %llu rows or %.1f MiB of vectors%s\n", (unsigned long long)s->seal_rows,
+	       (double)s->seal_bytes / (1 << 20), s->seal_rows || s->seal_bytes ? "" : " (engine defaults)");
+	for (uint32_t i = 0; i < s->nfields; i++)
+		printf("  field         %s\n", s->fields[i].name);
+	printf("  rows          %llu live\n", (unsigned long long)rows);
+	printf("  segments      %zu\n", nseg);
+	if (nseg)
+		printf("  %10s %-8s %12s %12s %14s\n", "id", "state", "rows", "deleted", "disk bytes");
+	for (size_t i = 0; i < nseg; i++)
+		printf("  %10llu %-8s %12llu %12llu %14llu\n", (unsigned long long)segs[i].id, state_name(segs[i].state),
+		       (unsigned long long)segs[i].rows, (unsigned long long)segs[i].deleted,
+		       (unsigned long long)segs[i].disk_bytes);
+out:
+	free(segs);
+	coll_cli_close(&cc);
+	return status;
+}
+
+static int do_drop(struct coll_opts *o)
+{
+	struct dann_db *db;
+	int rc, status;
+
+	if (!o->name)
+		return cmd_usage_error(CMD, "drop needs --name C");
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, &db)))
+		return status;
+	if ((rc = dann_coll_drop(db, o->name)) < 0)
+		status = cmd_fail_lib(CMD, rc);
+	else
+		printf("dropped collection %s\n", o->name);
+	dann_db_close(db);
+	return status;
+}
+
+static int run_collection(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(struct coll_opts *o);
+	} subs[] = { { "create", do_create }, { "list", do_list }, { "describe", do_describe }, { "drop", do_drop } };
+	struct coll_opts o;
+	int rc;
+
+	memset(&o, 0, sizeof o);
+	dann_schema_default(&o.s);
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+			fputs(collection_help, stdout);
+			return 0;
+		}
+		return cmd_usage_error(CMD, "expected a subcommand: create, list, describe or drop");
+	}
+	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
+		if (strcmp(argv[1], subs[i].name))
+			continue;
+		if ((rc = parse(argc - 1, argv + 1, &o)))
+			return rc < 0 ? 0 : rc;
+		return subs[i].fn(&o);
+	}
+	return cmd_usage_error(CMD, "unknown subcommand '%s' (create, list, describe or drop)", argv[1]);
+}
+
+DANN_COMMAND(collection, "create, list, describe or drop the collections of a data directory", run_collection)
