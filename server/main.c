@@ -2,18 +2,22 @@
  * main.c — dannd: the server process.
  *
  * Parses the settings, routes dann's (and gRPC's) log to stderr with a
- * timestamp, starts the server and waits for SIGTERM or SIGINT with the
- * signals blocked in every thread (sigwait here is the only receiver), then
- * runs the shutdown sequence and exits 0. Exit 1 when the server cannot
+ * timestamp, starts the server and waits for SIGTERM or SIGINT, then runs
+ * the shutdown sequence and exits 0. The signals are caught by a handler
+ * that writes their number to a pipe main reads: libraries start threads
+ * of their own (libmicrohttpd, gRPC) whose signal masks we do not control,
+ * and a handler works whichever thread the kernel picks. Exit 1 when the server cannot
  * start (bad settings, data dir locked, port taken), 2 for usage errors.
  */
 #include <argon2.h>
-#include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "dann.h"
 #include "log.h"
@@ -25,6 +29,16 @@
 #define HASH_PARALLELISM 1
 #define HASH_SALT_BYTES 16
 #define HASH_BYTES 32
+
+static int signal_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	ssize_t n = write(signal_pipe[1], &b, 1);
+
+	(void)n;
+}
 
 static void log_stderr(void *arg, enum dann_log_level level, const char *module, const char *msg)
 {
@@ -66,8 +80,9 @@ int main(int argc, char **argv)
 {
 	struct srv_config cfg;
 	struct srv *s;
-	sigset_t set;
-	int help, sig, rc;
+	struct sigaction sa;
+	unsigned char sig = 0;
+	int help, rc;
 
 	if (argc == 2 && !strcmp(argv[1], "--hash-password"))
 		return hash_password();
@@ -85,12 +100,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	dann_log_set(log_stderr, NULL, (enum dann_log_level)cfg.log_level);
-	/* Blocked before any thread starts, so every thread inherits it and
-	 * only sigwait below takes the signal. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	if (pipe2(signal_pipe, O_CLOEXEC) < 0) {
+		perror("dannd: pipe");
+		return 1;
+	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = srv_open(&cfg, &s)) < 0) {
 		fprintf(stderr, "dannd: %s\n", dann_errmsg());
@@ -99,9 +118,9 @@ int main(int argc, char **argv)
 	/* One line on stdout that scripts and tests wait for. */
 	printf("dannd: listening on port %d, metrics port %d\n", srv_port(s), srv_metrics_port(s));
 	fflush(stdout);
-	while (sigwait(&set, &sig) != 0)
+	while (read(signal_pipe[0], &sig, 1) < 0 && errno == EINTR)
 		;
-	dann_log(DANN_LOG_INFO, "server", "signal %d: shutting down", sig);
+	dann_log(DANN_LOG_INFO, "server", "signal %d: shutting down", (int)sig);
 	srv_close(s);
 	dann_log(DANN_LOG_INFO, "server", "stopped; data directory closed");
 	return 0;

@@ -67,6 +67,11 @@ int srv_h_create_collection(struct srv_req *rq, const void *in, void *out)
 				"CreateCollection: schema is not a valid CollectionSchema (%zu bytes)",
 				q->schema.len);
 	dann_schema_default(&s);
+	/* Milvus picks the metric with the index, often after rows are in;
+	 * the segment layer fixes it at creation (srv_index.c recreates a
+	 * collection only while empty). Start from Milvus's default metric, so
+	 * the common insert-then-index flow with a default index works. */
+	s.index.metric = DANN_METRIC_COSINE;
 	memcpy(s.name, q->collection_name, n + 1);
 	if ((rc = srv_schema_decode(rq, m, &s)) < 0)
 		return rc;

@@ -45,27 +45,39 @@ static int count_result(struct srv_req *rq, Milvus__Proto__Milvus__QueryResults 
 	return 0;
 }
 
-/* The keys of expr that are live, in the order asked (duplicates once). */
-static int live_keys(struct dann_coll *c, int64_t *keys, uint64_t n, uint64_t *nlive)
+/* The keys of expr that are live, in the order asked, each once (an open
+ * addressing set in the arena keeps it linear). */
+static int live_keys(struct srv_req *rq, struct dann_coll *c, int64_t *keys, uint64_t n, uint64_t *nlive)
 {
 	struct dann_rows *rows = NULL;
-	uint64_t k = 0;
+	uint64_t k = 0, cap = 16, mask;
+	int64_t *set;
+	uint8_t *used;
 	int rc;
 
-	if (!n) {
-		*nlive = 0;
+	*nlive = 0;
+	if (!n)
 		return 0;
-	}
+	while (cap < 2 * n)
+		cap *= 2;
+	mask = cap - 1;
+	set = srv_arena_alloc(rq->arena, cap * sizeof *set);
+	used = srv_arena_alloc(rq->arena, cap);
+	if (!set || !used)
+		return DANN_ENOMEM;
 	if ((rc = dann_coll_fetch(c, keys, n, NULL, 0, 0, &rows)) < 0)
 		return rc;
 	for (uint64_t i = 0; i < n; i++) {
-		int dup = 0;
+		uint64_t h = ((uint64_t)keys[i] * 0x9e3779b97f4a7c15ull) & mask;
 		if (!rows->found[i])
 			continue;
-		for (uint64_t j = 0; j < k && !dup; j++)
-			dup = keys[j] == keys[i];
-		if (!dup)
-			keys[k++] = keys[i];
+		while (used[h] && set[h] != keys[i])
+			h = (h + 1) & mask;
+		if (used[h])
+			continue;
+		used[h] = 1;
+		set[h] = keys[i];
+		keys[k++] = keys[i];
 	}
 	dann_rows_free(rows);
 	*nlive = k;
@@ -96,7 +108,7 @@ int srv_h_query(struct srv_req *rq, const void *in, void *out)
 		return count_result(rq, r, rows);
 	}
 	if ((rc = srv_pkexpr_parse(rq, q->expr, s.pk_field, &keys, &n)) < 0 ||
-	    (rc = live_keys(c, keys, n, &live)) < 0)
+	    (rc = live_keys(rq, c, keys, n, &live)) < 0)
 		return rc;
 	if (count)
 		return count_result(rq, r, live);

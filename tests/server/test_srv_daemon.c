@@ -56,6 +56,24 @@ Test(srv_daemon, a_second_dannd_on_the_same_dir_or_port_fails_clearly)
 	srvtest_stop(&d);
 }
 
+/* dannd's libraries start threads whose signal masks it does not control;
+ * SIGTERM must still reach its shutdown path (exit 0), never the default
+ * action (killed, 143). Cycled a few times with HTTP traffic in between,
+ * where the blocked-mask design sometimes died. */
+Test(srv_daemon, sigterm_always_runs_the_shutdown_sequence)
+{
+	tmpdir_make("srv_daemon_sigterm");
+	for (int i = 0; i < 5; i++) {
+		struct proc_dannd d;
+		char *m;
+
+		srvtest_start(&d, tmpdir_path("data"));
+		m = srvtest_http_get(d.metrics_port, "/metrics");
+		free(m);
+		srvtest_stop(&d);
+	}
+}
+
 Test(srv_daemon, metrics_and_health_over_http)
 {
 	struct proc_dannd d;

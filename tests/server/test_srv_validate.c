@@ -284,3 +284,41 @@ Test(srv_validate, search_checks_load_state_dimension_and_parameters)
 	r = srvunit_send("Search", &q.base);
 	expect_status(&r, sr, 0, NULL);
 }
+
+Test(srv_validate, query_by_keys_returns_live_rows_once_in_the_order_asked)
+{
+	const ProtobufCMessageDescriptor *qd = &milvus__proto__milvus__query_results__descriptor;
+	Milvus__Proto__Milvus__QueryRequest q = MILVUS__PROTO__MILVUS__QUERY_REQUEST__INIT;
+	Milvus__Proto__Milvus__LoadCollectionRequest lc = MILVUS__PROTO__MILVUS__LOAD_COLLECTION_REQUEST__INIT;
+	Milvus__Proto__Milvus__CreateIndexRequest ci = MILVUS__PROTO__MILVUS__CREATE_INDEX_REQUEST__INIT;
+	Milvus__Proto__Milvus__QueryResults *res;
+	int64_t keys[3] = { 10, 20, 30 };
+	float vec[3 * DIM] = { 0 };
+	char *out_fields[1] = { "count(*)" };
+	struct srv_reply r;
+
+	r = create("c", T(Int64), T(FloatVector), "4", 0);
+	r = insert("c", keys, 3, vec, 3 * DIM, DIM);
+	ci.collection_name = "c";
+	r = srvunit_send("CreateIndex", &ci.base);
+	lc.collection_name = "c";
+	r = srvunit_send("LoadCollection", &lc.base);
+	expect_status(&r, status_d, 0, NULL);
+	q.collection_name = "c";
+	q.expr = "id in [30, 10, 30, 99, 10]";
+	r = srvunit_send("Query", &q.base);
+	cr_assert_eq(srvunit_status(&r, qd, (void **)&res)->code, 0);
+	cr_assert_eq(res->n_fields_data, 1);
+	cr_assert_eq(res->fields_data[0]->scalars->long_data->n_data, 2);
+	cr_assert_eq(res->fields_data[0]->scalars->long_data->data[0], 30);
+	cr_assert_eq(res->fields_data[0]->scalars->long_data->data[1], 10);
+	q.output_fields = out_fields;
+	q.n_output_fields = 1;
+	r = srvunit_send("Query", &q.base);
+	cr_assert_eq(srvunit_status(&r, qd, (void **)&res)->code, 0);
+	cr_assert_eq(res->fields_data[0]->scalars->long_data->data[0], 2, "count(*) of the live keys");
+	q.expr = "";
+	r = srvunit_send("Query", &q.base);
+	cr_assert_eq(srvunit_status(&r, qd, (void **)&res)->code, 0);
+	cr_assert_eq(res->fields_data[0]->scalars->long_data->data[0], 3, "count(*) of the collection");
+}
