@@ -21,6 +21,23 @@
 #define FMNIST_ROWS "60000"
 #endif
 
+/* Runs the dann CLI (argv without argv[0]); asserts success. */
+static void dann_cli(const char *what, char *const args[])
+{
+	char *argv[16] = { DANN_CLI };
+	const char *out = tmpdir_path("cli.out");
+	char *text;
+	int i, rc;
+
+	for (i = 0; args[i] && i < 14; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	rc = proc_run(NULL, out, 300, argv);
+	text = cli_slurp(out);
+	cr_assert_eq(rc, 0, "dann %s (%s): %s", args[0], what, text ? text : "");
+	free(text);
+}
+
 TestSuite(srv_sdk, .init = srvtest_need_node, .fini = tmpdir_remove, .timeout = 600);
 
 Test(srv_sdk, quick_start_works_as_milvus_users_write_it)
@@ -49,32 +66,29 @@ Test(srv_sdk, quick_start_works_as_milvus_users_write_it)
 Test(srv_sdk, fashion_mnist_life_cycle_survives_restart)
 {
 	struct proc_dannd d;
-	char addr[64], *out = NULL, *err = NULL;
-	const char *base, *q, *gt;
+	char addr[64], base[256], q[256], gt[256]; /* tmpdir_path's buffers rotate: copies */
 
 	tmpdir_make("srv_sdk_fm");
-	base = tmpdir_path("base.fbin");
-	q = tmpdir_path("q.fbin");
-	gt = tmpdir_path("gt.ibin");
-	cr_assert_eq(cli_run(&out, &err, "convert", "--in", DANN_FMNIST_DIR "/train-images-idx3-ubyte.gz",
-			     "--out", base, "--limit", FMNIST_ROWS, NULL), 0, "convert: %s", err);
-	cr_assert_eq(cli_run(&out, &err, "convert", "--in", DANN_FMNIST_DIR "/t10k-images-idx3-ubyte.gz",
-			     "--out", q, "--limit", FMNIST_QUERIES, NULL), 0, "convert: %s", err);
-	cr_assert_eq(cli_run(&out, &err, "gt", "--base", base, "--queries", q, "-k", "10", "--metric", "l2",
-			     "--out", gt, NULL), 0, "gt: %s", err);
-	free(out);
-	free(err);
+	snprintf(base, sizeof base, "%s", tmpdir_path("base.fbin"));
+	snprintf(q, sizeof q, "%s", tmpdir_path("q.fbin"));
+	snprintf(gt, sizeof gt, "%s", tmpdir_path("gt.ibin"));
+	dann_cli(base, (char *[]){ "convert", "--in", DANN_FMNIST_DIR "/train-images-idx3-ubyte.gz", "--out",
+				   base, "--limit", FMNIST_ROWS, NULL });
+	dann_cli(q, (char *[]){ "convert", "--in", DANN_FMNIST_DIR "/t10k-images-idx3-ubyte.gz", "--out", q,
+				"--limit", FMNIST_QUERIES, NULL });
+	dann_cli(gt, (char *[]){ "gt", "--base", base, "--queries", q, "-k", "10", "--metric", "l2",
+				 "--out", gt, NULL });
 
 	srvtest_start(&d, tmpdir_path("data"));
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
-	srvtest_node(FLOW_TIMEOUT_S, (char *[]){ "node", "fmnist_flow.mjs", "load", addr, (char *)base,
-						 (char *)q, (char *)gt, NULL });
+	srvtest_node(FLOW_TIMEOUT_S, (char *[]){ "node", "fmnist_flow.mjs", "load", addr, base,
+						 q, gt, NULL });
 	srvtest_stop(&d);
 
 	srvtest_start(&d, tmpdir_path("data"));
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
-	srvtest_node(FLOW_TIMEOUT_S, (char *[]){ "node", "fmnist_flow.mjs", "verify", addr, (char *)base,
-						 (char *)q, (char *)gt, NULL });
+	srvtest_node(FLOW_TIMEOUT_S, (char *[]){ "node", "fmnist_flow.mjs", "verify", addr, base,
+						 q, gt, NULL });
 	srvtest_stop(&d);
 }
 
