@@ -96,7 +96,8 @@ struct dann_build_params {
 	double build_ram_gib;     /* graph built in k-means shards above it; 0 = no limit */
 	uint32_t threads;         /* 0 = all cores */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
-	dann_progress_fn progress; /* optional; phases "pq train", "encode", "graph", "layout" */
+	dann_progress_fn progress; /* optional; phases "pq train", "pq encode", "vamana"
+	                              ("vamana shards" when partitioned), "layout" */
 	void *progress_arg;
 };
 

@@ -141,7 +141,7 @@ static int do_create(struct coll_opts *o)
 	if (strlen(o->name) > DANN_NAME_MAX)
 		return cmd_usage_error(CMD, "--name: longer than %d bytes", DANN_NAME_MAX);
 	snprintf(o->s.name, sizeof o->s.name, "%s", o->name);
-	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, &db)))
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 1, 0, &db)))
 		return status;
 	if ((rc = dann_coll_create(db, &o->s)) < 0)
 		status = cmd_fail_lib(CMD, rc);
@@ -162,7 +162,7 @@ static int do_list(struct coll_opts *o)
 
 	if (o->name)
 		return cmd_usage_error(CMD, "list takes no --name");
-	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, &db)))
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, 0, &db)))
 		return status;
 	if ((rc = dann_coll_list(db, &names, &n)) < 0)
 		status = cmd_fail_lib(CMD, rc);
@@ -237,7 +237,7 @@ static int do_drop(struct coll_opts *o)
 
 	if (!o->name)
 		return cmd_usage_error(CMD, "drop needs --name C");
-	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, &db)))
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, 0, &db)))
 		return status;
 	if ((rc = dann_coll_drop(db, o->name)) < 0)
 		status = cmd_fail_lib(CMD, rc);

@@ -167,6 +167,9 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 					       "collection: give one or the other");
 	if (!o->index && (!o->data_dir) != (!o->name))
 		return cmd_usage_error("search", "a collection needs both --data-dir D and --name C");
+	if (o->data_dir && (o->cache_nodes || o->cache_mib || o->backend || o->buffered || o->sector_expand != -1))
+		return cmd_usage_error("search", "--cache-nodes, --cache-mib, --io, --buffered and --sector-expand "
+					       "apply to --index; a collection's segments are opened by the data directory");
 	if ((!o->index && !o->data_dir) || !o->queries)
 		return cmd_usage_error("search", "--index DIR (or --data-dir D --name C) and --queries FILE "
 					       "are required");

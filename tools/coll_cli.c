@@ -7,16 +7,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../engine/error.h"
 #include "cmd.h"
 #include "ids_file.h"
 
-int coll_cli_open_db(const char *cmd, const char *data_dir, int background, struct dann_db **db)
+int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int background, struct dann_db **db)
 {
 	struct dann_db_params p;
+	struct stat st;
 	int rc;
 
+	*db = NULL;
+	if (!create && stat(data_dir, &st) < 0)
+		return cmd_fail_lib(cmd, dann_fail_errno(DANN_ENOTFOUND, errno, "%s: no data directory (dann collection "
+									      "create makes one)", data_dir));
 	dann_db_params_default(&p);
 	p.no_background = !background;
 	if ((rc = dann_db_open(data_dir, &p, db)) < 0) {
@@ -32,7 +38,7 @@ int coll_cli_open(const char *cmd, const char *data_dir, const char *name, int b
 	int rc, status;
 
 	memset(cc, 0, sizeof *cc);
-	if ((status = coll_cli_open_db(cmd, data_dir, background, &cc->db)))
+	if ((status = coll_cli_open_db(cmd, data_dir, 0, background, &cc->db)))
 		return status;
 	if ((rc = dann_coll_get(cc->db, name, &cc->c)) < 0 || (rc = dann_coll_schema(cc->c, &cc->schema)) < 0) {
 		status = cmd_fail_lib(cmd, rc);

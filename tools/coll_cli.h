@@ -18,9 +18,11 @@ struct coll_cli {
 };
 
 /* Opens the data directory (background builds only when background is 1:
- * a command that exits soon would abandon them). 0, or the exit status
- * after printing "dann <cmd>: <why>". */
-int coll_cli_open_db(const char *cmd, const char *data_dir, int background, struct dann_db **db);
+ * a command that exits soon would abandon them). Only `collection create`
+ * makes a new one (create 1): for any other command a missing directory
+ * is a mistyped path, reported, not created. 0, or the exit status after
+ * printing "dann <cmd>: <why>". */
+int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int background, struct dann_db **db);
 /* ... and the collection name in it, with its schema. */
 int coll_cli_open(const char *cmd, const char *data_dir, const char *name, int background,
 		  struct coll_cli *cc);

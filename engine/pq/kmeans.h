@@ -40,7 +40,7 @@ struct km_params {
 	uint64_t max_sample;  /* train on at most this many of the n points,
 	                         drawn at random; 0 = all (default 0) */
 	double tol;           /* stop when the objective improves by less than
-	                         this fraction (default 1e-4) */
+	                         this fraction (default 1e-5) */
 	uint64_t seed;        /* random seed (default 1234) */
 };
 

@@ -3,10 +3,10 @@
  * may be larger than RAM.
  *
  * Training reads only the sampled rows, in file order. Encoding walks the
- * file in blocks of PQ_ENCODE_BLOCK_ROWS rows: the next block is announced
- * to the kernel (read-ahead) while the current one is encoded, and a block
- * is dropped from the page cache once encoded, so memory holds the codes
- * plus about two blocks whatever the file's size.
+ * file in blocks of PQ_ENCODE_BLOCK_ROWS rows read with pread: the next
+ * block is announced to the kernel (read-ahead) while the current one is
+ * encoded, so memory holds the codes plus one block whatever the file's
+ * size (the page cache is the kernel's).
  */
 #include "pq_impl.h"
 

@@ -27,24 +27,12 @@
 
 #include "../crc.h"
 #include "../error.h"
+#include "../fsutil.h"
 #include "../log.h"
 
-/* Local durable-file syscalls: engine/fsutil.c (fsu_*) is being written on
- * another branch; these are the two the log needs until it lands. */
-int wal_fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open directory to sync", dir);
-	if (fsync(fd) < 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync of directory", dir);
-	close(fd);
-	return rc;
-}
-
-/* pwritev until every byte of iov is written (short writes and EINTR). */
+/* pwritev until every byte of iov is written (short writes and EINTR):
+ * a header and a payload in two pieces go out in one call without being
+ * copied together, which fsu_pwrite_all's single buffer cannot do. */
 static int pwritev_all(int fd, struct iovec *iov, int niov, uint64_t off, const char *path)
 {
 	while (niov > 0) {
@@ -189,9 +177,7 @@ static int sync_fd(struct wal *w, int fd, const char *path)
 
 	if (e)
 		return dann_fail_errno(DANN_EIO, e, "%s: fdatasync", path);
-	if (fdatasync(fd) < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: fdatasync", path);
-	return 0;
+	return fsu_fdatasync(fd, path);
 }
 
 static struct wal_file *cur_file(struct wal *w)
@@ -225,7 +211,7 @@ static int rotate(struct wal *w, uint64_t next)
 	wal_file_path(w, next, path);
 	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0)
 		return dann_fail_errno(DANN_EIO, errno, "%s: cannot create WAL file", path);
-	if ((rc = wal_fsync_dir(w->dir)) < 0) {
+	if ((rc = fsu_fsync_dir(w->dir)) < 0) {
 		close(fd);
 		unlink(path);
 		return rc;
@@ -406,7 +392,7 @@ out:
 		}
 	}
 	if (ngone && rc == 0)
-		rc = wal_fsync_dir(w->dir);
+		rc = fsu_fsync_dir(w->dir);
 	free(gone);
 	return rc;
 }

@@ -61,7 +61,4 @@ uint32_t wal_lsn_crc(uint64_t lsn);
  * one into w->fd (creating the first file of an empty log). */
 int wal_recover(struct wal *w);
 
-/* fsync of the directory dir, DANN_EIO naming it. */
-int wal_fsync_dir(const char *dir);
-
 #endif

@@ -33,6 +33,7 @@
 
 #include "../crc.h"
 #include "../error.h"
+#include "../fsutil.h"
 #include "../log.h"
 
 enum rec_status { REC_OK = 0, REC_END = 1, REC_SHORT = 2, REC_BAD = 3 };
@@ -223,24 +224,6 @@ out:
 	return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(dir);
-
-	memcpy(buf, dir, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return dann_fail_errno(DANN_EIO, errno, "%s: cannot create WAL directory", buf);
-		if (i < len)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
 /* Truncates path to size and syncs it. */
 static int cut_file(const char *path, uint64_t size)
 {
@@ -251,8 +234,8 @@ static int cut_file(const char *path, uint64_t size)
 	if (ftruncate(fd, (off_t)size) < 0)
 		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot cut the WAL tail at offset %llu", path,
 				     (unsigned long long)size);
-	else if (fsync(fd) < 0)
-		rc = dann_fail_errno(DANN_EIO, errno, "%s: fsync after cutting the tail", path);
+	else
+		rc = fsu_fsync(fd, path);
 	close(fd);
 	return rc;
 }
@@ -347,7 +330,7 @@ static int drop_later(struct wal *w, struct scan *s)
 		if (unlink(path) < 0 && errno != ENOENT)
 			return dann_fail_errno(DANN_EIO, errno, "%s: cannot remove", path);
 	}
-	return s->n > s->keep ? wal_fsync_dir(w->dir) : 0;
+	return s->n > s->keep ? fsu_fsync_dir(w->dir) : 0;
 }
 
 /* Opens (creating) the last file for appending. */
@@ -359,7 +342,7 @@ static int open_last(struct wal *w, int create)
 	wal_file_path(w, w->files[w->nfiles - 1].first_lsn, path);
 	if ((w->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0644)) < 0)
 		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open WAL file for appending", path);
-	if (create && (rc = wal_fsync_dir(w->dir)) < 0)
+	if (create && (rc = fsu_fsync_dir(w->dir)) < 0)
 		return rc;
 	return 0;
 }
@@ -370,7 +353,7 @@ int wal_recover(struct wal *w)
 	char path[PATH_MAX];
 	int rc;
 
-	if ((rc = mkdir_p(w->dir)) < 0)
+	if ((rc = fsu_mkdirs(w->dir)) < 0)
 		return rc;
 	if ((rc = list_files(w->dir, &s.first, &s.n)) < 0)
 		return rc;
@@ -406,13 +389,15 @@ int wal_recover(struct wal *w)
 		if (rc < 0)
 			goto out;
 	}
+	/* Later files go first: a crash between the two steps then leaves
+	 * the cut file last, with its bad tail, to be cut on the next open. */
+	if ((rc = drop_later(w, &s)) < 0)
+		goto out;
 	if (s.cut) {
 		wal_file_path(w, w->files[w->nfiles - 1].first_lsn, path);
 		if ((rc = cut_file(path, s.cut_off)) < 0)
 			goto out;
 	}
-	if ((rc = drop_later(w, &s)) < 0)
-		goto out;
 	if (w->nfiles == 0) {
 		w->files[0] = (struct wal_file){ .first_lsn = 1, .last_lsn = 0, .size = 0 };
 		w->nfiles = 1;

@@ -16,6 +16,7 @@
 #include "idx.h"
 #include "pq/pq.h"
 #include "topk.h"
+#include "helpers/fmnist_skip.h"
 
 enum { DIM = 784, NBASE = 60000, NQ = 100, K = 100, CAND = 1000, TRAIN = 10000 };
 
@@ -25,7 +26,7 @@ static uint8_t *read_images(const char *name, uint32_t n)
 	struct idx *x = NULL;
 	uint8_t *buf = malloc((size_t)n * DIM);
 
-	snprintf(path, sizeof path, "%s/%s", DANN_FMNIST_DIR, name);
+	snprintf(path, sizeof path, "%s", fmnist_require(name));
 	cr_assert_eq(idx_open(path, &x), 0, "%s", dann_errmsg());
 	cr_assert_eq(idx_row_elems(x), DIM);
 	cr_assert_eq(idx_read(x, n, buf), 0, "%s", dann_errmsg());

@@ -242,6 +242,25 @@ Test(wal_recover, a_torn_first_record_of_the_newest_file_is_cut)
 	cr_assert_eq(wt_size(wt_file(dir, a + 1)), 0);
 }
 
+Test(wal_recover, a_torn_older_file_with_only_an_empty_newer_one_is_cut_there)
+{
+	const char *dir = tmpdir_path("log");
+	struct wal_params p;
+	uint64_t a = write_two_files(dir, &p), lsn;
+	struct wal *w;
+
+	cr_assert_eq(truncate(wt_file(dir, 1), (off_t)(a * (16 + REC_BYTES) - 7)), 0);
+	cr_assert_eq(truncate(wt_file(dir, a + 1), 0), 0);
+	dann_log_set(hook, &(struct seen){ .len = 0 }, DANN_LOG_DEBUG);
+	w = wt_open(dir, &p);
+	dann_log_set(NULL, NULL, DANN_LOG_WARN);
+	cr_assert_eq(wal_last_lsn(w), a - 1);
+	cr_assert_not(wt_exists(wt_file(dir, a + 1)), "the newer file, past the end, is removed");
+	cr_assert_eq(wal_append(w, "n", 1, &lsn), 0, "%s", dann_errmsg());
+	cr_assert_eq(lsn, a);
+	wal_close(w);
+}
+
 Test(wal_recover, a_missing_file_in_the_middle_is_corruption)
 {
 	const char *dir = tmpdir_path("log");

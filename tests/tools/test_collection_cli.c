@@ -156,9 +156,27 @@ Test(collection_cli, usage_errors_exit_2_and_name_the_problem)
 	FAILS(2, "one or the other", "search", "--index", data, "--data-dir", data, "--name", "x", "--queries",
 	      queries);
 	FAILS(2, "both --data-dir D and --name C", "search", "--data-dir", data, "--queries", queries);
-	char *o = OK("collection", "list", "--data-dir", data);
-	cr_assert_str_eq(o, "", "no usage error created anything");
+	FAILS(2, "apply to --index", "search", "--data-dir", data, "--name", "x", "--queries", queries, "--cache-mib",
+	      "64");
+	/* No usage error created the data directory; only create makes one. */
+	FAILS(1, "no data directory", "collection", "list", "--data-dir", data);
+	FAILS(1, "no data directory", "insert", "--data-dir", data, "--name", "x", "--vectors", base, "--first-id", "0");
+}
+
+Test(collection_cli, a_data_dir_held_by_another_process_is_refused)
+{
+	struct dann_db *db = NULL;
+	char *o;
+
+	create("docs", NULL);
+	cr_assert_eq(dann_db_open(data, NULL, &db), 0, "%s", dann_errmsg());
+	FAILS(1, "another process", "insert", "--data-dir", data, "--name", "docs", "--vectors", base, "--first-id", "0");
+	FAILS(1, "another process", "collection", "list", "--data-dir", data);
+	dann_db_close(db);
+	o = OK("collection", "list", "--data-dir", data);
+	cr_assert_str_eq(o, "docs\n", "the lock goes with the process that held it");
 	free(o);
+	cr_assert_eq(live_rows("docs"), 0);
 }
 
 Test(collection_cli, insert_get_search_flush_delete_end_to_end)

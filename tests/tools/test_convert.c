@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "helpers/cli.h"
+#include "helpers/fmnist_skip.h"
 #include "vf.h"
 #include "helpers/tmpdir.h"
 
@@ -102,7 +103,7 @@ static uint32_t be32(const unsigned char *p)
 
 Test(convert, fashion_mnist_images_become_60000_by_784_u8bin_equal_to_the_idx_pixels)
 {
-	const char *gz = DANN_FMNIST_DIR "/train-images-idx3-ubyte.gz";
+	const char *gz = fmnist_require("train-images-idx3-ubyte.gz");
 	const char *out = in_dir("train.u8bin");
 	unsigned char *idx;
 	uint8_t *rows;
@@ -128,7 +129,7 @@ Test(convert, fashion_mnist_images_become_60000_by_784_u8bin_equal_to_the_idx_pi
 
 Test(convert, fashion_mnist_to_fbin_gives_pixels_as_floats_and_limit_keeps_the_first_rows)
 {
-	const char *gz = DANN_FMNIST_DIR "/t10k-images-idx3-ubyte.gz";
+	const char *gz = fmnist_require("t10k-images-idx3-ubyte.gz");
 	const char *out = in_dir("test.fbin");
 	unsigned char *idx;
 	float *got;
@@ -151,7 +152,7 @@ Test(convert, fashion_mnist_to_fbin_gives_pixels_as_floats_and_limit_keeps_the_f
 
 Test(convert, fashion_mnist_labels_become_an_ibin_column_and_nothing_else)
 {
-	const char *gz = DANN_FMNIST_DIR "/t10k-labels-idx1-ubyte.gz";
+	const char *gz = fmnist_require("t10k-labels-idx1-ubyte.gz");
 	const char *out = in_dir("labels.ibin");
 	unsigned char *idx;
 	int32_t *got;

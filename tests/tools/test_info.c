@@ -13,6 +13,7 @@
 #include "crc.h"
 #include "error.h"
 #include "helpers/cli.h"
+#include "helpers/fmnist_skip.h"
 #include "vf.h"
 #include "helpers/tmpdir.h"
 
@@ -117,7 +118,7 @@ Test(info, shows_a_header_that_disagrees_with_the_size_and_fails)
 
 Test(info, describes_the_fashion_mnist_idx_files)
 {
-	const char *path = DANN_FMNIST_DIR "/t10k-images-idx3-ubyte.gz";
+	const char *path = fmnist_require("t10k-images-idx3-ubyte.gz");
 	char *out, *err;
 
 	cr_assert_eq(cli_run(&out, &err, "info", path, NULL), 0, "%s", err);

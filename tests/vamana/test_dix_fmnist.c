@@ -15,6 +15,7 @@
 #include "error.h"
 #include "helpers/cli.h"
 #include "helpers/fmnist.h"
+#include "helpers/fmnist_skip.h"
 #include "helpers/knn.h"
 #include "vf.h"
 
@@ -37,9 +38,11 @@ Test(dix_fmnist, recall_at_10_stays_above_its_measured_floor)
 	float *q, *dists;
 	double recall = 0;
 
-	cr_assert_eq(fmnist_load_u8(DANN_FMNIST_DIR, "train", BASE_ROWS, &base, &n, &dim), 0, "%s",
+	fmnist_require("train-images-idx3-ubyte.gz");
+	fmnist_require("t10k-images-idx3-ubyte.gz");
+	cr_assert_eq(fmnist_load_u8(fmnist_dir(), "train", BASE_ROWS, &base, &n, &dim), 0, "%s",
 		     dann_errmsg());
-	cr_assert_eq(fmnist_load_u8(DANN_FMNIST_DIR, "t10k", QUERY_ROWS, &qu8, &nq, &dim), 0, "%s",
+	cr_assert_eq(fmnist_load_u8(fmnist_dir(), "t10k", QUERY_ROWS, &qu8, &nq, &dim), 0, "%s",
 		     dann_errmsg());
 	tu_mkdtemp(tmp, sizeof tmp);
 	TU_FMT(data, "%s/base.u8bin", tmp);

@@ -10,6 +10,7 @@
 #include "../engine/error.h"
 #include "../engine/vamana/vamana.h"
 #include "helpers/fmnist.h"
+#include "helpers/fmnist_skip.h"
 #include "helpers/knn.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -29,9 +30,11 @@ Test(vamana_fmnist, recall_at_10_meets_its_floor)
 	struct vam *v;
 	double r20 = 0, r50 = 0;
 
-	cr_assert_eq(fmnist_load_u8(DANN_FMNIST_DIR, "train", BASE_ROWS, &base, &n, &dim), 0, "%s",
+	fmnist_require("train-images-idx3-ubyte.gz");
+	fmnist_require("t10k-images-idx3-ubyte.gz");
+	cr_assert_eq(fmnist_load_u8(fmnist_dir(), "train", BASE_ROWS, &base, &n, &dim), 0, "%s",
 		     dann_errmsg());
-	cr_assert_eq(fmnist_load_u8(DANN_FMNIST_DIR, "t10k", NQ, &q8, &nq, &qdim), 0, "%s", dann_errmsg());
+	cr_assert_eq(fmnist_load_u8(fmnist_dir(), "t10k", NQ, &q8, &nq, &qdim), 0, "%s", dann_errmsg());
 	q = malloc(sizeof *q * nq * dim);
 	for (size_t i = 0; i < (size_t)nq * dim; i++)
 		q[i] = q8[i];

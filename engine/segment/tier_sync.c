@@ -1,0 +1,319 @@
+/*
+ * tier_sync.c — keeping a data directory's flushed segments in the object
+ * store, and making a new data directory from the store alone.
+ *
+ * The sync reads the catalog and the current version of each collection,
+ * has the segment layer write its pending delete bitmaps (what a WAL
+ * checkpoint would do), and records one thing: a segment's object_key,
+ * after its upload is complete and verified, under the collection's lock
+ * and only while the segment is still FLUSHED (a compaction may have
+ * replaced it meanwhile; then its objects are simply left for the drop of
+ * the collection or a later cleanup).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../error.h"
+#include "../fsutil.h"
+#include "../log.h"
+#include "seg_files.h"
+#include "seg_impl.h"
+#include "tier.h"
+
+#define SYNC_KEY_MAX 128
+
+static struct seg *in_version(struct seg_ver *v, uint64_t id)
+{
+	for (size_t i = 0; i < v->n; i++)
+		if (v->s[i]->id == id)
+			return v->s[i];
+	return NULL;
+}
+
+/* Records prefix as the object_key of segment id if it is still flushed. */
+static int record_key(struct dann_coll *c, uint64_t id, const char *prefix)
+{
+	struct dann_cat_segment rec;
+	struct seg *s;
+	int rc = 0;
+
+	pthread_mutex_lock(&c->mu);
+	s = seg_find(c, id);
+	if (s && atomic_load(&s->state) == DANN_SEG_FLUSHED) {
+		seg_cat_record(s, &rec);
+		snprintf(rec.object_key, sizeof rec.object_key, "%s", prefix);
+		rc = c->db->cat->seg_apply(c->db->cat_ctx, &rec, 1);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static int sync_segment(struct dann_coll *c, struct obj_store *store, struct seg *s,
+			const struct dann_cat_segment *rec, struct tier_sync_stats *st)
+{
+	char prefix[SYNC_KEY_MAX], key[DANN_CAT_FILES_MAX + 32], path[PATH_MAX];
+	struct stat sb;
+	int rc;
+
+	if (!rec->object_key[0]) {
+		snprintf(prefix, sizeof prefix, "c%llu/s%llu", (unsigned long long)c->id,
+			 (unsigned long long)s->id);
+		if ((rc = tier_upload_dir(store, s->dir, prefix)) < 0 || (rc = record_key(c, s->id, prefix)) < 0)
+			return dann_fail_wrap(rc, "tier_sync: segment %llu of %s", (unsigned long long)s->id,
+					      c->schema.name);
+		st->uploaded++;
+		return 0;
+	}
+	/* the delete bitmap is the one file that changes after the flush */
+	if ((rc = seg_join(path, s->dir, SEG_DELETES_FILE)) < 0)
+		return rc;
+	if (stat(path, &sb) != 0)
+		return 0;
+	snprintf(key, sizeof key, "%s/%s", rec->object_key, SEG_DELETES_FILE);
+	if ((rc = obj_put_file(store, key, path)) < 0)
+		return rc;
+	st->deletes_refreshed++;
+	return 0;
+}
+
+static int sync_coll(struct dann_coll *c, struct obj_store *store, struct tier_sync_stats *st)
+{
+	const struct dann_catalog_ops *cat = c->db->cat;
+	struct dann_cat_segment *recs = NULL;
+	struct dann_cat_coll *cc = NULL;
+	struct seg_ver *v = seg_ver_get(c);
+	char key[SYNC_KEY_MAX];
+	size_t n = 0, i;
+	int rc;
+
+	/* deletes acknowledged so far (in the WAL) into the segments' bitmap
+	 * files, so the bucket gets them; replaying them again is harmless */
+	pthread_mutex_lock(&c->mu);
+	rc = seg_persist_deletes(c);
+	pthread_mutex_unlock(&c->mu);
+	if (rc < 0 || (rc = cat->seg_list(c->db->cat_ctx, c->id, &recs, &n)) < 0)
+		goto out;
+	for (i = 0; i < n && rc == 0; i++) {
+		struct seg *s = in_version(v, recs[i].id);
+
+		if (recs[i].state == DANN_SEG_FLUSHED && s && s->disk)
+			rc = sync_segment(c, store, s, &recs[i], st);
+	}
+	free(recs);
+	recs = NULL;
+	if (rc < 0 || (rc = cat->seg_list(c->db->cat_ctx, c->id, &recs, &n)) < 0)
+		goto out;
+	if (!(cc = calloc(1, sizeof *cc))) {
+		rc = dann_fail(DANN_ENOMEM, "tier_sync");
+		goto out;
+	}
+	pthread_mutex_lock(&c->mu);
+	cc->id = c->id;
+	cc->schema = c->schema;
+	memcpy(cc->props, c->props, sizeof cc->props);
+	pthread_mutex_unlock(&c->mu);
+	snprintf(key, sizeof key, "c%llu/%s", (unsigned long long)c->id, TIER_SNAPSHOT);
+	rc = tier_snapshot_put(store, key, cc, recs, n);
+	st->collections++;
+out:
+	free(cc);
+	free(recs);
+	seg_ver_unref(v);
+	return rc;
+}
+
+struct snap_keys {
+	uint64_t *ids;
+	size_t n, cap;
+};
+
+/* Collects the ids of "c<id>/SNAPSHOT" keys. */
+static int note_snapshot(void *arg, const char *key, uint64_t size)
+{
+	struct snap_keys *k = arg;
+	unsigned long long id;
+	char tail[16];
+
+	(void)size;
+	if (sscanf(key, "c%llu/%15s", &id, tail) != 2 || strcmp(tail, TIER_SNAPSHOT) != 0)
+		return 0;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? 2 * k->cap : 16;
+		uint64_t *ids = realloc(k->ids, cap * sizeof *ids);
+
+		if (!ids)
+			return dann_fail(DANN_ENOMEM, "tier_sync: snapshot list");
+		k->ids = ids;
+		k->cap = cap;
+	}
+	k->ids[k->n++] = id;
+	return 0;
+}
+
+static int drop_gone(struct dann_db *db, struct obj_store *store, const uint64_t *live, size_t nlive,
+		     struct tier_sync_stats *st)
+{
+	struct snap_keys k = { 0 };
+	char prefix[SYNC_KEY_MAX];
+	size_t i, j;
+	int rc;
+
+	(void)db;
+	if ((rc = obj_list(store, "c", note_snapshot, &k)) != 0)
+		goto out;
+	for (i = 0; i < k.n && rc == 0; i++) {
+		for (j = 0; j < nlive && live[j] != k.ids[i]; j++)
+			;
+		if (j < nlive)
+			continue;
+		/* segments first, the SNAPSHOT last: a crash in between leaves
+		 * the SNAPSHOT, so the next sync finishes the job */
+		snprintf(prefix, sizeof prefix, "c%llu/s", (unsigned long long)k.ids[i]);
+		if ((rc = obj_delete_prefix(store, prefix, NULL)) < 0)
+			break;
+		snprintf(prefix, sizeof prefix, "c%llu/%s", (unsigned long long)k.ids[i], TIER_SNAPSHOT);
+		if ((rc = obj_delete(store, prefix)) == 0)
+			st->dropped++;
+	}
+out:
+	free(k.ids);
+	return rc;
+}
+
+int tier_sync(struct dann_db *db, struct obj_store *store, struct tier_sync_stats *st_out)
+{
+	struct tier_sync_stats st = { 0 };
+	struct dann_coll **colls = NULL;
+	uint64_t *live = NULL;
+	size_t n = 0, i;
+	int rc = 0;
+
+	pthread_mutex_lock(&db->mu);
+	if (db->ncolls && (!(colls = malloc(db->ncolls * sizeof *colls)) || !(live = malloc(db->ncolls * sizeof *live))))
+		rc = dann_fail(DANN_ENOMEM, "tier_sync");
+	for (i = 0; rc == 0 && i < db->ncolls; i++)
+		if (!atomic_load(&db->colls[i]->dropped)) {
+			live[n] = db->colls[i]->id;
+			colls[n++] = db->colls[i];
+		}
+	pthread_mutex_unlock(&db->mu);
+	for (i = 0; rc == 0 && i < n; i++)
+		rc = sync_coll(colls[i], store, &st);
+	if (rc == 0)
+		rc = drop_gone(db, store, live, n, &st);
+	free(colls);
+	free(live);
+	if (st_out)
+		*st_out = st;
+	return rc;
+}
+
+/* ---- restore ---- */
+
+/* Properties the collection keeps for itself ("dann.*") are not carried
+ * over: they describe the old data dir's WAL. */
+static int restore_props(struct dann_coll *c, const char *props)
+{
+	const char *p = props;
+	int rc;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n'), *eq;
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char line[DANN_CAT_PROPS_MAX];
+
+		memcpy(line, p, len);
+		line[len] = 0;
+		p += len + (nl ? 1 : 0);
+		if (!(eq = strchr(line, '=')) || strncmp(line, "dann.", 5) == 0)
+			continue;
+		line[eq - line] = 0;
+		if ((rc = dann_coll_set_prop(c, line, line + (eq - line) + 1)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int restore_coll(struct dann_db *db, struct obj_store *store, const struct tier_snapshot *snap,
+			struct tier_sync_stats *st)
+{
+	struct dann_coll *c;
+	int rc;
+
+	if ((rc = dann_coll_create(db, &snap->coll.schema)) < 0 ||
+	    (rc = dann_coll_get(db, snap->coll.schema.name, &c)) < 0 || (rc = restore_props(c, snap->coll.props)) < 0)
+		return rc;
+	for (size_t i = 0; i < snap->nsegs; i++) {
+		struct dann_cat_segment rec = snap->segs[i];
+		char dir[PATH_MAX];
+		uint64_t id;
+
+		/* a new id from this data dir's counter: the old one may be taken */
+		if ((rc = db->cat->alloc(db->cat_ctx, DANN_CAT_SEGMENT_ID, 1, &id)) < 0 ||
+		    (rc = seg_segment_dir(c, id, dir)) < 0)
+			return rc;
+		if ((rc = tier_fetch_dir(store, rec.object_key, dir, rec.manifest_crc)) < 0)
+			return dann_fail_wrap(rc, "restoring segment %llu of %s", (unsigned long long)rec.id,
+					      snap->coll.schema.name);
+		rec.id = id;
+		rec.coll_id = c->id;
+		rec.first_lsn = rec.last_lsn = 0; /* this data dir's WAL has none of them */
+		rec.object_key[0] = 0;
+		snprintf(rec.files, sizeof rec.files, "c%llu/s%llu", (unsigned long long)c->id, (unsigned long long)id);
+		if ((rc = db->cat->seg_apply(db->cat_ctx, &rec, 1)) < 0)
+			return rc;
+		st->restored++;
+	}
+	st->collections++;
+	return 0;
+}
+
+int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st_out)
+{
+	struct tier_sync_stats st = { 0 };
+	struct dann_db_params p;
+	struct snap_keys k = { 0 };
+	struct dann_db *db = NULL;
+	char **names = NULL;
+	size_t nnames = 0, i;
+	int rc;
+
+	dann_db_params_default(&p);
+	p.no_background = 1;
+	if ((rc = dann_db_open(dir, &p, &db)) < 0)
+		return rc;
+	if ((rc = dann_coll_list(db, &names, &nnames)) < 0)
+		goto out;
+	if (nnames) {
+		rc = dann_fail(DANN_EEXIST, "restore: %s already has %zu collection(s) (%s...); restore needs an empty data dir",
+			       dir, nnames, names[0]);
+		goto out;
+	}
+	if ((rc = obj_list(store, "c", note_snapshot, &k)) != 0)
+		goto out;
+	if (k.n == 0) {
+		rc = dann_fail(DANN_ENOTFOUND, "restore: no collection snapshot (c<id>/%s) in %s", TIER_SNAPSHOT,
+			       obj_uri(store));
+		goto out;
+	}
+	for (i = 0; i < k.n && rc == 0; i++) {
+		struct tier_snapshot snap;
+		char key[SYNC_KEY_MAX];
+
+		snprintf(key, sizeof key, "c%llu/%s", (unsigned long long)k.ids[i], TIER_SNAPSHOT);
+		if ((rc = tier_snapshot_get(store, key, &snap)) < 0)
+			break;
+		rc = restore_coll(db, store, &snap, &st);
+		tier_snapshot_free(&snap);
+	}
+out:
+	free(names);
+	free(k.ids);
+	dann_db_close(db);
+	if (st_out)
+		*st_out = st;
+	return rc;
+}
