@@ -46,6 +46,7 @@ struct srv_config {
 	char peers[4096];               /* "ID@HOST:PORT,..." the initial members ("": one voter) */
 	uint32_t raft_heartbeat_ms;     /* Raft heartbeat (5) */
 	uint32_t raft_election_ms;      /* Raft election timeout (1000) */
+	uint32_t raft_wait_ms;          /* startup: wait this long for the catalog to catch up (60000) */
 };
 
 /* Fills c with the defaults (listen 127.0.0.1:19530, metrics

@@ -102,6 +102,7 @@ int srv_config_set(struct srv_config *c, const char *key_in, const char *v)
 	if (!strcmp(key, "peers")) return set_str(c->peers, sizeof c->peers, key, v);
 	if (!strcmp(key, "raft_heartbeat_ms")) return set_u32(&c->raft_heartbeat_ms, key, v, 1, 10000);
 	if (!strcmp(key, "raft_election_ms")) return set_u32(&c->raft_election_ms, key, v, 50, 600000);
+	if (!strcmp(key, "raft_wait_ms")) return set_u32(&c->raft_wait_ms, key, v, 1000, 3600000);
 	if (!strcmp(key, "auth")) {
 		if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on")) c->auth = 1;
 		else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off")) c->auth = 0;
@@ -226,6 +227,8 @@ const char *srv_config_usage(void)
 	       "  peers ID@HOST:PORT,.. the initial members, this node among them\n"
 	       "  raft_heartbeat_ms N   Raft heartbeat (5: a one-voter group commits once a tick)\n"
 	       "  raft_election_ms N    Raft election timeout (1000)\n"
+	       "  raft_wait_ms N        a restarted node waits this long for a leader to bring its\n"
+	       "                        catalog up to date before serving (60000)\n"
 	       "\n"
 	       "SIGTERM or SIGINT: stop accepting, finish or cancel in-flight calls, close the\n"
 	       "data directory with every acknowledged write durable, exit 0.\n";

@@ -96,6 +96,7 @@ void srv_config_default(struct srv_config *c)
 	c->node_id = 1;
 	c->raft_heartbeat_ms = 5;
 	c->raft_election_ms = 1000;
+	c->raft_wait_ms = 60000;
 }
 
 static int check_config(const struct srv_config *c)

@@ -20,6 +20,8 @@
  */
 #include "srv_meta.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -34,6 +36,7 @@
 #include "log.h"
 #include "meta.h"
 #include "srv_coll.h"
+#include "srv_impl.h"
 
 struct srv_meta {
 	struct meta_node *node;
@@ -240,6 +243,25 @@ int srv_meta_remote(struct srv_meta *m, struct srv_meta_remote **out, size_t *n)
 	return 0;
 }
 
+int srv_meta_owner(struct srv_meta *m, const char *name, uint64_t *owner)
+{
+	struct srv_meta_remote *r;
+	size_t n;
+	int found = 0;
+
+	if (srv_meta_remote(m, &r, &n) < 0) {
+		dann_clear_error();
+		return 0;
+	}
+	for (size_t i = 0; i < n && !found; i++)
+		if (!strcmp(r[i].name, name)) {
+			*owner = r[i].owner;
+			found = 1;
+		}
+	free(r);
+	return found;
+}
+
 /* libraft's files are not safe to share: one process per meta directory. */
 static int take_lock(struct srv_meta *m, const char *dir, const char *data_dir)
 {
@@ -260,6 +282,47 @@ static int take_lock(struct srv_meta *m, const char *dir, const char *data_dir)
 		return dann_fail_errno(DANN_EIO, err, "%s: cannot lock", path);
 	}
 	return 0;
+}
+
+/* Whether the node may hold state the catalog must account for: a meta
+ * directory used before, or collection directories (c<id>) in the data dir. */
+static int has_state(const char *data_dir, const char *meta_dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if (snprintf(path, sizeof path, "%s/IDENTITY", meta_dir) < (int)sizeof path && access(path, F_OK) == 0)
+		return 1;
+	if (!(d = opendir(data_dir)))
+		return 0;
+	while (!found && (de = readdir(d)))
+		found = de->d_name[0] == 'c' && isdigit((unsigned char)de->d_name[1]);
+	closedir(d);
+	return found;
+}
+
+/* Waits until this node has applied every catalog change committed before
+ * it started: one command through the leader (a timestamp, harmless), which
+ * this node applies after all earlier ones. Without it a restarted node
+ * would open its database against a stale copy of the catalog (libraft
+ * applies the log only once it learns the commit index), and the database
+ * would take its own collections for dropped ones and remove them. */
+static int catch_up(struct srv_meta *m, uint32_t wait_ms, const char *data_dir)
+{
+	uint64_t t0 = srv_now_ns() / 1000000, ts;
+	int rc, said = 0;
+
+	for (;;) {
+		if ((rc = meta_catalog_ops()->alloc(m->node, DANN_CAT_TIMESTAMP, 1, &ts)) == 0)
+			return 0;
+		if (rc != DANN_ETIMEDOUT || srv_now_ns() / 1000000 - t0 >= wait_ms)
+			return dann_fail_wrap(rc, "dannd: data dir %s: the catalog could not catch up with the "
+					      "cluster within %u ms (are a majority of the peers up?)", data_dir, wait_ms);
+		if (!said++)
+			dann_log(DANN_LOG_INFO, "meta", "waiting for a leader to bring the catalog up to date");
+	}
 }
 
 /* The member list: --peers, or this node alone at --raft-listen. */
@@ -294,7 +357,7 @@ int srv_meta_open(const struct srv_config *c, struct srv_meta **out)
 	struct srv_meta *m = calloc(1, sizeof *m);
 	struct meta_params mp;
 	char dir[PATH_MAX], mem[sizeof c->peers + SRV_ADDR_MAX];
-	int rc;
+	int had_state, rc;
 
 	*out = NULL;
 	if (!m)
@@ -317,10 +380,15 @@ int srv_meta_open(const struct srv_config *c, struct srv_meta **out)
 	mp.heartbeat_timeout_ms = c->raft_heartbeat_ms;
 	mp.election_timeout_ms = c->raft_election_ms;
 	m->clustered = c->peers[0] != 0;
+	had_state = has_state(c->data_dir, dir);
 	if ((rc = meta_open(&mp, &m->node)) < 0) {
 		rc = dann_fail_wrap(rc, "dannd: data dir %s: catalog", c->data_dir);
 		goto fail;
 	}
+	/* A fresh cluster's first start holds nothing to lose: it does not
+	 * wait for a quorum, so its nodes may be started one by one. */
+	if ((had_state || !m->clustered) && (rc = catch_up(m, c->raft_wait_ms, c->data_dir)) < 0)
+		goto fail;
 	*out = m;
 	return 0;
 fail:

@@ -40,6 +40,9 @@ struct srv_meta_remote {
 	int loaded;                  /* its loaded property is 1 */
 	uint64_t created_ms;         /* its created property (0 if none) */
 };
+/* 1 (and *owner) if the catalog has a live collection name that another
+ * node owns; 0 if not (or in single-node mode). */
+int srv_meta_owner(struct srv_meta *m, const char *name, uint64_t *owner);
 /* Collections in the catalog that this node does not own (malloc'd;
  * none in single-node mode). */
 int srv_meta_remote(struct srv_meta *m, struct srv_meta_remote **out, size_t *n);

@@ -7,8 +7,10 @@ usage: dannd_meta.py STUBDIR MODE ADDR [ARGS]
   verify ADDR NAME N   NAME is listed and has N rows, every key is there,
                        a search finds row 0 first
   create ADDR NAME     CreateCollection only
+  foreign ADDR NAME OWNER  a data request for NAME (owned by node OWNER)
+                       is refused, naming the owner
   listed ADDR NAME...  HasCollection and ShowCollections name each NAME
-                       (retried for a few seconds: a node's copy of the
+                       (retried for up to 15 s: a node's copy of the
                        catalog may lag the leader's by a heartbeat)
 """
 import sys
@@ -27,7 +29,7 @@ MODE, ADDR = sys.argv[2], sys.argv[3]
 DIM = 16
 TIMEOUT = 60
 BATCH = 500
-LIST_WAIT_S = 5
+LIST_WAIT_S = 15
 
 
 def fail(msg):
@@ -120,18 +122,26 @@ def verify(stub, name, n):
 
 
 def listed(stub, names):
-    deadline = time.monotonic() + LIST_WAIT_S
+    t0 = time.monotonic()
+    deadline = t0 + LIST_WAIT_S
     while True:
         shown = set(ok(stub.ShowCollections(milvus_pb2.ShowCollectionsRequest(), timeout=TIMEOUT),
                        "show").collection_names)
         has = [ok(stub.HasCollection(milvus_pb2.HasCollectionRequest(collection_name=x), timeout=TIMEOUT),
                   "has").value for x in names]
         if all(has) and set(names) <= shown:
-            print(f"listed on {ADDR}: {sorted(shown)}", flush=True)
+            print(f"listed on {ADDR} after {time.monotonic() - t0:.2f} s: {sorted(shown)}", flush=True)
             return
         if time.monotonic() > deadline:
             fail(f"on {ADDR}: HasCollection {dict(zip(names, has))}, ShowCollections {sorted(shown)}")
         time.sleep(0.1)
+
+
+def foreign(stub, name, owner):
+    st = stub.GetCollectionStatistics(milvus_pb2.GetCollectionStatisticsRequest(collection_name=name),
+                                      timeout=TIMEOUT).status
+    check(st.code != 0 and f"served by node {owner}" in st.reason, f"{name} on {ADDR}: {st}")
+    print(f"{name} on {ADDR}: {st.reason}", flush=True)
 
 
 def main():
@@ -142,6 +152,8 @@ def main():
         verify(stub, sys.argv[4], int(sys.argv[5]))
     elif MODE == "create":
         create(stub, sys.argv[4])
+    elif MODE == "foreign":
+        foreign(stub, sys.argv[4], sys.argv[5])
     elif MODE == "listed":
         listed(stub, sys.argv[4:])
     else:
