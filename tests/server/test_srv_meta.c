@@ -12,6 +12,8 @@
 
 #include "../meta/meta.h"
 #include "../meta/meta_client.h"
+#include "srv.h"
+#include "srv_config.h"
 #include "srvtest.h"
 
 #define PY "/usr/bin/python3"
@@ -340,4 +342,33 @@ Test(srv_meta_cluster, a_node_missing_from_its_peers_is_refused_by_name)
 	cr_assert_eq(rc, 1, "exit %d: %s", rc, text ? text : "");
 	cr_assert(text && strstr(text, "raft_listen 127.0.0.1:1"), "%s", text ? text : "");
 	free(text);
+}
+
+Test(srv_meta_cluster, cluster_settings_come_from_the_config_file_and_bad_ones_are_named)
+{
+	struct srv_config c;
+	const char *path = tmpdir_path("dannd.conf");
+	FILE *f = fopen(path, "w");
+	char *argv[] = { "dannd", "--config", (char *)path, "--node-id", "3", NULL };
+	int help;
+
+	cr_assert_not_null(f);
+	fputs("data_dir = /x\nnode_id = 2\nraft_listen = 127.0.0.1:7011\n"
+	      "peers = 1@127.0.0.1:7001,2@127.0.0.1:7011,3@127.0.0.1:7021\nraft_heartbeat_ms = 20\n"
+	      "raft_election_ms = 1500\nraft_wait_ms = 5000\n", f);
+	fclose(f);
+	srv_config_default(&c);
+	cr_assert_eq(c.node_id, 1);
+	cr_assert_eq(c.peers[0], 0, "one voter by default");
+	cr_assert_eq(srv_config_args(&c, 5, argv, &help), 0, "%s", dann_errmsg());
+	cr_assert_eq(c.node_id, 3, "the command line wins");
+	cr_assert_str_eq(c.raft_listen, "127.0.0.1:7011");
+	cr_assert_str_eq(c.peers, "1@127.0.0.1:7001,2@127.0.0.1:7011,3@127.0.0.1:7021");
+	cr_assert_eq(c.raft_heartbeat_ms, 20);
+	cr_assert_eq(c.raft_election_ms, 1500);
+	cr_assert_eq(c.raft_wait_ms, 5000);
+	cr_assert_eq(srv_config_set(&c, "node_id", "0"), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "node_id"), "%s", dann_errmsg());
+	cr_assert_eq(srv_config_set(&c, "raft_heartbeat_ms", "0"), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "raft_heartbeat_ms"), "%s", dann_errmsg());
 }
