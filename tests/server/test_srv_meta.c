@@ -294,7 +294,7 @@ Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_lead
 	/* Each survivor creates a collection; every survivor lists them all. */
 	for (int i = 0; i < NODES; i++)
 		if (c.up[i]) {
-			char name[16];
+			char name[32];
 			snprintf(name, sizeof name, "after%d", i + 1);
 			cr_assert_eq(py((char *[]){ "create", c.grpc[i], name, NULL }), 0);
 		}
