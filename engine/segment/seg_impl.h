@@ -40,6 +40,8 @@
 #define SEG_GRAPH_STEP_ROWS 4096u               /* rows the graph thread adds per step */
 #define SEG_AUTO_ID_BLOCK 4096u                  /* auto-id keys reserved per catalog call */
 #define SEG_COMPACT_DELETED 0.2                  /* background: rewrite past this deleted fraction */
+#define SEG_COMPACT_GROWTH 8u                    /* a compacted segment holds up to 8 seal thresholds */
+#define SEG_COMPACT_MIN_RUN 4u                   /* background: small segments before they are merged */
 #define SEG_META_FIELD "$meta"
 
 struct vam;
@@ -253,6 +255,13 @@ int seg_prop_find(const char *props, const char *key, char *buf, size_t cap);
 
 /* ---- seg_search.c */
 int seg_locate(struct dann_coll *c, int64_t key, struct seg **s, uint64_t *row);
+/* The single search's checks of the parameters and one query, its
+ * cancel / deadline check, and its merge of n (key, distance) hits into
+ * the top k (one row per key), for the batch search. */
+int seg_search_check(struct dann_coll *c, const float *q, const struct dann_coll_search_params *p);
+int seg_search_stop(const struct dann_coll *c, const struct dann_coll_search_params *p);
+int seg_search_merge(const int64_t *hkeys, const float *hdists, size_t n, uint32_t k, int64_t *keys,
+		     float *dists, uint32_t *found);
 
 /* ---- seg_worker.c */
 int seg_worker_start(struct dann_db *db);
