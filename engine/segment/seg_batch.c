@@ -301,8 +301,13 @@ int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t n
 			return dann_fail_wrap(rc, "query %llu", (unsigned long long)i);
 	if (nq == 0)
 		return 0;
-	v = seg_ver_get(c);
-	rc = search_chunks(c, v, queries, nq, p, threads, keys, dists, found, stats);
-	seg_ver_unref(v);
-	return rc;
+	/* again if a metric change flipped meanwhile (see dann_coll_search) */
+	for (int tries = 0;; tries++) {
+		uint32_t epoch = atomic_load(&c->metric_epoch);
+		v = seg_ver_get(c);
+		rc = search_chunks(c, v, queries, nq, p, threads, keys, dists, found, stats);
+		seg_ver_unref(v);
+		if (rc < 0 || atomic_load(&c->metric_epoch) == epoch || tries == SEG_SEARCH_RETRIES)
+			return rc;
+	}
 }

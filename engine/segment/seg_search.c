@@ -128,8 +128,8 @@ out:
 	return rc;
 }
 
-int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
-		     int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats)
+static int search_once(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
+		       int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats)
 {
 	struct dann_coll_search_params def;
 	struct dann_coll_search_stats st = { 0 };
@@ -162,6 +162,24 @@ int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_
 	if (stats)
 		*stats = st;
 	return rc;
+}
+
+int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
+		     int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats)
+{
+	uint32_t epoch;
+	int rc;
+
+	if (!c)
+		return dann_fail(DANN_EINVAL, "search: no collection or output");
+	/* A metric change flipped during the search could have it merge
+	 * distances of two metrics: then it runs again (flips are rare). */
+	for (int tries = 0;; tries++) {
+		epoch = atomic_load(&c->metric_epoch);
+		rc = search_once(c, query, p, keys, dists, found, stats);
+		if (rc < 0 || atomic_load(&c->metric_epoch) == epoch || tries == SEG_SEARCH_RETRIES)
+			return rc;
+	}
 }
 
 /* What the batch search (seg_batch.c) shares with the single one, so both
@@ -293,7 +311,7 @@ int dann_coll_flush(struct dann_coll *c)
 	if (c->db->worker_started) {
 		seg_worker_kick(c->db);
 		pthread_mutex_lock(&c->mu);
-		while (any_sealed(c) && !c->bg_err && !atomic_load(&c->dropped))
+		while ((any_sealed(c) || c->reindex_pending) && !c->bg_err && !atomic_load(&c->dropped))
 			pthread_cond_wait(&c->cv, &c->mu);
 		rc = c->bg_err;
 		pthread_mutex_unlock(&c->mu);
@@ -301,6 +319,8 @@ int dann_coll_flush(struct dann_coll *c)
 	}
 	seg_busy_enter(c);
 	while ((rc = seg_build_next(c)) == 0)
+		;
+	while (rc >= 0 && (rc = seg_reindex_run(c)) == 0)
 		;
 	seg_busy_leave(c);
 	return rc < 0 ? rc : 0;
