@@ -159,7 +159,7 @@ static void *mem_main(void *arg)
 	uint64_t i;
 
 	while (atomic_load(&ch->rc) == 0 && (i = atomic_fetch_add(&ch->next, 1)) < ch->m) {
-		int rc = seg_mem_search(ch->c, ch->mem, ch->q + i * dim, k, ch->p->L, ch->sk + i * k,
+		int rc = seg_mem_search(ch->c, ch->mem, ch->q + i * dim, k, ch->p->L, NULL, 0, ch->sk + i * k,
 					ch->sd + i * k, &ch->sf[i]);
 		if (rc < 0)
 			first_error(&ch->rc, rc);
