@@ -242,3 +242,14 @@ Test(seg_reindex, a_crash_between_the_segment_swap_and_the_schema_change_is_fini
 	check_ip(c);
 	dann_db_close(db);
 }
+
+Test(seg_reindex, the_background_worker_rebuilds_and_flush_waits_for_it)
+{
+	struct dann_db *db = st_open(1);
+	struct dann_coll *c = fill(db);
+
+	to_ip(c);
+	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	check_ip(c);
+	dann_db_close(db);
+}
