@@ -290,7 +290,7 @@ static int swap_all(struct dann_coll *c, struct job *j)
 		seg_cat_record(j->old[i], &recs[nrec]);
 		recs[nrec++].state = DANN_SEG_DROPPED;
 	}
-	if ((rc = c->db->cat->seg_apply(c->db->cat_ctx, recs, nrec)) < 0)
+	if (nrec && (rc = c->db->cat->seg_apply(c->db->cat_ctx, recs, nrec)) < 0)
 		goto out;
 	seg_failpoint(c->db, "reindexed");
 	/* The catalog has it: from here the flip must complete, or the

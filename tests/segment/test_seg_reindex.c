@@ -253,3 +253,29 @@ Test(seg_reindex, the_background_worker_rebuilds_and_flush_waits_for_it)
 	check_ip(c);
 	dann_db_close(db);
 }
+
+Test(seg_reindex, an_empty_collection_changes_metric_at_once_and_new_rows_follow)
+{
+	struct dann_db *db = st_open(0);
+	struct dann_schema s;
+	struct dann_coll *c;
+	dist_fn ip = dist_kernel(DANN_METRIC_IP, DANN_DTYPE_F32, DANN_DTYPE_F32);
+	float q[ST_DIM], v[ST_DIM], d[10];
+	int64_t keys[10];
+	uint32_t found;
+
+	st_schema(&s, "e", ST_DIM);
+	c = st_create(db, &s);
+	to_ip(c);
+	st_insert_range(c, 1, 50, ST_DIM);
+	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	cr_assert_eq(metric_of(c), DANN_METRIC_IP);
+	st_vec(777, ST_DIM, q);
+	cr_assert_eq(dann_coll_search(c, q, NULL, keys, d, &found, NULL), 0, "%s", dann_errmsg());
+	cr_assert_eq(found, 10);
+	for (uint32_t j = 0; j < found; j++) {
+		st_vec(keys[j], ST_DIM, v);
+		cr_assert_float_eq(d[j], ip(q, v, ST_DIM), 1e-3, "key %lld", (long long)keys[j]);
+	}
+	dann_db_close(db);
+}
