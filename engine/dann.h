@@ -462,8 +462,11 @@ int dann_coll_list(struct dann_db *db, char ***names, size_t *n);
 int dann_coll_get(struct dann_db *db, const char *name, struct dann_coll **out);
 int dann_coll_schema(struct dann_coll *c, struct dann_schema *out);
 /* Changes the index parameters for segments sealed from now on; when the
- * metric changes, existing sealed segments are rebuilt in the background
- * (searches use the old ones until each swap). */
+ * metric changes, existing flushed segments are rebuilt in the background
+ * with the new parameters while searches (and dann_coll_schema) keep the
+ * old metric; when all are rebuilt, one step swaps them in and the whole
+ * collection answers by the new metric. dann_coll_flush waits for it. A
+ * call keeping the current metric calls off a change still pending. */
 int dann_coll_set_index(struct dann_coll *c, const struct dann_index_params *ip);
 /* Small durable key/value properties of a collection (the server keeps its
  * index name, load state and such here). get: DANN_ENOTFOUND if unset;
@@ -503,7 +506,11 @@ struct dann_coll_search_stats {
  * write acknowledged before the call. stats may be NULL. */
 int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
 		     int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats);
-/* nq queries: query i's results at keys[i*k], dists[i*k], found[i]. */
+/* nq queries: query i's results at keys[i*k], dists[i*k], found[i]; the
+ * same as nq dann_coll_search calls, faster: each flushed segment takes
+ * the queries in one disk batch (p->threads threads, p->inflight queries
+ * in flight on each). stats[i].latency_ns is the time of the part of the
+ * batch (up to 1024 queries) that held query i. */
 int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t nq,
 			   const struct dann_coll_search_params *p, int64_t *keys, float *dists,
 			   uint32_t *found, struct dann_coll_search_stats *stats);
@@ -553,8 +560,9 @@ int dann_coll_count_filter(struct dann_coll *c, const char *filter, uint64_t *ro
 /* Seals the growing segment and waits until every sealed segment is a
  * flushed disk index (and the WAL is checkpointed past them). */
 int dann_coll_flush(struct dann_coll *c);
-/* Compacts now and waits: segments with many deletes and runs of small
- * ones are rewritten without their deleted rows. */
+/* Compacts now and waits: segments with deletes and runs of segments not
+ * yet full (a compacted segment holds up to 8 seal thresholds) are
+ * rewritten, merged, without their deleted rows. */
 int dann_coll_compact(struct dann_coll *c);
 
 

@@ -109,6 +109,7 @@ static int open_files(struct dann_coll *c, struct seg *s, uint32_t expect_crc)
 				 info.dim, dann_dtype_name(info.dtype), c->schema.name, c->schema.dim,
 				 dann_dtype_name(c->schema.dtype));
 	s->nrows = info.n;
+	d->metric = info.metric;
 	if ((rc = dix_read_small_file(s->dir, SEG_KEYS_FILE, s->nrows * 8, (void **)&d->keys)) < 0)
 		return rc;
 	if ((rc = seg_join(path, s->dir, seg_vectors_file(c->schema.dtype))) < 0)

@@ -499,6 +499,9 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 		pq_table_build(ix->pq, q->q, q->table);
 	}
 	cand_reset(&q->cl);
+	/* The slot's arrays fit the largest L this searcher has served (a
+	 * pooled searcher outlives its query); the list holds this query's. */
+	q->cl.cap = s->sp->L;
 	topk_reset(&q->best);
 	vset_clear(&q->seen);
 	for (uint32_t e = 0; e < ix->h.n_entry; e++) {
