@@ -2,8 +2,8 @@
  * cmd_search.c — `dann search`: runs a query file against a disk index
  * (--index DIR) or a collection (--data-dir D --name C, see search_coll.c)
  * for one or more list sizes L and prints, per L, recall@k against ground
- * truth, QPS, latency (mean, p50, p99), mean reads and hops per query and
- * the node cache's hit rate (a collection: segments visited per query
+ * truth, QPS, CPU time per query, latency (mean, p50, p99), mean reads and
+ * hops per query and the node cache's hit rate (a collection: segments visited per query
  * instead of hops and cache); --json prints the same as a JSON array.
  *
  * Every L runs the whole query set through one batch call with T threads
@@ -37,8 +37,9 @@ static const char search_help[] =
 	"Searches every query of FILE (.fbin/.u8bin/.i8bin/.fvecs/.bvecs, same\n"
 	"dimension as the index) for its k nearest neighbours, once per list size L,\n"
 	"and prints one row per L: recall@k (with --gt, an .ibin of true ids, at\n"
-	"least k per query), QPS, mean/p50/p99 latency in ms, mean SSD reads and\n"
-	"hops per query, and the node cache's hit rate.\n"
+	"least k per query), QPS, CPU time per query (user + system, in us),\n"
+	"mean/p50/p99 latency in ms, mean SSD reads and hops per query, and the\n"
+	"node cache's hit rate.\n"
 	"\n"
 	"With --data-dir and --name it searches collection C of data directory D\n"
 	"(every segment, growing and flushed) instead: recall compares primary keys\n"
@@ -56,8 +57,8 @@ static const char search_help[] =
 	"  --sector-expand  expand the other nodes of each read sector (default:\n"
 	"                   auto, on for locality-ordered indexes)\n"
 	"  --json           a JSON array, one object per L with keys L, recall, qps,\n"
-	"                   mean_latency_ms, p50_ms, p99_ms, mean_reads, mean_hops,\n"
-	"                   cache_hit_rate\n";
+	"                   mean_latency_ms, p50_ms, p99_ms, mean_reads,\n"
+	"                   cpu_us_per_query, mean_hops, cache_hit_rate\n";
 
 static int parse_Ls(const char *s, struct search_opts *o)
 {
@@ -187,13 +188,14 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 /* Keys of the results (dann_index_key of each id; none past found). */
 static void summarize(struct dann_index *ix, const struct search_opts *o, uint64_t nq,
 		      const uint32_t *ids, const uint32_t *found, const struct dann_search_stats *st,
-		      const int32_t *gt, uint32_t gt_k, double secs, int64_t *keys, uint64_t *lat,
-		      struct search_row *r)
+		      const int32_t *gt, uint32_t gt_k, double secs, double cpu_secs, int64_t *keys,
+		      uint64_t *lat, struct search_row *r)
 {
 	uint64_t reads = 0, hops = 0, cached = 0;
 	uint32_t k = (uint32_t)o->k;
 	struct search_run run = { .nq = nq, .k = k, .keys = keys, .found = found, .lat_ns = lat,
-				  .gt = gt, .gt_k = gt_k, .secs = secs };
+				  .gt = gt, .gt_k = gt_k, .secs = secs,
+				  .cpu_secs = cpu_secs };
 
 	for (uint64_t i = 0; i < nq; i++) {
 		reads += st[i].reads;
@@ -261,15 +263,17 @@ static int run_search(int argc, char **argv)
 	sp.io_backend = o.backend;
 	sp.sector_expand = o.sector_expand;
 	for (uint32_t i = 0; i < o.nL; i++) {
-		double t0;
+		double t0, c0;
 		sp.L = o.Ls[i];
+		c0 = search_cpu_s();
 		t0 = search_now_s();
 		if ((rc = dann_search_batch(ix, queries, nq, &sp, ids, dists, found, st)) < 0) {
 			status = cmd_fail_lib("search", rc);
 			goto out;
 		}
 		rows[i].L = sp.L;
-		summarize(ix, &o, nq, ids, found, st, gt, gt_k, search_now_s() - t0, keys, lat, &rows[i]);
+		summarize(ix, &o, nq, ids, found, st, gt, gt_k, search_now_s() - t0,
+			  search_cpu_s() - c0, keys, lat, &rows[i]);
 	}
 	if (!o.json)
 		printf("# %s: %llu points, dim %u, R %u, %s order; %llu queries, k %llu, W %llu, "
