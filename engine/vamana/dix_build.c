@@ -9,9 +9,10 @@
  * Memory: PQ training reads a sample, encoding streams the file, and the
  * graph is built by vam_build_file within --build-ram (partitioned into
  * overlapping k-means shards when the in-RAM build would not fit); the
- * layout maps the graph file and preads the vectors. The layout does not
- * yet keep to the budget: the graph file it maps stays resident (on 1M x
- * 128 the whole build peaks at 388 MiB under 256 MiB).
+ * layout preads both the graph's rows (dix_graph.h: only the degrees stay
+ * in RAM) and the vectors, so it too keeps to the budget. It once mapped
+ * the graph file, which stayed resident: 388 MiB under a 256 MiB budget
+ * on 1M x 128.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,13 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../dann.h"
 #include "../error.h"
 #include "../pq/pq.h"
 #include "../vf.h"
+#include "dix_graph.h"
 #include "dix_manifest.h"
 #include "dix_write.h"
 #include "vamana.h"
@@ -72,45 +73,6 @@ static int check_params(const struct dann_build_params *p, const struct vf *f, u
 	return 0;
 }
 
-/* The graph file vam_build_file wrote, mapped: its header checked by
- * vam_file_read_header, then u32 degree[n] and u32 slots[n * R]. */
-struct graph_map {
-	void *base;
-	size_t bytes;
-};
-
-static int graph_map(const char *path, const struct vf *f, struct dix_graph *g,
-		     struct graph_map *gm)
-{
-	struct vam_file_header h;
-	int fd, rc;
-
-	memset(gm, 0, sizeof *gm);
-	if ((rc = vam_file_read_header(path, &h)) < 0)
-		return rc;
-	if (h.n != vf_count(f) || h.dim != vf_dim(f))
-		return dann_fail(DANN_ECORRUPT, "%s: graph of %llu x %u, data %llu x %u", path,
-				 (unsigned long long)h.n, h.dim, (unsigned long long)vf_count(f),
-				 vf_dim(f));
-	gm->bytes = VAM_FILE_HEADER_BYTES + (size_t)h.n * 4 * (1 + (size_t)h.R);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
-	gm->base = mmap(NULL, gm->bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (gm->base == MAP_FAILED) {
-		gm->base = NULL;
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot map", path);
-	}
-	memset(g, 0, sizeof *g);
-	g->n = h.n;
-	g->R = h.R;
-	g->degree = (const uint32_t *)((const char *)gm->base + VAM_FILE_HEADER_BYTES);
-	g->nbrs = g->degree + h.n;
-	g->n_entry = 1;
-	g->entry[0] = h.medoid;
-	return 0;
-}
-
 /* Builds the graph into dir/GRAPH_TMP_FILE: in RAM when it fits
  * --build-ram, else partitioned by vam_build_file. */
 static int build_graph(const struct dann_build_params *p, const struct vf *f, const char *dir,
@@ -142,10 +104,9 @@ static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t 
 								   : DIX_LAYOUT_PLAIN,
 				       .progress = p->progress, .progress_arg = p->progress_arg };
 	char graph_path[PATH_MAX];
-	struct graph_map gm = { 0 };
 	struct pq_params pp;
 	struct pq *pq = NULL;
-	struct dix_graph g;
+	struct dix_graph g = { 0 };
 	int rc;
 
 	graph_path[0] = '\0';
@@ -169,14 +130,13 @@ static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t 
 	pq_free(pq);
 	pq = NULL;
 	if ((rc = build_graph(p, f, dir, graph_path, sizeof graph_path)) < 0 ||
-	    (rc = graph_map(graph_path, f, &g, &gm)) < 0)
+	    (rc = dix_graph_open_file(graph_path, vf_count(f), vf_dim(f), &g)) < 0)
 		goto out;
 	if ((rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
 	    (rc = dix_write_ids(dir, keys, g.n)) < 0)
 		goto out;
 out:
-	if (gm.base)
-		munmap(gm.base, gm.bytes);
+	dix_graph_close(&g);
 	/* The graph lives on in the node file; its build file is not part of
 	 * the index. */
 	if (graph_path[0])
