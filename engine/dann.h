@@ -87,6 +87,8 @@ typedef void (*dann_progress_fn)(void *arg, const char *phase, uint64_t done, ui
  * vectors (read from SSD during search), an id map and a MANIFEST of
  * checksums. See DESIGN.md, "The disk index" and "Beam search". */
 
+#define DANN_ENTRY_SAMPLE_AUTO UINT64_MAX
+
 struct dann_build_params {
 	enum dann_metric metric;  /* default L2 */
 	uint32_t R;               /* max degree (default 64) */
@@ -96,6 +98,10 @@ struct dann_build_params {
 	double build_ram_gib;     /* graph built in k-means shards above it; 0 = no limit */
 	uint32_t threads;         /* 0 = all cores */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
+	/* Points in the in-RAM entry graph that seeds each search near its
+	 * query (Starling/PipeANN): DANN_ENTRY_SAMPLE_AUTO (the default) is 1%
+	 * of n within [1000, 1000000]; 0 builds none (search from the medoid). */
+	uint64_t entry_sample;
 	dann_progress_fn progress; /* optional; phases "pq train", "pq encode", "vamana"
 	                              ("vamana shards" when partitioned), "layout" */
 	void *progress_arg;
@@ -144,6 +150,7 @@ struct dann_index_info {
 	uint64_t ram_bytes;       /* PQ + maps + cache */
 	uint64_t disk_bytes;      /* all files */
 	int direct;               /* 1 if node reads bypass the page cache */
+	uint64_t entry_points;    /* sample points in the in-RAM entry graph (0: none) */
 };
 int dann_index_info(const struct dann_index *ix, struct dann_index_info *out);
 
@@ -165,6 +172,9 @@ struct dann_search_params {
 	const uint64_t *deleted;
 	uint64_t deleted_bits;
 	int sector_expand;        /* -1 auto (on with the locality order), 0 off, 1 on */
+	/* Seeds from the index's entry graph (if it has one) in place of the
+	 * medoid: -1 auto (2 W), 0 none (start at the medoid), N seeds (<= 64). */
+	int entry_seeds;
 };
 
 void dann_search_params_default(struct dann_search_params *p);

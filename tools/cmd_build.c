@@ -17,7 +17,7 @@
 static const char build_help[] =
 	"usage: dann build --data FILE --out DIR [--metric l2|ip|cosine] [-R 64] [-L 100]\n"
 	"                  [--alpha 1.2] [--pq-bytes B] [--build-ram GiB] [--threads N]\n"
-	"                  [--order locality|plain]\n"
+	"                  [--order locality|plain] [--entry-sample auto|N]\n"
 	"\n"
 	"Builds a disk index of the vectors in FILE (.fbin/.u8bin/.i8bin/.fvecs/.bvecs)\n"
 	"into DIR, which must not exist: PQ codes (--pq-bytes bytes per vector,\n"
@@ -26,7 +26,9 @@ static const char build_help[] =
 	"sector-aligned) read by `dann search`. The directory appears only once\n"
 	"complete. --build-ram refuses a build estimated to need more memory;\n"
 	"--order plain keeps nodes in id order instead of packing graph neighbours\n"
-	"into shared sectors.\n";
+	"into shared sectors. --entry-sample N keeps an in-RAM graph over N sampled\n"
+	"points that starts each search near its query (auto: 1% of the points,\n"
+	"1000 to 1000000; 0: none, searches start at the medoid).\n";
 
 static double now_s(void)
 {
@@ -38,7 +40,8 @@ static double now_s(void)
 static int parse(int argc, char **argv, struct dann_build_params *p, const char **data,
 		 const char **out)
 {
-	enum { O_DATA = 256, O_OUT, O_METRIC, O_ALPHA, O_PQ, O_RAM, O_THREADS, O_ORDER, O_HELP };
+	enum { O_DATA = 256, O_OUT, O_METRIC, O_ALPHA, O_PQ, O_RAM, O_THREADS, O_ORDER, O_ENTRY,
+	       O_HELP };
 	static const struct option longs[] = {
 		{ "data", required_argument, 0, O_DATA },
 		{ "out", required_argument, 0, O_OUT },
@@ -48,6 +51,7 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 		{ "build-ram", required_argument, 0, O_RAM },
 		{ "threads", required_argument, 0, O_THREADS },
 		{ "order", required_argument, 0, O_ORDER },
+		{ "entry-sample", required_argument, 0, O_ENTRY },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -103,6 +107,14 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 			else
 				return cmd_usage_error("build", "--order: '%s', expected locality or plain",
 						       optarg);
+			break;
+		case O_ENTRY:
+			if (!strcmp(optarg, "auto"))
+				p->entry_sample = DANN_ENTRY_SAMPLE_AUTO;
+			else if (cmd_parse_u64("build", "--entry-sample", optarg, UINT32_MAX, &v) < 0)
+				return 2;
+			else
+				p->entry_sample = v;
 			break;
 		case 'h':
 		case O_HELP: fputs(build_help, stdout); return -1;

@@ -18,7 +18,7 @@ struct search_opts {
 	uint32_t Ls[SEARCH_MAX_LS];
 	uint32_t nL;
 	int backend;
-	int buffered, json, sector_expand;
+	int buffered, json, sector_expand, entry_seeds;
 };
 
 /* One printed row. NAN in hops / hit_rate / segments: not measured for

@@ -26,6 +26,7 @@
 #include "../error.h"
 #include "../pq/pq.h"
 #include "../vf.h"
+#include "dix_entry.h"
 #include "dix_graph.h"
 #include "dix_manifest.h"
 #include "dix_write.h"
@@ -42,6 +43,7 @@ void dann_build_params_default(struct dann_build_params *p)
 	p->L = 100;
 	p->alpha = 1.2f;
 	p->locality_order = 1;
+	p->entry_sample = DANN_ENTRY_SAMPLE_AUTO;
 }
 
 static void phase(const struct dann_build_params *p, const char *name, uint64_t done, uint64_t total)
@@ -107,9 +109,11 @@ static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t 
 	struct pq_params pp;
 	struct pq *pq = NULL;
 	struct dix_graph g = { 0 };
+	uint64_t entry;
 	int rc;
 
 	graph_path[0] = '\0';
+	entry = dix_entry_sample_size(p->entry_sample, vf_count(f));
 	pq_params_default(&pp, p->metric, M);
 	if (p->build_ram_gib > 0) {
 		/* The training sample (float rows) takes at most a quarter of the
@@ -135,6 +139,12 @@ static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t 
 	if ((rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
 	    (rc = dix_write_ids(dir, keys, g.n)) < 0)
 		goto out;
+	if (entry > 0) {
+		phase(p, "entry graph", 0, 1);
+		if ((rc = dix_entry_build(dir, f, p->metric, entry, p->threads)) < 0)
+			goto out;
+		phase(p, "entry graph", 1, 1);
+	}
 out:
 	dix_graph_close(&g);
 	/* The graph lives on in the node file; its build file is not part of

@@ -23,6 +23,7 @@
 #include "../error.h"
 #include "../io/dio.h"
 #include "../pq/pq.h"
+#include "dix_entry.h"
 #include "dix_manifest.h"
 
 static _Atomic uint64_t next_serial;
@@ -208,6 +209,9 @@ int dix_open(const char *dir, const struct dix_open_params *p, struct dix_index 
 			       (unsigned long long)ix->h.n, ix->h.dim);
 		goto fail;
 	}
+	if ((rc = dix_entry_load(dir, (enum dann_metric)ix->h.metric, (enum dann_dtype)ix->h.dtype,
+				 ix->h.dim, ix->h.n, &ix->entry)) < 0)
+		goto fail;
 	cache_nodes = p->cache_nodes;
 	if (p->cache_bytes) {
 		uint64_t by_bytes = p->cache_bytes / dix_cache_bytes_per_node(ix->h.node_bytes);
@@ -233,6 +237,7 @@ void dix_close(struct dix_index *ix)
 	free(ix->slot_of);
 	free(ix->id_of_slot);
 	pq_free(ix->pq);
+	dix_entry_free(ix->entry);
 	dix_cache_free(&ix->cache);
 	free(ix);
 }
@@ -246,5 +251,6 @@ uint64_t dix_ram_bytes(const struct dix_index *ix)
 	b += (uint64_t)ix->cache.count * dix_cache_bytes_per_node(ix->h.node_bytes);
 	b += pq_count(ix->pq) * pq_bytes(ix->pq) +
 	     (uint64_t)PQ_CENTROIDS * ix->h.dim * sizeof(float); /* pivots */
+	b += dix_entry_ram_bytes(ix->entry);
 	return b;
 }
