@@ -136,8 +136,9 @@ int seg_build_next(struct dann_coll *c)
 		return 1;
 	rc = build(c, s);
 	if (rc < 0)
-		dann_log(DANN_LOG_ERROR, "segment", "%s: build of segment %llu failed: %s",
-			 c->schema.name, (unsigned long long)s->id, dann_errmsg());
+		dann_log(rc == DANN_ECANCELED ? DANN_LOG_DEBUG : DANN_LOG_ERROR, "segment",
+			 "%s: build of segment %llu failed: %s", c->schema.name,
+			 (unsigned long long)s->id, dann_errmsg());
 	seg_unref(s);
 	return rc;
 }

@@ -209,7 +209,7 @@ int seg_compact_once(struct dann_coll *c, int force)
 		return 1;
 	rc = rewrite(c, &pk);
 	if (rc < 0)
-		dann_log(DANN_LOG_ERROR, "segment", "%s: compaction of %zu segments failed: %s",
+		dann_log(rc == DANN_ECANCELED ? DANN_LOG_DEBUG : DANN_LOG_ERROR, "segment", "%s: compaction of %zu segments failed: %s",
 			 c->schema.name, pk.n, dann_errmsg());
 	for (size_t i = 0; i < pk.n; i++)
 		seg_unref(pk.in[i]);

@@ -127,6 +127,7 @@ static int open_colls(struct dann_db *db)
 int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db **out)
 {
 	struct dann_db *db;
+	char path[PATH_MAX];
 	const char *fp;
 	int rc;
 
@@ -137,6 +138,7 @@ int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db
 	db->lock_fd = -1;
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_cond_init(&db->cv, NULL);
+	pthread_cond_init(&db->gcv, NULL);
 	atomic_init(&db->stopping, false);
 	if (p)
 		db->p = *p;
@@ -150,6 +152,9 @@ int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db
 		snprintf(db->failpoint, sizeof db->failpoint, "%s", fp);
 	if ((rc = fsu_mkdirs(dir)) < 0 || (rc = take_lock(db)) < 0)
 		goto fail;
+	/* a rewrite of CATALOG cut short by a crash leaves its temporary */
+	if (snprintf(path, sizeof path, "%s/CATALOG.tmp", dir) < (int)sizeof path)
+		unlink(path);
 	if (db->p.catalog) {
 		db->cat = db->p.catalog;
 		db->cat_ctx = db->p.catalog_ctx;
@@ -182,6 +187,7 @@ void dann_db_close(struct dann_db *db)
 		close(db->lock_fd); /* releases the flock */
 	pthread_mutex_destroy(&db->mu);
 	pthread_cond_destroy(&db->cv);
+	pthread_cond_destroy(&db->gcv);
 	free(db);
 }
 

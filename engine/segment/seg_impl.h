@@ -37,6 +37,7 @@
 #define SEG_DEFAULT_SEAL_ROWS 200000u            /* ~ a few seconds of build on 2 cores */
 #define SEG_DEFAULT_SEAL_BYTES (512ull << 20)    /* vector bytes of one growing segment */
 #define SEG_EXACT_ROWS 20000u                    /* growing: exact scan below, Vamana above */
+#define SEG_GRAPH_STEP_ROWS 4096u               /* rows the graph thread adds per step */
 #define SEG_AUTO_ID_BLOCK 4096u                  /* auto-id keys reserved per catalog call */
 #define SEG_COMPACT_DELETED 0.2                  /* background: rewrite past this deleted fraction */
 #define SEG_META_FIELD "$meta"
@@ -65,6 +66,7 @@ struct seg_mem {
 	uint32_t ncols;
 	struct seg_col *cols;
 	struct vam *vam;         /* once n >= SEG_EXACT_ROWS: ids are rows */
+	_Atomic uint64_t graph_n; /* rows [0, graph_n) are in the graph */
 };
 
 /* A flushed segment: its directory is a disk index plus the segment's
@@ -90,7 +92,6 @@ struct seg {
 	uint64_t ndel;           /* under coll->mu */
 	_Atomic int refs;
 	_Atomic bool dropped;    /* remove dir when the last reference goes */
-	bool building;           /* a build or compaction has it (coll->mu) */
 	char dir[PATH_MAX];      /* flushed: its directory; "" for RAM segments */
 	struct seg_mem *mem;
 	struct seg_disk *disk;
@@ -119,6 +120,9 @@ struct dann_db {
 	bool kicked;
 	bool worker_started;
 	pthread_t worker;
+	pthread_cond_t gcv;      /* wakes the graph thread */
+	bool graph_kicked;
+	pthread_t graph;
 };
 
 struct dann_coll {
@@ -186,6 +190,10 @@ int seg_mem_reserve(const struct dann_coll *c, struct seg_mem *m, const struct d
 int seg_mem_append(const struct dann_coll *c, struct seg_mem *m, const struct dann_batch *b,
 		   const int64_t *keys);
 void seg_mem_delete(struct seg_mem *m, uint64_t row);
+uint64_t seg_mem_exact_rows(const struct dann_coll *c);
+/* Adds the next rows to the graph (graph thread; c->mu not held). *did
+ * says whether there was anything to add. */
+int seg_mem_graph_step(struct dann_coll *c, struct seg_mem *m, int *did);
 bool seg_mem_deleted(struct seg_mem *m, uint64_t row);
 /* Up to k nearest live rows as (key, dist) pairs; *found how many. */
 int seg_mem_search(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
@@ -250,6 +258,7 @@ int seg_locate(struct dann_coll *c, int64_t key, struct seg **s, uint64_t *row);
 int seg_worker_start(struct dann_db *db);
 void seg_worker_stop(struct dann_db *db);
 void seg_worker_kick(struct dann_db *db);
+void seg_graph_kick(struct dann_db *db);
 void seg_busy_enter(struct dann_coll *c);
 void seg_busy_leave(struct dann_coll *c);
 

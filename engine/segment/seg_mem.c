@@ -7,7 +7,9 @@
  * SEG_EXACT_ROWS a search scans every row exactly; past it the rows also
  * go into an in-memory Vamana graph (vamana.h; FreshDiskANN inserts and
  * deletes) whose ids are the row numbers (from half the seal threshold
- * when that is smaller), and searches walk the graph.
+ * when that is smaller). The graph is grown by the data directory's graph
+ * thread, never by a write: a search walks the graph for the rows it has
+ * published (graph_n) and scans the rows after them exactly, and searches walk the graph.
  * Deletes set a bit per row (atomic, read by concurrent scans) and mark
  * the graph node.
  */
@@ -163,42 +165,68 @@ static void append_col(struct seg_col *sc, const struct dann_column *col, uint64
 	}
 }
 
-/* Past SEG_EXACT_ROWS the graph is built over the rows so far, then every
- * later batch is inserted into it. */
-static int follow_graph(const struct dann_coll *c, struct seg_mem *m, uint64_t first, uint64_t n)
+uint64_t seg_mem_exact_rows(const struct dann_coll *c)
 {
-	struct vam_params vp;
+	/* a segment sealed small never needs the graph; one near its seal
+	 * threshold is scanned often enough to pay for it */
+	return c->seal_rows / 2 < SEG_EXACT_ROWS ? c->seal_rows / 2 : SEG_EXACT_ROWS;
+}
+
+/* One step of the graph's catch-up, run by the graph thread without
+ * c->mu: copies the next rows not in the graph (so appends may move the
+ * arrays meanwhile), inserts them, then under c->mu marks those deleted
+ * meanwhile and publishes the new graph_n. Deletes (under c->mu) mark a
+ * graph node only below graph_n, so every deleted row ends up marked. */
+int seg_mem_graph_step(struct dann_coll *c, struct seg_mem *m, int *did)
+{
+	uint64_t a, cnt;
+	uint8_t *buf;
+	struct vam *v = NULL;
 	uint32_t id0;
 	int rc;
 
-	/* a segment sealed small never needs the graph; one near its seal
-	 * threshold is scanned often enough to pay for it */
-	uint64_t exact = c->seal_rows / 2 < SEG_EXACT_ROWS ? c->seal_rows / 2 : SEG_EXACT_ROWS;
-	if (!m->vam && first + n < exact)
+	*did = 0;
+	pthread_rwlock_rdlock(&m->rw);
+	a = atomic_load(&m->graph_n);
+	cnt = m->n - a;
+	if ((!m->vam && m->n < seg_mem_exact_rows(c)) || cnt == 0) {
+		pthread_rwlock_unlock(&m->rw);
 		return 0;
+	}
+	cnt = cnt > SEG_GRAPH_STEP_ROWS ? SEG_GRAPH_STEP_ROWS : cnt;
+	if (!(buf = malloc(cnt * c->row_bytes))) {
+		pthread_rwlock_unlock(&m->rw);
+		return dann_fail(DANN_ENOMEM, "%s: graph rows", c->schema.name);
+	}
+	memcpy(buf, m->vecs + a * c->row_bytes, cnt * c->row_bytes);
+	pthread_rwlock_unlock(&m->rw);
 	if (!m->vam) {
-		struct vam *v;
+		struct vam_params vp;
 		vam_params_default(&vp);
 		vp.R = c->schema.index.R;
 		vp.L = c->schema.index.L;
 		vp.alpha = c->schema.index.alpha;
 		vp.threads = c->db->p.threads;
-		if ((rc = vam_build(c->schema.index.metric, c->schema.dtype, c->schema.dim, m->vecs,
-				    first + n, &vp, &v)) < 0)
-			return rc;
-		for (uint64_t r = 0; r < first + n; r++)
-			if (atomic_load(&m->delw[r / 64]) & (1ull << (r % 64)))
-				vam_delete(v, (uint32_t)r);
+		rc = vam_build(c->schema.index.metric, c->schema.dtype, c->schema.dim, buf, cnt, &vp, &v);
+	} else if ((rc = vam_insert_batch(m->vam, buf, cnt, &id0)) == 0 && id0 != a) {
+		rc = dann_fail(DANN_ECORRUPT, "%s: graph id %u for row %llu", c->schema.name, id0,
+			       (unsigned long long)a);
+	}
+	free(buf);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&c->mu);
+	if (v) {
 		pthread_rwlock_wrlock(&m->rw);
 		m->vam = v;
 		pthread_rwlock_unlock(&m->rw);
-		return 0;
 	}
-	if ((rc = vam_insert_batch(m->vam, m->vecs + first * c->row_bytes, n, &id0)) < 0)
-		return rc;
-	if (id0 != first)
-		return dann_fail(DANN_ECORRUPT, "%s: graph id %u for row %llu", c->schema.name, id0,
-				 (unsigned long long)first);
+	for (uint64_t r = a; r < a + cnt; r++)
+		if (seg_mem_deleted(m, r))
+			vam_delete(m->vam, (uint32_t)r);
+	atomic_store(&m->graph_n, a + cnt);
+	pthread_mutex_unlock(&c->mu);
+	*did = 1;
 	return 0;
 }
 
@@ -221,14 +249,6 @@ int seg_mem_append(const struct dann_coll *c, struct seg_mem *m, const struct da
 				col = &b->cols[j];
 		append_col(&m->cols[i], col, at, b->n);
 	}
-	pthread_rwlock_unlock(&m->rw);
-	/* The graph reads the vector array without the lock: rows below n
-	 * are never moved while the graph is built, since appends only come
-	 * from this thread (under coll->mu) and the array moved, if at all,
-	 * in the reserve above. */
-	if ((rc = follow_graph(c, m, at, b->n)) < 0)
-		return rc;
-	pthread_rwlock_wrlock(&m->rw);
 	m->n = at + b->n;
 	pthread_rwlock_unlock(&m->rw);
 	return 0;
@@ -237,7 +257,7 @@ int seg_mem_append(const struct dann_coll *c, struct seg_mem *m, const struct da
 void seg_mem_delete(struct seg_mem *m, uint64_t row)
 {
 	atomic_fetch_or(&m->delw[row / 64], 1ull << (row % 64));
-	if (m->vam && row < vam_count(m->vam))
+	if (m->vam && row < atomic_load(&m->graph_n))
 		vam_delete(m->vam, (uint32_t)row);
 }
 
@@ -246,51 +266,67 @@ bool seg_mem_deleted(struct seg_mem *m, uint64_t row)
 	return (atomic_load(&m->delw[row / 64]) >> (row % 64)) & 1;
 }
 
-static int exact_scan(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
-		      int64_t *keys, float *dists, uint32_t *found)
+/* Rows [from, n) by exact distance, into t. */
+static void exact_scan(const struct dann_coll *c, struct seg_mem *m, const float *q, uint64_t from,
+		       struct topk *t)
 {
-	struct topk t;
-	int rc;
-
-	if ((rc = topk_init(&t, k)) < 0)
-		return rc;
-	for (uint64_t r = 0; r < m->n; r++) {
+	for (uint64_t r = from; r < m->n; r++) {
 		if (seg_mem_deleted(m, r))
 			continue;
 		float d = c->dist(q, m->vecs + r * c->row_bytes, c->schema.dim);
-		if (d < topk_bound(&t))
-			topk_push(&t, (uint32_t)r, d);
+		if (d < topk_bound(t))
+			topk_push(t, (uint32_t)r, d);
 	}
-	*found = topk_sort(&t);
-	for (uint32_t i = 0; i < *found; i++) {
-		keys[i] = m->keys[t.id[i]];
-		dists[i] = t.dist[i];
-	}
-	topk_destroy(&t);
-	return 0;
+}
+
+struct graph_filter {
+	struct seg_mem *m;
+	uint64_t graph_n;
+};
+
+/* Only rows the graph has published, and live: a row being inserted is
+ * found by the exact scan of the tail instead. */
+static bool graph_allows(void *arg, uint32_t id)
+{
+	struct graph_filter *g = arg;
+	return id < g->graph_n && !seg_mem_deleted(g->m, id);
 }
 
 int seg_mem_search(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
 		   uint32_t L, int64_t *keys, float *dists, uint32_t *found)
 {
-	uint32_t *ids;
+	struct graph_filter gf = { .m = m };
+	struct vam_filter vf = { .fn = graph_allows, .arg = &gf };
+	uint32_t *ids = NULL, gfound = 0;
+	float *gd = NULL;
+	struct topk t;
 	int rc;
 
-	pthread_rwlock_rdlock(&m->rw);
-	if (!m->vam) {
-		rc = exact_scan(c, m, q, k, keys, dists, found);
-		pthread_rwlock_unlock(&m->rw);
+	if ((rc = topk_init(&t, k)) < 0)
 		return rc;
+	pthread_rwlock_rdlock(&m->rw);
+	gf.graph_n = m->vam ? atomic_load(&m->graph_n) : 0;
+	if (gf.graph_n) {
+		if (!(ids = malloc(k * sizeof *ids)) || !(gd = malloc(k * sizeof *gd))) {
+			rc = dann_fail(DANN_ENOMEM, "search: %u results", k);
+			goto out;
+		}
+		if ((rc = vam_search(m->vam, q, k, L < k ? k : L, &vf, ids, gd, &gfound, NULL)) < 0)
+			goto out;
+		for (uint32_t i = 0; i < gfound; i++)
+			topk_push(&t, ids[i], gd[i]);
 	}
-	if (!(ids = malloc(k * sizeof *ids))) {
-		pthread_rwlock_unlock(&m->rw);
-		return dann_fail(DANN_ENOMEM, "search: %u results", k);
+	exact_scan(c, m, q, gf.graph_n, &t);
+	*found = topk_sort(&t);
+	for (uint32_t i = 0; i < *found; i++) {
+		keys[i] = m->keys[t.id[i]];
+		dists[i] = t.dist[i];
 	}
-	rc = vam_search(m->vam, q, k, L < k ? k : L, NULL, ids, dists, found, NULL);
-	for (uint32_t i = 0; rc == 0 && i < *found; i++)
-		keys[i] = m->keys[ids[i]];
+out:
 	pthread_rwlock_unlock(&m->rw);
+	topk_destroy(&t);
 	free(ids);
+	free(gd);
 	return rc;
 }
 

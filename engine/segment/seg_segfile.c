@@ -142,6 +142,8 @@ static int write_stage(struct dann_coll *c, const char *dir, const struct seg_ro
 	char path[PATH_MAX];
 	int rc;
 
+	if (atomic_load(&c->db->stopping))
+		return dann_fail(DANN_ECANCELED, "%s: the data directory is closing", c->schema.name);
 	if ((rc = write_vectors(c, dir, refs, n)) < 0 ||
 	    (rc = dix_write_small_file(dir, SEG_KEYS_FILE, keys, n * sizeof *keys)) < 0)
 		return rc;
@@ -151,7 +153,7 @@ static int write_stage(struct dann_coll *c, const char *dir, const struct seg_ro
 	if ((rc = seg_join(path, dir, seg_vectors_file(c->schema.dtype))) < 0)
 		return rc;
 	build_params(c, &bp);
-	return dix_build_dir(path, dir, &bp, (const uint64_t *)keys);
+	return dix_build_dir(path, dir, &bp, (const uint64_t *)keys, &c->db->stopping);
 }
 
 int seg_write_segment(struct dann_coll *c, const char *final_dir, const struct seg_rowref *refs,

@@ -251,6 +251,9 @@ static int write_batch(struct dann_coll *c, enum seg_rec_type t, const struct da
 		c->failed = rc;
 	}
 	unclaim(c, t, keys, b->n);
+	if (rc == 0 && c->growing->mem->n >= seg_mem_exact_rows(c) &&
+	    c->growing->mem->n - atomic_load(&c->growing->mem->graph_n) >= SEG_GRAPH_STEP_ROWS / 4)
+		seg_graph_kick(c->db);
 	if (rc == 0 && out_keys)
 		memcpy(out_keys, keys, b->n * sizeof *keys);
 	if (rc == 0 && over_threshold(c) && (rc = seg_seal(c)) < 0) {

@@ -151,25 +151,29 @@ struct tier_sync_stats {
 	uint64_t uploaded;          /* segments uploaded and recorded */
 	uint64_t deletes_refreshed; /* delete bitmaps stored again */
 	uint64_t dropped;           /* collections whose objects were deleted */
+	uint64_t orphans_deleted;   /* segments no longer in the catalog (compacted) */
 	uint64_t restored;          /* segments downloaded by a restore */
 };
 
 /* Uploads every flushed segment of db that has no object_key yet
  * (tier_upload_dir: verified), then records the key in the catalog (under
  * the collection's lock, only if the segment is still flushed); stores
- * every flushed segment's current delete bitmap; writes each collection's
+ * every flushed segment's current delete bitmap; deletes the objects of
+ * segments the catalog no longer names (replaced by a compaction, or an
+ * upload cut short before it was recorded); writes each collection's
  * SNAPSHOT; deletes the objects of collections the catalog no longer has
  * (their SNAPSHOT last). Runs beside searches and writes: the segments it
  * reads are held by a version reference. st may be NULL. */
 int tier_sync(struct dann_db *db, struct obj_store *store, struct tier_sync_stats *st);
 
-/* Makes the data directory dir (new, or without collections) serve what
- * the store holds: each SNAPSHOT's collection created with its schema and
+/* Makes the data directory dir (missing or empty) serve what the store
+ * holds: each SNAPSHOT's collection created with its schema and
  * properties, its segments downloaded and checked, registered in the
  * catalog as flushed under new segment ids (with no object key, so the
- * restored node uploads its own copy on its first sync). dir is closed
- * again on return; dann_db_open it to serve. DANN_EEXIST if dir already
- * has a collection. */
+ * restored node uploads its own copy on its first sync). Built in
+ * "<dir>.restore-XXXXXX" and renamed to dir when complete: a failed or
+ * killed restore leaves no dir. dann_db_open it to serve. DANN_EEXIST if
+ * dir is not empty, DANN_ENOTFOUND if the store has no snapshot. */
 int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st);
 
 /* ---- syncing in the background (tier_syncer.c) ----

@@ -10,11 +10,15 @@
  * replaced it meanwhile; then its objects are simply left for the drop of
  * the collection or a later cleanup).
  */
+#include <dirent.h>
+#include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "../error.h"
 #include "../fsutil.h"
@@ -79,6 +83,64 @@ static int sync_segment(struct dann_coll *c, struct obj_store *store, struct seg
 	return 0;
 }
 
+struct seg_objs {
+	const struct dann_cat_segment *recs;
+	size_t n;
+	uint64_t coll_id;
+	uint64_t *orphans;
+	size_t norphans, cap;
+};
+
+/* Notes "c<coll>/s<id>/..." objects whose prefix no catalog record names:
+ * segments replaced by a compaction, or an upload that never got recorded. */
+static int note_orphan(void *arg, const char *key, uint64_t size)
+{
+	struct seg_objs *o = arg;
+	unsigned long long cid, sid;
+	char prefix[SYNC_KEY_MAX];
+	size_t i;
+
+	(void)size;
+	if (sscanf(key, "c%llu/s%llu/", &cid, &sid) != 2 || cid != o->coll_id)
+		return 0;
+	snprintf(prefix, sizeof prefix, "c%llu/s%llu", cid, sid);
+	for (i = 0; i < o->n; i++)
+		if (strcmp(o->recs[i].object_key, prefix) == 0)
+			return 0;
+	if (o->norphans && o->orphans[o->norphans - 1] == sid)
+		return 0;
+	if (o->norphans == o->cap) {
+		size_t cap = o->cap ? 2 * o->cap : 16;
+		uint64_t *a = realloc(o->orphans, cap * sizeof *a);
+
+		if (!a)
+			return dann_fail(DANN_ENOMEM, "tier_sync: orphan list");
+		o->orphans = a;
+		o->cap = cap;
+	}
+	o->orphans[o->norphans++] = sid;
+	return 0;
+}
+
+static int delete_orphans(struct dann_coll *c, struct obj_store *store, const struct dann_cat_segment *recs,
+			  size_t n, struct tier_sync_stats *st)
+{
+	struct seg_objs o = { recs, n, c->id, NULL, 0, 0 };
+	char prefix[SYNC_KEY_MAX];
+	int rc;
+
+	snprintf(prefix, sizeof prefix, "c%llu/s", (unsigned long long)c->id);
+	if ((rc = obj_list(store, prefix, note_orphan, &o)) == 0)
+		for (size_t i = 0; i < o.norphans && rc == 0; i++) {
+			snprintf(prefix, sizeof prefix, "c%llu/s%llu/", (unsigned long long)c->id,
+				 (unsigned long long)o.orphans[i]);
+			if ((rc = obj_delete_prefix(store, prefix, NULL)) == 0)
+				st->orphans_deleted++;
+		}
+	free(o.orphans);
+	return rc;
+}
+
 static int sync_coll(struct dann_coll *c, struct obj_store *store, struct tier_sync_stats *st)
 {
 	const struct dann_catalog_ops *cat = c->db->cat;
@@ -104,7 +166,8 @@ static int sync_coll(struct dann_coll *c, struct obj_store *store, struct tier_s
 	}
 	free(recs);
 	recs = NULL;
-	if (rc < 0 || (rc = cat->seg_list(c->db->cat_ctx, c->id, &recs, &n)) < 0)
+	if (rc < 0 || (rc = cat->seg_list(c->db->cat_ctx, c->id, &recs, &n)) < 0 ||
+	    (rc = delete_orphans(c, store, recs, n, st)) < 0)
 		goto out;
 	if (!(cc = calloc(1, sizeof *cc))) {
 		rc = dann_fail(DANN_ENOMEM, "tier_sync");
@@ -271,27 +334,50 @@ static int restore_coll(struct dann_db *db, struct obj_store *store, const struc
 	return 0;
 }
 
-int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st_out)
+/* Stages of restores that were killed: never a data dir anyone opens. */
+static void remove_stale_stages(const char *dir)
 {
-	struct tier_sync_stats st = { 0 };
+	char pat[PATH_MAX + 16];
+	glob_t g;
+
+	if ((size_t)snprintf(pat, sizeof pat, "%s.restore-*", dir) >= sizeof pat || glob(pat, 0, NULL, &g) != 0)
+		return;
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		dann_log(DANN_LOG_INFO, "tier", "removing %s, a restore that did not finish", g.gl_pathv[i]);
+		fsu_rmtree(g.gl_pathv[i]);
+	}
+	globfree(&g);
+}
+
+/* An empty or missing directory is a place to restore into. */
+static int restorable(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int empty = 1;
+
+	if (!d)
+		return errno == ENOENT ? 0 : dann_fail_errno(DANN_EIO, errno, "restore: %s", dir);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = 0;
+	closedir(d);
+	if (!empty)
+		return dann_fail(DANN_EEXIST, "restore: %s is not empty; restore makes a new data dir", dir);
+	return 1;
+}
+
+static int restore_into(struct obj_store *store, const char *stage, struct tier_sync_stats *st)
+{
 	struct dann_db_params p;
 	struct snap_keys k = { 0 };
 	struct dann_db *db = NULL;
-	char **names = NULL;
-	size_t nnames = 0, i;
 	int rc;
 
 	dann_db_params_default(&p);
 	p.no_background = 1;
-	if ((rc = dann_db_open(dir, &p, &db)) < 0)
+	if ((rc = dann_db_open(stage, &p, &db)) < 0)
 		return rc;
-	if ((rc = dann_coll_list(db, &names, &nnames)) < 0)
-		goto out;
-	if (nnames) {
-		rc = dann_fail(DANN_EEXIST, "restore: %s already has %zu collection(s) (%s...); restore needs an empty data dir",
-			       dir, nnames, names[0]);
-		goto out;
-	}
 	if ((rc = obj_list(store, "c", note_snapshot, &k)) != 0)
 		goto out;
 	if (k.n == 0) {
@@ -299,20 +385,44 @@ int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_s
 			       obj_uri(store));
 		goto out;
 	}
-	for (i = 0; i < k.n && rc == 0; i++) {
+	for (size_t i = 0; i < k.n && rc == 0; i++) {
 		struct tier_snapshot snap;
 		char key[SYNC_KEY_MAX];
 
 		snprintf(key, sizeof key, "c%llu/%s", (unsigned long long)k.ids[i], TIER_SNAPSHOT);
 		if ((rc = tier_snapshot_get(store, key, &snap)) < 0)
 			break;
-		rc = restore_coll(db, store, &snap, &st);
+		rc = restore_coll(db, store, &snap, st);
 		tier_snapshot_free(&snap);
 	}
 out:
-	free(names);
 	free(k.ids);
 	dann_db_close(db);
+	return rc;
+}
+
+int tier_restore_db(struct obj_store *store, const char *dir, struct tier_sync_stats *st_out)
+{
+	struct tier_sync_stats st = { 0 };
+	char stage[PATH_MAX];
+	int exists, rc;
+
+	/* built beside its name and renamed into place: a restore that fails
+	 * or is killed leaves no data dir that looks usable */
+	if ((exists = restorable(dir)) < 0)
+		return exists;
+	remove_stale_stages(dir);
+	if ((size_t)snprintf(stage, sizeof stage, "%s.restore-XXXXXX", dir) >= sizeof stage)
+		return dann_fail(DANN_EINVAL, "restore: %s: path too long", dir);
+	if (!mkdtemp(stage))
+		return dann_fail_errno(DANN_EIO, errno, "restore: cannot create %s", stage);
+	rc = restore_into(store, stage, &st);
+	if (rc == 0 && exists && rmdir(dir) != 0)
+		rc = dann_fail_errno(DANN_EIO, errno, "restore: %s", dir);
+	if (rc == 0)
+		rc = fsu_rename_noreplace(stage, dir);
+	if (rc < 0)
+		fsu_rmtree(stage);
 	if (st_out)
 		*st_out = st;
 	return rc;

@@ -34,6 +34,7 @@ static void add_stats(struct tier_sync_stats *t, const struct tier_sync_stats *s
 	t->uploaded += s->uploaded;
 	t->deletes_refreshed += s->deletes_refreshed;
 	t->dropped += s->dropped;
+	t->orphans_deleted += s->orphans_deleted;
 	t->restored += s->restored;
 }
 

@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,8 +100,16 @@ static int build_graph(const struct dann_build_params *p, const struct vf *f, co
 			      graph_path, NULL);
 }
 
+/* A caller's stop request, seen between phases. */
+static int canceled(const _Atomic bool *cancel, const char *dir)
+{
+	if (cancel && atomic_load(cancel))
+		return dann_fail(DANN_ECANCELED, "%s: build stopped on request", dir);
+	return 0;
+}
+
 static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t M, const char *dir,
-		      const uint64_t *keys)
+		      const uint64_t *keys, const _Atomic bool *cancel)
 {
 	struct dix_write_params wp = { .metric = p->metric, .dtype = vf_dtype(f), .dim = vf_dim(f),
 				       .layout = p->locality_order ? DIX_LAYOUT_LOCALITY
@@ -128,18 +138,23 @@ static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t 
 	if ((rc = pq_train_file(&pp, f, &pq, NULL)) < 0)
 		goto out;
 	phase(p, "pq train", 1, 1);
-	if ((rc = pq_encode_file(pq, f, p->progress, p->progress_arg)) < 0 ||
+	if ((rc = canceled(cancel, dir)) < 0 ||
+	    (rc = pq_encode_file(pq, f, p->progress, p->progress_arg)) < 0 ||
 	    (rc = pq_save(pq, dir)) < 0)
 		goto out;
 	pq_free(pq);
 	pq = NULL;
-	if ((rc = build_graph(p, f, dir, graph_path, sizeof graph_path)) < 0 ||
+	if ((rc = canceled(cancel, dir)) < 0 ||
+	    (rc = build_graph(p, f, dir, graph_path, sizeof graph_path)) < 0 ||
 	    (rc = dix_graph_open_file(graph_path, vf_count(f), vf_dim(f), &g)) < 0)
 		goto out;
-	if ((rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
+	if ((rc = canceled(cancel, dir)) < 0 ||
+	    (rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
 	    (rc = dix_write_ids(dir, keys, g.n)) < 0)
 		goto out;
 	if (entry > 0) {
+		if ((rc = canceled(cancel, dir)) < 0)
+			goto out;
 		phase(p, "entry graph", 0, 1);
 		if ((rc = dix_entry_build(dir, f, p->metric, entry, p->threads)) < 0)
 			goto out;
@@ -173,7 +188,7 @@ int dann_index_build(const char *data_path, const char *out_dir, const struct da
 		return rc;
 	if ((rc = check_params(p, f, &M)) < 0 || (rc = dix_stage_begin(out_dir, &st)) < 0)
 		goto out;
-	if ((rc = build_into(p, f, M, dix_stage_dir(st), NULL)) < 0) {
+	if ((rc = build_into(p, f, M, dix_stage_dir(st), NULL, NULL)) < 0) {
 		dix_stage_abort(st);
 		goto out;
 	}
@@ -184,7 +199,7 @@ out:
 }
 
 int dix_build_dir(const char *data_path, const char *dir, const struct dann_build_params *p,
-		  const uint64_t *keys)
+		  const uint64_t *keys, const _Atomic bool *cancel)
 {
 	struct vf *f = NULL;
 	uint32_t M = 0;
@@ -195,7 +210,7 @@ int dix_build_dir(const char *data_path, const char *dir, const struct dann_buil
 	if ((rc = vf_open(data_path, &f)) < 0)
 		return rc;
 	if ((rc = check_params(p, f, &M)) == 0)
-		rc = build_into(p, f, M, dir, keys);
+		rc = build_into(p, f, M, dir, keys, cancel);
 	vf_close(f);
 	return rc;
 }

@@ -6,6 +6,8 @@
 #ifndef DANN_DIX_WRITE_H
 #define DANN_DIX_WRITE_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../dann.h"
@@ -59,9 +61,10 @@ int dix_write_ids(const char *dir, const uint64_t *keys, uint64_t n);
  * directory dir (a stage the caller owns and commits), with keys[i] (NULL:
  * i) as the primary key of row i in the id map. dann_index_build is this
  * plus the stage; the segment layer uses it to put its own files beside
- * the index under one MANIFEST. */
+ * the index under one MANIFEST. A set *cancel (may be NULL) stops the
+ * build between its phases with DANN_ECANCELED. */
 int dix_build_dir(const char *data_path, const char *dir, const struct dann_build_params *p,
-		  const uint64_t *keys);
+		  const uint64_t *keys, const _Atomic bool *cancel);
 /* The locality-aware order (after Starling's block shuffling): walks the
  * graph breadth-first from the entry points; each sector is opened by the
  * next unplaced node and filled with unplaced neighbours of the nodes

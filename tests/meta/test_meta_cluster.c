@@ -6,7 +6,8 @@
  * snapshot). The checker records every acknowledged command and verifies
  * the final catalog on all three nodes: identical, every acknowledged
  * change present, no id handed out twice, nothing applied twice.
- * Membership: a fourth node joins with `dann cluster add` and leaves.
+ * Membership: a fourth node joins with `dann cluster add` and leaves. A
+ * leader whose followers are stopped cannot commit.
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -374,4 +375,38 @@ Test(meta_cluster, a_node_joins_with_cluster_add_and_leaves_with_remove)
 	cr_assert_neq(st_rc, 0, "removing an unknown node succeeded");
 	cr_assert(strstr(err, "node 9"), "%s", err);
 	free(out), free(err);
+}
+
+Test(meta_cluster, a_minority_cannot_commit)
+{
+	struct meta_client mc;
+	struct meta_status before, during;
+	struct dann_schema s;
+	struct meta_cmd c = { .type = META_CMD_COLL_CREATE, .schema = &s };
+	int leader;
+
+	cr_assert_eq(cproc_init(&C, DANN_CLI, 3, tmpdir_get(), 1024), 0, "%s", dann_errmsg());
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert_eq(cproc_start(&C, i, 0), 0, "%s", dann_errmsg());
+	leader = cproc_leader(&C, 10000);
+	cr_assert_geq(leader, 0);
+	cr_assert_eq(meta_client_status(C.nodes[leader].addr, 1000, &before), 0);
+
+	/* Both followers stopped: the leader alone is a minority. */
+	cproc_stop_signal(&C, (unsigned)(leader + 1) % 3);
+	cproc_stop_signal(&C, (unsigned)(leader + 2) % 3);
+	cr_assert_eq(meta_client_init(&mc, C.nodes[leader].addr, 2500), 0);
+	mt_schema(&s, "minority", 4);
+	cr_assert_eq(meta_client_submit(&mc, &c, NULL), DANN_ETIMEDOUT, "a minority answered: %s", dann_errmsg());
+	cr_assert_eq(meta_client_status(C.nodes[leader].addr, 1000, &during), 0);
+	cr_assert_eq(during.ncolls, 0, "the minority applied a change");
+	cr_assert_eq(during.commit_index, before.commit_index, "the minority advanced its commit index");
+
+	cproc_cont(&C, (unsigned)(leader + 1) % 3);
+	cproc_cont(&C, (unsigned)(leader + 2) % 3);
+	cr_assert_geq(cproc_leader(&C, 10000), 0, "no leader after the followers came back");
+	cr_assert_eq(meta_client_init(&mc, C.peers, OP_TIMEOUT_MS), 0);
+	mt_schema(&s, "majority", 4);
+	memset(&c.req, 0, sizeof c.req);
+	cr_assert_eq(meta_client_submit(&mc, &c, NULL), 0, "%s", dann_errmsg());
 }

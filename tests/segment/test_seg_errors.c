@@ -271,3 +271,61 @@ Test(seg_errors, props_and_auto_id)
 	cr_assert_eq(memcmp(out, v + ST_DIM, sizeof out), 0);
 	dann_db_close(db);
 }
+
+static void flip_byte(const char *path, long off)
+{
+	FILE *f = fopen(path, "r+b");
+	cr_assert_not_null(f, "%s", path);
+	fseek(f, off, SEEK_SET);
+	int ch = fgetc(f);
+	fseek(f, off, SEEK_SET);
+	fputc(ch ^ 0x5a, f);
+	fclose(f);
+}
+
+Test(seg_errors, corrupt_files_are_errors_naming_them)
+{
+	struct dann_db *db = st_open(0), *d2 = NULL;
+	struct dann_schema s;
+	struct dann_coll *c;
+	struct dann_seg_info *si;
+	size_t n;
+	char path[512];
+	int64_t k = 5;
+
+	st_schema(&s, "cor", ST_DIM);
+	c = st_create(db, &s);
+	st_insert_range(c, 1, 300, ST_DIM);
+	cr_assert_eq(dann_coll_delete(c, &k, 1, NULL), 0);
+	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	cr_assert_eq(dann_coll_segments(c, &si, &n), 0);
+	uint64_t sid = 0;
+	for (size_t i = 0; i < n; i++)
+		if (si[i].state == DANN_SEG_FLUSHED)
+			sid = si[i].id;
+	free(si);
+	dann_db_close(db);
+
+	snprintf(path, sizeof path, "%s/CATALOG", tmpdir_path("data"));
+	flip_byte(path, 40);
+	expect(dann_db_open(tmpdir_path("data"), NULL, &d2), DANN_ECORRUPT, "CATALOG");
+	flip_byte(path, 40);
+
+	snprintf(path, sizeof path, "%s/c1/s%llu/keys.bin", tmpdir_path("data"), (unsigned long long)sid);
+	flip_byte(path, 3);
+	expect(dann_db_open(tmpdir_path("data"), NULL, &d2), DANN_ECORRUPT, "keys.bin");
+	flip_byte(path, 3);
+
+	snprintf(path, sizeof path, "%s/c1/s%llu/deletes.roar", tmpdir_path("data"),
+		 (unsigned long long)sid);
+	flip_byte(path, 9);
+	expect(dann_db_open(tmpdir_path("data"), NULL, &d2), DANN_ECORRUPT, "deletes.roar");
+	flip_byte(path, 9);
+
+	db = st_open(0);
+	cr_assert_eq(dann_coll_get(db, "cor", &c), 0);
+	float v[ST_DIM];
+	cr_assert_eq(dann_coll_get_vector(c, 5, v), DANN_ENOTFOUND);
+	cr_assert_eq(dann_coll_get_vector(c, 6, v), 0);
+	dann_db_close(db);
+}

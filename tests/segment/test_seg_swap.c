@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "seg_testutil.h"
 
@@ -122,6 +123,71 @@ Test(seg_swap, deletes_during_a_build_stay_deleted)
 		dann_db_close(db);
 		db = st_open(1);
 		cr_assert_eq(dann_coll_get(db, "del", &c), 0);
+	}
+	dann_db_close(db);
+}
+
+Test(seg_swap, the_growing_graph_never_returns_deleted_rows)
+{
+	struct dann_db *db = st_open(1);
+	struct dann_schema s;
+	struct dann_coll *c;
+
+	st_schema(&s, "g", ST_DIM);
+	s.seal_rows = 8000; /* the graph starts at 4000 rows */
+	c = st_create(db, &s);
+	for (int64_t k = 1; k <= 6000; k += 500) {
+		st_insert_range(c, k, 500, ST_DIM);
+		/* deletes land before, during and after the graph thread's steps */
+		for (int64_t d = k; d < k + 500; d += 10) {
+			uint64_t n;
+			cr_assert_eq(dann_coll_delete(c, &d, 1, &n), 0);
+			cr_assert_eq(n, 1);
+		}
+		for (int64_t q = 1; q < k + 500; q += 37) {
+			float v[ST_DIM];
+			st_vec(q, ST_DIM, v);
+			cr_assert_eq(st_findable(c, q, v), q % 10 == 1 ? 0 : 1, "key %lld after %lld rows",
+				     (long long)q, (long long)(k + 499));
+		}
+	}
+	for (int i = 0; i < 20; i++) { /* let the graph catch up, then look again */
+		usleep(100000);
+		for (int64_t q = 1 + i; q <= 6000; q += 97) {
+			float v[ST_DIM];
+			st_vec(q, ST_DIM, v);
+			cr_assert_eq(st_findable(c, q, v), q % 10 == 1 ? 0 : 1, "key %lld", (long long)q);
+		}
+	}
+	dann_db_close(db);
+}
+
+Test(seg_swap, close_during_a_build_keeps_every_row)
+{
+	struct dann_schema s;
+	struct dann_coll *c;
+	uint64_t n;
+
+	for (int round = 0; round < 3; round++) {
+		struct dann_db *db = st_open(1);
+		if (round == 0) {
+			st_schema(&s, "cl", ST_DIM);
+			s.seal_rows = 3000;
+			st_create(db, &s);
+		}
+		cr_assert_eq(dann_coll_get(db, "cl", &c), 0);
+		st_insert_range(c, 1 + round * 3000, 3000, ST_DIM); /* sealed: a build starts */
+		usleep((useconds_t)round * 30000);
+		dann_db_close(db); /* abandons or finishes it */
+	}
+	struct dann_db *db = st_open(0);
+	cr_assert_eq(dann_coll_get(db, "cl", &c), 0);
+	cr_assert_eq(dann_coll_count(c, &n), 0);
+	cr_assert_eq(n, 9000);
+	for (int64_t k = 1; k <= 9000; k += 61) {
+		float v[ST_DIM];
+		st_vec(k, ST_DIM, v);
+		cr_assert_eq(st_findable(c, k, v), 1, "key %lld", (long long)k);
 	}
 	dann_db_close(db);
 }

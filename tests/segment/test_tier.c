@@ -348,14 +348,14 @@ Test(tier, a_process_killed_during_a_download_leaves_no_segment)
 
 	build_segments();
 	search_all(seg_dir(0), before);
-	s = s3_store(3000);
+	s = s3_store(10000);
 	crc = manifest_crc_of(seg_dir(0));
 	prefix_of(0, prefix, sizeof prefix);
 	cr_assert_eq(tier_upload_dir(s, seg_dir(0), prefix), 0, "%s", dann_errmsg());
 	cr_assert_eq(fsu_rmtree(seg_dir(0)), 0);
 	p.store = s;
 	p.budget_bytes = 1ull << 30;
-	/* the graph file's GET fails: the child sits in a 3 s backoff mid-download */
+	/* the graph file's GET fails: the child sits in a 10 s backoff mid-download */
 	s3rver_fault(&srv, "{\"method\":\"GET\",\"match\":\"seg/0/\",\"action\":\"status\",\"status\":503,\"skip\":2}");
 	child = fork();
 	cr_assert_geq(child, 0);
@@ -364,7 +364,7 @@ Test(tier, a_process_killed_during_a_download_leaves_no_segment)
 			tier_cache_pin(c, 0);
 		_exit(0);
 	}
-	for (i = 0; i < 500 && !stage_exists(seg_dir(0)); i++)
+	for (i = 0; i < 3000 && !stage_exists(seg_dir(0)); i++)
 		usleep(10000);
 	cr_assert(stage_exists(seg_dir(0)), "the download started");
 	usleep(200000);
@@ -396,7 +396,7 @@ Test(tier, a_process_killed_during_an_upload_leaves_nothing_a_download_accepts)
 	int i, status;
 
 	build_segments();
-	s = s3_store(3000);
+	s = s3_store(10000);
 	crc = manifest_crc_of(seg_dir(0));
 	prefix_of(0, prefix, sizeof prefix);
 	/* the MANIFEST's PUT fails: the child waits in backoff after the other files */
@@ -405,7 +405,7 @@ Test(tier, a_process_killed_during_an_upload_leaves_nothing_a_download_accepts)
 	cr_assert_geq(child, 0);
 	if (child == 0)
 		_exit(tier_upload_dir(s, seg_dir(0), prefix) == 0 ? 0 : 1);
-	for (i = 0; i < 500 && s3rver_count(&srv, "PUT", "seg/0/MANIFEST") == 0; i++)
+	for (i = 0; i < 3000 && s3rver_count(&srv, "PUT", "seg/0/MANIFEST") == 0; i++)
 		usleep(10000);
 	cr_assert_eq(s3rver_count(&srv, "PUT", "seg/0/MANIFEST"), 1, "the upload reached its last file");
 	kill(child, SIGKILL);

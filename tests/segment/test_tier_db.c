@@ -7,6 +7,7 @@
  * killed with -9 in the middle of an upload records nothing half done and
  * the next sync finishes it.
  */
+#include <glob.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -102,6 +103,20 @@ static int count_keys(void *arg, const char *key, uint64_t size)
 	(void)key, (void)size;
 	(*(unsigned *)arg)++;
 	return 0;
+}
+
+static int stages_of(const char *dir)
+{
+	char pat[600];
+	glob_t g;
+	int n;
+
+	snprintf(pat, sizeof pat, "%s.restore-*", dir);
+	if (glob(pat, 0, NULL, &g) != 0)
+		return 0;
+	n = (int)g.gl_pathc;
+	globfree(&g);
+	return n;
 }
 
 static void restore_with_cli(const char *uri, const char *dir)
@@ -220,8 +235,8 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 	cfg.endpoint = srv.endpoint;
 	cfg.access_key = cfg.secret_key = "S3RVER";
 	cfg.path_style = 1;
-	cfg.retry_base_ms = 3000;
-	cfg.retry_max_ms = 3000;
+	cfg.retry_base_ms = 10000;
+	cfg.retry_max_ms = 10000;
 	/* the second segment's MANIFEST fails: the sync sits in a backoff */
 	s3rver_fault(&srv, "{\"method\":\"PUT\",\"match\":\"MANIFEST\",\"action\":\"status\",\"status\":503,\"skip\":1}");
 	child = fork();
@@ -236,7 +251,7 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 			tier_sync(d, s, NULL);
 		_exit(0);
 	}
-	for (i = 0; i < 1000 && s3rver_count(&srv, "PUT", "MANIFEST") < 2; i++)
+	for (i = 0; i < 3000 && s3rver_count(&srv, "PUT", "MANIFEST") < 2; i++)
 		usleep(10000);
 	cr_assert_eq(s3rver_count(&srv, "PUT", "MANIFEST"), 2, "the sync reached the second MANIFEST");
 	kill(child, SIGKILL);
@@ -250,15 +265,38 @@ Test(tier_db, a_sync_killed_mid_upload_records_nothing_and_the_next_finishes)
 	cr_assert_eq(obj_open("s3://tier/n1", &cfg, &s), 0);
 	cr_assert_eq(tier_restore_db(s, fresh, &st), DANN_ENOTFOUND);
 	cr_assert(strstr(dann_errmsg(), "no collection snapshot"), "%s", dann_errmsg());
-	cr_assert_eq(fsu_rmtree(fresh), 0);
+	cr_assert_neq(access(fresh, F_OK), 0, "a failed restore leaves no data dir");
+	cr_assert_eq(stages_of(fresh), 0);
 
 	/* the next sync: the first segment is recorded, the rest uploaded */
 	db = open_at(tmpdir_path("data"));
 	cr_assert_eq(tier_sync(db, s, &st), 0, "%s", dann_errmsg());
 	cr_assert_eq(st.uploaded, 2, "the segment uploaded before the kill was recorded then");
 	dann_db_close(db);
+	/* a restore killed while it downloads: no data dir, and the next
+	 * restore clears what it left */
+	s3rver_fault(&srv, "{\"method\":\"GET\",\"match\":\"/s\",\"action\":\"status\",\"status\":503,\"skip\":3}");
+	cfg.retry_base_ms = cfg.retry_max_ms = 10000;
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct obj_store *s2;
+
+		if (obj_open("s3://tier/n1", &cfg, &s2) == 0)
+			tier_restore_db(s2, fresh, NULL);
+		_exit(0);
+	}
+	for (i = 0; i < 3000 && s3rver_count(&srv, "GET", "/s") < 4; i++)
+		usleep(10000);
+	cr_assert_geq(s3rver_count(&srv, "GET", "/s"), 4, "the restore was downloading");
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	s3rver_clear(&srv);
+	cr_assert_neq(access(fresh, F_OK), 0, "a killed restore leaves no data dir");
+	cr_assert_eq(stages_of(fresh), 1);
 	cr_assert_eq(tier_restore_db(s, fresh, &st), 0, "%s", dann_errmsg());
 	cr_assert_eq(st.restored, 3);
+	cr_assert_eq(stages_of(fresh), 0, "the killed restore's stage is gone");
 	db = open_at(fresh);
 	answers(db, after);
 	cr_assert(memcmp(before, after, sizeof before) == 0);
@@ -288,7 +326,7 @@ Test(tier_db, the_background_syncer_uploads_after_a_kick_and_on_its_interval)
 	cr_assert_eq(dann_coll_get(db, "docs", &c), 0);
 	st_insert_range(c, 50000, 100, ST_DIM);
 	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < 1500; i++) {
 		tier_syncer_stats(sy, &st, &passes);
 		if (st.uploaded == 4)
 			break;
@@ -296,6 +334,61 @@ Test(tier_db, the_background_syncer_uploads_after_a_kick_and_on_its_interval)
 	}
 	cr_assert_eq(st.uploaded, 4, "uploaded by a timed pass");
 	tier_syncer_stop(sy);
+	dann_db_close(db);
+	obj_close(s);
+}
+
+static int count_segment_prefixes(void *arg, const char *key, uint64_t size)
+{
+	unsigned long long cid, sid;
+
+	(void)size;
+	if (sscanf(key, "c%llu/s%llu/MANIFEST", &cid, &sid) == 2 && strstr(key, "/MANIFEST"))
+		(*(unsigned *)arg)++;
+	return 0;
+}
+
+Test(tier_db, segments_replaced_by_a_compaction_leave_the_bucket)
+{
+	char uri[512], fresh[512];
+	struct dann_db *db = open_at(tmpdir_path("data"));
+	struct tier_sync_stats st;
+	struct obj_store *s;
+	struct dann_coll *c;
+	struct dann_seg_info *segs;
+	int64_t before[NQ * K], after[NQ * K], *del;
+	size_t nsegs, i;
+	unsigned n = 0;
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	cr_assert_eq(obj_open(uri, NULL, &s), 0);
+	fill(db);
+	cr_assert_eq(tier_sync(db, s, &st), 0, "%s", dann_errmsg());
+	cr_assert_eq(obj_list(s, "", count_segment_prefixes, &n), 0);
+	cr_assert_eq(n, 3);
+	/* half of the first segment deleted: compaction rewrites it */
+	cr_assert_eq(dann_coll_get(db, "docs", &c), 0);
+	del = malloc(ROWS / 2 * sizeof *del);
+	for (i = 0; i < ROWS / 2; i++)
+		del[i] = (int64_t)(2 * i + 1);
+	cr_assert_eq(dann_coll_delete(c, del, ROWS / 2, NULL), 0);
+	free(del);
+	cr_assert_eq(dann_coll_compact(c), 0, "%s", dann_errmsg());
+	cr_assert_eq(dann_coll_segments(c, &segs, &nsegs), 0);
+	free(segs);
+	answers(db, before);
+	cr_assert_eq(tier_sync(db, s, &st), 0, "%s", dann_errmsg());
+	cr_assert_geq(st.orphans_deleted, 1, "the compacted segment's objects went");
+	cr_assert_geq(st.uploaded, 1, "its replacement was uploaded");
+	n = 0;
+	cr_assert_eq(obj_list(s, "", count_segment_prefixes, &n), 0);
+	cr_assert_eq(n, st.collections ? (unsigned)(3 - st.orphans_deleted + st.uploaded) : 0);
+	dann_db_close(db);
+	snprintf(fresh, sizeof fresh, "%s", tmpdir_path("fresh"));
+	cr_assert_eq(tier_restore_db(s, fresh, &st), 0, "%s", dann_errmsg());
+	db = open_at(fresh);
+	answers(db, after);
+	cr_assert(memcmp(before, after, sizeof before) == 0);
 	dann_db_close(db);
 	obj_close(s);
 }
