@@ -37,6 +37,39 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+#define BUILD_MAX_PHASES 16
+
+/* Wall time per build phase, from the progress hook: a phase runs from its
+ * first report to the next phase's first report (or the end), so the
+ * figures add up to the build and a sizing estimate can scale each one
+ * by what it grows with. */
+struct phase_clock {
+	struct progress pb;
+	const char *name[BUILD_MAX_PHASES];
+	double start[BUILD_MAX_PHASES];
+	unsigned n;
+};
+
+static void phase_update(void *arg, const char *phase, uint64_t done, uint64_t total)
+{
+	struct phase_clock *pc = arg;
+
+	if ((pc->n == 0 || strcmp(pc->name[pc->n - 1], phase) != 0) && pc->n < BUILD_MAX_PHASES) {
+		pc->name[pc->n] = phase; /* the library's phase names are string literals */
+		pc->start[pc->n++] = now_s();
+	}
+	progress_update(&pc->pb, phase, done, total);
+}
+
+static void phase_print(const struct phase_clock *pc, double end)
+{
+	printf("phases:");
+	for (unsigned i = 0; i < pc->n; i++)
+		printf("%s %s %.1f s", i ? "," : "", pc->name[i],
+		       (i + 1 < pc->n ? pc->start[i + 1] : end) - pc->start[i]);
+	printf("\n");
+}
+
 static int parse(int argc, char **argv, struct dann_build_params *p, const char **data,
 		 const char **out)
 {
@@ -135,7 +168,7 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 static int run_build(int argc, char **argv)
 {
 	struct dann_build_params p;
-	struct progress pb;
+	struct phase_clock pc = { 0 };
 	struct rusage ru;
 	const char *data, *out;
 	double t0;
@@ -144,17 +177,18 @@ static int run_build(int argc, char **argv)
 	dann_build_params_default(&p);
 	if ((rc = parse(argc, argv, &p, &data, &out)))
 		return rc < 0 ? 0 : rc;
-	progress_init(&pb, "build");
-	p.progress = progress_update;
-	p.progress_arg = &pb;
+	progress_init(&pc.pb, "build");
+	p.progress = phase_update;
+	p.progress_arg = &pc;
 	t0 = now_s();
 	rc = dann_index_build(data, out, &p);
-	progress_finish(&pb);
+	progress_finish(&pc.pb);
 	if (rc < 0)
 		return cmd_fail_lib("build", rc);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("built %s from %s in %.1f s; peak RSS %.1f MiB\n", out, data, now_s() - t0,
 	       (double)ru.ru_maxrss / 1024.0);
+	phase_print(&pc, now_s());
 	return 0;
 }
 

@@ -42,6 +42,10 @@ static void cfx_build(struct cfx *f)
 		     "1", "--threads", "1", NULL);
 	cr_assert_eq(rc, 0, "build: %s", err);
 	cr_assert_not_null(strstr(out, "peak RSS"), "%s", out);
+	/* Each phase's wall time, for sizing a larger build from this one. */
+	cr_assert_not_null(strstr(out, "phases: pq train "), "%s", out);
+	cr_assert_not_null(strstr(out, ", layout "), "%s", out);
+	cr_assert_not_null(strstr(out, ", entry graph "), "%s", out);
 	free(out);
 	free(err);
 }
