@@ -203,6 +203,11 @@ uint64_t dix_entry_count(const struct dix_entry *e)
 	return e ? e->count : 0;
 }
 
+const uint32_t *dix_entry_ids(const struct dix_entry *e)
+{
+	return e ? e->ids : NULL;
+}
+
 uint64_t dix_entry_ram_bytes(const struct dix_entry *e)
 {
 	if (!e)

@@ -53,8 +53,10 @@ void dix_entry_free(struct dix_entry *e);
  * into ids; their number into *n. Thread-safe. */
 int dix_entry_seeds(struct dix_entry *e, const float *q, uint32_t want, uint32_t *ids, uint32_t *n);
 
-/* Sample points and RAM held (rows, ids, graph). */
+/* Sample points and RAM held (rows, ids, graph); the sample's internal
+ * ids, ascending (dix_entry_count of them). */
 uint64_t dix_entry_count(const struct dix_entry *e);
+const uint32_t *dix_entry_ids(const struct dix_entry *e);
 uint64_t dix_entry_ram_bytes(const struct dix_entry *e);
 
 #endif

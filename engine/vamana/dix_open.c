@@ -63,7 +63,24 @@ bad:
 			 ix->dir, DIX_DATA_FILE, id);
 }
 
-/* Breadth-first from the entry points, reading each node once. */
+/* Reads node id into the cache unless it is there; 1 if it was added. */
+static int cache_node(struct dix_index *ix, uint32_t id, char *buf, char *rec)
+{
+	int rc;
+
+	if (dix_cache_get(&ix->cache, id))
+		return 0;
+	if ((rc = dix_read_node(ix, id, buf, rec)) < 0 || (rc = record_check(ix, id, rec)) < 0)
+		return rc;
+	dix_cache_add(&ix->cache, id, rec);
+	return 1;
+}
+
+/* The nodes searches read first, then breadth-first from them, each read
+ * once: the header's entry points (the medoid: where a search without
+ * seeds starts), then, with an entry graph (dix_entry.h), its sample
+ * points, since a seeded search starts at those nearest its query and its
+ * first round is then served from RAM. */
 static int cache_fill(struct dix_index *ix, uint64_t max_nodes)
 {
 	uint32_t *queue = NULL;
@@ -83,14 +100,20 @@ static int cache_fill(struct dix_index *ix, uint64_t max_nodes)
 		rc = dann_fail(DANN_ENOMEM, "%s: no memory to fill the node cache", ix->dir);
 		goto out;
 	}
-	for (uint32_t e = 0; e < ix->h.n_entry && tail < max_nodes; e++)
-		if (!dix_cache_get(&ix->cache, ix->h.entry[e])) {
+	for (uint32_t e = 0; e < ix->h.n_entry && tail < max_nodes; e++) {
+		if ((rc = cache_node(ix, ix->h.entry[e], buf, rec)) < 0)
+			goto out;
+		if (rc)
 			queue[tail++] = ix->h.entry[e];
-			if ((rc = dix_read_node(ix, ix->h.entry[e], buf, rec)) < 0 ||
-			    (rc = record_check(ix, ix->h.entry[e], rec)) < 0)
-				goto out;
-			dix_cache_add(&ix->cache, ix->h.entry[e], rec);
-		}
+	}
+	for (uint64_t e = 0; e < dix_entry_count(ix->entry) && tail < max_nodes; e++) {
+		uint32_t id = dix_entry_ids(ix->entry)[e];
+		if ((rc = cache_node(ix, id, buf, rec)) < 0)
+			goto out;
+		if (rc)
+			queue[tail++] = id;
+	}
+	rc = 0;
 	while (head < tail) {
 		uint32_t u = queue[head++];
 		const char *r = dix_cache_get(&ix->cache, u);

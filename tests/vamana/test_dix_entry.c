@@ -209,3 +209,41 @@ Test(dix_entry, entry_seeds_out_of_range_is_refused)
 	dann_index_close(ix);
 	efx_free(&f);
 }
+
+/* The node cache holds the sample first (after the medoid): a seeded
+ * search's first round, the seeds themselves, is then served from RAM. */
+Test(dix_entry, the_node_cache_holds_the_sample_points)
+{
+	struct efx f;
+	struct dann_index *ix;
+	struct dann_open_params op = { .cache_nodes = SAMPLE + 1 };
+	struct dann_search_params sp;
+	struct dann_search_stats st;
+	uint32_t *sample = NULL, id, found;
+	float d;
+	char path[PATH_MAX];
+	FILE *fp;
+
+	efx_make(&f);
+	build(&f, f.with, SAMPLE);
+	TU_FMT(path, "%s/%s", f.with, DIX_ENTRY_FILE);
+	cr_assert_not_null(fp = fopen(path, "rb"));
+	cr_assert_not_null(sample = malloc(sizeof *sample * SAMPLE));
+	cr_assert_eq(fread(sample, sizeof *sample, SAMPLE, fp), SAMPLE);
+	fclose(fp);
+	cr_assert_eq(dann_index_open(f.with, &op, &ix), 0, "%s", dann_errmsg());
+	dann_search_params_default(&sp);
+	sp.k = 1;
+	sp.L = 1;
+	sp.W = 1;
+	sp.entry_seeds = 1;
+	for (uint32_t i = 0; i < SAMPLE; i += 7) {
+		cr_assert_eq(dann_search(ix, f.rows + (uint64_t)sample[i] * DIM, &sp, &id, &d, &found, &st),
+			     0, "%s", dann_errmsg());
+		cr_assert_geq(st.cache_hits, 1, "sample point %u (id %u): its seed was not cached", i,
+			      sample[i]);
+	}
+	dann_index_close(ix);
+	free(sample);
+	efx_free(&f);
+}
