@@ -157,6 +157,17 @@ int dann_index_info(const struct dann_index *ix, struct dann_index_info *out);
 /* Primary key of internal id (the row number of the build file). */
 uint64_t dann_index_key(const struct dann_index *ix, uint32_t id);
 
+/* How a search with an allowed/deleted mask runs (engine/vamana/dix_filter.h):
+ * BEAM is the beam search with the mask, its list grown with 1/selectivity;
+ * EXACT scores every allowed row by PQ in RAM and re-ranks the best
+ * max(L, k) by exact distance read from SSD. AUTO picks by the allowed
+ * fraction (EXACT at or below 20%, up to 2^20 allowed rows). */
+enum dann_filter_plan {
+	DANN_PLAN_AUTO = 0,
+	DANN_PLAN_BEAM = 1,
+	DANN_PLAN_EXACT = 2,
+};
+
 struct dann_search_params {
 	uint32_t k;               /* results per query (default 10), 1..L */
 	uint32_t L;               /* candidate list size (default 100) */
@@ -172,6 +183,7 @@ struct dann_search_params {
 	const uint64_t *deleted;
 	uint64_t deleted_bits;
 	int sector_expand;        /* -1 auto (on with the locality order), 0 off, 1 on */
+	int filter_plan;          /* enum dann_filter_plan; used only with a mask */
 	/* Seeds from the index's entry graph (if it has one) in place of the
 	 * medoid: -1 auto (2 W), 0 none (start at the medoid), N seeds (<= 64). */
 	int entry_seeds;
@@ -184,6 +196,7 @@ struct dann_search_stats {
 	uint32_t hops;        /* nodes expanded */
 	uint32_t cache_hits;  /* expansions served from the node cache */
 	uint32_t rounds;      /* beam rounds */
+	uint32_t plan;        /* enum dann_filter_plan that ran (0: no mask) */
 	uint64_t latency_ns;
 };
 
@@ -464,6 +477,25 @@ int dann_coll_fetch(struct dann_coll *c, const int64_t *keys, uint64_t n, const 
 
 /* Live rows. */
 int dann_coll_count(struct dann_coll *c, uint64_t *rows);
+
+/* Query by expression (Milvus's Query): the live rows whose scalar fields
+ * pass filter (a filter expression, see engine/segment/expr.h; NULL or ""
+ * passes every row), in ascending primary-key order, `offset` of them
+ * skipped and at most `limit` returned (0: no limit). *keys (malloc'd,
+ * *n of them) gets their keys and, when out is not NULL, *out their
+ * fields and vectors as dann_coll_fetch gives them. DANN_EINVAL with a
+ * positioned message for a bad filter, naming an unknown output field. */
+struct dann_coll_query_params {
+	const char *filter;
+	uint64_t offset, limit;
+	const char *const *fields;   /* output fields (nfields of them) */
+	uint32_t nfields;
+	int with_vectors;
+};
+int dann_coll_query(struct dann_coll *c, const struct dann_coll_query_params *p, int64_t **keys,
+		    uint64_t *n, struct dann_rows **out);
+/* count(*) with a filter: live rows passing it (NULL or "": all). */
+int dann_coll_count_filter(struct dann_coll *c, const char *filter, uint64_t *rows);
 /* Seals the growing segment and waits until every sealed segment is a
  * flushed disk index (and the WAL is checkpointed past them). */
 int dann_coll_flush(struct dann_coll *c);

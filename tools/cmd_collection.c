@@ -19,6 +19,7 @@ static const char collection_help[] =
 	"                              [--dtype float32|uint8|int8] [--auto-id] [-R 64] [-L 100]\n"
 	"                              [--alpha 1.2] [--pq-bytes B] [--build-ram GiB]\n"
 	"                              [--seal-rows N] [--seal-mib M]\n"
+	"                              [--field NAME:TYPE[?] ...] [--dynamic-field]\n"
 	"       dann collection list --data-dir D\n"
 	"       dann collection describe --data-dir D --name C\n"
 	"       dann collection drop --data-dir D --name C\n"
@@ -31,7 +32,13 @@ static const char collection_help[] =
 	"dann build --help); --seal-rows / --seal-mib seal the growing segment at\n"
 	"that many rows / MiB of vectors (default: the engine's). list prints the\n"
 	"names, describe the schema, row count and segments, drop removes C and\n"
-	"its files.\n";
+	"its files.\n"
+	"\n"
+	"--field adds a scalar field (repeat it): TYPE is bool, int8, int16, int32,\n"
+	"int64, float, double, json or varchar(N) (N bytes at most); a trailing ?\n"
+	"makes it nullable (price:float?). --dynamic-field keeps keys that are no\n"
+	"field in a JSON column ($meta). Fields are written with dann insert\n"
+	"--fields and read by dann query and dann search --filter.\n";
 
 struct coll_opts {
 	const char *data_dir, *name;
@@ -39,9 +46,56 @@ struct coll_opts {
 	int have_dim;
 };
 
+/* NAME:TYPE[?] with TYPE bool, int8, int16, int32, int64, float, double,
+ * json or varchar(N); a trailing ? makes the field nullable. */
+static int parse_field(const char *arg, struct dann_schema *s)
+{
+	static const struct { const char *name; enum dann_field_type t; } types[] = {
+		{ "bool", DANN_FIELD_BOOL }, { "int8", DANN_FIELD_INT8 }, { "int16", DANN_FIELD_INT16 },
+		{ "int32", DANN_FIELD_INT32 }, { "int64", DANN_FIELD_INT64 }, { "float", DANN_FIELD_FLOAT },
+		{ "double", DANN_FIELD_DOUBLE }, { "json", DANN_FIELD_JSON },
+	};
+	const char *colon = strchr(arg, ':');
+	char type[64];
+	struct dann_field *f;
+	size_t n;
+	unsigned len;
+	int done = 0;
+
+	if (s->nfields == DANN_MAX_FIELDS)
+		return cmd_usage_error(CMD, "--field: at most %d fields", DANN_MAX_FIELDS);
+	if (!colon || colon == arg || (size_t)(colon - arg) > DANN_NAME_MAX ||
+	    snprintf(type, sizeof type, "%s", colon + 1) >= (int)sizeof type)
+		return cmd_usage_error(CMD, "--field '%s': expected NAME:TYPE, e.g. price:float or title:varchar(64)?", arg);
+	f = &s->fields[s->nfields];
+	memset(f, 0, sizeof *f);
+	memcpy(f->name, arg, (size_t)(colon - arg));
+	n = strlen(type);
+	if (n && type[n - 1] == '?') {
+		f->nullable = 1;
+		type[--n] = '\0';
+	}
+	for (size_t i = 0; i < sizeof types / sizeof types[0] && !done; i++)
+		if (!strcmp(type, types[i].name)) {
+			f->type = types[i].t;
+			done = 1;
+		}
+	if (!done) {
+		int pos = 0;
+		if (sscanf(type, "varchar(%u%n", &len, &pos) != 1 || strcmp(type + pos, ")"))
+			return cmd_usage_error(CMD, "--field '%s': type '%s', expected bool, int8, int16, int32, "
+						    "int64, float, double, json or varchar(N)", arg, type);
+		f->type = DANN_FIELD_VARCHAR;
+		f->max_length = len;
+	}
+	s->nfields++;
+	return 0;
+}
+
 static int parse(int argc, char **argv, struct coll_opts *o)
 {
-	enum { O_DATA_DIR = 256, O_NAME, O_DIM, O_METRIC, O_DTYPE, O_AUTO, O_ALPHA, O_PQ, O_RAM, O_SEAL_ROWS,
+	enum { O_DATA_DIR = 256, O_NAME, O_DIM, O_METRIC, O_DTYPE, O_AUTO, O_FIELD, O_DYNAMIC, O_ALPHA, O_PQ,
+	       O_RAM, O_SEAL_ROWS,
 	       O_SEAL_MIB, O_HELP };
 	static const struct option longs[] = {
 		{ "data-dir", required_argument, 0, O_DATA_DIR },
@@ -50,6 +104,8 @@ static int parse(int argc, char **argv, struct coll_opts *o)
 		{ "metric", required_argument, 0, O_METRIC },
 		{ "dtype", required_argument, 0, O_DTYPE },
 		{ "auto-id", no_argument, 0, O_AUTO },
+		{ "field", required_argument, 0, O_FIELD },
+		{ "dynamic-field", no_argument, 0, O_DYNAMIC },
 		{ "alpha", required_argument, 0, O_ALPHA },
 		{ "pq-bytes", required_argument, 0, O_PQ },
 		{ "build-ram", required_argument, 0, O_RAM },
@@ -83,6 +139,11 @@ static int parse(int argc, char **argv, struct coll_opts *o)
 				return 2;
 			break;
 		case O_AUTO: o->s.auto_id = 1; break;
+		case O_FIELD:
+			if (parse_field(optarg, &o->s))
+				return 2;
+			break;
+		case O_DYNAMIC: o->s.dynamic_field = 1; break;
 		case 'R':
 			if (cmd_parse_u64(CMD, "-R", optarg, 1024, &v) < 0)
 				return 2;

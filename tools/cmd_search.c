@@ -33,7 +33,7 @@ static const char search_help[] =
 	"                   [--buffered] [--sector-expand auto|on|off]\n"
 	"                   [--entry-seeds auto|N] [--json]\n"
 	"       dann search --data-dir D --name C --queries FILE [--gt FILE] [-k 10]\n"
-	"                   [-L ...] [-W 4] [-T 2] [--inflight 16] [--json]\n"
+	"                   [-L ...] [-W 4] [-T 2] [--inflight 16] [--filter EXPR] [--json]\n"
 	"\n"
 	"Searches every query of FILE (.fbin/.u8bin/.i8bin/.fvecs/.bvecs, same\n"
 	"dimension as the index) for its k nearest neighbours, once per list size L,\n"
@@ -45,7 +45,9 @@ static const char search_help[] =
 	"With --data-dir and --name it searches collection C of data directory D\n"
 	"(every segment, growing and flushed) instead: recall compares primary keys\n"
 	"with the ground-truth ids, and the table shows segments visited per query\n"
-	"(JSON key mean_segments) in place of hops and cache hits.\n"
+	"(JSON key mean_segments) in place of hops and cache hits. --filter EXPR\n"
+	"keeps only rows whose scalar fields pass a Milvus-style expression, e.g.\n"
+	"'cat in [1, 2] and price < 9.5' or 'meta[\"color\"] == \"red\"'.\n"
 	"\n"
 	"  -W N             beam width: node reads per round (default 4)\n"
 	"  -T N             search threads (default 2)\n"
@@ -88,11 +90,12 @@ static int parse_Ls(const char *s, struct search_opts *o)
 static int parse_args(int argc, char **argv, struct search_opts *o)
 {
 	enum { O_INDEX = 256, O_QUERIES, O_GT, O_INFLIGHT, O_CACHE, O_CACHE_MIB, O_IO, O_JSON,
-	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_ENTRY, O_HELP };
+	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_ENTRY, O_FILTER, O_HELP };
 	static const struct option longs[] = {
 		{ "index", required_argument, 0, O_INDEX },
 		{ "data-dir", required_argument, 0, O_DATA_DIR },
 		{ "name", required_argument, 0, O_NAME },
+		{ "filter", required_argument, 0, O_FILTER },
 		{ "queries", required_argument, 0, O_QUERIES },
 		{ "gt", required_argument, 0, O_GT },
 		{ "inflight", required_argument, 0, O_INFLIGHT },
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 		case O_INDEX: o->index = optarg; break;
 		case O_DATA_DIR: o->data_dir = optarg; break;
 		case O_NAME: o->name = optarg; break;
+		case O_FILTER: o->filter = optarg; break;
 		case O_QUERIES: o->queries = optarg; break;
 		case O_GT: o->gt = optarg; break;
 		case 'k': if (cmd_parse_u64("search", "-k", optarg, 100000, &o->k) < 0) return 2; break;
@@ -181,6 +185,9 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 	if (o->index && (o->data_dir || o->name))
 		return cmd_usage_error("search", "--index searches one disk index; --data-dir and --name a "
 					       "collection: give one or the other");
+	if (o->index && o->filter)
+		return cmd_usage_error("search", "--filter needs a collection's scalar fields: use "
+					       "--data-dir D --name C");
 	if (!o->index && (!o->data_dir) != (!o->name))
 		return cmd_usage_error("search", "a collection needs both --data-dir D and --name C");
 	if (o->data_dir && (o->cache_nodes || o->cache_mib || o->backend || o->buffered || o->sector_expand != -1 ||

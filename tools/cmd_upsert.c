@@ -8,6 +8,7 @@
 static const char upsert_help[] =
 	"usage: dann upsert --data-dir D --name C --vectors FILE\n"
 	"                   (--ids FILE.ibin | --ids-i64 FILE | --first-id N) [--batch 10000]\n"
+	"                   [--fields FILE.jsonl]  (scalar fields, see dann insert --help)\n"
 	"\n"
 	"Writes every row of FILE into collection C under its key, replacing the\n"
 	"row that has the key if there is one (a delete and an insert in one\n"

@@ -23,6 +23,7 @@
 #include "../engine/vf.h"
 #include "cmd.h"
 #include "coll_cli.h"
+#include "fields_file.h"
 #include "ids_file.h"
 #include "search_report.h"
 
@@ -31,7 +32,7 @@
 #define WRITE_FETCH_CHUNK 65536
 
 struct write_opts {
-	const char *data_dir, *name, *vectors, *ids, *ids_i64, *keys_out;
+	const char *data_dir, *name, *vectors, *ids, *ids_i64, *keys_out, *fields;
 	int64_t first_id;
 	int have_first_id;
 	unsigned long long batch;
@@ -39,7 +40,8 @@ struct write_opts {
 
 static int parse(const char *cmd, const char *help, int argc, char **argv, struct write_opts *o)
 {
-	enum { O_DATA_DIR = 256, O_NAME, O_VECTORS, O_IDS, O_IDS64, O_FIRST, O_BATCH, O_KEYS_OUT, O_HELP };
+	enum { O_DATA_DIR = 256, O_NAME, O_VECTORS, O_IDS, O_IDS64, O_FIRST, O_BATCH, O_KEYS_OUT, O_FIELDS,
+	       O_HELP };
 	static const struct option longs[] = {
 		{ "data-dir", required_argument, 0, O_DATA_DIR },
 		{ "name", required_argument, 0, O_NAME },
@@ -49,6 +51,7 @@ static int parse(const char *cmd, const char *help, int argc, char **argv, struc
 		{ "first-id", required_argument, 0, O_FIRST },
 		{ "batch", required_argument, 0, O_BATCH },
 		{ "keys-out", required_argument, 0, O_KEYS_OUT },
+		{ "fields", required_argument, 0, O_FIELDS },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -66,6 +69,7 @@ static int parse(const char *cmd, const char *help, int argc, char **argv, struc
 		case O_IDS: o->ids = optarg; break;
 		case O_IDS64: o->ids_i64 = optarg; break;
 		case O_KEYS_OUT: o->keys_out = optarg; break;
+		case O_FIELDS: o->fields = optarg; break;
 		case O_FIRST:
 			if (coll_cli_parse_i64(cmd, "--first-id", optarg, &o->first_id) < 0)
 				return 2;
@@ -212,8 +216,10 @@ static int keys_for(const char *cmd, int upsert, const struct write_opts *o, con
 }
 
 static int write_rows(const char *cmd, int upsert, struct coll_cli *cc, const struct write_opts *o,
-		      const struct vf *f, const int64_t *keys, int64_t *out_keys, void *buf)
+		      const struct vf *f, const struct fields_file *ff, const int64_t *keys,
+		      int64_t *out_keys, void *buf)
 {
+	struct dann_column cols[DANN_MAX_FIELDS + 1];
 	uint64_t n = vf_count(f), done = 0;
 	double t0 = search_now_s(), secs;
 	int rc = 0;
@@ -221,6 +227,10 @@ static int write_rows(const char *cmd, int upsert, struct coll_cli *cc, const st
 	for (uint64_t first = 0; first < n; first += o->batch) {
 		uint64_t m = n - first < o->batch ? n - first : o->batch;
 		struct dann_batch b = { .n = m, .keys = keys ? keys + first : NULL, .vectors = buf };
+		if (ff) {
+			b.cols = cols;
+			b.ncols = fields_file_slice(ff, first, cols);
+		}
 		if ((rc = read_rows(f, &cc->schema, first, m, buf)) < 0)
 			break;
 		rc = upsert ? dann_coll_upsert(cc->c, &b) : dann_coll_insert(cc->c, &b, out_keys ? out_keys + first : NULL);
@@ -245,6 +255,7 @@ int coll_write_main(const char *cmd, int upsert, const char *help, int argc, cha
 	struct write_opts o;
 	struct coll_cli cc;
 	struct vf *f = NULL;
+	struct fields_file *ff = NULL;
 	int64_t *keys = NULL, *out_keys = NULL;
 	void *buf = NULL;
 	uint64_t n;
@@ -260,6 +271,16 @@ int coll_write_main(const char *cmd, int upsert, const char *help, int argc, cha
 		goto out;
 	}
 	n = vf_count(f);
+	if (o.fields && (rc = fields_file_read(o.fields, &cc.schema, &ff)) < 0) {
+		cmd_fail_lib(cmd, rc);
+		goto out;
+	}
+	if (ff && fields_file_rows(ff) != n) {
+		cmd_fail_lib(cmd, dann_fail(DANN_EINVAL, "%s holds %llu rows of fields but %s holds %llu vectors",
+					    o.fields, (unsigned long long)fields_file_rows(ff), o.vectors,
+					    (unsigned long long)n));
+		goto out;
+	}
 	if ((status = keys_for(cmd, upsert, &o, &cc.schema, n, &keys)))
 		goto out;
 	status = 1;
@@ -276,7 +297,7 @@ int coll_write_main(const char *cmd, int upsert, const char *help, int argc, cha
 		cmd_fail_lib(cmd, rc);
 		goto out;
 	}
-	if ((status = write_rows(cmd, upsert, &cc, &o, f, keys, out_keys, buf)))
+	if ((status = write_rows(cmd, upsert, &cc, &o, f, ff, keys, out_keys, buf)))
 		goto out;
 	if (o.keys_out) {
 		if ((rc = ids_file_write_i64(o.keys_out, out_keys ? out_keys : keys, n)) < 0) {
@@ -289,6 +310,7 @@ out:
 	free(buf);
 	free(keys);
 	free(out_keys);
+	fields_file_free(ff);
 	vf_close(f);
 	coll_cli_close(&cc);
 	return status;

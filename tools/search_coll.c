@@ -51,6 +51,7 @@ int search_collection(const struct search_opts *o)
 	sp.W = (uint32_t)o->W;
 	sp.threads = (uint32_t)o->T;
 	sp.inflight = (uint32_t)o->inflight;
+	sp.filter = o->filter;
 	for (uint32_t i = 0; i < o->nL; i++) {
 		struct search_run run = { .nq = nq, .k = sp.k, .keys = keys, .found = found, .lat_ns = lat,
 					  .gt = gt, .gt_k = gt_k };

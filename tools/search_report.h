@@ -14,6 +14,7 @@
 struct search_opts {
 	const char *index, *queries, *gt;
 	const char *data_dir, *name;          /* a collection instead of --index */
+	const char *filter;                   /* a collection's filter expression */
 	unsigned long long k, W, T, inflight, cache_nodes, cache_mib;
 	uint32_t Ls[SEARCH_MAX_LS];
 	uint32_t nL;

@@ -147,6 +147,7 @@ void seg_disk_close(struct seg_disk *d)
 	if (!d)
 		return;
 	seg_cols_close(d);
+	seg_fcols_free(atomic_load(&d->fcols));
 	dann_index_close(d->ix);
 	if (d->vfd >= 0)
 		close(d->vfd);
@@ -204,8 +205,8 @@ int seg_disk_vector(const struct dann_coll *c, struct seg *s, uint64_t row, void
 }
 
 int seg_disk_search(const struct dann_coll *c, struct seg *s, const float *q,
-		    const struct dann_coll_search_params *p, int64_t *keys, float *dists,
-		    uint32_t *found, uint32_t *reads)
+		    const struct dann_coll_search_params *p, const uint64_t *allowed,
+		    int64_t *keys, float *dists, uint32_t *found, uint32_t *reads)
 {
 	struct dann_search_params sp;
 	struct dann_search_stats st;
@@ -221,6 +222,8 @@ int seg_disk_search(const struct dann_coll *c, struct seg *s, const float *q,
 	sp.W = p->W ? p->W : sp.W;
 	sp.deleted = (const uint64_t *)s->disk->delw;
 	sp.deleted_bits = s->nrows;
+	sp.allowed = allowed; /* the filter's rows: dann_search plans by their fraction */
+	sp.allowed_bits = allowed ? s->nrows : 0;
 	rc = dann_search(s->disk->ix, q, &sp, ids, dists, found, &st);
 	for (uint32_t i = 0; rc == 0 && i < *found; i++)
 		keys[i] = s->disk->keys[ids[i]];

@@ -82,6 +82,7 @@ struct seg_disk {
 	uint64_t disk_bytes;
 	uint32_t ncols;
 	int (*colfd)[3];         /* per column: .nul, .val, .off (-1 if none) */
+	struct seg_fcols *_Atomic fcols; /* columns read whole for filters (seg_filter.c) */
 };
 
 struct seg {
@@ -196,8 +197,10 @@ uint64_t seg_mem_exact_rows(const struct dann_coll *c);
 int seg_mem_graph_step(struct dann_coll *c, struct seg_mem *m, int *did);
 bool seg_mem_deleted(struct seg_mem *m, uint64_t row);
 /* Up to k nearest live rows as (key, dist) pairs; *found how many. */
+/* allowed: rows a filter passes (NULL: all; rows >= nallowed excluded). */
 int seg_mem_search(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
-		   uint32_t L, int64_t *keys, float *dists, uint32_t *found);
+		   uint32_t L, const uint64_t *allowed, uint64_t nallowed, int64_t *keys,
+		   float *dists, uint32_t *found);
 void seg_mem_vector(const struct dann_coll *c, struct seg_mem *m, uint64_t row, void *out);
 
 /* ---- seg_record.c: WAL payloads */
@@ -231,8 +234,17 @@ bool seg_disk_deleted(const struct seg_disk *d, uint64_t row);
 int seg_disk_persist_del(struct seg *s);
 int seg_disk_vector(const struct dann_coll *c, struct seg *s, uint64_t row, void *out);
 int seg_disk_search(const struct dann_coll *c, struct seg *s, const float *q,
-		    const struct dann_coll_search_params *p, int64_t *keys, float *dists,
-		    uint32_t *found, uint32_t *reads);
+		    const struct dann_coll_search_params *p, const uint64_t *allowed,
+		    int64_t *keys, float *dists, uint32_t *found, uint32_t *reads);
+
+/* ---- seg_filter.c */
+struct expr;
+struct seg_fcols;
+void seg_fcols_free(struct seg_fcols *f);
+/* The rows of s that filter e passes, as a malloc'd word mask over
+ * *nrows rows (flushed segments read their columns once and keep them). */
+int seg_filter_mask(const struct dann_coll *c, struct seg *s, const struct expr *e,
+		    uint64_t **words, uint64_t *nrows);
 
 
 /* ---- seg_build.c / seg_compact.c */

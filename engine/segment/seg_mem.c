@@ -266,12 +266,17 @@ bool seg_mem_deleted(struct seg_mem *m, uint64_t row)
 	return (atomic_load(&m->delw[row / 64]) >> (row % 64)) & 1;
 }
 
-/* Rows [from, n) by exact distance, into t. */
+static bool row_allowed(const uint64_t *allowed, uint64_t nallowed, uint64_t r)
+{
+	return !allowed || (r < nallowed && (allowed[r >> 6] >> (r & 63) & 1));
+}
+
+/* Rows [from, n) a filter allows (allowed NULL: all) by exact distance, into t. */
 static void exact_scan(const struct dann_coll *c, struct seg_mem *m, const float *q, uint64_t from,
-		       struct topk *t)
+		       const uint64_t *allowed, uint64_t nallowed, struct topk *t)
 {
 	for (uint64_t r = from; r < m->n; r++) {
-		if (seg_mem_deleted(m, r))
+		if (seg_mem_deleted(m, r) || !row_allowed(allowed, nallowed, r))
 			continue;
 		float d = c->dist(q, m->vecs + r * c->row_bytes, c->schema.dim);
 		if (d < topk_bound(t))
@@ -282,41 +287,60 @@ static void exact_scan(const struct dann_coll *c, struct seg_mem *m, const float
 struct graph_filter {
 	struct seg_mem *m;
 	uint64_t graph_n;
+	const uint64_t *allowed;     /* a filter's rows, or NULL */
+	uint64_t nallowed;
 };
 
-/* Only rows the graph has published, and live: a row being inserted is
- * found by the exact scan of the tail instead. */
+/* Only rows the graph has published, live, and passing the filter: a row
+ * being inserted is found by the exact scan of the tail instead. */
 static bool graph_allows(void *arg, uint32_t id)
 {
 	struct graph_filter *g = arg;
-	return id < g->graph_n && !seg_mem_deleted(g->m, id);
+	return id < g->graph_n && !seg_mem_deleted(g->m, id) &&
+	       row_allowed(g->allowed, g->nallowed, id);
 }
 
+/* Fraction of rows a filter passes at or below which a RAM segment is
+ * scanned exactly instead of searched through its graph (the graph's list
+ * would have to grow like 1/fraction, as on disk: engine/vamana/dix_filter.h). */
+#define MEM_FILTER_SCAN_FRACTION 0.2
+
 int seg_mem_search(const struct dann_coll *c, struct seg_mem *m, const float *q, uint32_t k,
-		   uint32_t L, int64_t *keys, float *dists, uint32_t *found)
+		   uint32_t L, const uint64_t *allowed, uint64_t nallowed, int64_t *keys,
+		   float *dists, uint32_t *found)
 {
-	struct graph_filter gf = { .m = m };
+	struct graph_filter gf = { .m = m, .allowed = allowed, .nallowed = nallowed };
 	struct vam_filter vf = { .fn = graph_allows, .arg = &gf };
 	uint32_t *ids = NULL, gfound = 0;
 	float *gd = NULL;
+	double frac = 1;
 	struct topk t;
 	int rc;
 
+	if (allowed) {
+		uint64_t count = 0;
+		for (uint64_t w = 0; w < (nallowed + 63) / 64; w++)
+			count += (uint64_t)__builtin_popcountll(allowed[w]);
+		frac = nallowed ? (double)count / (double)nallowed : 0;
+	}
+	L = L < k ? k : L;
+	if (allowed && frac > MEM_FILTER_SCAN_FRACTION) /* about L allowed among the candidates */
+		L = L / frac > VAM_MAX_L ? VAM_MAX_L : (uint32_t)(L / frac);
 	if ((rc = topk_init(&t, k)) < 0)
 		return rc;
 	pthread_rwlock_rdlock(&m->rw);
-	gf.graph_n = m->vam ? atomic_load(&m->graph_n) : 0;
+	gf.graph_n = m->vam && frac > MEM_FILTER_SCAN_FRACTION ? atomic_load(&m->graph_n) : 0;
 	if (gf.graph_n) {
 		if (!(ids = malloc(k * sizeof *ids)) || !(gd = malloc(k * sizeof *gd))) {
 			rc = dann_fail(DANN_ENOMEM, "search: %u results", k);
 			goto out;
 		}
-		if ((rc = vam_search(m->vam, q, k, L < k ? k : L, &vf, ids, gd, &gfound, NULL)) < 0)
+		if ((rc = vam_search(m->vam, q, k, L, &vf, ids, gd, &gfound, NULL)) < 0)
 			goto out;
 		for (uint32_t i = 0; i < gfound; i++)
 			topk_push(&t, ids[i], gd[i]);
 	}
-	exact_scan(c, m, q, gf.graph_n, &t);
+	exact_scan(c, m, q, gf.graph_n, allowed, nallowed, &t);
 	*found = topk_sort(&t);
 	for (uint32_t i = 0; i < *found; i++) {
 		keys[i] = m->keys[t.id[i]];

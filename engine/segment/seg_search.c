@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "../error.h"
+#include "expr.h"
 #include "seg_impl.h"
 
 #define SEARCH_MAX_K 16384u
@@ -61,9 +62,6 @@ static int check(struct dann_coll *c, const float *q, const struct dann_coll_sea
 		return dann_fail(DANN_EINVAL, "%s: L = %u, expected 1..10000", c->schema.name, p->L);
 	if (p->W > 64)
 		return dann_fail(DANN_EINVAL, "%s: W = %u, expected 0..64", c->schema.name, p->W);
-	if (p->filter)
-		return dann_fail(DANN_EUNSUPPORTED, "%s: filter expressions are not supported yet",
-				 c->schema.name);
 	if (!seg_finite(q, c->schema.dim, &bad))
 		return dann_fail(DANN_EINVAL, "%s: query has NaN or Inf at element %zu", c->schema.name, bad);
 	return 0;
@@ -96,8 +94,8 @@ static uint32_t merge(struct hit *h, size_t n, uint32_t k, int64_t *keys, float 
 }
 
 static int search_ver(struct dann_coll *c, struct seg_ver *v, const float *q,
-		      const struct dann_coll_search_params *p, struct hit *h, size_t *nh,
-		      struct dann_coll_search_stats *st)
+		      const struct dann_coll_search_params *p, const struct expr *filter,
+		      struct hit *h, size_t *nh, struct dann_coll_search_stats *st)
 {
 	int64_t *k = malloc(p->k * sizeof *k);
 	float *d = malloc(p->k * sizeof *d);
@@ -110,14 +108,18 @@ static int search_ver(struct dann_coll *c, struct seg_ver *v, const float *q,
 	for (size_t i = 0; i < v->n && rc == 0; i++) {
 		struct seg *s = v->s[i];
 		uint32_t found = 0;
+		uint64_t *allowed = NULL, nallowed = 0;
 		if ((rc = stop_now(c, p)) < 0)
 			break;
-		if (s->disk)
-			rc = seg_disk_search(c, s, q, p, k, d, &found, &st->reads);
-		else if (s->mem->n)
-			rc = seg_mem_search(c, s->mem, q, p->k, p->L, k, d, &found);
-		else
+		if (!s->disk && !s->mem->n)
 			continue;
+		if (filter && (rc = seg_filter_mask(c, s, filter, &allowed, &nallowed)) < 0)
+			break;
+		if (s->disk)
+			rc = seg_disk_search(c, s, q, p, allowed, k, d, &found, &st->reads);
+		else
+			rc = seg_mem_search(c, s->mem, q, p->k, p->L, allowed, nallowed, k, d, &found);
+		free(allowed);
 		st->segments++;
 		for (uint32_t j = 0; j < found; j++)
 			h[(*nh)++] = (struct hit){ k[j], d[j] };
@@ -134,6 +136,7 @@ int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_
 	struct dann_coll_search_params def;
 	struct dann_coll_search_stats st = { 0 };
 	uint64_t t0 = now_ns();
+	struct expr *filter = NULL;
 	struct seg_ver *v;
 	struct hit *h;
 	size_t nh = 0;
@@ -148,13 +151,17 @@ int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_
 	*found = 0;
 	if ((rc = check(c, query, p)) < 0)
 		return rc;
+	if (p->filter && (rc = expr_compile(p->filter, &c->schema, &filter)) < 0)
+		return dann_fail_wrap(rc, "%s", c->schema.name);
 	v = seg_ver_get(c);
 	if (!(h = malloc((v->n + 1) * p->k * sizeof *h))) {
 		seg_ver_unref(v);
+		expr_free(filter);
 		return dann_fail(DANN_ENOMEM, "search: %zu segments", v->n);
 	}
-	rc = search_ver(c, v, query, p, h, &nh, &st);
+	rc = search_ver(c, v, query, p, filter, h, &nh, &st);
 	seg_ver_unref(v);
+	expr_free(filter);
 	if (rc == 0)
 		*found = merge(h, nh, p->k, keys, dists);
 	free(h);

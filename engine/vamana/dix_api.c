@@ -14,6 +14,7 @@
 #include "../pq/pq.h"
 #include "dix.h"
 #include "dix_entry.h"
+#include "dix_filter.h"
 #include "dix_manifest.h"
 #include "dix_search.h"
 
@@ -25,6 +26,9 @@ struct dann_index {
 	struct dix_searcher *pool[POOL_MAX];
 	enum dio_backend pool_backend[POOL_MAX];
 	uint32_t npool;
+	struct dix_exact *xpool[POOL_MAX];    /* exact-plan searchers (filtered search) */
+	enum dio_backend xpool_backend[POOL_MAX];
+	uint32_t nxpool;
 	char io[128];
 };
 
@@ -49,6 +53,9 @@ static int to_dix(const struct dann_search_params *p, struct dix_search_params *
 					 .deleted_bits = p->deleted_bits,
 					 .sector_expand = p->sector_expand,
 					 .entry_seeds = p->entry_seeds };
+	if (p->filter_plan < DANN_PLAN_AUTO || p->filter_plan > DANN_PLAN_EXACT)
+		return dann_fail(DANN_EINVAL, "search: filter plan %d, expected 0 (auto), 1 (beam) or 2 (exact)",
+				 p->filter_plan);
 	return dix_search_params_check(d);
 }
 
@@ -81,6 +88,8 @@ void dann_index_close(struct dann_index *di)
 		return;
 	for (uint32_t i = 0; i < di->npool; i++)
 		dix_searcher_free(di->pool[i]);
+	for (uint32_t i = 0; i < di->nxpool; i++)
+		dix_exact_free(di->xpool[i]);
 	pthread_mutex_destroy(&di->lock);
 	dix_close(di->ix);
 	free(di);
@@ -156,17 +165,80 @@ static void give_back(struct dann_index *di, enum dio_backend b, struct dix_sear
 	dix_searcher_free(s);
 }
 
+static int borrow_exact(struct dann_index *di, enum dio_backend b, struct dix_exact **out)
+{
+	pthread_mutex_lock(&di->lock);
+	for (uint32_t i = di->nxpool; i-- > 0;)
+		if (di->xpool_backend[i] == b) {
+			*out = di->xpool[i];
+			di->xpool[i] = di->xpool[di->nxpool - 1];
+			di->xpool_backend[i] = di->xpool_backend[di->nxpool - 1];
+			di->nxpool--;
+			pthread_mutex_unlock(&di->lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&di->lock);
+	return dix_exact_new(b, out);
+}
+
+static void give_back_exact(struct dann_index *di, enum dio_backend b, struct dix_exact *x)
+{
+	pthread_mutex_lock(&di->lock);
+	snprintf(di->io, sizeof di->io, "%s", dix_exact_io(x));
+	if (di->nxpool < POOL_MAX) {
+		di->xpool[di->nxpool] = x;
+		di->xpool_backend[di->nxpool++] = b;
+		x = NULL;
+	}
+	pthread_mutex_unlock(&di->lock);
+	dix_exact_free(x);
+}
+
+/* One query of the exact plan (dix_filter.h). */
+static int search_exact(struct dann_index *di, const float *query, const struct dann_search_params *p,
+			const struct dix_search_params *dp, uint32_t rerank, uint32_t *ids,
+			float *dists, uint32_t *found, struct dann_search_stats *stats)
+{
+	struct dann_search_stats st;
+	struct dix_exact *x;
+	uint32_t *allowed;
+	uint64_t nallowed;
+	int rc;
+
+	if ((rc = dix_filter_ids(di->ix, dp, &allowed, &nallowed)) < 0)
+		return rc;
+	if ((rc = borrow_exact(di, p->io_backend, &x)) < 0) {
+		free(allowed);
+		return rc;
+	}
+	rc = dix_exact_run(x, di->ix, query, 1, dp->k, allowed, nallowed, rerank, NULL, ids, dists,
+			   found, &st);
+	give_back_exact(di, p->io_backend, x);
+	free(allowed);
+	if (rc == 0 && stats)
+		*stats = st;
+	return rc;
+}
+
 int dann_search(struct dann_index *di, const float *query, const struct dann_search_params *p,
 		uint32_t *ids, float *dists, uint32_t *found, struct dann_search_stats *stats)
 {
+	struct dix_filter_plan plan;
 	struct dix_search_params dp;
 	struct dix_searcher *s;
 	int rc;
 
-	if ((rc = to_dix(p, &dp)) < 0 || (rc = borrow(di, p->io_backend, &s)) < 0)
+	if ((rc = to_dix(p, &dp)) < 0 || (rc = dix_filter_choose(di->ix, &dp, p->filter_plan, &plan)) < 0)
+		return rc;
+	if (plan.plan == DANN_PLAN_EXACT)
+		return search_exact(di, query, p, &dp, plan.rerank, ids, dists, found, stats);
+	dp.L = plan.L;
+	if ((rc = borrow(di, p->io_backend, &s)) < 0)
 		return rc;
 	rc = dix_search_run(s, di->ix, query, 1, &dp, NULL, ids, dists, found, stats);
 	give_back(di, p->io_backend, s);
+	if (rc == 0 && stats && (dp.allowed || dp.deleted))
+		stats->plan = DANN_PLAN_BEAM;
 	return rc;
 }
 
@@ -186,8 +258,8 @@ int dann_search_batch(struct dann_index *di, const float *queries, uint64_t nq,
 				 DIX_MAX_INFLIGHT);
 	if (p->threads == 0 || p->threads > 1024)
 		return dann_fail(DANN_EINVAL, "search: threads = %u, expected 1..1024", p->threads);
-	rc = dix_search_batch(di->ix, queries, nq, &dp, &sp, p->threads, ids, dists, found, stats,
-			      io, sizeof io);
+	rc = dix_filter_batch(di->ix, queries, nq, &dp, &sp, p->threads, p->filter_plan, ids, dists,
+			      found, stats, io, sizeof io, NULL);
 	pthread_mutex_lock(&di->lock);
 	snprintf(di->io, sizeof di->io, "%s", io);
 	pthread_mutex_unlock(&di->lock);
