@@ -39,34 +39,50 @@ static double now_s(void)
 
 #define BUILD_MAX_PHASES 16
 
-/* Wall time per build phase, from the progress hook: a phase runs from its
- * first report to the next phase's first report (or the end), so the
- * figures add up to the build and a sizing estimate can scale each one
- * by what it grows with. */
+/* Wall time per build phase, from the progress hook: time runs to the
+ * phase last reported until another is, so the figures add up to the
+ * build and a sizing estimate can scale each by what it grows with. A
+ * phase reported in turns with another (the partitioned build's "vamana
+ * shards" and "vamana") adds up under its name. */
 struct phase_clock {
 	struct progress pb;
 	const char *name[BUILD_MAX_PHASES];
-	double start[BUILD_MAX_PHASES];
-	unsigned n;
+	double secs[BUILD_MAX_PHASES];
+	unsigned n, cur;
+	double since;
 };
+
+static void phase_switch(struct phase_clock *pc, const char *phase, double t)
+{
+	unsigned i;
+
+	if (pc->n)
+		pc->secs[pc->cur] += t - pc->since;
+	pc->since = t;
+	for (i = 0; i < pc->n && strcmp(pc->name[i], phase) != 0; i++)
+		;
+	if (i == pc->n && pc->n < BUILD_MAX_PHASES)
+		pc->name[pc->n++] = phase; /* the library's phase names are string literals */
+	if (i < pc->n)
+		pc->cur = i;
+}
 
 static void phase_update(void *arg, const char *phase, uint64_t done, uint64_t total)
 {
 	struct phase_clock *pc = arg;
 
-	if ((pc->n == 0 || strcmp(pc->name[pc->n - 1], phase) != 0) && pc->n < BUILD_MAX_PHASES) {
-		pc->name[pc->n] = phase; /* the library's phase names are string literals */
-		pc->start[pc->n++] = now_s();
-	}
+	if (pc->n == 0 || strcmp(pc->name[pc->cur], phase) != 0)
+		phase_switch(pc, phase, now_s());
 	progress_update(&pc->pb, phase, done, total);
 }
 
-static void phase_print(const struct phase_clock *pc, double end)
+static void phase_print(struct phase_clock *pc, double end)
 {
+	if (pc->n)
+		pc->secs[pc->cur] += end - pc->since;
 	printf("phases:");
 	for (unsigned i = 0; i < pc->n; i++)
-		printf("%s %s %.1f s", i ? "," : "", pc->name[i],
-		       (i + 1 < pc->n ? pc->start[i + 1] : end) - pc->start[i]);
+		printf("%s %s %.1f s", i ? "," : "", pc->name[i], pc->secs[i]);
 	printf("\n");
 }
 
