@@ -3,7 +3,7 @@
  * in the same run, on the same files, same M, 8 bits.
  *
  * Data: Fashion-MNIST (60,000 x 784 training images as floats; queries
- * from the test images) and a 1M x 128 synthetic set from engine/gen.h
+ * from the test images) and a 1M x 128 synthetic set from tools/gen.h
  * (what `dann gen --n 1000000 --dim 128 --seed 1` writes: a clustered
  * Gaussian mixture through a random linear map; queries from its separate
  * query stream). Both are written as .fbin into a temporary directory that

@@ -3,7 +3,7 @@
  *
  * Datasets: "fmnist" (Fashion-MNIST: 60k train images as base, the first
  * --nq test images as queries, uint8, L2) and "synth" (--n x 128 float32
- * from engine/gen.h with seed 1: the rows `dann gen --n N --dim 128` writes,
+ * from tools/gen.h with seed 1: the rows `dann gen --n N --dim 128` writes,
  * queries from its query stream). Ground truth is computed exactly here.
  *
  * --dump DIR writes base/query/gt files (base.bin, query.bin: int32 n,
@@ -89,7 +89,7 @@ static int load(const char *name, uint32_t n_synth, uint32_t nq, struct data *d)
 		return 0;
 	}
 	if (!strcmp(name, "synth")) {
-		/* engine/gen.h, as `dann gen --n N --dim 128 --seed 1` writes it. */
+		/* tools/gen.h, as `dann gen --n N --dim 128 --seed 1` writes it. */
 		struct gen_params gp = { .seed = 1, .dim = 128, .dtype = DANN_DTYPE_F32 };
 		struct gen_model *m;
 		if (gen_model_new(&gp, &m) < 0)

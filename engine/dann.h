@@ -1,6 +1,12 @@
 /*
  * dann.h — the public contract of libdann, the disk-first vector engine.
  *
+ * Where the library starts: the only header installed, and the only
+ * functions libdann.so exports. Each is implemented at the top of its
+ * module: errors and names in engine/error.c, logging in engine/log.c, the
+ * disk index in engine/vamana/dix_api.c, collections in engine/segment
+ * (seg_db.c and its neighbours). docs/ARCHITECTURE.md maps the rest.
+ *
  * Everything a program linking libdann may rely on is declared here, once.
  * Conventions that hold for every function in the library:
  *   - a function returns int: 0 on success, a negative DANN_E* code on
@@ -50,6 +56,26 @@ const char *dann_errmsg(void);
 /* Short fixed name of an error code ("DANN_ECORRUPT"). */
 const char *dann_errname(int code);
 
+/* Notices that are not failures (a fallback taken: O_DIRECT refused,
+ * io_uring unavailable) go to one hook the program sets; until it does,
+ * warnings and errors go to stderr ("dann: warning: <module>: <message>"). */
+enum dann_log_level {
+	DANN_LOG_ERROR = 0, /* something failed that the caller may not see */
+	DANN_LOG_WARN = 1,  /* a fallback or a degraded mode was taken */
+	DANN_LOG_INFO = 2,  /* a choice worth knowing (backend, features on) */
+	DANN_LOG_DEBUG = 3, /* detail for whoever is chasing a problem */
+};
+
+/* Receives one formatted message (no trailing newline). module is a short
+ * fixed name ("io", "pq"); msg is valid only during the call. */
+typedef void (*dann_log_fn)(void *arg, enum dann_log_level level, const char *module,
+			    const char *msg);
+
+/* Sets the hook and the most verbose level passed to it; fn NULL restores
+ * the default (stderr). Messages above max_level are dropped before they are
+ * formatted. */
+void dann_log_set(dann_log_fn fn, void *arg, enum dann_log_level max_level);
+
 /* Distance conventions: every distance is "smaller is closer".
  *   L2     squared Euclidean distance;
  *   IP     negative inner product (maximum inner product search);
@@ -96,15 +122,26 @@ struct dann_build_params {
 	float alpha;              /* RobustPrune slack (default 1.2) */
 	uint32_t pq_bytes;        /* PQ code bytes per vector; 0 = dim/8, at least 1 (capped at dim) */
 	double build_ram_gib;     /* graph built in k-means shards above it; 0 = no limit */
-	uint32_t threads;         /* 0 = all cores */
+	uint32_t threads;         /* threads of every phase (PQ training and encoding,
+	                             k-means, graph): 0 = all cores, at most 1024 */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
 	/* Points in the in-RAM entry graph that seeds each search near its
 	 * query (Starling/PipeANN): DANN_ENTRY_SAMPLE_AUTO (the default) is 1%
 	 * of n within [1000, 1000000]; 0 builds none (search from the medoid). */
 	uint64_t entry_sample;
-	dann_progress_fn progress; /* optional; phases "pq train", "pq encode", "vamana"
-	                              ("vamana shards" when partitioned), "layout" */
+	/* optional; phases "pq train", "pq encode", "vamana" ("vamana shards"
+	 * when partitioned), "layout", "entry graph" */
+	dann_progress_fn progress;
 	void *progress_arg;
+	/* Optional: once *cancel is nonzero the build stops (DANN_ECANCELED;
+	 * read with an atomic load: set it with an atomic store);
+	 * past deadline_ns on CLOCK_MONOTONIC (0 = none) it stops with
+	 * DANN_ETIMEDOUT. Checked between phases and inside the long loops
+	 * (each k-means iteration, each encoded block, every few thousand
+	 * graph insertions, each layout chunk); a stopped build leaves
+	 * nothing at out_dir and no temporary files. */
+	const volatile int *cancel;
+	uint64_t deadline_ns;
 };
 
 /* Fills p with the defaults above. */
@@ -112,9 +149,14 @@ void dann_build_params_default(struct dann_build_params *p);
 
 /* Builds a disk index of the vectors in data_path (.fbin/.u8bin/.i8bin or
  * .fvecs/.bvecs) into the directory out_dir, which must not exist: written
- * to a temporary name beside it, fsynced, renamed. DANN_EINVAL naming the
- * bad parameter; DANN_EUNSUPPORTED if the estimated build memory exceeds
- * build_ram_gib; file errors name the file. */
+ * to a temporary name beside it, fsynced, renamed; a build that fails,
+ * is stopped or is killed leaves nothing at out_dir. Every parameter is
+ * checked before the first phase: DANN_EINVAL naming the bad one.
+ * DANN_EUNSUPPORTED if the estimated build memory exceeds build_ram_gib;
+ * DANN_ENOMEM with a message when memory runs out; file errors name the
+ * file. OpenBLAS's thread count is process-wide: the k-means passes set it
+ * to 1 while they run (their own threads do the work) and restore it when
+ * the last one ends. */
 int dann_index_build(const char *data_path, const char *out_dir, const struct dann_build_params *p);
 
 struct dann_open_params {
@@ -184,6 +226,16 @@ struct dann_search_params {
 	uint64_t deleted_bits;
 	int sector_expand;        /* -1 auto (on with the locality order), 0 off, 1 on */
 	int filter_plan;          /* enum dann_filter_plan; used only with a mask */
+	/* Optional: once *cancel is nonzero the search stops (DANN_ECANCELED;
+	 * the library reads it with an atomic load, so set it from another
+	 * thread with an atomic store, e.g. __atomic_store_n(&flag, 1,
+	 * __ATOMIC_RELAXED));
+	 * past deadline_ns on CLOCK_MONOTONIC (0 = none) it stops with
+	 * DANN_ETIMEDOUT. Checked before the first read and between beam
+	 * rounds, so a search stops within one round's reads; a stopped batch
+	 * leaves the outputs of unfinished queries undefined. */
+	const volatile int *cancel;
+	uint64_t deadline_ns;
 	/* Seeds from the index's entry graph (if it has one) in place of the
 	 * medoid: -1 auto (2 W), 0 none (start at the medoid), N seeds (<= 64). */
 	int entry_seeds;
@@ -203,19 +255,31 @@ struct dann_search_stats {
 /* One query (dim float32s): up to k results ascending by exact distance
  * into ids (internal ids; dann_index_key maps them) and dists, their number
  * into *found. stats may be NULL. Thread-safe; each calling thread borrows
- * a searcher (one I/O ring) from the index's pool. DANN_EINVAL for k = 0,
- * k > L, W out of range; read failures name the file. */
+ * a searcher (one I/O ring) from the index's pool; a searcher sized for a
+ * large L is sized down again by the next query with a much smaller L, so
+ * one large query does not slow or bloat the ones after it.
+ * DANN_EINVAL for k = 0, k > L, W out of range, or a query component that
+ * is NaN or infinite (naming the component); every block read from
+ * disk.index is checked against its CRC32C, and a mismatch is
+ * DANN_ECORRUPT naming the file and the sector; read failures name the
+ * file; DANN_ECANCELED / DANN_ETIMEDOUT as the params say. */
 int dann_search(struct dann_index *ix, const float *query, const struct dann_search_params *p,
 		uint32_t *ids, float *dists, uint32_t *found, struct dann_search_stats *stats);
 
 /* nq queries (nq * dim float32s) on p->threads threads with p->inflight
  * queries in flight on each: query i's results at ids[i*k], dists[i*k],
- * found[i], stats[i] (stats may be NULL). Equal to nq dann_search calls. */
+ * found[i], stats[i] (stats may be NULL). Equal to nq dann_search calls.
+ * Every parameter and every query is checked before the first read:
+ * DANN_EINVAL also for inflight x W past one I/O ring (32768 reads). The
+ * first failing thread's code and message are returned. */
 int dann_search_batch(struct dann_index *ix, const float *queries, uint64_t nq,
 		      const struct dann_search_params *p, uint32_t *ids, float *dists,
 		      uint32_t *found, struct dann_search_stats *stats);
 
-/* The I/O backend the last search on this index used ("io_uring: ..."). */
+/* The I/O backend the last search on this index used ("io_uring: ..."; ""
+ * before the first search). Safe to call while other threads search: the
+ * text is copied into a per-thread buffer, valid until the next call on
+ * the same thread. */
 const char *dann_index_io(const struct dann_index *ix);
 
 

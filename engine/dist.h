@@ -58,6 +58,12 @@ dist_fn dist_kernel_at(enum dist_level level, enum dann_metric metric,
 /* dist_kernel_at(dist_best_level(), ...). */
 dist_fn dist_kernel(enum dann_metric metric, enum dann_dtype qtype, enum dann_dtype dtype);
 
+/* 0 if the nq queries of dim float32s at q are all finite, else
+ * DANN_EINVAL naming who (the calling component, "dann_search"), the
+ * query, the component and its value: a NaN or Inf query has no nearest
+ * neighbours and would give NaN distances. */
+int dist_check_queries(const char *who, const float *q, uint64_t nq, uint32_t dim);
+
 /* Squared L2 norm of a float vector, at the best level. */
 float dist_norm2_f32(const float *a, size_t dim);
 

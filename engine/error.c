@@ -141,3 +141,29 @@ int dann_metric_parse(const char *s, enum dann_metric *out)
 		return dann_fail(DANN_EINVAL, "unknown metric '%s': expected l2, ip or cosine", s);
 	return 0;
 }
+
+/* The code doubles as the claim: the worker whose compare-and-swap moves it
+ * from 0 writes msg, and the joining thread reads msg only after the join
+ * (a barrier), so the copy needs no lock. Waiting workers see the code
+ * before the message is complete, which is all they need. */
+int dann_first_err_set(struct dann_first_err *e, int rc)
+{
+	int zero = 0;
+
+	if (rc < 0 && __atomic_compare_exchange_n(&e->code, &zero, rc, 0, __ATOMIC_ACQ_REL,
+						  __ATOMIC_RELAXED))
+		snprintf(e->msg, sizeof e->msg, "%s", errmsg);
+	return rc;
+}
+
+int dann_first_err_seen(const struct dann_first_err *e)
+{
+	return __atomic_load_n(&e->code, __ATOMIC_RELAXED) != 0;
+}
+
+int dann_first_err_raise(const struct dann_first_err *e)
+{
+	int code = __atomic_load_n(&e->code, __ATOMIC_ACQUIRE);
+
+	return code ? dann_fail(code, "%s", e->msg) : 0;
+}

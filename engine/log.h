@@ -19,22 +19,9 @@
 
 #include <stdatomic.h>
 
-enum dann_log_level {
-	DANN_LOG_ERROR = 0, /* something failed that the caller may not see */
-	DANN_LOG_WARN = 1,  /* a fallback or a degraded mode was taken */
-	DANN_LOG_INFO = 2,  /* a choice worth knowing (backend, features on) */
-	DANN_LOG_DEBUG = 3, /* detail for whoever is chasing a problem */
-};
+#include "dann.h"
 
-/* Receives one formatted message (no trailing newline). module is a short
- * fixed name ("io", "pq"); msg is valid only during the call. */
-typedef void (*dann_log_fn)(void *arg, enum dann_log_level level, const char *module,
-			    const char *msg);
-
-/* Sets the hook and the most verbose level passed to it; fn NULL restores
- * the default (stderr). Messages above max_level are dropped before they are
- * formatted. */
-void dann_log_set(dann_log_fn fn, void *arg, enum dann_log_level max_level);
+/* enum dann_log_level, dann_log_fn and dann_log_set are public: dann.h. */
 
 /* The current most verbose level that reaches the hook. */
 enum dann_log_level dann_log_level(void);

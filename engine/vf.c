@@ -343,36 +343,28 @@ static void to_f32(enum dann_dtype t, const unsigned char *src, size_t n, float 
 	}
 }
 
+/* Bytes of packed elements widened per step of widen_in_place. */
+#define VF_WIDEN_CHUNK_BYTES 4096u
+
 /* Converts n elements of type t, stored packed at the end of the n floats
- * at dst, to float in place. Going forward, element i's float ends at byte
- * 4i+4, never past the first unread element (byte (4-esize)n + (i+1)esize),
- * so no element is overwritten before it is read. */
+ * at dst, to float in place. Chunk by chunk, front to back: a chunk is
+ * copied out before its floats are written, and the floats of elements
+ * [0, i) end at byte 4i, never past the first unread element (byte
+ * (4-esize)n + i*esize, as i <= n), so nothing is overwritten before it is
+ * read. The copy also keeps the conversion loop free of aliasing, so it
+ * vectorizes. */
 static void widen_in_place(enum dann_dtype t, float *dst, size_t n)
 {
-	size_t esize = dann_dtype_size(t);
+	size_t esize = dann_dtype_size(t), per = VF_WIDEN_CHUNK_BYTES / esize;
 	const unsigned char *src = (const unsigned char *)dst + n * (sizeof *dst - esize);
+	unsigned char chunk[VF_WIDEN_CHUNK_BYTES];
 
-	switch (t) {
-	case DANN_DTYPE_F32:
-		break;
-	case DANN_DTYPE_U8:
-		for (size_t i = 0; i < n; i++) {
-			unsigned char v = src[i];
-			dst[i] = (float)v;
-		}
-		break;
-	case DANN_DTYPE_I8:
-		for (size_t i = 0; i < n; i++) {
-			int8_t v = (int8_t)src[i];
-			dst[i] = (float)v;
-		}
-		break;
-	case DANN_DTYPE_I32:
-		for (size_t i = 0; i < n; i++) {
-			int32_t v = load_i32(src + 4 * i);
-			dst[i] = (float)v;
-		}
-		break;
+	if (t == DANN_DTYPE_F32)
+		return;
+	for (size_t i = 0; i < n; i += per) {
+		size_t m = n - i < per ? n - i : per;
+		memcpy(chunk, src + i * esize, m * esize);
+		to_f32(t, chunk, m, dst + i);
 	}
 }
 

@@ -1,6 +1,12 @@
 /*
  * dio.h — asynchronous sector reads from SSD: one interface, three backends.
  *
+ * Module engine/io (prefix dio_): starts at this header; dio.c is the
+ * backend-independent core (queueing, retries, short reads, fault hooks),
+ * dio_uring.c / dio_aio.c / dio_pread.c the backends behind dio_impl.h,
+ * dio_file.c opening files for O_DIRECT. It ends at the bytes of a read:
+ * what a sector holds is the caller's (engine/vamana). Uses only engine/.
+ *
  * A context (struct dio, "a ring") belongs to one thread at a time. The
  * thread submits batches of reads, each {file slot, offset, length, buffer,
  * tag}, and reaps completions as they arrive, each {tag, result}; results

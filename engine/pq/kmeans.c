@@ -36,6 +36,13 @@ void km_params_default(struct km_params *p, uint32_t k)
 	p->max_sample = 0;
 	p->tol = 1e-5;
 	p->seed = 1234;
+	p->threads = 0;
+	p->stop = NULL;
+}
+
+int km_threads(uint32_t threads)
+{
+	return threads ? (int)threads : omp_get_num_procs();
 }
 
 /* Uniform in [0, n), n >= 1 (the modulo bias is below 2^-32 for n < 2^32). */
@@ -208,6 +215,7 @@ struct pass {
 	uint32_t nn;
 	uint32_t *ids;
 	float *dists;
+	int nt;          /* OpenMP threads */
 };
 
 static int run_pass(const struct pass *ps, double *obj)
@@ -216,7 +224,7 @@ static int run_pass(const struct pass *ps, double *obj)
 	uint32_t k = ps->k, lists = ps->nn ? ps->nn : 1;
 	size_t nb = block_rows(k, ps->n);
 	uint64_t nblocks = (ps->n + nb - 1) / nb;
-	int nt = omp_get_max_threads();
+	int nt = ps->nt;
 	float *dots = malloc((size_t)nt * nb * k * sizeof *dots);
 	float *cnorm = malloc(k * sizeof *cnorm);
 	size_t scratch = lists > nb ? lists : nb;
@@ -273,9 +281,9 @@ static int run_pass(const struct pass *ps, double *obj)
 }
 
 int km_assign_strided(const float *centroids, uint32_t k, uint32_t dim, const float *x, size_t ld,
-		      uint64_t n, uint32_t nn, uint32_t *ids, float *dists)
+		      uint64_t n, uint32_t nn, uint32_t *ids, float *dists, uint32_t threads)
 {
-	struct pass ps = { x, ld, n, dim, centroids, k, NULL, nn, ids, dists };
+	struct pass ps = { x, ld, n, dim, centroids, k, NULL, nn, ids, dists, km_threads(threads) };
 
 	if (k == 0 || dim == 0 || ld < dim)
 		return dann_fail(DANN_EINVAL, "km_assign: k=%u dim=%u ld=%zu: need k >= 1, dim >= 1, ld >= dim",
@@ -289,20 +297,20 @@ int km_assign_strided(const float *centroids, uint32_t k, uint32_t dim, const fl
 }
 
 int km_assign(const float *centroids, uint32_t k, uint32_t dim, const float *x, uint64_t n,
-	      uint32_t nn, uint32_t *ids, float *dists)
+	      uint32_t nn, uint32_t *ids, float *dists, uint32_t threads)
 {
-	return km_assign_strided(centroids, k, dim, x, dim, n, nn, ids, dists);
+	return km_assign_strided(centroids, k, dim, x, dim, n, nn, ids, dists, threads);
 }
 
 /* k-means++ (D^2 sampling) over the ns rows of x (a random sample). The
  * distances from every row to each new centre come from one sgemv
  * (||x||^2 - 2 x.c + ||c||^2), the rest is a cheap pass over ns floats. */
 static void seed_plusplus(const float *x, uint64_t ns, uint32_t dim, uint32_t k, uint64_t *rng,
-			  float *c, float *mind, float *xnorm, float *dots)
+			  float *c, float *mind, float *xnorm, float *dots, int nt)
 {
 	uint64_t pick = rng_below(rng, ns);
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nt)
 	for (uint64_t i = 0; i < ns; i++) {
 		xnorm[i] = norm2(x + i * dim, dim);
 		mind[i] = INFINITY;
@@ -348,7 +356,7 @@ static void seed_plusplus(const float *x, uint64_t ns, uint32_t dim, uint32_t k,
 #define KM_UPDATE_GROUPS 8
 
 static int update_centroids(const float *x, uint64_t n, uint32_t dim, uint32_t k,
-			    const uint32_t *assign, float *c, uint64_t *count)
+			    const uint32_t *assign, float *c, uint64_t *count, int nt)
 {
 	size_t kd = (size_t)k * dim;
 	uint64_t per = (n + KM_UPDATE_GROUPS - 1) / KM_UPDATE_GROUPS;
@@ -360,7 +368,7 @@ static int update_centroids(const float *x, uint64_t n, uint32_t dim, uint32_t k
 		free(counts);
 		return dann_fail(DANN_ENOMEM, "kmeans: %d x %zu centroid sums", KM_UPDATE_GROUPS, kd);
 	}
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
 	for (int g = 0; g < KM_UPDATE_GROUPS; g++) {
 		double *s = sums + (size_t)g * kd;
 		uint64_t *cn = counts + (size_t)g * k;
@@ -437,11 +445,11 @@ static uint32_t split_empty(const float *x, uint64_t n, uint32_t dim, uint32_t k
 	return splits;
 }
 
-static int check_finite(const float *x, uint64_t n, uint32_t dim)
+static int check_finite(const float *x, uint64_t n, uint32_t dim, int nt)
 {
 	uint64_t bad = UINT64_MAX;
 
-#pragma omp parallel for schedule(static) reduction(min : bad)
+#pragma omp parallel for schedule(static) reduction(min : bad) num_threads(nt)
 	for (uint64_t i = 0; i < n; i++)
 		for (uint32_t d = 0; d < dim; d++)
 			if (!isfinite(x[i * dim + d]) && i < bad)
@@ -494,7 +502,8 @@ static int lloyd(const float *x, uint64_t n, uint32_t dim, const struct km_param
 	float *xnorm = malloc(n * sizeof *xnorm);
 	uint32_t *assign = malloc(n * sizeof *assign);
 	uint64_t *count = malloc(k * sizeof *count);
-	struct pass ps = { x, dim, n, dim, c, k, xnorm, 0, assign, NULL };
+	int nt = km_threads(p->threads);
+	struct pass ps = { x, dim, n, dim, c, k, xnorm, 0, assign, NULL, nt };
 	double prev = INFINITY;
 	int rc = 0;
 
@@ -503,17 +512,17 @@ static int lloyd(const float *x, uint64_t n, uint32_t dim, const struct km_param
 			       (unsigned long long)n, k);
 		goto out;
 	}
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nt)
 	for (uint64_t i = 0; i < n; i++)
 		xnorm[i] = norm2(x + i * dim, dim);
 	for (uint32_t it = 0; it < p->iters; it++) {
 		double obj;
 
-		if ((rc = run_pass(&ps, &obj)) < 0)
+		if ((rc = stop_check(p->stop, "kmeans")) < 0 || (rc = run_pass(&ps, &obj)) < 0)
 			goto out;
 		st->iters = it + 1;
 		st->objective = obj;
-		if ((rc = update_centroids(x, n, dim, k, assign, c, count)) < 0)
+		if ((rc = update_centroids(x, n, dim, k, assign, c, count, nt)) < 0)
 			goto out;
 		st->splits += split_empty(x, n, dim, k, assign, c, count, rng);
 		if (prev - obj < p->tol * prev)
@@ -542,7 +551,7 @@ int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p
 	if (n < p->k)
 		return dann_fail(DANN_EINVAL, "kmeans: %llu points cannot make %u clusters",
 				 (unsigned long long)n, p->k);
-	if ((rc = check_finite(x, n, dim)) < 0)
+	if ((rc = check_finite(x, n, dim, km_threads(p->threads))) < 0)
 		return rc;
 	if (p->max_sample && p->max_sample < n) {
 		if (p->max_sample < p->k)
@@ -565,7 +574,7 @@ int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p
 		goto out;
 	}
 	seed_plusplus(seedx ? seedx : tx, ns, dim, p->k, &rng, centroids, mind, mind + ns,
-		      mind + 2 * ns);
+		      mind + 2 * ns, km_threads(p->threads));
 	rc = lloyd(tx, n, dim, p, centroids, &rng, &st);
 out:
 	free(mind);

@@ -16,10 +16,13 @@
  * The heavy step, distances from a block of points to all centroids, is one
  * matrix product (OpenBLAS sgemm) using ||x||^2 - 2 x.c + ||c||^2; the
  * argmin over each row and the centroid sums run on every core with
- * OpenMP: each OpenMP thread runs sgemm on its own block, with OpenBLAS held
- * to one thread for the duration of a pass (its pthread pool would fight
- * OpenMP for the cores) and restored after. Results are deterministic for a
- * given seed and thread count.
+ * OpenMP on the threads the caller gives: each OpenMP thread runs sgemm on
+ * its own block, with OpenBLAS held to one thread for the duration of a
+ * pass (its pthread pool would fight OpenMP for the cores, and would use
+ * every core whatever the caller asked). OpenBLAS's count is process-wide:
+ * the first pass to start saves it, the last to end restores it, so
+ * passes on several threads at once share one scoped change. Results are
+ * deterministic for a given seed and thread count.
  *
  * Every distance here is squared L2.
  */
@@ -30,6 +33,7 @@
 #include <stdint.h>
 
 #include "dann.h"
+#include "stop.h"
 
 /* The seeding sub-sample size per centroid (k-means++ costs O(n k dim)). */
 #define KM_SEED_POINTS_PER_CENTROID 64u
@@ -42,6 +46,8 @@ struct km_params {
 	double tol;           /* stop when the objective improves by less than
 	                         this fraction (default 1e-5) */
 	uint64_t seed;        /* random seed (default 1234) */
+	uint32_t threads;     /* OpenMP threads (default 0 = every core) */
+	const struct stop *stop; /* checked every Lloyd iteration (NULL: never) */
 };
 
 /* Fills p with the defaults above and the given k. */
@@ -61,7 +67,8 @@ struct km_stats {
  * (or on a random sample of p->max_sample of them), writing k * dim floats
  * to centroids (caller-owned). stats may be NULL.
  * Errors: DANN_EINVAL for n < k, k == 0, dim == 0, iters == 0, or a
- * non-finite value in x (naming the row); DANN_ENOMEM.
+ * non-finite value in x (naming the row); DANN_ENOMEM; DANN_ECANCELED /
+ * DANN_ETIMEDOUT from p->stop.
  */
 int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p,
 	     float *centroids, struct km_stats *stats);
@@ -70,16 +77,20 @@ int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p
  * For each of n points x (row-major, `dim` floats), writes the indices of
  * its nn nearest of the k centroids, nearest first, to ids[i * nn ...] and,
  * if dists is not NULL, their squared L2 distances to dists[i * nn ...].
- * Ties go to the lower centroid index. Errors: DANN_EINVAL for nn == 0 or
- * nn > k, k == 0, dim == 0; DANN_ENOMEM.
+ * Ties go to the lower centroid index. Runs on `threads` OpenMP threads
+ * (0 = every core). Errors: DANN_EINVAL for nn == 0 or nn > k, k == 0,
+ * dim == 0; DANN_ENOMEM.
  */
 int km_assign(const float *centroids, uint32_t k, uint32_t dim, const float *x, uint64_t n,
-	      uint32_t nn, uint32_t *ids, float *dists);
+	      uint32_t nn, uint32_t *ids, float *dists, uint32_t threads);
 
 /* km_assign for points whose rows are ld >= dim floats apart (a column slice
  * of a wider matrix, as PQ encoding uses). */
 int km_assign_strided(const float *centroids, uint32_t k, uint32_t dim, const float *x, size_t ld,
-		      uint64_t n, uint32_t nn, uint32_t *ids, float *dists);
+		      uint64_t n, uint32_t nn, uint32_t *ids, float *dists, uint32_t threads);
+
+/* The OpenMP team size for a threads setting (0 = every core). */
+int km_threads(uint32_t threads);
 
 /*
  * Chooses `count` distinct row numbers out of [0, n) uniformly at random,

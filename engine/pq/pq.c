@@ -25,6 +25,14 @@ void pq_params_default(struct pq_params *p, enum dann_metric metric, uint32_t pq
 	p->sample = PQ_DEFAULT_SAMPLE;
 	p->iters = 25;
 	p->seed = 1234;
+	p->threads = 0;
+	p->stop = NULL;
+}
+
+void pq_set_run(struct pq *pq, uint32_t threads, const struct stop *stop)
+{
+	pq->threads = threads;
+	pq->stop = stop;
 }
 
 int pq_check_shape(const char *ctx, enum dann_metric metric, uint32_t dim, uint32_t M)
@@ -123,7 +131,7 @@ int pq_rows_to_float(const struct pq *pq, const void *src, enum dann_dtype dtype
 	if (dtype != DANN_DTYPE_F32 && dtype != DANN_DTYPE_U8 && dtype != DANN_DTYPE_I8)
 		return dann_fail(DANN_EINVAL, "pq: element type %s: expected float32, uint8 or int8",
 				 dann_dtype_name(dtype));
-#pragma omp parallel for schedule(static) reduction(min : bad)
+#pragma omp parallel for schedule(static) reduction(min : bad) num_threads(km_threads(pq->threads))
 	for (uint64_t i = 0; i < n; i++) {
 		float *d = dst + i * dim;
 		double nn = 0;
@@ -150,9 +158,10 @@ int pq_rows_to_float(const struct pq *pq, const void *src, enum dann_dtype dtype
 }
 
 /* Copies chunk m's columns of n rows into a contiguous n x ds array. */
-static void copy_chunk(const float *x, uint64_t n, uint32_t dim, uint32_t off, uint32_t ds, float *s)
+static void copy_chunk(const float *x, uint64_t n, uint32_t dim, uint32_t off, uint32_t ds, float *s,
+		       int nt)
 {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(nt)
 	for (uint64_t i = 0; i < n; i++)
 		memcpy(s + i * ds, x + i * dim + off, ds * sizeof *s);
 }
@@ -184,7 +193,7 @@ int pq_train_rows(struct pq *pq, const struct pq_params *p, float *x, uint64_t n
 			mean[j] += x[i * dim + j];
 	for (uint32_t j = 0; j < dim; j++)
 		pq->centre[j] = (float)(mean[j] / (double)ns);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(km_threads(p->threads))
 	for (uint64_t i = 0; i < ns; i++)
 		for (uint32_t j = 0; j < dim; j++)
 			x[i * dim + j] -= pq->centre[j];
@@ -193,17 +202,19 @@ int pq_train_rows(struct pq *pq, const struct pq_params *p, float *x, uint64_t n
 		float *c = pq->cent + (size_t)pq->off[m] * PQ_CENTROIDS;
 		struct km_params kp;
 
-		copy_chunk(x, ns, dim, pq->off[m], ds, s);
+		copy_chunk(x, ns, dim, pq->off[m], ds, s, km_threads(p->threads));
 		km_params_default(&kp, PQ_CENTROIDS);
 		kp.iters = p->iters;
 		kp.seed = p->seed + m;
+		kp.threads = p->threads;
+		kp.stop = p->stop;
 		if (ns < PQ_CENTROIDS)
 			few_rows_centroids(s, ns, ds, c);
 		else if ((rc = km_train(s, ns, ds, &kp, c, NULL)) < 0)
 			goto out;
 		/* The error is measured with the final centroids, not the last
 		 * Lloyd step's. */
-		if ((rc = km_assign(c, PQ_CENTROIDS, ds, s, ns, 1, a, d)) < 0)
+		if ((rc = km_assign(c, PQ_CENTROIDS, ds, s, ns, 1, a, d, p->threads)) < 0)
 			goto out;
 		for (uint64_t i = 0; i < ns; i++)
 			err += d[i];
@@ -253,6 +264,7 @@ int pq_train(const struct pq_params *p, const void *data, enum dann_dtype dtype,
 	ns = p->sample && p->sample < n ? p->sample : n;
 	if ((rc = pq_alloc(p->metric, dim, p->pq_bytes, &pq)) < 0)
 		return rc;
+	pq_set_run(pq, p->threads, p->stop);
 	rows = malloc(ns * sizeof *rows);
 	x = malloc(ns * dim * sizeof *x);
 	if (!rows || !x) {
@@ -305,14 +317,14 @@ int pq_encode_rows(const struct pq *pq, float *x, uint64_t n, uint8_t *out)
 
 	if (!a)
 		return dann_fail(DANN_ENOMEM, "pq_encode: %llu rows", (unsigned long long)n);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(km_threads(pq->threads))
 	for (uint64_t i = 0; i < n; i++)
 		for (uint32_t j = 0; j < dim; j++)
 			x[i * dim + j] -= pq->centre[j];
 	for (uint32_t m = 0; m < M && rc == 0; m++) {
 		uint32_t ds = pq->off[m + 1] - pq->off[m];
 		rc = km_assign_strided(pq->cent + (size_t)pq->off[m] * PQ_CENTROIDS, PQ_CENTROIDS, ds,
-				       x + pq->off[m], dim, n, 1, a, NULL);
+				       x + pq->off[m], dim, n, 1, a, NULL, pq->threads);
 		for (uint64_t i = 0; rc == 0 && i < n; i++)
 			out[i * M + m] = (uint8_t)a[i];
 	}
@@ -377,10 +389,15 @@ void pq_decode(const struct pq *pq, const uint8_t *codes, uint64_t n, float *out
 
 void pq_table_build(const struct pq *pq, const float *q, float *table)
 {
+	pq_table_build_as(pq, pq->metric, q, table);
+}
+
+void pq_table_build_as(const struct pq *pq, enum dann_metric metric, const float *q, float *table)
+{
 	double qn = 0;
 	float scale = 1;
 
-	if (pq->metric == DANN_METRIC_COSINE) {
+	if (metric == DANN_METRIC_COSINE) {
 		for (uint32_t j = 0; j < pq->dim; j++)
 			qn += (double)q[j] * q[j];
 		scale = qn > 0 ? (float)(1.0 / sqrt(qn)) : 0;
@@ -394,11 +411,24 @@ void pq_table_build(const struct pq *pq, const float *q, float *table)
 		for (uint32_t j = 0; j < ds; j++) {
 			const float *tj = t + (size_t)j * PQ_CENTROIDS;
 			float c = pq->centre[off + j];
-			if (pq->metric == DANN_METRIC_L2) {
+			if (metric == DANN_METRIC_L2) {
 				float qc = q[off + j] - c;
 				for (uint32_t k = 0; k < PQ_CENTROIDS; k++) {
 					float d = qc - tj[k];
 					row[k] += d * d;
+				}
+			} else if (metric == DANN_METRIC_COSINE) {
+				/* Half the squared L2 distance between unit vectors
+				 * is 1 - cos; measured on the codes it keeps the
+				 * L2 estimate's property that its error shrinks as
+				 * x nears the query (the inner-product estimate's
+				 * does not), which is what the beam search needs:
+				 * recall@10 at L 80 on normalised data went from
+				 * 0.993 to L2's 0.998. */
+				float qc = q[off + j] * scale - c;
+				for (uint32_t k = 0; k < PQ_CENTROIDS; k++) {
+					float d = qc - tj[k];
+					row[k] += 0.5f * d * d;
 				}
 			} else {
 				float qj = q[off + j] * scale;
@@ -407,9 +437,6 @@ void pq_table_build(const struct pq *pq, const float *q, float *table)
 			}
 		}
 	}
-	if (pq->metric == DANN_METRIC_COSINE)
-		for (uint32_t k = 0; k < PQ_CENTROIDS; k++)
-			table[k] += 1.0f;
 }
 
 void pq_adc_codes_ids(const struct pq *pq, const float *table, const uint8_t *codes,

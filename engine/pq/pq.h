@@ -2,6 +2,13 @@
  * pq.h — product quantization: training, encoding, per-query distance
  * tables and ADC scans, and the pivots / codes files.
  *
+ * Module engine/pq (prefixes pq_, km_): starts at this header and kmeans.h
+ * (k-means, also used by the partitioned graph build); pq.c trains and
+ * encodes, pq_stream.c does both from vector files, pq_file.c owns the two
+ * files, pq_kernels*.c the SIMD loops (internal, pq_kernels.h). It ends at
+ * codes and distance tables: which codes a search scores is the caller's
+ * (engine/vamana). Uses engine/ (vf, dist, crc, fsutil) and OpenBLAS.
+ *
  * A vector of `dim` floats is split into M chunks (sub-spaces) of
  * consecutive dimensions; when M does not divide dim, the first dim % M
  * chunks get one dimension more. Each chunk has 256 centroids, so a vector
@@ -17,7 +24,10 @@
  * equals the exact distance between the query and the decoded point:
  *   L2      ||q - x'||^2
  *   IP      -<q, x'>
- *   COSINE  1 - <q/|q|, x'>, where x' decodes the normalised vector
+ *   COSINE  ||q/|q| - x'||^2 / 2, where x' decodes the normalised vector
+ *           (1 - cos when x' is a unit vector; the L2 form is used because
+ *           its error shrinks as x nears the query, which keeps the beam
+ *           search's recall equal to L2's on unit vectors)
  * with x' = pq_decode(code) (up to float rounding).
  *
  * Files (pq_save / pq_load, in an index directory):
@@ -41,6 +51,7 @@
 #include <stdint.h>
 
 #include "dann.h"
+#include "stop.h"
 
 #define PQ_PIVOTS_FILE "pq_pivots.bin"
 #define PQ_CODES_FILE "pq_codes.bin"
@@ -57,10 +68,18 @@ struct pq_params {
 	uint64_t sample;     /* training rows at most (default PQ_DEFAULT_SAMPLE; 0 = all) */
 	uint32_t iters;      /* Lloyd iterations per chunk (default 25) */
 	uint64_t seed;       /* default 1234 */
+	uint32_t threads;    /* OpenMP threads for training (default 0 = every core) */
+	const struct stop *stop; /* checked every Lloyd iteration (NULL: never) */
 };
 
 /* Defaults for the given metric and M. */
 void pq_params_default(struct pq_params *p, enum dann_metric metric, uint32_t pq_bytes);
+
+/* How later encoding of pq runs: on `threads` OpenMP threads (0 = every
+ * core), checking stop between blocks (NULL: never). Training sets both
+ * from its params; a loaded quantizer starts with (0, NULL). stop must
+ * outlive the encoding calls. */
+void pq_set_run(struct pq *pq, uint32_t threads, const struct stop *stop);
 
 /* What training did, for logs and benchmarks. */
 struct pq_train_stats {
@@ -127,6 +146,10 @@ size_t pq_table_floats(const struct pq *pq);
 /* Fills table (pq_table_floats floats, caller-owned: a search thread keeps
  * one) for the float query q of dim elements. Never allocates. */
 void pq_table_build(const struct pq *pq, const float *q, float *table);
+/* The same with the estimate of another metric over the same codes: the
+ * disk search of an inner-product index builds the L2 table and turns it
+ * into -q.x with each point's stored norm (dix_search.c). */
+void pq_table_build_as(const struct pq *pq, enum dann_metric metric, const float *q, float *table);
 
 /* out[i] = ADC distance of point ids[i] (< pq_count, unchecked) from the
  * table's query. The hot path: no allocation, no checks beyond debug

@@ -26,6 +26,10 @@ struct pq {
 	uint8_t *codes;   /* n * M, from dann_aligned_alloc; NULL if none */
 	uint64_t n;
 	const struct pq_kernels *kern;
+	/* How training and encoding run (pq_set_run): OpenMP threads (0 =
+	 * every core) and the build's stop check. */
+	uint32_t threads;
+	const struct stop *stop;
 };
 
 /* An empty quantizer of the given shape with arrays allocated (centroids

@@ -47,6 +47,7 @@ int pq_train_file(const struct pq_params *p, const struct vf *f, struct pq **out
 	ns = p->sample && p->sample < n ? p->sample : n;
 	if ((rc = pq_alloc(p->metric, dim, p->pq_bytes, &pq)) < 0)
 		return rc;
+	pq_set_run(pq, p->threads, p->stop);
 	rows = malloc(ns * sizeof *rows);
 	x = malloc(ns * dim * sizeof *x);
 	if (!rows || !x) {
@@ -97,7 +98,8 @@ int pq_encode_file(struct pq *pq, const struct vf *f, dann_progress_fn progress,
 
 		if (i0 + m < n)
 			vf_advise_willneed(f, i0 + m, n - i0 - m < bn ? n - i0 - m : bn);
-		if ((rc = vf_read_f32(f, i0, m, x)) < 0 ||
+		if ((rc = stop_check(pq->stop, "pq encode")) < 0 ||
+		    (rc = vf_read_f32(f, i0, m, x)) < 0 ||
 		    (rc = pq_rows_to_float(pq, x, DANN_DTYPE_F32, m, NULL, i0, x)) < 0 ||
 		    (rc = pq_encode_rows(pq, x, m, pq->codes + i0 * pq->M)) < 0)
 			goto fail;

@@ -2,6 +2,13 @@
  * dix.h — an open disk index: the loader's contract and the state the beam
  * search (dix_search.c) reads. Internal to libdann; programs use dann.h.
  *
+ * The dix_ half of engine/vamana (the vam_ half is vamana.h): the disk
+ * index from its files to search results. dix_format.h is the layout,
+ * dix_write.c / dix_order.c / dix_manifest.c write and stage it,
+ * dix_build.c drives a build (PQ, graph, layout), dix_open.c / dix_cache.c
+ * open it, dix_search.c is the beam search over engine/io, and dix_api.c
+ * is where dann.h's dann_index_* and dann_search begin.
+ *
  * An open index is read-only: any number of threads search it at once, each
  * with its own search context; nothing in struct dix_index changes after
  * dix_open returns.
@@ -36,9 +43,13 @@ struct dix_index {
 	uint64_t *keys;          /* id map: primary key of each internal id */
 	uint32_t *slot_of;       /* disk slot of each id; NULL for the plain layout */
 	uint32_t *id_of_slot;    /* its inverse (sector expansion); NULL for plain */
+	float *norms;            /* IP: squared norm of each id's vector; else NULL */
 	uint64_t serial;         /* unique per open in this process (searchers key on it) */
 	int fd;                  /* disk.index, O_DIRECT unless buffered */
 	bool direct;
+	/* Check every block read from disk.index against its CRC32C (true
+	 * after dix_open; only the checksum-cost benchmark turns it off). */
+	bool verify_blocks;
 	struct pq *pq;           /* pivots + codes, in RAM */
 	struct dix_cache cache;
 	dist_fn dist;            /* exact distance: f32 query vs stored dtype */
@@ -60,9 +71,15 @@ static inline uint64_t dix_slot(const struct dix_index *ix, uint32_t id)
 	return ix->slot_of ? ix->slot_of[id] : id;
 }
 
+/* Checks a block of read_bytes read from file offset off against the
+ * checksum at its end (when verify_blocks is set): DANN_ECORRUPT naming
+ * disk.index and the sector otherwise. Every read from SSD goes through it
+ * before any byte of the block is used. */
+int dix_block_check(const struct dix_index *ix, const void *block, uint64_t off);
+
 /* Reads node id's record synchronously into rec (node_bytes), through a
- * sector-aligned bounce buffer buf of read_bytes. For the cache fill and
- * tools, not the search's hot path. */
+ * sector-aligned bounce buffer buf of read_bytes, checking the block's
+ * checksum. For the cache fill and tools, not the search's hot path. */
 int dix_read_node(const struct dix_index *ix, uint32_t id, void *buf, void *rec);
 
 /* Reads and validates a header sector from disk.index in dir without

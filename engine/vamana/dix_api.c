@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../dann.h"
+#include "../dist.h"
 #include "../error.h"
 #include "../pq/pq.h"
 #include "dix.h"
@@ -51,8 +52,8 @@ static int to_dix(const struct dann_search_params *p, struct dix_search_params *
 	*d = (struct dix_search_params){ .k = p->k, .L = p->L, .W = p->W, .allowed = p->allowed,
 					 .allowed_bits = p->allowed_bits, .deleted = p->deleted,
 					 .deleted_bits = p->deleted_bits,
-					 .sector_expand = p->sector_expand,
-					 .entry_seeds = p->entry_seeds };
+					 .sector_expand = p->sector_expand, .cancel = p->cancel,
+					 .deadline_ns = p->deadline_ns, .entry_seeds = p->entry_seeds };
 	if (p->filter_plan < DANN_PLAN_AUTO || p->filter_plan > DANN_PLAN_EXACT)
 		return dann_fail(DANN_EINVAL, "search: filter plan %d, expected 0 (auto), 1 (beam) or 2 (exact)",
 				 p->filter_plan);
@@ -129,9 +130,17 @@ uint64_t dann_index_key(const struct dann_index *di, uint32_t id)
 	return id < di->ix->h.n ? di->ix->keys[id] : UINT64_MAX;
 }
 
+/* Searching threads rewrite di->io under the lock, so the caller gets a
+ * copy made under it, in a per-thread buffer (like dann_errmsg). */
 const char *dann_index_io(const struct dann_index *di)
 {
-	return di->io;
+	static _Thread_local char copy[sizeof di->io];
+	pthread_mutex_t *lock = (pthread_mutex_t *)&di->lock;
+
+	pthread_mutex_lock(lock);
+	memcpy(copy, di->io, sizeof copy);
+	pthread_mutex_unlock(lock);
+	return copy;
 }
 
 static int borrow(struct dann_index *di, enum dio_backend b, struct dix_searcher **out)
@@ -228,7 +237,9 @@ int dann_search(struct dann_index *di, const float *query, const struct dann_sea
 	struct dix_searcher *s;
 	int rc;
 
-	if ((rc = to_dix(p, &dp)) < 0 || (rc = dix_filter_choose(di->ix, &dp, p->filter_plan, &plan)) < 0)
+	if ((rc = to_dix(p, &dp)) < 0 ||
+	    (rc = dist_check_queries("dann_search", query, 1, di->ix->h.dim)) < 0 ||
+	    (rc = dix_filter_choose(di->ix, &dp, p->filter_plan, &plan)) < 0)
 		return rc;
 	if (plan.plan == DANN_PLAN_EXACT)
 		return search_exact(di, query, p, &dp, plan.rerank, ids, dists, found, stats);
@@ -258,6 +269,10 @@ int dann_search_batch(struct dann_index *di, const float *queries, uint64_t nq,
 				 DIX_MAX_INFLIGHT);
 	if (p->threads == 0 || p->threads > 1024)
 		return dann_fail(DANN_EINVAL, "search: threads = %u, expected 1..1024", p->threads);
+	if ((rc = dix_searcher_depth_check(p->inflight, p->W)) < 0)
+		return rc;
+	if ((rc = dist_check_queries("dann_search_batch", queries, nq, di->ix->h.dim)) < 0)
+		return rc;
 	rc = dix_filter_batch(di->ix, queries, nq, &dp, &sp, p->threads, p->filter_plan, ids, dists,
 			      found, stats, io, sizeof io, NULL);
 	pthread_mutex_lock(&di->lock);

@@ -54,8 +54,15 @@ static void phase(const struct dann_build_params *p, const char *name, uint64_t 
 		p->progress(p->progress_arg, name, done, total);
 }
 
+#define BUILD_MAX_THREADS 1024
+
+/* Every parameter, before a byte is written or a phase starts (PQ
+ * training alone can take hours at scale). */
 static int check_params(const struct dann_build_params *p, const struct vf *f, uint32_t *M)
 {
+	struct vam_params vp;
+	int rc;
+
 	uint32_t dim = vf_dim(f);
 	enum dann_dtype t = vf_dtype(f);
 
@@ -71,16 +78,60 @@ static int check_params(const struct dann_build_params *p, const struct vf *f, u
 	if (*M > dim || *M > PQ_MAX_BYTES)
 		return dann_fail(DANN_EINVAL, "build: --pq-bytes %u, expected 1..%u for dimension %u",
 				 *M, dim < PQ_MAX_BYTES ? dim : PQ_MAX_BYTES, dim);
-	if (!(p->build_ram_gib >= 0))
+	if (!(p->build_ram_gib >= 0) || p->build_ram_gib > 1e9)
 		return dann_fail(DANN_EINVAL, "build: --build-ram %g GiB, expected >= 0 (0 = no limit)",
 				 p->build_ram_gib);
+	if (p->threads > BUILD_MAX_THREADS)
+		return dann_fail(DANN_EINVAL, "build: threads = %u, expected 0 (every core) .. %u",
+				 p->threads, BUILD_MAX_THREADS);
+	vam_params_default(&vp);
+	vp.R = p->R;
+	vp.L = p->L;
+	vp.alpha = p->alpha;
+	if ((rc = vam_params_check(&vp)) < 0)
+		return dann_fail_wrap(rc, "build");
 	return 0;
+}
+
+#define NORM_BLOCK_ROWS 16384u
+
+/* Inner product: dir/norms.bin, the squared norm of every row (see
+ * dix_format.h), streamed from the file a block at a time. */
+static int write_norms(const struct vf *f, const struct stop *stop, const char *dir)
+{
+	uint64_t n = vf_count(f);
+	uint32_t dim = vf_dim(f);
+	float *norms = malloc(sizeof *norms * n), *x = malloc(sizeof *x * NORM_BLOCK_ROWS * dim);
+	int rc = 0;
+
+	if (!norms || !x) {
+		rc = dann_fail(DANN_ENOMEM, "build: no memory for the norms of %llu rows",
+			       (unsigned long long)n);
+		goto out;
+	}
+	for (uint64_t i0 = 0; i0 < n; i0 += NORM_BLOCK_ROWS) {
+		uint64_t m = n - i0 < NORM_BLOCK_ROWS ? n - i0 : NORM_BLOCK_ROWS;
+		if ((rc = stop_check(stop, "build: norms")) < 0 ||
+		    (rc = vf_read_f32(f, i0, m, x)) < 0)
+			goto out;
+		for (uint64_t i = 0; i < m; i++) {
+			double s2 = 0;
+			for (uint32_t j = 0; j < dim; j++)
+				s2 += (double)x[i * dim + j] * x[i * dim + j];
+			norms[i0 + i] = (float)s2;
+		}
+	}
+	rc = dix_write_small_file(dir, DIX_NORMS_FILE, norms, sizeof *norms * n);
+out:
+	free(norms);
+	free(x);
+	return rc;
 }
 
 /* Builds the graph into dir/GRAPH_TMP_FILE: in RAM when it fits
  * --build-ram, else partitioned by vam_build_file. */
-static int build_graph(const struct dann_build_params *p, const struct vf *f, const char *dir,
-		       char *graph_path, size_t cap)
+static int build_graph(const struct dann_build_params *p, const struct stop *stop,
+		       const struct vf *f, const char *dir, char *graph_path, size_t cap)
 {
 	struct vam_params vp;
 	int rc;
@@ -94,27 +145,21 @@ static int build_graph(const struct dann_build_params *p, const struct vf *f, co
 	vp.threads = p->threads;
 	vp.progress = p->progress;
 	vp.progress_arg = p->progress_arg;
+	vp.stop = stop;
 	if ((rc = vam_params_check(&vp)) < 0)
 		return rc;
 	return vam_build_file(vf_path(f), p->metric, &vp, (uint64_t)(p->build_ram_gib * GIB), dir,
 			      graph_path, NULL);
 }
 
-/* A caller's stop request, seen between phases. */
-static int canceled(const _Atomic bool *cancel, const char *dir)
-{
-	if (cancel && atomic_load(cancel))
-		return dann_fail(DANN_ECANCELED, "%s: build stopped on request", dir);
-	return 0;
-}
-
-static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t M, const char *dir,
-		      const uint64_t *keys, const _Atomic bool *cancel)
+static int build_into(const struct dann_build_params *p, const struct stop *stop, struct vf *f,
+		      uint32_t M, const char *dir, const uint64_t *keys)
 {
 	struct dix_write_params wp = { .metric = p->metric, .dtype = vf_dtype(f), .dim = vf_dim(f),
 				       .layout = p->locality_order ? DIX_LAYOUT_LOCALITY
 								   : DIX_LAYOUT_PLAIN,
-				       .progress = p->progress, .progress_arg = p->progress_arg };
+				       .progress = p->progress, .progress_arg = p->progress_arg,
+				       .stop = stop };
 	char graph_path[PATH_MAX];
 	struct pq_params pp;
 	struct pq *pq = NULL;
@@ -125,6 +170,8 @@ static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t 
 	graph_path[0] = '\0';
 	entry = dix_entry_sample_size(p->entry_sample, vf_count(f));
 	pq_params_default(&pp, p->metric, M);
+	pp.threads = p->threads;
+	pp.stop = stop;
 	if (p->build_ram_gib > 0) {
 		/* The training sample (float rows) takes at most a quarter of the
 		 * budget, but never fewer than 40 rows per centroid. */
@@ -134,26 +181,30 @@ static int build_into(const struct dann_build_params *p, struct vf *f, uint32_t 
 		if (pp.sample == 0 || pp.sample > cap)
 			pp.sample = cap;
 	}
+	if ((rc = stop_check(stop, "build: pq train")) < 0)
+		goto out;
 	phase(p, "pq train", 0, 1);
 	if ((rc = pq_train_file(&pp, f, &pq, NULL)) < 0)
 		goto out;
 	phase(p, "pq train", 1, 1);
-	if ((rc = canceled(cancel, dir)) < 0 ||
+	if ((rc = stop_check(stop, "build: pq encode")) < 0 ||
 	    (rc = pq_encode_file(pq, f, p->progress, p->progress_arg)) < 0 ||
-	    (rc = pq_save(pq, dir)) < 0)
+	    (rc = stop_check(stop, "build: pq save")) < 0 || (rc = pq_save(pq, dir)) < 0)
 		goto out;
 	pq_free(pq);
 	pq = NULL;
-	if ((rc = canceled(cancel, dir)) < 0 ||
-	    (rc = build_graph(p, f, dir, graph_path, sizeof graph_path)) < 0 ||
+	if (p->metric == DANN_METRIC_IP && (rc = write_norms(f, stop, dir)) < 0)
+		goto out;
+	if ((rc = stop_check(stop, "build: graph")) < 0 ||
+	    (rc = build_graph(p, stop, f, dir, graph_path, sizeof graph_path)) < 0 ||
+	    (rc = stop_check(stop, "build: layout")) < 0 ||
 	    (rc = dix_graph_open_file(graph_path, vf_count(f), vf_dim(f), &g)) < 0)
 		goto out;
-	if ((rc = canceled(cancel, dir)) < 0 ||
-	    (rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
+	if ((rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
 	    (rc = dix_write_ids(dir, keys, g.n)) < 0)
 		goto out;
 	if (entry > 0) {
-		if ((rc = canceled(cancel, dir)) < 0)
+		if ((rc = stop_check(stop, "build: entry graph")) < 0)
 			goto out;
 		phase(p, "entry graph", 0, 1);
 		if ((rc = dix_entry_build(dir, f, p->metric, entry, p->threads)) < 0)
@@ -174,6 +225,7 @@ int dann_index_build(const char *data_path, const char *out_dir, const struct da
 {
 	struct dann_build_params defaults;
 	struct dix_stage *st = NULL;
+	struct stop stop;
 	struct vf *f = NULL;
 	uint32_t M = 0;
 	int rc;
@@ -186,9 +238,12 @@ int dann_index_build(const char *data_path, const char *out_dir, const struct da
 		return dann_fail(DANN_EINVAL, "build: unknown metric %d", (int)p->metric);
 	if ((rc = vf_open(data_path, &f)) < 0)
 		return rc;
-	if ((rc = check_params(p, f, &M)) < 0 || (rc = dix_stage_begin(out_dir, &st)) < 0)
+	stop = (struct stop){ .cancel = p->cancel, .deadline_ns = p->deadline_ns };
+	if ((rc = check_params(p, f, &M)) < 0 || (rc = stop_check(&stop, "build")) < 0 ||
+	    (rc = dix_stage_begin(out_dir, &st)) < 0)
 		goto out;
-	if ((rc = build_into(p, f, M, dix_stage_dir(st), NULL, NULL)) < 0) {
+	if ((rc = build_into(p, &stop, f, M, dix_stage_dir(st), NULL)) < 0 ||
+	    (rc = stop_check(&stop, "build: commit")) < 0) {
 		dix_stage_abort(st);
 		goto out;
 	}
@@ -201,6 +256,7 @@ out:
 int dix_build_dir(const char *data_path, const char *dir, const struct dann_build_params *p,
 		  const uint64_t *keys, const _Atomic bool *cancel)
 {
+	struct stop stop = { .cancel = p->cancel, .flag = cancel, .deadline_ns = p->deadline_ns };
 	struct vf *f = NULL;
 	uint32_t M = 0;
 	int rc;
@@ -210,7 +266,7 @@ int dix_build_dir(const char *data_path, const char *dir, const struct dann_buil
 	if ((rc = vf_open(data_path, &f)) < 0)
 		return rc;
 	if ((rc = check_params(p, f, &M)) == 0)
-		rc = build_into(p, f, M, dir, keys, cancel);
+		rc = build_into(p, &stop, f, M, dir, keys);
 	vf_close(f);
 	return rc;
 }

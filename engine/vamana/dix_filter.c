@@ -246,6 +246,7 @@ static int exact_reads(struct dix_exact *x, const struct dix_index *ix, const fl
 		       uint32_t nreq)
 {
 	uint32_t sent = 0, got = 0;
+	int rc;
 
 	while (sent < nreq) {
 		int r = dio_submit(x->dio, x->reqs + sent, nreq - sent);
@@ -268,6 +269,10 @@ static int exact_reads(struct dix_exact *x, const struct dix_index *ix, const fl
 								    ix->dir, DIX_DATA_FILE, id)
 						  : dann_fail(DANN_ECORRUPT, "%s/%s: short read of node %u (truncated?)",
 							      ix->dir, DIX_DATA_FILE, id);
+			/* Every block read from SSD is checked before use (dix.h). */
+			if ((rc = dix_block_check(ix, x->region + (size_t)b * ix->read_bytes,
+						  dix_slot_sector_offset(&ix->h, dix_slot(ix, id)))) < 0)
+				return rc;
 			rec = x->region + (size_t)b * ix->read_bytes + dix_slot_in_sector(&ix->h, dix_slot(ix, id));
 			topk_push(&x->best, id, ix->dist(q, rec, ix->h.dim));
 		}

@@ -4,16 +4,25 @@
  *
  * An index is a directory that never changes after it is renamed into place:
  *   disk.index   sector 0: the header (struct dix_header, then zeros);
- *                sectors 1..: node records, node_bytes each:
+ *                sectors 1..: blocks of sectors_per_node sectors (the unit
+ *                one node read fetches), each ending in DIX_BLOCK_CRC_BYTES
+ *                of CRC32C over the rest of the block (version 2 on), so
+ *                every read from SSD is checked before a byte of it is
+ *                used. A block holds node records, node_bytes each:
  *                  dim elements of the stored dtype (the full vector),
  *                  zero-padded to a multiple of 4 bytes,
  *                  uint32 degree, R uint32 neighbour ids (unused ones 0).
- *                nodes_per_sector records share a sector and never straddle
- *                one; a record larger than a sector takes sectors_per_node
+ *                nodes_per_sector records share a one-sector block and
+ *                never straddle one; a record too large for one sector
+ *                (with the checksum) takes a block of sectors_per_node
  *                whole sectors of its own.
  *   ids.bin      uint64 primary key of every internal id (the id map).
  *   slots.bin    only with the locality order: uint32 disk slot of every
  *                internal id (the node at id i is stored in slot slots[i]).
+ *   norms.bin    only for inner product: float32 squared norm of every
+ *                internal id's vector; with it the search turns the PQ
+ *                estimate of |q - x|^2, whose error shrinks near the query,
+ *                into -q.x = (|q - x|^2 - |q|^2 - |x|^2) / 2.
  *   pq_*         PQ pivots and codes, written and read by engine/pq.
  *   MANIFEST     text: one line per other file, "name size crc32c", then a
  *                last line "crc <crc32c of the lines above>"; written last,
@@ -34,11 +43,15 @@
 #define DIX_DATA_FILE "disk.index"
 #define DIX_IDS_FILE "ids.bin"
 #define DIX_SLOTS_FILE "slots.bin"
+#define DIX_NORMS_FILE "norms.bin"
 #define DIX_MANIFEST_FILE "MANIFEST"
 
 #define DIX_MAGIC "DANNDIX\0"
 #define DIX_MAGIC_BYTES 8
-#define DIX_VERSION 1
+/* Version 2 added the per-block checksum; version 1 indexes are refused
+ * with a message asking for a rebuild. */
+#define DIX_VERSION 2
+#define DIX_BLOCK_CRC_BYTES 4u
 #define DIX_MAX_ENTRY 8       /* entry points kept in the header */
 #define DIX_MAX_R 1024        /* largest max degree the format accepts */
 #define DIX_SECTOR DANN_SECTOR_BYTES
@@ -94,13 +107,14 @@ static inline void dix_header_geometry(struct dix_header *h, uint32_t elem_bytes
 	uint64_t nb = dix_node_bytes(h->dim, elem_bytes, h->R);
 
 	h->node_bytes = (uint32_t)nb;
-	if (nb <= DIX_SECTOR) {
-		h->nodes_per_sector = (uint32_t)(DIX_SECTOR / nb);
+	if (nb + DIX_BLOCK_CRC_BYTES <= DIX_SECTOR) {
+		h->nodes_per_sector = (uint32_t)((DIX_SECTOR - DIX_BLOCK_CRC_BYTES) / nb);
 		h->sectors_per_node = 1;
 		h->node_sectors = (h->n + h->nodes_per_sector - 1) / h->nodes_per_sector;
 	} else {
 		h->nodes_per_sector = 1;
-		h->sectors_per_node = (uint32_t)((nb + DIX_SECTOR - 1) / DIX_SECTOR);
+		h->sectors_per_node =
+			(uint32_t)((nb + DIX_BLOCK_CRC_BYTES + DIX_SECTOR - 1) / DIX_SECTOR);
 		h->node_sectors = h->n * h->sectors_per_node;
 	}
 	h->file_bytes = (1 + h->node_sectors) * DIX_SECTOR;
@@ -120,10 +134,18 @@ static inline uint32_t dix_slot_in_sector(const struct dix_header *h, uint64_t s
 	return h->sectors_per_node > 1 ? 0 : (uint32_t)(s % h->nodes_per_sector) * h->node_bytes;
 }
 
-/* Bytes one node read fetches: its whole sector(s). */
+/* Bytes one node read fetches: its whole block (sector or sectors). */
 static inline uint32_t dix_read_bytes(const struct dix_header *h)
 {
 	return h->sectors_per_node * DIX_SECTOR;
+}
+
+/* The checksum stored at the end of a block of block_bytes. */
+static inline uint32_t dix_block_crc_stored(const void *block, uint32_t block_bytes)
+{
+	uint32_t c;
+	__builtin_memcpy(&c, (const char *)block + block_bytes - DIX_BLOCK_CRC_BYTES, 4);
+	return c;
 }
 
 /* Parts of a record. */

@@ -27,6 +27,10 @@ static int header_check(const char *path, const struct dix_header *h, uint64_t s
 
 	if (memcmp(h->magic, DIX_MAGIC, DIX_MAGIC_BYTES))
 		return dann_fail(DANN_ECORRUPT, "%s: not a dann disk index (bad magic)", path);
+	if (h->version == 1)
+		return dann_fail(DANN_EUNSUPPORTED, "%s: format version 1 (no per-sector checksums); "
+				 "this build reads version %u: rebuild the index (dann build)",
+				 path, DIX_VERSION);
 	if (h->version != DIX_VERSION)
 		return dann_fail(DANN_EUNSUPPORTED, "%s: format version %u, this build reads %u", path,
 				 h->version, DIX_VERSION);

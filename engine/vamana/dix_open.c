@@ -28,10 +28,28 @@
 
 static _Atomic uint64_t next_serial;
 
+int dix_block_check(const struct dix_index *ix, const void *block, uint64_t off)
+{
+	uint32_t want, got;
+
+	if (!ix->verify_blocks)
+		return 0;
+	want = dix_block_crc_stored(block, ix->read_bytes);
+	got = crc32c(0, block, ix->read_bytes - DIX_BLOCK_CRC_BYTES);
+	if (got == want)
+		return 0;
+	return dann_fail(DANN_ECORRUPT, "%s/%s: sector %llu (bytes %llu..%llu) fails its checksum "
+			 "(stored %08x, computed %08x): the file is damaged, rebuild the index",
+			 ix->dir, DIX_DATA_FILE, (unsigned long long)(off / DIX_SECTOR),
+			 (unsigned long long)off, (unsigned long long)(off + ix->read_bytes - 1),
+			 want, got);
+}
+
 int dix_read_node(const struct dix_index *ix, uint32_t id, void *buf, void *rec)
 {
 	uint64_t s = dix_slot(ix, id), off = dix_slot_sector_offset(&ix->h, s);
 	ssize_t r;
+	int rc;
 
 	do
 		r = pread(ix->fd, buf, ix->read_bytes, (off_t)off);
@@ -41,6 +59,8 @@ int dix_read_node(const struct dix_index *ix, uint32_t id, void *buf, void *rec)
 					       DIX_DATA_FILE, id)
 			     : dann_fail(DANN_ECORRUPT, "%s/%s: short read of node %u", ix->dir,
 					 DIX_DATA_FILE, id);
+	if ((rc = dix_block_check(ix, buf, off)) < 0)
+		return rc;
 	memcpy(rec, (char *)buf + dix_slot_in_sector(&ix->h, s), ix->h.node_bytes);
 	return 0;
 }
@@ -141,6 +161,11 @@ static int load_maps(struct dix_index *ix)
 {
 	int rc;
 
+	if (ix->h.metric == DANN_METRIC_IP &&
+	    (rc = dix_read_small_file(ix->dir, DIX_NORMS_FILE, sizeof *ix->norms * ix->h.n,
+				      (void **)&ix->norms)) < 0)
+		return rc;
+
 	if ((rc = dix_read_small_file(ix->dir, DIX_IDS_FILE, sizeof *ix->keys * ix->h.n,
 				      (void **)&ix->keys)) < 0)
 		return rc;
@@ -219,6 +244,7 @@ int dix_open(const char *dir, const struct dix_open_params *p, struct dix_index 
 		goto fail;
 	ix->vec_bytes = dix_vec_bytes(ix->h.dim, (uint32_t)dann_dtype_size(ix->h.dtype));
 	ix->read_bytes = dix_read_bytes(&ix->h);
+	ix->verify_blocks = true;
 	if (!(ix->dist = dist_kernel(ix->h.metric, DANN_DTYPE_F32, ix->h.dtype))) {
 		rc = dann_fail(DANN_EUNSUPPORTED, "%s: no distance kernel for %s over %s", dir,
 			       dann_metric_name(ix->h.metric), dann_dtype_name(ix->h.dtype));
@@ -259,6 +285,7 @@ void dix_close(struct dix_index *ix)
 	free(ix->keys);
 	free(ix->slot_of);
 	free(ix->id_of_slot);
+	free(ix->norms);
 	pq_free(ix->pq);
 	dix_entry_free(ix->entry);
 	dix_cache_free(&ix->cache);
@@ -271,6 +298,8 @@ uint64_t dix_ram_bytes(const struct dix_index *ix)
 
 	if (ix->slot_of)
 		b += 2 * sizeof *ix->slot_of * ix->h.n;
+	if (ix->norms)
+		b += sizeof *ix->norms * ix->h.n;
 	b += (uint64_t)ix->cache.count * dix_cache_bytes_per_node(ix->h.node_bytes);
 	b += pq_count(ix->pq) * pq_bytes(ix->pq) +
 	     (uint64_t)PQ_CENTROIDS * ix->h.dim * sizeof(float); /* pivots */

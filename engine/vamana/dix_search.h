@@ -40,6 +40,11 @@ struct dix_search_params {
 	 * enter, the candidate list (Starling's block search): reads saved by
 	 * the locality layout. -1: on for locality-ordered indexes. */
 	int sector_expand;
+	/* Stop (DANN_ECANCELED) once *cancel is nonzero, or (DANN_ETIMEDOUT)
+	 * past deadline_ns on CLOCK_MONOTONIC (0 = none); checked before the
+	 * first read and between rounds of the engine loop. */
+	const volatile int *cancel;
+	uint64_t deadline_ns;
 	/* Seeds from the entry graph (dix_entry.h) when the index has one:
 	 * -1 auto (2 W), 0 none (the header's entry points), N seeds. */
 	int entry_seeds;
@@ -62,9 +67,17 @@ struct dix_searcher_params {
 struct dix_searcher;
 
 int dix_searcher_new(const struct dix_searcher_params *p, struct dix_searcher **out);
+/* DANN_EINVAL naming both unless inflight x W reads fit one I/O ring
+ * (DIO_MAX_DEPTH): checked before a search starts, not when the ring is
+ * made. */
+int dix_searcher_depth_check(uint32_t inflight, uint32_t W);
 void dix_searcher_free(struct dix_searcher *s);
 /* The I/O backend in use and its description ("" before the first search). */
 const char *dix_searcher_io(const struct dix_searcher *s);
+/* Bytes of per-query memory the searcher holds now (slots, lists, visited
+ * sets, tables, read buffers): a searcher sized for a large L shrinks
+ * back when run with an L at most a quarter of it. */
+uint64_t dix_searcher_bytes(const struct dix_searcher *s);
 
 /* Searches nq queries (nq * dim float32s, row-major) on ix. Query i's
  * results go to ids[i*k ..] (internal ids) and dists[i*k ..] ascending by

@@ -97,6 +97,19 @@ static int fill_record(char *rec, const struct dix_header *h, const struct dix_g
 	return 0;
 }
 
+/* Ends each block of spn sectors in buf (sectors of them) with the CRC32C
+ * of the rest of the block (dix_format.h). */
+static void seal_blocks(char *buf, uint64_t sectors, uint64_t spn)
+{
+	size_t block = (size_t)spn * DIX_SECTOR;
+
+	for (uint64_t s = 0; s < sectors; s += spn) {
+		char *b = buf + s * DIX_SECTOR;
+		uint32_t c = crc32c(0, b, block - DIX_BLOCK_CRC_BYTES);
+		memcpy(b + block - DIX_BLOCK_CRC_BYTES, &c, DIX_BLOCK_CRC_BYTES);
+	}
+}
+
 static int write_nodes_file(const char *path, const struct dix_header *h,
 			    const struct dix_write_params *p, const struct dix_graph *g,
 			    const uint32_t *id_of_slot, dix_rows_fn rows, void *rows_arg)
@@ -133,6 +146,9 @@ static int write_nodes_file(const char *path, const struct dix_header *h,
 			if ((rc = fill_record(buf + off, h, g, id, rows, rows_arg)) < 0)
 				goto out;
 		}
+		if ((rc = stop_check(p->stop, "build: layout")) < 0)
+			goto out;
+		seal_blocks(buf, end_sector - first_sector, spn);
 		if ((rc = fsu_write_all(fd, path, buf, (end_sector - first_sector) * DIX_SECTOR)) < 0)
 			goto out;
 		if (p->progress)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "../dann.h"
+#include "../stop.h"
 #include "dix_format.h"
 
 /* Source of the full vectors: copies rows [first, first+n) in the stored
@@ -43,6 +44,7 @@ struct dix_write_params {
 	enum dix_layout layout;
 	dann_progress_fn progress; /* may be NULL; phase "layout" */
 	void *progress_arg;
+	const struct stop *stop;   /* checked per chunk written (NULL: never) */
 };
 
 /* Writes dir/disk.index (and dir/slots.bin with the locality layout) for

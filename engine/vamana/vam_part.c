@@ -164,6 +164,8 @@ static int train(struct part *pt, uint64_t budget)
 		normalise_rows(x, ns, pt->dim);
 	km_params_default(&kp, pt->k);
 	kp.seed = pt->p.seed;
+	kp.threads = pt->p.threads;
+	kp.stop = pt->p.stop;
 	rc = km_train(x, ns, pt->dim, &kp, pt->centroids, NULL);
 out:
 	free(rows);
@@ -239,7 +241,7 @@ static int assign(struct part *pt, double *sum)
 		for (uint64_t i = 0; i < m; i++)
 			for (uint32_t j = 0; j < pt->dim; j++)
 				sum[j] += x[i * pt->dim + j];
-		if ((rc = km_assign(pt->centroids, pt->k, pt->dim, x, m, nn, near, NULL)) < 0 ||
+		if ((rc = km_assign(pt->centroids, pt->k, pt->dim, x, m, nn, near, NULL, pt->p.threads)) < 0 ||
 		    (rc = assign_chunk(pt, first, m, near, out)) < 0)
 			goto out;
 	}
@@ -486,7 +488,7 @@ static uint64_t sort_unique_u32(uint32_t *a, uint32_t *tmp, uint64_t n)
 static int rowset_load(struct part *pt, struct rowset *rs, uint64_t n)
 {
 	struct vam *v = rs->v;
-	_Atomic int err = 0;
+	struct dann_first_err err = { 0 };
 	const uint64_t block = 4096;
 
 	/* Both cores read: the rows usually come from the page cache, and one
@@ -494,17 +496,16 @@ static int rowset_load(struct part *pt, struct rowset *rs, uint64_t n)
 #pragma omp parallel for schedule(dynamic, 1) num_threads(pt->p.threads ? (int)pt->p.threads : omp_get_num_procs())
 	for (uint64_t b = 0; b < n; b += block) {
 		uint64_t m = n - b < block ? n - b : block;
-		if (atomic_load(&err) == 0 &&
-		    vf_read_ids(pt->f, rs->ids + b, m, v->vecs + b * v->row_bytes) < 0)
-			atomic_store(&err, 1);
+		if (!dann_first_err_seen(&err))
+			dann_first_err_set(&err, vf_read_ids(pt->f, rs->ids + b, m,
+							     v->vecs + b * v->row_bytes));
 		for (uint64_t i = b; rs->ip && i < b + m; i++) {
 			float e2 = pt->ip_M2 + rs->ip(vam_row(v, i), vam_row(v, i), v->dim);
 			v->ext[i] = e2 > 0 ? sqrtf(e2) : 0;
 		}
 	}
-	if (atomic_load(&err))
-		return dann_fail(DANN_EIO, "vamana merge: reading neighbour rows of %s failed",
-				 vf_path(pt->f));
+	if (dann_first_err_seen(&err))
+		return dann_fail_wrap(dann_first_err_raise(&err), "vamana merge: reading neighbour rows");
 	atomic_store(&v->n, n);
 	return 0;
 }

@@ -328,6 +328,8 @@ int vam_search(struct vam *v, const float *query, uint32_t k, uint32_t L,
 	if (L < k || L > VAM_MAX_L)
 		return dann_fail(DANN_EINVAL, "vamana search: list size L = %u, expected k (%u) .. %u",
 				 L, k, VAM_MAX_L);
+	if ((rc = dist_check_queries("vam_search", query, 1, v->dim)) < 0)
+		return rc;
 	pthread_rwlock_rdlock(&v->grow);
 	if (atomic_load(&v->n) == 0) {
 		rc = 0;

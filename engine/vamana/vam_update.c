@@ -73,8 +73,9 @@ static int repair(struct vam *v, struct vam_scratch *s, uint32_t p, uint32_t *dn
 int vam_consolidate(struct vam *v, uint64_t *repaired)
 {
 	_Atomic uint64_t count = 0;
+	struct dann_first_err first = { 0 };
 	uint64_t n;
-	int err = 0;
+	int err;
 
 	pthread_rwlock_wrlock(&v->maint);
 	pthread_rwlock_rdlock(&v->grow);
@@ -83,8 +84,8 @@ int vam_consolidate(struct vam *v, uint64_t *repaired)
 	{
 		struct vam_scratch *s = NULL;
 		uint32_t *dnb = malloc(sizeof *dnb * (v->p.R + 1));
-		int rc = dnb ? vam_scratch_get(v, 1, &s)
-			     : dann_fail(DANN_ENOMEM, "vamana consolidate: no memory");
+		int rc = dann_first_err_set(&first, dnb ? vam_scratch_get(v, 1, &s)
+						       : dann_fail(DANN_ENOMEM, "vamana consolidate: no memory"));
 #pragma omp for schedule(dynamic, 256)
 		for (uint64_t i = 0; i < n; i++) {
 			uint32_t p = (uint32_t)i;
@@ -92,16 +93,15 @@ int vam_consolidate(struct vam *v, uint64_t *repaired)
 				continue;
 			int r = repair(v, s, p, dnb);
 			if (r < 0)
-				rc = r;
+				rc = dann_first_err_set(&first, r);
 			else if (r)
 				atomic_fetch_add(&count, 1);
 		}
-		if (rc < 0)
-			__atomic_store_n(&err, rc, __ATOMIC_RELAXED);
 		if (s)
 			vam_scratch_put(v, s);
 		free(dnb);
 	}
+	err = dann_first_err_raise(&first);
 	if (err == 0) {
 		for (uint64_t i = 0; i < n; i++)
 			if (vam_deleted(v, (uint32_t)i) && i != v->medoid) {

@@ -297,8 +297,11 @@ static int link_parallel(struct vam *v, const uint32_t *order, uint64_t n, float
 			 bool keep_old, const char *phase)
 {
 	_Atomic uint64_t done = 0;
-	int err = 0;
+	struct dann_first_err err = { 0 };
+	int rc0;
 
+	if ((rc0 = stop_check(v->p.stop, phase)) < 0)
+		return rc0;
 	/* The calling thread holds the arrays in place for all workers: a
 	 * worker blocking on the lock (behind a waiting writer) while others
 	 * hold it and wait at the loop's barrier would deadlock. */
@@ -309,26 +312,31 @@ static int link_parallel(struct vam *v, const uint32_t *order, uint64_t n, float
 		uint64_t last = 0;
 		int rc;
 
-		rc = vam_scratch_get(v, v->p.L, &s);
+		rc = dann_first_err_set(&err, vam_scratch_get(v, v->p.L, &s));
 #pragma omp for schedule(dynamic, 64)
 		for (uint64_t i = 0; i < n; i++) {
-			if (rc == 0 && !__atomic_load_n(&err, __ATOMIC_RELAXED))
-				rc = vam_link(v, s, order[i], alpha, keep_old);
+			if (rc == 0 && !dann_first_err_seen(&err))
+				rc = dann_first_err_set(&err, vam_link(v, s, order[i], alpha, keep_old));
 			uint64_t d = atomic_fetch_add(&done, 1) + 1;
-			if (omp_get_thread_num() == 0 && v->p.progress && d - last >= VAM_PROGRESS_STEP) {
-				v->p.progress(v->p.progress_arg, phase, d, n);
+			/* Thread 0 reports progress and checks for a stop; the
+			 * others see a stop as a failure and skip their rest. */
+			if (omp_get_thread_num() == 0 && d - last >= VAM_PROGRESS_STEP) {
+				if (v->p.progress)
+					v->p.progress(v->p.progress_arg, phase, d, n);
+				if (rc == 0)
+					rc = dann_first_err_set(&err, stop_check(v->p.stop, phase));
 				last = d;
 			}
 		}
-		if (rc < 0)
-			__atomic_store_n(&err, rc, __ATOMIC_RELAXED);
 		if (s)
 			vam_scratch_put(v, s);
 	}
 	pthread_rwlock_unlock(&v->grow);
+	if (dann_first_err_seen(&err))
+		return dann_first_err_raise(&err);
 	if (v->p.progress)
 		v->p.progress(v->p.progress_arg, phase, n, n);
-	return err;
+	return 0;
 }
 
 /* Readies n raw rows in place for the metric (M for IP, unit vectors for
@@ -542,6 +550,40 @@ out:
 	return rc;
 }
 
+/* When inserts bring a point longer than the MIPS reduction's bound M,
+ * M grows to VAM_IP_HEADROOM times the new largest squared norm (so a
+ * run of ever longer points costs a few rounds, not one per point), and
+ * every stored point's extra coordinate sqrt(M^2 - |x|^2) is recomputed:
+ * any M at least the largest norm keeps the reduction exact, but a point
+ * beyond M would get no valid coordinate at all. Done under the grow lock
+ * held for writing, which stops searches and inserts for the O(n) pass. */
+#define VAM_IP_HEADROOM 1.25f
+
+static void ip_bound_raise(struct vam *v, const void *rows, uint64_t n)
+{
+	float m2 = 0, cur;
+
+	if (!v->ext)
+		return;
+	for (uint64_t i = 0; i < n; i++)
+		m2 = fmaxf(m2, row_norm2(v, (const uint8_t *)rows + i * v->row_bytes));
+	pthread_rwlock_rdlock(&v->grow);
+	cur = v->ip_M2;
+	pthread_rwlock_unlock(&v->grow);
+	if (m2 <= cur)
+		return;
+	pthread_rwlock_wrlock(&v->grow);
+	if (m2 > v->ip_M2) {
+		uint64_t have = atomic_load(&v->n);
+		v->ip_M2 = m2 * VAM_IP_HEADROOM;
+		for (uint64_t i = 0; i < have; i++) {
+			float e2 = v->ip_M2 - row_norm2(v, vam_row(v, i));
+			v->ext[i] = e2 > 0 ? sqrtf(e2) : 0;
+		}
+	}
+	pthread_rwlock_unlock(&v->grow);
+}
+
 static void store_and_seed(struct vam *v, uint32_t first, const void *vecs, uint64_t n)
 {
 	vam_store_rows(v, first, vecs, n);
@@ -559,13 +601,10 @@ int vam_insert_batch(struct vam *v, const void *vecs, uint64_t n, uint32_t *firs
 	if (n == 0)
 		return 0;
 	pthread_rwlock_rdlock(&v->maint);
+	ip_bound_raise(v, vecs, n);
 	if ((rc = reserve_ids(v, n, &first)) < 0)
 		goto out;
 	pthread_rwlock_rdlock(&v->grow);
-	if (v->ext && first == 0) {
-		for (uint64_t i = 0; i < n; i++)
-			v->ip_M2 = fmaxf(v->ip_M2, row_norm2(v, (const uint8_t *)vecs + i * v->row_bytes));
-	}
 	store_and_seed(v, first, vecs, n);
 	pthread_rwlock_unlock(&v->grow);
 	if (!(order = malloc(sizeof *order * n))) {
@@ -590,11 +629,10 @@ int vam_insert(struct vam *v, const void *vec, uint32_t *id)
 	int rc;
 
 	pthread_rwlock_rdlock(&v->maint);
+	ip_bound_raise(v, vec, 1);
 	if ((rc = reserve_ids(v, 1, &first)) < 0)
 		goto out_maint;
 	pthread_rwlock_rdlock(&v->grow);
-	if (v->ext && first == 0)
-		v->ip_M2 = row_norm2(v, vec);
 	store_and_seed(v, first, vec, 1);
 	if ((rc = vam_scratch_get(v, v->p.L, &s)) < 0)
 		goto out;

@@ -3,6 +3,14 @@
  * parallel build, in-memory greedy search, and the FreshDiskANN updates
  * (insert after build, delete, consolidate) that growing segments use.
  *
+ * Module engine/vamana, vam_ half (the dix_ half, the disk index, starts at
+ * dix.h): the graph in RAM and the graph file. vamana.c builds and links,
+ * vam_search.c searches, vam_update.c inserts, deletes and consolidates,
+ * vam_part.c builds over k-means shards within a memory budget,
+ * vam_file.c saves and loads, vam_check.c checks. It ends at a graph of
+ * ids; the on-disk node layout is dix_'s. Uses engine/ and engine/pq
+ * (k-means for the partition).
+ *
  * The graph is a flat array of capacity * R uint32 neighbour slots plus a
  * degree per node; node i's neighbours are slots[i*R .. i*R + degree[i]).
  * The index owns a copy of the vectors (it must, to accept inserts).
@@ -15,8 +23,10 @@
  *           largest norm at build time, so the graph is the L2 Vamana graph
  *           of the x'; the extra coordinate is kept as one float per point,
  *           not stored in the vectors. A query [q, 0] ranks x' by -q.x, so
- *           search uses the IP kernel and returns -q.x exactly. Points
- *           inserted later with |x| > M get 0 as their extra coordinate.
+ *           search uses the IP kernel and returns -q.x exactly. A point
+ *           inserted later with |x| > M raises M (with headroom) and
+ *           every extra coordinate is recomputed, so an index that starts
+ *           empty (a growing segment) stays exact whatever comes.
  *   COSINE  1 - cos. float32 vectors are normalised on the way in (the
  *           distance becomes 1 + ip, cheaper than the cosine kernel);
  *           uint8/int8 vectors use the cosine kernel directly.
@@ -41,6 +51,7 @@
 #include <stdint.h>
 
 #include "dann.h"
+#include "stop.h"
 
 #define VAM_MAX_R 4096u
 #define VAM_MAX_L 100000u
@@ -55,6 +66,9 @@ struct vam_params {
 	uint32_t passes;      /* 1, or 2 = DiskANN's alpha=1 pass then alpha */
 	dann_progress_fn progress; /* optional; called from the calling thread */
 	void *progress_arg;
+	const struct stop *stop;   /* checked while linking and in the partition's
+	                              k-means (NULL: never); DANN_ECANCELED or
+	                              DANN_ETIMEDOUT, the graph left unfinished */
 };
 
 /* Fills p with the defaults above. */

@@ -3,6 +3,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <omp.h>
 #include <string.h>
 
 #include "aligned.h"
@@ -48,4 +49,27 @@ Test(crc, crc32c_matches_the_standard_check_value_and_chains)
 	/* The CRC32C check value of "123456789" is 0xE3069283 (RFC 3720). */
 	cr_assert_eq(crc32c(0, "123456789", 9), 0xE3069283u);
 	cr_assert_eq(crc32c(crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+}
+
+/* Workers of a parallel region fail on their own threads; the first
+ * failure's code and message reach the thread that joins them, and a
+ * failure set later by another worker does not replace it. */
+Test(error, the_first_worker_failure_reaches_the_joining_thread_with_its_message)
+{
+	struct dann_first_err e = { 0 };
+
+	dann_clear_error();
+	cr_assert_eq(dann_first_err_raise(&e), 0);
+#pragma omp parallel num_threads(2)
+	{
+		if (omp_get_thread_num() == 1) {
+			dann_first_err_set(&e, dann_fail(DANN_EIO, "worker %d: disk on fire", 1));
+		}
+	}
+	cr_assert_str_empty(dann_errmsg(), "the worker's message is its own thread's");
+	cr_assert(dann_first_err_seen(&e));
+	dann_first_err_set(&e, dann_fail(DANN_ENOMEM, "a later failure"));
+	dann_clear_error();
+	cr_assert_eq(dann_first_err_raise(&e), DANN_EIO);
+	cr_assert_str_eq(dann_errmsg(), "worker 1: disk on fire");
 }

@@ -26,7 +26,7 @@ Test(libdann_so, exports_the_public_api_and_hides_the_modules)
 {
 	static const char *hidden[] = { "vf_open", "fsu_write_all", "crc32c", "dio_open",
 					"dist_kernel", "pq_train", "vam_build", "dix_stage_begin",
-					"dann_fail", "km_train", "topk_init" };
+					"dann_fail", "km_train", "topk_init", "dann_log" };
 	void *so = dlopen(DANN_SHARED_LIB, RTLD_NOW | RTLD_LOCAL);
 	const char *(*errname)(int);
 
@@ -35,6 +35,7 @@ Test(libdann_so, exports_the_public_api_and_hides_the_modules)
 	cr_assert_not_null(errname, "dann_errname is not exported");
 	cr_assert_str_eq(errname(-4), "DANN_ECORRUPT");
 	cr_assert_not_null(dlsym(so, "dann_errmsg"));
+	cr_assert_not_null(dlsym(so, "dann_log_set"), "a program cannot route the log");
 	for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
 		cr_assert_null(dlsym(so, hidden[i]), "%s is exported from libdann.so", hidden[i]);
 	dlclose(so);

@@ -65,7 +65,7 @@ Test(kmeans, recovers_well_separated_clusters)
 		map[j] = found;
 	}
 	/* And assignment puts every point with its own cluster's centroid. */
-	cr_assert_eq(km_assign(c, K, DIM, x, N, 1, got, NULL), 0);
+	cr_assert_eq(km_assign(c, K, DIM, x, N, 1, got, NULL, 0), 0);
 	for (int i = 0; i < N; i++)
 		cr_assert_eq(got[i], (uint32_t)map[label[i]], "point %d", i);
 	/* Objective ~ N * DIM * unit variance. */
@@ -114,7 +114,7 @@ Test(kmeans, assigns_the_two_nearest_centroids_like_brute_force)
 		c[i] = gauss(&seed) * 3;
 	for (int i = 0; i < N * DIM; i++)
 		x[i] = gauss(&seed) * 3;
-	cr_assert_eq(km_assign(c, K, DIM, x, N, NN, ids, dist), 0, "%s", dann_errmsg());
+	cr_assert_eq(km_assign(c, K, DIM, x, N, NN, ids, dist, 0), 0, "%s", dann_errmsg());
 	for (int i = 0; i < N; i++) {
 		float d[K];
 		int b0 = -1, b1 = -1;
@@ -141,7 +141,7 @@ Test(kmeans, assigns_the_two_nearest_centroids_like_brute_force)
 	{
 		uint32_t *one = malloc(N * sizeof *one);
 		float *d1 = malloc(N * sizeof *d1);
-		cr_assert_eq(km_assign(c, K, DIM, x, N, 1, one, d1), 0, "%s", dann_errmsg());
+		cr_assert_eq(km_assign(c, K, DIM, x, N, 1, one, d1, 0), 0, "%s", dann_errmsg());
 		for (int i = 0; i < N; i++)
 			cr_assert_float_eq(d1[i], dist[i * 2], 1e-3f * (1 + dist[i * 2]), "point %d", i);
 		free(one);
@@ -190,9 +190,9 @@ Test(kmeans, rejects_bad_parameters_and_non_finite_input)
 	x[7 * 2 + 1] = NAN;
 	cr_assert_eq(km_train(x, 20, 2, &p, c, NULL), DANN_EINVAL);
 	cr_assert(strstr(dann_errmsg(), "row 7"), "%s", dann_errmsg());
-	cr_assert_eq(km_assign(c, 3, 2, x, 20, 4, ids, NULL), DANN_EINVAL);
+	cr_assert_eq(km_assign(c, 3, 2, x, 20, 4, ids, NULL, 0), DANN_EINVAL);
 	cr_assert(strstr(dann_errmsg(), "4 nearest asked of 3 centroids"), "%s", dann_errmsg());
-	cr_assert_eq(km_assign(c, 3, 2, x, 20, 0, ids, NULL), DANN_EINVAL);
+	cr_assert_eq(km_assign(c, 3, 2, x, 20, 0, ids, NULL, 0), DANN_EINVAL);
 }
 
 Test(kmeans, samples_distinct_sorted_rows)

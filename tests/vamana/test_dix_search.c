@@ -471,3 +471,32 @@ Test(dix_search, threads_searching_two_open_indexes_at_once_get_the_batch_answer
 	fx_free(&f);
 	fx_free(&g);
 }
+
+Test(dix_search, a_nan_or_infinite_query_is_refused_before_any_read)
+{
+	struct fx f;
+	struct dann_index *ix;
+	struct dann_search_params p;
+	struct dann_search_stats st[NQ];
+	static uint32_t ids[NQ * 10], found[NQ];
+	static float dists[NQ * 10];
+
+	fx_build(&f, 300, 0);
+	ix = fx_open(&f, 0);
+	dann_search_params_default(&p);
+	f.q[3] = NAN;
+	memset(st, 0, sizeof st);
+	cr_assert_eq(dann_search(ix, f.q, &p, ids, dists, found, st), DANN_EINVAL);
+	cr_assert_not_null(strstr(dann_errmsg(), "dann_search: query component 3 is NaN"), "%s",
+			   dann_errmsg());
+	cr_assert_eq(st[0].reads, 0);
+	f.q[3] = 0;
+	f.q[7 * DIM + 2] = INFINITY;
+	cr_assert_eq(dann_search_batch(ix, f.q, NQ, &p, ids, dists, found, st), DANN_EINVAL);
+	cr_assert_not_null(strstr(dann_errmsg(), "dann_search_batch: query 7, component 2 is infinite"),
+			   "%s", dann_errmsg());
+	f.q[7 * DIM + 2] = 0;
+	cr_assert_eq(dann_search_batch(ix, f.q, NQ, &p, ids, dists, found, st), 0, "%s", dann_errmsg());
+	dann_index_close(ix);
+	fx_free(&f);
+}

@@ -340,3 +340,28 @@ Test(vamana_build, rejects_bad_parameters_with_clear_errors)
 	cr_expect_eq(vam_delete(v, 4), DANN_ENOTFOUND);
 	vam_free(v);
 }
+
+Test(vamana_build, a_nan_or_infinite_query_is_refused_naming_the_component)
+{
+	float *x = random_f32(200, 8, 3), q[8] = { 0 };
+	struct vam_params p = params(16, 32, 1);
+	struct vam *v;
+	uint32_t ids[5], found = 7;
+	float dists[5];
+
+	cr_assert_eq(vam_build(DANN_METRIC_L2, DANN_DTYPE_F32, 8, x, 200, &p, &v), 0, "%s",
+		     dann_errmsg());
+	q[5] = NAN;
+	cr_assert_eq(vam_search(v, q, 5, 20, NULL, ids, dists, &found, NULL), DANN_EINVAL);
+	cr_assert_eq(found, 0);
+	cr_assert_not_null(strstr(dann_errmsg(), "vam_search"), "%s", dann_errmsg());
+	cr_assert_not_null(strstr(dann_errmsg(), "component 5 is NaN"), "%s", dann_errmsg());
+	q[5] = -INFINITY;
+	cr_assert_eq(vam_search(v, q, 5, 20, NULL, ids, dists, &found, NULL), DANN_EINVAL);
+	cr_assert_not_null(strstr(dann_errmsg(), "component 5 is infinite"), "%s", dann_errmsg());
+	q[5] = 0;
+	cr_assert_eq(vam_search(v, q, 5, 20, NULL, ids, dists, &found, NULL), 0, "%s", dann_errmsg());
+	cr_assert_eq(found, 5);
+	vam_free(v);
+	free(x);
+}

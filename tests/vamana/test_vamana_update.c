@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,4 +258,92 @@ Test(vamana_update, graph_file_round_trips_and_detects_corruption)
 	free(x);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* Searchers running while one thread inserts and another deletes and
+ * consolidates: every id returned is a valid one (below the count when
+ * the search ended), and never one whose delete had returned before the
+ * search began. */
+struct churn {
+	struct vam *v;
+	const float *x;
+	_Atomic int stop;
+	_Atomic uint32_t deleted_below; /* ids < this were deleted before now */
+	_Atomic int bad_id, deleted_seen, errors;
+	_Atomic uint64_t searches;
+};
+
+static void *churn_search(void *arg)
+{
+	struct churn *c = arg;
+	uint32_t ids[10], found, k = 0;
+	float d[10];
+
+	while (!atomic_load(&c->stop)) {
+		uint32_t below = atomic_load(&c->deleted_below);
+		const float *q = c->x + (size_t)(k++ % 2000) * DIM;
+		if (vam_search(c->v, q, 10, 40, NULL, ids, d, &found, NULL) < 0) {
+			atomic_fetch_add(&c->errors, 1);
+			continue;
+		}
+		for (uint32_t j = 0; j < found; j++) {
+			if (ids[j] >= vam_count(c->v))
+				atomic_fetch_add(&c->bad_id, 1);
+			if (ids[j] < below)
+				atomic_fetch_add(&c->deleted_seen, 1);
+		}
+		atomic_fetch_add(&c->searches, 1);
+	}
+	return NULL;
+}
+
+static void *churn_delete(void *arg)
+{
+	struct churn *c = arg;
+
+	/* Deletes ids 0..599 in order, consolidating every 100. */
+	for (uint32_t i = 0; i < 600; i++) {
+		if (vam_delete(c->v, i) < 0)
+			atomic_fetch_add(&c->errors, 1);
+		atomic_store(&c->deleted_below, i + 1);
+		if ((i + 1) % 100 == 0 && vam_consolidate(c->v, NULL) < 0)
+			atomic_fetch_add(&c->errors, 1);
+	}
+	return NULL;
+}
+
+Test(vamana_update, inserts_deletes_and_consolidation_run_while_searches_return_valid_live_ids)
+{
+	uint32_t n = 4000, id;
+	float *x = random_f32(n, 9);
+	struct vam_params p = params();
+	struct churn c = { 0 };
+	pthread_t ts[2], td;
+	struct vam_stats st;
+
+	p.threads = 1;
+	cr_assert_eq(vam_build(DANN_METRIC_L2, DANN_DTYPE_F32, DIM, x, 1500, &p, &c.v), 0);
+	c.x = x;
+	for (int t = 0; t < 2; t++)
+		cr_assert_eq(pthread_create(&ts[t], NULL, churn_search, &c), 0);
+	cr_assert_eq(pthread_create(&td, NULL, churn_delete, &c), 0);
+	for (uint32_t i = 1500; i < n; i++)
+		cr_assert_eq(vam_insert(c.v, x + (size_t)i * DIM, &id), 0, "%s", dann_errmsg());
+	pthread_join(td, NULL);
+	atomic_store(&c.stop, 1);
+	for (int t = 0; t < 2; t++)
+		pthread_join(ts[t], NULL);
+	cr_assert_eq(c.errors, 0);
+	cr_assert_eq(c.bad_id, 0, "ids past the count returned");
+	cr_assert_eq(c.deleted_seen, 0, "deleted ids returned");
+	cr_assert_gt(c.searches, 0);
+	cr_assert_eq(vam_consolidate(c.v, NULL), 0, "%s", dann_errmsg());
+	cr_assert_eq(vam_check(c.v, &st), 0, "%s", dann_errmsg());
+	cr_assert_eq(st.n, n);
+	cr_assert_eq(st.deleted, 600);
+	cr_assert_eq(st.bad_ids, 0);
+	cr_assert_eq(st.edges_to_deleted, 0);
+	cr_assert_eq(st.unreachable, 0);
+	vam_free(c.v);
+	free(x);
 }

@@ -1,0 +1,495 @@
+/*
+ * bench/dannd.c — load generator for dannd on the gRPC core client API,
+ * against in-process search on the same collection, in one run.
+ *
+ *   bench_dannd --dannd BIN --work DIR --base F --queries F --gt F.ibin
+ *               [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]
+ *
+ * 1. In process: opens DIR/data, creates collection "bench" from the base
+ *    file (once; kept for later runs), flushes it, and runs --clients
+ *    threads of single-query dann_coll_search for --seconds.
+ * 2. Starts dannd on DIR/data (a free loopback port) and drives it with
+ *    --clients threads, each on its own channel, one Search RPC with one
+ *    query at a time (blocking unary calls on a pluck queue); then with two
+ *    threads sending --batch queries per RPC.
+ * Prints one JSON object per mode: QPS, p50/p99 latency (ms), recall@k
+ * against the ground truth, and the ratio of dannd's single-query QPS to
+ * in-process QPS. Figures only: nothing passes or fails on them.
+ */
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.pb-c.h"
+#include "dann.h"
+#include "milvus.pb-c.h"
+#include "vf.h"
+
+#define COLL "bench"
+#define INSERT_BATCH 10000
+#define MAX_CLIENTS 1024
+#define SEARCH_PATH "/milvus.proto.milvus.MilvusService/Search"
+#define RPC_TIMEOUT_S 60
+
+struct opts {
+	const char *dannd, *work, *base, *queries, *gt;
+	uint32_t clients, batch, seconds, L, k;
+};
+
+struct data {
+	float *q;                  /* nq * dim */
+	int32_t *gt;               /* nq * gt_k */
+	uint32_t nq, dim, gt_k;
+};
+
+struct run {
+	const struct opts *o;
+	const struct data *d;
+	struct dann_coll *coll;    /* in-process */
+	char target[64];           /* dannd */
+	uint8_t **req;             /* encoded SearchRequest per query (or per batch) */
+	size_t *req_len;
+	uint32_t per_req;          /* queries per request */
+	atomic_uint next;
+	uint64_t end_ns;
+	/* results */
+	pthread_mutex_t mu;
+	double *lat_ms;
+	size_t nlat, cap;
+	int64_t *first;            /* nq * k: the first answer to each query */
+	uint8_t *have;
+	atomic_int failed;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_dannd: %s: %s\n", what, dann_errmsg());
+	exit(1);
+}
+
+static void record(struct run *r, uint32_t q0, uint32_t nq, const int64_t *keys, const uint32_t *found,
+		   double ms)
+{
+	pthread_mutex_lock(&r->mu);
+	if (r->nlat == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 1 << 16;
+		r->lat_ms = realloc(r->lat_ms, r->cap * sizeof *r->lat_ms);
+	}
+	r->lat_ms[r->nlat++] = ms;
+	for (uint32_t i = 0; i < nq; i++) {
+		uint32_t q = q0 + i;
+		if (r->have[q])
+			continue;
+		r->have[q] = 1;
+		for (uint32_t j = 0; j < r->o->k; j++)
+			r->first[(size_t)q * r->o->k + j] = j < found[i] ? keys[(size_t)i * r->o->k + j] : -1;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void *inproc_client(void *arg)
+{
+	struct run *r = arg;
+	struct dann_coll_search_params sp;
+	int64_t keys[1024];
+	float dists[1024];
+	uint32_t found;
+
+	dann_coll_search_params_default(&sp);
+	sp.k = r->o->k;
+	sp.L = r->o->L;
+	while (now_ns() < r->end_ns) {
+		uint32_t q = atomic_fetch_add(&r->next, 1) % r->d->nq;
+		uint64_t t0 = now_ns();
+		if (dann_coll_search(r->coll, r->d->q + (size_t)q * r->d->dim, &sp, keys, dists, &found, NULL) < 0) {
+			atomic_store(&r->failed, 1);
+			break;
+		}
+		record(r, q, 1, keys, &found, (double)(now_ns() - t0) / 1e6);
+	}
+	return NULL;
+}
+
+/* One unary Search call; the response's ids and topks into keys/found. */
+static int rpc_search(grpc_channel *ch, grpc_completion_queue *cq, const uint8_t *req, size_t len,
+		      uint32_t nq, uint32_t k, int64_t *keys, uint32_t *found)
+{
+	grpc_slice method = grpc_slice_from_static_string(SEARCH_PATH);
+	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(RPC_TIMEOUT_S, GPR_TIMESPAN));
+	grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, deadline, NULL);
+	grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, len);
+	grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&body, 1), *recv = NULL;
+	grpc_metadata_array init_md, trail_md;
+	grpc_status_code status = GRPC_STATUS_UNKNOWN;
+	grpc_slice details;
+	grpc_op ops[6];
+	grpc_event ev;
+	int rc = -1;
+	char tag;
+
+	grpc_slice_unref(body);
+	grpc_metadata_array_init(&init_md);
+	grpc_metadata_array_init(&trail_md);
+	memset(ops, 0, sizeof ops);
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = send;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &recv;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.trailing_metadata = &trail_md;
+	ops[5].data.recv_status_on_client.status = &status;
+	ops[5].data.recv_status_on_client.status_details = &details;
+	if (grpc_call_start_batch(call, ops, 6, &tag, NULL) == GRPC_CALL_OK) {
+		ev = grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		if (ev.type == GRPC_OP_COMPLETE && ev.success && status == GRPC_STATUS_OK && recv) {
+			grpc_byte_buffer_reader rd;
+			grpc_slice all;
+			Milvus__Proto__Milvus__SearchResults *res;
+			grpc_byte_buffer_reader_init(&rd, recv);
+			all = grpc_byte_buffer_reader_readall(&rd);
+			grpc_byte_buffer_reader_destroy(&rd);
+			res = milvus__proto__milvus__search_results__unpack(NULL, GRPC_SLICE_LENGTH(all),
+									    GRPC_SLICE_START_PTR(all));
+			if (res && res->status && res->status->code == 0 && res->results &&
+			    res->results->n_topks == nq && res->results->ids && res->results->ids->int_id) {
+				size_t at = 0;
+				for (uint32_t i = 0; i < nq; i++) {
+					found[i] = (uint32_t)res->results->topks[i];
+					for (uint32_t j = 0; j < found[i] && j < k; j++)
+						keys[(size_t)i * k + j] = res->results->ids->int_id->data[at + j];
+					at += found[i];
+				}
+				rc = 0;
+			} else if (res && res->status) {
+				fprintf(stderr, "bench_dannd: search: %s\n", res->status->reason);
+			}
+			if (res)
+				milvus__proto__milvus__search_results__free_unpacked(res, NULL);
+			grpc_slice_unref(all);
+		} else if (status != GRPC_STATUS_OK) {
+			char *msg = grpc_slice_to_c_string(details);
+			fprintf(stderr, "bench_dannd: search: grpc %d %s\n", status, msg);
+			gpr_free(msg);
+		}
+		grpc_slice_unref(details);
+	}
+	if (recv)
+		grpc_byte_buffer_destroy(recv);
+	grpc_byte_buffer_destroy(send);
+	grpc_metadata_array_destroy(&init_md);
+	grpc_metadata_array_destroy(&trail_md);
+	grpc_call_unref(call);
+	return rc;
+}
+
+static void *rpc_client(void *arg)
+{
+	struct run *r = arg;
+	grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+	grpc_channel *ch = grpc_channel_create(r->target, creds, NULL);
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+	uint32_t per = r->per_req, k = r->o->k, nreq = r->d->nq / per;
+	int64_t *keys = malloc((size_t)per * k * sizeof *keys);
+	uint32_t *found = malloc(per * sizeof *found);
+
+	while (now_ns() < r->end_ns && !atomic_load(&r->failed)) {
+		uint32_t i = atomic_fetch_add(&r->next, 1) % nreq;
+		uint64_t t0 = now_ns();
+		if (rpc_search(ch, cq, r->req[i], r->req_len[i], per, k, keys, found) < 0) {
+			atomic_store(&r->failed, 1);
+			break;
+		}
+		record(r, i * per, per, keys, found, (double)(now_ns() - t0) / 1e6);
+	}
+	free(keys);
+	free(found);
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	grpc_channel_destroy(ch);
+	grpc_channel_credentials_release(creds);
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Runs nthreads of fn for the time set, prints the JSON row, returns QPS. */
+static double measure(struct run *r, void *(*fn)(void *), uint32_t nthreads, const char *mode)
+{
+	pthread_t th[MAX_CLIENTS];
+	uint64_t t0;
+	double secs, qps, recall = 0;
+	size_t hits = 0, counted = 0;
+
+	r->nlat = 0;
+	atomic_store(&r->next, 0);
+	atomic_store(&r->failed, 0);
+	memset(r->have, 0, r->d->nq);
+	t0 = now_ns();
+	r->end_ns = t0 + (uint64_t)r->o->seconds * 1000000000ull;
+	for (uint32_t i = 0; i < nthreads; i++)
+		pthread_create(&th[i], NULL, fn, r);
+	for (uint32_t i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	secs = (double)(now_ns() - t0) / 1e9;
+	if (atomic_load(&r->failed) || !r->nlat) {
+		fprintf(stderr, "bench_dannd: %s: a search failed\n", mode);
+		exit(1);
+	}
+	qsort(r->lat_ms, r->nlat, sizeof *r->lat_ms, cmp_double);
+	for (uint32_t q = 0; q < r->d->nq; q++) {
+		if (!r->have[q])
+			continue;
+		counted++;
+		for (uint32_t j = 0; j < r->o->k; j++)
+			for (uint32_t g = 0; g < r->o->k && g < r->d->gt_k; g++)
+				if (r->first[(size_t)q * r->o->k + j] == r->d->gt[(size_t)q * r->d->gt_k + g]) {
+					hits++;
+					break;
+				}
+	}
+	recall = counted ? (double)hits / (double)(counted * r->o->k) : 0;
+	qps = (double)r->nlat * r->per_req / secs;
+	printf("{\"mode\": \"%s\", \"threads\": %u, \"queries_per_rpc\": %u, \"L\": %u, \"qps\": %.1f, "
+	       "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"recall_at_%u\": %.4f}\n",
+	       mode, nthreads, r->per_req, r->o->L, qps, r->lat_ms[r->nlat / 2],
+	       r->lat_ms[(size_t)((double)r->nlat * 0.99)], r->o->k, recall);
+	fflush(stdout);
+	return qps;
+}
+
+static void load_data(const struct opts *o, struct data *d)
+{
+	struct vf *qf, *gf;
+
+	if (vf_open(o->queries, &qf) < 0 || vf_open(o->gt, &gf) < 0)
+		die("queries / ground truth");
+	d->nq = (uint32_t)vf_count(qf);
+	d->dim = vf_dim(qf);
+	d->gt_k = vf_dim(gf);
+	d->q = malloc((size_t)d->nq * d->dim * sizeof *d->q);
+	d->gt = malloc((size_t)d->nq * d->gt_k * sizeof *d->gt);
+	if (vf_read_f32(qf, 0, d->nq, d->q) < 0 || vf_read(gf, 0, d->nq, d->gt) < 0)
+		die("reading queries / ground truth");
+	vf_close(qf);
+	vf_close(gf);
+}
+
+/* The collection, built from the base file on the first run. */
+static void prepare(const struct opts *o, struct dann_db *db, struct dann_coll **out)
+{
+	struct dann_schema s;
+	struct vf *bf;
+	void *rows;
+	int64_t *keys;
+
+	if (dann_coll_get(db, COLL, out) == 0)
+		return;
+	if (vf_open(o->base, &bf) < 0)
+		die("base");
+	dann_schema_default(&s);
+	snprintf(s.name, sizeof s.name, COLL);
+	s.dim = vf_dim(bf);
+	s.dtype = DANN_DTYPE_F32;
+	if (dann_coll_create(db, &s) < 0 || dann_coll_get(db, COLL, out) < 0)
+		die("create");
+	rows = malloc((size_t)INSERT_BATCH * s.dim * sizeof(float));
+	keys = malloc(INSERT_BATCH * sizeof *keys);
+	for (uint64_t first = 0; first < vf_count(bf); first += INSERT_BATCH) {
+		uint64_t n = vf_count(bf) - first < INSERT_BATCH ? vf_count(bf) - first : INSERT_BATCH;
+		struct dann_batch b = { .n = n, .keys = keys, .vectors = rows };
+		for (uint64_t i = 0; i < n; i++)
+			keys[i] = (int64_t)(first + i);
+		if (vf_read_f32(bf, first, n, rows) < 0 || dann_coll_insert(*out, &b, NULL) < 0)
+			die("insert");
+	}
+	if (dann_coll_flush(*out) < 0 || dann_coll_set_prop(*out, "srv.index_name", "vector") < 0 ||
+	    dann_coll_set_prop(*out, "srv.index_type", "DISKANN") < 0 || dann_coll_set_prop(*out, "srv.loaded", "1") < 0)
+		die("flush");
+	free(rows);
+	free(keys);
+	vf_close(bf);
+}
+
+/* SearchRequests of per queries each, encoded once. */
+static void encode_requests(struct run *r, uint32_t per)
+{
+	uint32_t nreq = r->d->nq / per;
+	char topk[16], params[64];
+
+	snprintf(topk, sizeof topk, "%u", r->o->k);
+	snprintf(params, sizeof params, "{\"search_list\": %u}", r->o->L);
+	r->per_req = per;
+	r->req = calloc(nreq, sizeof *r->req);
+	r->req_len = calloc(nreq, sizeof *r->req_len);
+	for (uint32_t i = 0; i < nreq; i++) {
+		Milvus__Proto__Common__PlaceholderValue pv = MILVUS__PROTO__COMMON__PLACEHOLDER_VALUE__INIT, *pvs[1] = { &pv };
+		Milvus__Proto__Common__PlaceholderGroup pg = MILVUS__PROTO__COMMON__PLACEHOLDER_GROUP__INIT;
+		Milvus__Proto__Common__KeyValuePair kv1 = MILVUS__PROTO__COMMON__KEY_VALUE_PAIR__INIT, kv2 = kv1;
+		Milvus__Proto__Common__KeyValuePair *kvs[2] = { &kv1, &kv2 };
+		Milvus__Proto__Milvus__SearchRequest q = MILVUS__PROTO__MILVUS__SEARCH_REQUEST__INIT;
+		ProtobufCBinaryData *vals = calloc(per, sizeof *vals);
+		uint8_t *pgbuf;
+
+		for (uint32_t j = 0; j < per; j++) {
+			vals[j].data = (uint8_t *)(r->d->q + (size_t)(i * per + j) * r->d->dim);
+			vals[j].len = r->d->dim * sizeof(float);
+		}
+		pv.type = MILVUS__PROTO__COMMON__PLACEHOLDER_TYPE__FloatVector;
+		pv.values = vals;
+		pv.n_values = per;
+		pg.placeholders = pvs;
+		pg.n_placeholders = 1;
+		pgbuf = malloc(protobuf_c_message_get_packed_size(&pg.base));
+		q.placeholder_group.len = protobuf_c_message_pack(&pg.base, pgbuf);
+		q.placeholder_group.data = pgbuf;
+		q.collection_name = COLL;
+		kv1.key = "topk";
+		kv1.value = topk;
+		kv2.key = "params";
+		kv2.value = params;
+		q.search_params = kvs;
+		q.n_search_params = 2;
+		q.nq = per;
+		r->req[i] = malloc(protobuf_c_message_get_packed_size(&q.base));
+		r->req_len[i] = protobuf_c_message_pack(&q.base, r->req[i]);
+		free(pgbuf);
+		free(vals);
+	}
+}
+
+static pid_t start_dannd(const struct opts *o, const char *data, char *target, size_t cap)
+{
+	int pfd[2], port = 0, mport;
+	char line[256] = "", workers[16];
+	size_t len = 0;
+	pid_t pid;
+
+	snprintf(workers, sizeof workers, "%u", o->clients < 64 ? o->clients : 64);
+	if (pipe(pfd) < 0)
+		die("pipe");
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		close(pfd[0]);
+		execl(o->dannd, o->dannd, "--data-dir", data, "--listen", "127.0.0.1:0", "--metrics", "",
+		      "--workers", workers, "--queue-max", "4096", "--slow-ms", "0", "--log-level", "warning",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (len + 1 < sizeof line) {
+		ssize_t n = read(pfd[0], line + len, sizeof line - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		line[len] = 0;
+		if (sscanf(line, "dannd: listening on port %d, metrics port %d", &port, &mport) == 2)
+			break;
+	}
+	close(pfd[0]);
+	if (port <= 0) {
+		fprintf(stderr, "bench_dannd: dannd did not start\n");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		exit(1);
+	}
+	snprintf(target, cap, "127.0.0.1:%d", port);
+	return pid;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: bench_dannd --dannd BIN --work DIR --base F --queries F --gt F.ibin\n"
+			"                   [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .clients = 64, .batch = 100, .seconds = 10, .L = 100, .k = 10 };
+	struct data d;
+	struct run r;
+	struct dann_db *db;
+	char data[4096];
+	double inproc, single;
+	pid_t pid;
+	int status;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		const char *a = argv[i], *v = argv[i + 1];
+		if (!strcmp(a, "--dannd")) o.dannd = v;
+		else if (!strcmp(a, "--work")) o.work = v;
+		else if (!strcmp(a, "--base")) o.base = v;
+		else if (!strcmp(a, "--queries")) o.queries = v;
+		else if (!strcmp(a, "--gt")) o.gt = v;
+		else if (!strcmp(a, "--clients")) o.clients = (uint32_t)atoi(v);
+		else if (!strcmp(a, "--batch")) o.batch = (uint32_t)atoi(v);
+		else if (!strcmp(a, "--seconds")) o.seconds = (uint32_t)atoi(v);
+		else if (!strcmp(a, "-L")) o.L = (uint32_t)atoi(v);
+		else if (!strcmp(a, "-k")) o.k = (uint32_t)atoi(v);
+		else usage();
+	}
+	if (!o.dannd || !o.work || !o.base || !o.queries || !o.gt || !o.clients || o.clients > MAX_CLIENTS ||
+	    !o.batch || !o.k || o.k > o.L || o.k > 1024)
+		usage();
+	load_data(&o, &d);
+	if (o.batch > d.nq)
+		o.batch = d.nq;
+	mkdir(o.work, 0755);
+	snprintf(data, sizeof data, "%s/data", o.work);
+	memset(&r, 0, sizeof r);
+	r.o = &o;
+	r.d = &d;
+	pthread_mutex_init(&r.mu, NULL);
+	r.first = malloc((size_t)d.nq * o.k * sizeof *r.first);
+	r.have = malloc(d.nq);
+
+	if (dann_db_open(data, NULL, &db) < 0)
+		die("open data dir");
+	prepare(&o, db, &r.coll);
+	r.per_req = 1;
+	inproc = measure(&r, inproc_client, o.clients, "in-process dann_coll_search");
+	dann_db_close(db);
+
+	grpc_init();
+	pid = start_dannd(&o, data, r.target, sizeof r.target);
+	encode_requests(&r, 1);
+	single = measure(&r, rpc_client, o.clients, "dannd single-query RPCs");
+	encode_requests(&r, o.batch);
+	measure(&r, rpc_client, 2, "dannd batched RPCs");
+	printf("{\"mode\": \"ratio\", \"dannd_single_over_inprocess\": %.3f}\n", single / inproc);
+	kill(pid, SIGTERM);
+	waitpid(pid, &status, 0);
+	grpc_shutdown();
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}

@@ -1,0 +1,61 @@
+/*
+ * srv.h — dannd's server: Milvus's gRPC protocol over a dann data directory.
+ *
+ * srv_open opens the data directory (taking its lock), binds the gRPC port
+ * and the metrics port and starts serving; srv_close runs the shutdown
+ * sequence (stop accepting, let in-flight calls finish within the grace
+ * period, cancel the rest, close the database so every acknowledged write is
+ * durable). main.c is a thin wrapper; tests drive the same two calls.
+ */
+#ifndef SRV_H
+#define SRV_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#define SRV_ADDR_MAX 256
+#define SRV_USERS_MAX 16
+
+struct srv_user {
+	char name[64];
+	char hash[256];              /* argon2 encoded hash ("$argon2id$...") */
+};
+
+struct srv_config {
+	char data_dir[PATH_MAX];
+	char listen[SRV_ADDR_MAX];      /* host:port; port 0 picks a free one */
+	char metrics[SRV_ADDR_MAX];     /* host:port of /metrics and /healthz; "" = off */
+	uint32_t workers;               /* handler threads */
+	uint32_t cq_threads;            /* threads polling the completion queue */
+	uint32_t queue_max;             /* calls waiting for a worker; beyond: RESOURCE_EXHAUSTED */
+	uint64_t max_recv_bytes;        /* largest request message */
+	uint64_t max_send_bytes;        /* largest response message */
+	uint32_t grace_ms;              /* shutdown: time in-flight calls get before cancel */
+	uint32_t slow_ms;               /* calls slower than this are logged (0: off) */
+	uint32_t build_threads;         /* dann_db_params.threads */
+	uint64_t cache_bytes;           /* dann_db_params.cache_bytes */
+	char tls_cert[PATH_MAX];        /* PEM certificate chain; "" = plaintext */
+	char tls_key[PATH_MAX];         /* PEM private key */
+	int auth;                       /* 1: every call must carry a known user's credentials */
+	uint32_t nusers;
+	struct srv_user users[SRV_USERS_MAX];
+	int log_level;                  /* enum dann_log_level */
+};
+
+/* Fills c with the defaults (listen 127.0.0.1:19530, metrics
+ * 127.0.0.1:9091, 4 workers, 2 queue threads, queue 256, 64 MiB messages,
+ * grace 5 s, slow 1 s). */
+void srv_config_default(struct srv_config *c);
+
+struct srv;
+
+/* Starts a server for c. DANN_EBUSY if the data dir is held by another
+ * process or the port is taken; DANN_EINVAL naming a bad setting. */
+int srv_open(const struct srv_config *c, struct srv **out);
+/* The bound gRPC port and metrics port (0 if off). */
+int srv_port(const struct srv *s);
+int srv_metrics_port(const struct srv *s);
+/* The shutdown sequence; frees s. NULL: no-op. */
+void srv_close(struct srv *s);
+
+#endif

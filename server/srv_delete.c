@@ -1,0 +1,124 @@
+/*
+ * srv_delete.c — Delete, Flush, GetFlushState.
+ *
+ * Flush seals each named collection's growing segment and waits until the
+ * sealed segments are disk indexes (dann_coll_flush), so the segment ids
+ * it returns are flushed when it answers and GetFlushState can say so.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "milvus.pb-c.h"
+#include "srv_coll.h"
+#include "srv_handlers.h"
+#include "srv_impl.h"
+#include "srv_pkexpr.h"
+#include "srv_status.h"
+
+int srv_h_delete(struct srv_req *rq, const void *in, void *out)
+{
+	const Milvus__Proto__Milvus__DeleteRequest *q = in;
+	Milvus__Proto__Milvus__MutationResult *r = out;
+	struct dann_coll *c;
+	struct dann_schema s;
+	int64_t *keys;
+	uint64_t n, deleted = 0;
+	int rc;
+
+	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_schema(c, &s)) < 0)
+		return rc;
+	if ((rc = srv_pkexpr_parse(rq, q->expr, s.pk_field, &keys, &n)) < 0)
+		return rc;
+	pthread_rwlock_rdlock(&rq->srv->write_lock);
+	rc = dann_coll_delete(c, keys, n, &deleted);
+	pthread_rwlock_unlock(&rq->srv->write_lock);
+	if (rc < 0)
+		return rc;
+	r->delete_cnt = (int64_t)deleted;
+	r->timestamp = srv_hybrid_now();
+	return 0;
+}
+
+static int seg_ids(struct srv_req *rq, struct dann_coll *c, Milvus__Proto__Schema__LongArray **out)
+{
+	Milvus__Proto__Schema__LongArray *la =
+		srv_arena_msg(rq->arena, &milvus__proto__schema__long_array__descriptor);
+	struct dann_seg_info *segs = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (!la)
+		return DANN_ENOMEM;
+	if ((rc = dann_coll_segments(c, &segs, &n)) < 0)
+		return rc;
+	la->data = srv_arena_alloc(rq->arena, (n + 1) * sizeof *la->data);
+	if (!la->data) {
+		free(segs);
+		return DANN_ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (segs[i].state == DANN_SEG_FLUSHED)
+			la->data[la->n_data++] = (int64_t)segs[i].id;
+	free(segs);
+	*out = la;
+	return 0;
+}
+
+int srv_h_flush(struct srv_req *rq, const void *in, void *out)
+{
+	const Milvus__Proto__Milvus__FlushRequest *q = in;
+	Milvus__Proto__Milvus__FlushResponse *r = out;
+	size_t n = q->n_collection_names;
+	int rc;
+
+	r->db_name = "default";
+	r->coll_segids = srv_arena_alloc(rq->arena, (n + 1) * sizeof *r->coll_segids);
+	r->flush_coll_segids = srv_arena_alloc(rq->arena, (n + 1) * sizeof *r->flush_coll_segids);
+	r->coll_seal_times = srv_arena_alloc(rq->arena, (n + 1) * sizeof *r->coll_seal_times);
+	r->coll_flush_ts = srv_arena_alloc(rq->arena, (n + 1) * sizeof *r->coll_flush_ts);
+	if (!r->coll_segids || !r->flush_coll_segids || !r->coll_seal_times || !r->coll_flush_ts)
+		return DANN_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const char *name = q->collection_names[i];
+		Milvus__Proto__Milvus__FlushResponse__CollSegIDsEntry *e1;
+		Milvus__Proto__Milvus__FlushResponse__FlushCollSegIDsEntry *e2;
+		Milvus__Proto__Milvus__FlushResponse__CollSealTimesEntry *e3;
+		Milvus__Proto__Milvus__FlushResponse__CollFlushTsEntry *e4;
+		struct dann_coll *c;
+		Milvus__Proto__Schema__LongArray *ids;
+
+		if ((rc = srv_coll_get(rq, name, &c)) < 0 || (rc = dann_coll_flush(c)) < 0 ||
+		    (rc = seg_ids(rq, c, &ids)) < 0)
+			return rc;
+		e1 = srv_arena_msg(rq->arena, &milvus__proto__milvus__flush_response__coll_seg_ids_entry__descriptor);
+		e2 = srv_arena_msg(rq->arena, &milvus__proto__milvus__flush_response__flush_coll_seg_ids_entry__descriptor);
+		e3 = srv_arena_msg(rq->arena, &milvus__proto__milvus__flush_response__coll_seal_times_entry__descriptor);
+		e4 = srv_arena_msg(rq->arena, &milvus__proto__milvus__flush_response__coll_flush_ts_entry__descriptor);
+		if (!e1 || !e2 || !e3 || !e4)
+			return DANN_ENOMEM;
+		e1->key = e2->key = e3->key = e4->key = (char *)name;
+		e1->value = e2->value = ids;
+		e4->value = srv_hybrid_now();
+		e3->value = (int64_t)(e4->value >> 18) / 1000;
+		r->coll_segids[i] = e1;
+		r->flush_coll_segids[i] = e2;
+		r->coll_seal_times[i] = e3;
+		r->coll_flush_ts[i] = e4;
+		r->n_coll_segids = r->n_flush_coll_segids = r->n_coll_seal_times = r->n_coll_flush_ts = i + 1;
+	}
+	return 0;
+}
+
+int srv_h_get_flush_state(struct srv_req *rq, const void *in, void *out)
+{
+	const Milvus__Proto__Milvus__GetFlushStateRequest *q = in;
+	Milvus__Proto__Milvus__GetFlushStateResponse *r = out;
+	struct dann_coll *c;
+	int rc;
+
+	if (q->collection_name && q->collection_name[0] &&
+	    (rc = srv_coll_get(rq, q->collection_name, &c)) < 0)
+		return rc;
+	r->flushed = 1; /* Flush answers only once its segments are flushed */
+	return 0;
+}

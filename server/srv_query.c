@@ -1,0 +1,121 @@
+/*
+ * srv_query.c — Query by primary keys (`pk in [...]`, `pk == k`) returning
+ * the stored vectors and fields, and count(*).
+ *
+ * Rows come back in the order of the keys asked for, without the keys that
+ * are absent or deleted. `count(*)` with no expression counts the live
+ * rows; with a key list it counts those present. Any other filter waits
+ * for the expression language and is refused by srv_pkexpr naming it.
+ */
+#include <string.h>
+
+#include "milvus.pb-c.h"
+#include "srv_coll.h"
+#include "srv_handlers.h"
+#include "srv_impl.h"
+#include "srv_load.h"
+#include "srv_output.h"
+#include "srv_pkexpr.h"
+#include "srv_status.h"
+
+#define COUNT_FIELD "count(*)"
+
+static int count_result(struct srv_req *rq, Milvus__Proto__Milvus__QueryResults *r, uint64_t count)
+{
+	Milvus__Proto__Schema__FieldData *f = srv_arena_msg(rq->arena, &milvus__proto__schema__field_data__descriptor);
+	Milvus__Proto__Schema__ScalarField *sc = srv_arena_msg(rq->arena, &milvus__proto__schema__scalar_field__descriptor);
+	Milvus__Proto__Schema__LongArray *la = srv_arena_msg(rq->arena, &milvus__proto__schema__long_array__descriptor);
+	static char *names[] = { COUNT_FIELD };
+
+	if (!f || !sc || !la || !(la->data = srv_arena_alloc(rq->arena, sizeof *la->data)) ||
+	    !(r->fields_data = srv_arena_alloc(rq->arena, sizeof *r->fields_data)))
+		return DANN_ENOMEM;
+	la->data[0] = (int64_t)count;
+	la->n_data = 1;
+	sc->data_case = MILVUS__PROTO__SCHEMA__SCALAR_FIELD__DATA_LONG_DATA;
+	sc->long_data = la;
+	f->type = MILVUS__PROTO__SCHEMA__DATA_TYPE__Int64;
+	f->field_name = COUNT_FIELD;
+	f->field_case = MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS;
+	f->scalars = sc;
+	r->fields_data[0] = f;
+	r->n_fields_data = 1;
+	r->output_fields = names;
+	r->n_output_fields = 1;
+	return 0;
+}
+
+/* The keys of expr that are live, in the order asked, each once (an open
+ * addressing set in the arena keeps it linear). */
+static int live_keys(struct srv_req *rq, struct dann_coll *c, int64_t *keys, uint64_t n, uint64_t *nlive)
+{
+	struct dann_rows *rows = NULL;
+	uint64_t k = 0, cap = 16, mask;
+	int64_t *set;
+	uint8_t *used;
+	int rc;
+
+	*nlive = 0;
+	if (!n)
+		return 0;
+	while (cap < 2 * n)
+		cap *= 2;
+	mask = cap - 1;
+	set = srv_arena_alloc(rq->arena, cap * sizeof *set);
+	used = srv_arena_alloc(rq->arena, cap);
+	if (!set || !used)
+		return DANN_ENOMEM;
+	if ((rc = dann_coll_fetch(c, keys, n, NULL, 0, 0, &rows)) < 0)
+		return rc;
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t h = ((uint64_t)keys[i] * 0x9e3779b97f4a7c15ull) & mask;
+		if (!rows->found[i])
+			continue;
+		while (used[h] && set[h] != keys[i])
+			h = (h + 1) & mask;
+		if (used[h])
+			continue;
+		used[h] = 1;
+		set[h] = keys[i];
+		keys[k++] = keys[i];
+	}
+	dann_rows_free(rows);
+	*nlive = k;
+	return 0;
+}
+
+int srv_h_query(struct srv_req *rq, const void *in, void *out)
+{
+	const Milvus__Proto__Milvus__QueryRequest *q = in;
+	Milvus__Proto__Milvus__QueryResults *r = out;
+	struct dann_coll *c;
+	struct dann_schema s;
+	struct srv_outspec os;
+	int64_t *keys;
+	uint64_t n, live;
+	int count = q->n_output_fields == 1 && strcmp(q->output_fields[0], COUNT_FIELD) == 0;
+	int rc;
+
+	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_schema(c, &s)) < 0 ||
+	    (rc = srv_coll_require_loaded(rq, c)) < 0)
+		return rc;
+	r->collection_name = q->collection_name;
+	r->primary_field_name = s.pk_field;
+	if (count && (!q->expr || !q->expr[0])) {
+		uint64_t rows;
+		if ((rc = dann_coll_count(c, &rows)) < 0)
+			return rc;
+		return count_result(rq, r, rows);
+	}
+	if ((rc = srv_pkexpr_parse(rq, q->expr, s.pk_field, &keys, &n)) < 0 ||
+	    (rc = live_keys(rq, c, keys, n, &live)) < 0)
+		return rc;
+	if (count)
+		return count_result(rq, r, live);
+	if ((rc = srv_output_resolve(rq, &s, q->output_fields, q->n_output_fields, &os)) < 0 ||
+	    (rc = srv_output_build(rq, c, &s, &os, keys, live, &r->fields_data, &r->n_fields_data)) < 0)
+		return rc;
+	r->output_fields = os.names;
+	r->n_output_fields = os.nnames;
+	return 0;
+}
