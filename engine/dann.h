@@ -113,6 +113,8 @@ typedef void (*dann_progress_fn)(void *arg, const char *phase, uint64_t done, ui
  * vectors (read from SSD during search), an id map and a MANIFEST of
  * checksums. See DESIGN.md, "The disk index" and "Beam search". */
 
+#define DANN_ENTRY_SAMPLE_AUTO UINT64_MAX
+
 struct dann_build_params {
 	enum dann_metric metric;  /* default L2 */
 	uint32_t R;               /* max degree (default 64) */
@@ -123,8 +125,12 @@ struct dann_build_params {
 	uint32_t threads;         /* threads of every phase (PQ training and encoding,
 	                             k-means, graph): 0 = all cores, at most 1024 */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
+	/* Points in the in-RAM entry graph that seeds each search near its
+	 * query (Starling/PipeANN): DANN_ENTRY_SAMPLE_AUTO (the default) is 1%
+	 * of n within [1000, 1000000]; 0 builds none (search from the medoid). */
+	uint64_t entry_sample;
 	/* optional; phases "pq train", "pq encode", "vamana" ("vamana shards"
-	 * when partitioned), "layout" */
+	 * when partitioned), "layout", "entry graph" */
 	dann_progress_fn progress;
 	void *progress_arg;
 	/* Optional: once *cancel is nonzero the build stops (DANN_ECANCELED;
@@ -186,6 +192,7 @@ struct dann_index_info {
 	uint64_t ram_bytes;       /* PQ + maps + cache */
 	uint64_t disk_bytes;      /* all files */
 	int direct;               /* 1 if node reads bypass the page cache */
+	uint64_t entry_points;    /* sample points in the in-RAM entry graph (0: none) */
 };
 int dann_index_info(const struct dann_index *ix, struct dann_index_info *out);
 
@@ -229,6 +236,9 @@ struct dann_search_params {
 	 * leaves the outputs of unfinished queries undefined. */
 	const volatile int *cancel;
 	uint64_t deadline_ns;
+	/* Seeds from the index's entry graph (if it has one) in place of the
+	 * medoid: -1 auto (2 W), 0 none (start at the medoid), N seeds (<= 64). */
+	int entry_seeds;
 };
 
 void dann_search_params_default(struct dann_search_params *p);
