@@ -5,8 +5,11 @@ A stage of bench/run (`bench/run --only sweep` runs it alone), given a
 dataset's base, a query subset with its ground truth and the locality-
 ordered index bench/run's disk stage built. With --plain-index it also
 builds (once) the same index in plain node order. Then:
-  fio     4 KiB O_DIRECT random reads of the index's node file at QD 128 and
-          QD 4 (io_uring), the ceiling the search is held to;
+  fio     4 KiB O_DIRECT random reads of the index's node file (io_uring):
+          one job at QD 128 (one core is its limit here), as many jobs as
+          search threads at QD 128 / jobs each (the disk's limit from that
+          many cores: the ceiling the search is held to, and the figure
+          every "fraction of the disk" uses), and one job at QD 4;
   sweep   T = 1, 2 x inflight = 1, 4, 16, 64, W = 4, cache 0 (every read
           goes to the SSD): recall@10, QPS, latency, reads/query per L;
   reads   reads/query at recall 0.95 and 0.99 for locality vs plain order
@@ -14,7 +17,7 @@ builds (once) the same index in plain node order. Then:
   memory  the search process's peak RSS vs PQ codes + cache + 64 MiB;
 and checks the disk search goals:
   SSD-bound  at recall >= 0.95 with T = 2: QPS x reads/query >= 0.8 x fio
-             IOPS at QD 128;
+             IOPS with 2 jobs (QD 64 each);
   latency    T = 1, inflight = 1, W = 4: mean latency <= 1.3 x mean hops x
              fio mean latency at QD 4.
 Reads go through O_DIRECT (the search never uses the page cache), so the
@@ -78,13 +81,19 @@ def info(path):
             "disk_bytes": os.path.getsize(os.path.join(path, "disk.index"))}
 
 
-def fio(path, qd, secs):
+def fio(path, qd, secs, jobs=1):
+    """fio's random 4 KiB O_DIRECT reads: jobs processes of queue depth qd
+    each, their IOPS summed (group reporting)."""
     out, _, _ = run(["fio", "--name=disk", "--filename=" + os.path.join(path, "disk.index"),
                      "--readonly", "--direct=1", "--rw=randread", "--bs=4k",
-                     "--ioengine=io_uring", "--iodepth=%d" % qd, "--time_based",
+                     "--ioengine=io_uring", "--iodepth=%d" % qd, "--numjobs=%d" % jobs,
+                     "--group_reporting", "--time_based",
                      "--runtime=%g" % secs, "--output-format=json"])
-    j = json.loads(out[out.index("{"):])["jobs"][0]["read"]
-    return {"iops": round(j["iops"]), "mean_lat_us": round(j["lat_ns"]["mean"] / 1000, 1)}
+    j = json.loads(out[out.index("{"):])["jobs"][0]
+    r = j["read"]
+    cpu_s = (j["usr_cpu"] + j["sys_cpu"]) / 100 * secs * jobs
+    return {"jobs": jobs, "iops": round(r["iops"]), "mean_lat_us": round(r["lat_ns"]["mean"] / 1000, 1),
+            "cpu_us_per_read": round(cpu_s * 1e6 / max(1, r["total_ios"]), 2)}
 
 
 def search(idx, q, gt, Ls, T=2, inflight=16, W=4, cache=0, extra=(), rss=False):
@@ -119,10 +128,14 @@ def bench_dataset(a):
     inf = info(idx["locality"])
     fio_secs = 1 if quick else 4
     f128 = emit(dict(bench="fio", dataset=name, qd=128, **fio(idx["locality"], 128, fio_secs)))
+    # The disk's limit from as many cores as the search has threads: the
+    # same total queue depth, spread over T jobs.
+    fN = emit(dict(bench="fio", dataset=name, qd=128 // a.threads,
+                   **fio(idx["locality"], 128 // a.threads, fio_secs, jobs=a.threads)))
     f4 = emit(dict(bench="fio", dataset=name, qd=4, **fio(idx["locality"], 4, fio_secs)))
     Ls = [20, 40, 80] if quick else [10, 20, 30, 40, 60, 80, 120]
     sweep = {}
-    for T in (1, 2):
+    for T in sorted({1, a.threads}):
         for infl in (1, 4, 16, 64):
             rows = search(idx["locality"], q, gt, Ls, T=T, inflight=infl)
             for r in rows:
@@ -143,17 +156,19 @@ def bench_dataset(a):
     # Goals.
     best = None
     for infl in (1, 4, 16, 64):
-        r = at_recall(sweep[(2, infl)], 0.95)
+        r = at_recall(sweep[(a.threads, infl)], 0.95)
         if r and (best is None or r["qps"] * r["mean_reads"] > best[1]["qps"] * best[1]["mean_reads"]):
             best = (infl, r)
     lat = at_recall(sweep[(1, 1)], 0.95) or sweep[(1, 1)][-1]
-    goals = {"bench": "goals", "dataset": name, "fio_qd128_iops": f128["iops"],
+    goals = {"bench": "goals", "dataset": name, "fio_1job_qd128_iops": f128["iops"],
+             "fio_jobs": fN["jobs"], "fio_njobs_iops": fN["iops"],
              "fio_qd4_mean_lat_us": f4["mean_lat_us"]}
     if best:
         iops = best[1]["qps"] * best[1]["mean_reads"]
         goals.update(ssd_inflight=best[0], ssd_L=best[1]["L"], ssd_recall=best[1]["recall"],
-                     ssd_read_iops=round(iops), ssd_ratio=round(iops / f128["iops"], 3),
-                     ssd_goal_met=iops >= 0.8 * f128["iops"])
+                     ssd_read_iops=round(iops), ssd_ratio=round(iops / fN["iops"], 3),
+                     ssd_goal_met=iops >= 0.8 * fN["iops"],
+                     ssd_cpu_us_per_query=best[1].get("cpu_us_per_query"))
     bound_ms = 1.3 * lat["mean_hops"] * f4["mean_lat_us"] / 1000
     goals.update(lat_L=lat["L"], lat_recall=lat["recall"], lat_mean_ms=lat["mean_latency_ms"],
                  lat_hops=lat["mean_hops"], lat_bound_ms=round(bound_ms, 3),
@@ -171,22 +186,25 @@ def bench_dataset(a):
                 goals["reads_%s_cache%s_at%d" % (order, "1pct" if cache else "0", t * 100)] = \
                     r["mean_reads"] if r else None
     emit(goals)
-    report(name, inf, f128, f4, sweep, reads, one_pct, goals)
+    report(name, inf, f128, fN, f4, sweep, reads, one_pct, goals, a.threads)
 
 
-def report(name, inf, f128, f4, sweep, reads, one_pct, g):
+def report(name, inf, f128, fN, f4, sweep, reads, one_pct, g, T):
     say("\n== %s: %d x %d, node file %.1f MiB (O_DIRECT reads)" %
           (name, inf["n"], inf["dim"], inf["disk_bytes"] / 2**20))
-    say("fio 4 KiB randread io_uring: QD128 %d IOPS, QD4 mean latency %.1f us" %
-          (f128["iops"], f4["mean_lat_us"]))
-    say("%2s %8s %5s %7s %9s %9s %9s %8s" % ("T", "inflight", "L", "recall", "QPS", "mean_ms",
-                                                 "p99_ms", "reads/q"))
-    for (T, infl), rows in sorted(sweep.items()):
+    say("fio 4 KiB randread io_uring: 1 job QD128 %d IOPS (%.2f us CPU/read); %d jobs QD%d "
+        "%d IOPS (%.2f us CPU/read); QD4 mean latency %.1f us" %
+        (f128["iops"], f128["cpu_us_per_read"], fN["jobs"], 128 // fN["jobs"], fN["iops"],
+         fN["cpu_us_per_read"], f4["mean_lat_us"]))
+    say("%2s %8s %5s %7s %9s %9s %9s %9s %8s %9s" % ("T", "inflight", "L", "recall", "QPS", "cpu_us/q",
+                                                    "mean_ms", "p99_ms", "reads/q", "disk_frac"))
+    for (t, infl), rows in sorted(sweep.items()):
         for r in rows:
-            say("%2d %8d %5d %7.4f %9.1f %9.3f %9.3f %8.2f" %
-                  (T, infl, r["L"], r["recall"], r["qps"], r["mean_latency_ms"], r["p99_ms"],
-                   r["mean_reads"]))
-    say("reads/query at recall (T 2, inflight 16):")
+            say("%2d %8d %5d %7.4f %9.1f %9.1f %9.3f %9.3f %8.2f %9.3f" %
+                  (t, infl, r["L"], r["recall"], r["qps"], r.get("cpu_us_per_query") or 0,
+                   r["mean_latency_ms"], r["p99_ms"], r["mean_reads"],
+                   r["qps"] * r["mean_reads"] / fN["iops"]))
+    say("reads/query at recall (T %d, inflight 16):" % T)
     say("%-9s %-12s %8s %8s" % ("order", "cache", "@0.95", "@0.99"))
     for order in ORDERS:
         for cache in (0, one_pct):
@@ -194,9 +212,9 @@ def report(name, inf, f128, f4, sweep, reads, one_pct, g):
             f = lambda v: "%8.2f" % v if v is not None else "%8s" % "-"
             say("%-9s %-12s %s %s" % (order, "%d nodes" % cache, f(g[k + "95"]), f(g[k + "99"])))
     if "ssd_ratio" in g:
-        say("SSD-bound: T 2 inflight %d L %d recall %.4f: %d reads/s = %.2f x fio QD128 (goal 0.8): %s" %
-              (g["ssd_inflight"], g["ssd_L"], g["ssd_recall"], g["ssd_read_iops"], g["ssd_ratio"],
-               "met" if g["ssd_goal_met"] else "NOT met"))
+        say("SSD-bound: T %d inflight %d L %d recall %.4f: %d reads/s = %.2f x fio %d jobs (goal 0.8): %s" %
+              (T, g["ssd_inflight"], g["ssd_L"], g["ssd_recall"], g["ssd_read_iops"], g["ssd_ratio"],
+               g["fio_jobs"], "met" if g["ssd_goal_met"] else "NOT met"))
     say("latency: T 1 inflight 1 W 4 L %d recall %.4f: %.3f ms vs 1.3 x %.1f hops x %.1f us = %.3f ms: %s" %
           (g["lat_L"], g["lat_recall"], g["lat_mean_ms"], g["lat_hops"], g["fio_qd4_mean_lat_us"],
            g["lat_bound_ms"], "met" if g["lat_goal_met"] else "NOT met"))
@@ -216,6 +234,8 @@ def main():
     ap.add_argument("--index", required=True, help="the locality-ordered index")
     ap.add_argument("--plain-index", help="where the plain-order twin is (built if missing)")
     ap.add_argument("--quick", action="store_true", help="fewer L values, 1 s of fio")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="search threads, and fio's jobs for the disk's limit")
     a = ap.parse_args()
     DANN = a.dann
     ORDERS = ("locality", "plain") if a.plain_index else ("locality",)

@@ -113,6 +113,8 @@ typedef void (*dann_progress_fn)(void *arg, const char *phase, uint64_t done, ui
  * vectors (read from SSD during search), an id map and a MANIFEST of
  * checksums. See DESIGN.md, "The disk index" and "Beam search". */
 
+#define DANN_ENTRY_SAMPLE_AUTO UINT64_MAX
+
 struct dann_build_params {
 	enum dann_metric metric;  /* default L2 */
 	uint32_t R;               /* max degree (default 64) */
@@ -123,8 +125,12 @@ struct dann_build_params {
 	uint32_t threads;         /* threads of every phase (PQ training and encoding,
 	                             k-means, graph): 0 = all cores, at most 1024 */
 	int locality_order;       /* 1: pack graph neighbours into shared sectors (default 1) */
+	/* Points in the in-RAM entry graph that seeds each search near its
+	 * query (Starling/PipeANN): DANN_ENTRY_SAMPLE_AUTO (the default) is 1%
+	 * of n within [1000, 1000000]; 0 builds none (search from the medoid). */
+	uint64_t entry_sample;
 	/* optional; phases "pq train", "pq encode", "vamana" ("vamana shards"
-	 * when partitioned), "layout" */
+	 * when partitioned), "layout", "entry graph" */
 	dann_progress_fn progress;
 	void *progress_arg;
 	/* Optional: once *cancel is nonzero the build stops (DANN_ECANCELED;
@@ -186,6 +192,7 @@ struct dann_index_info {
 	uint64_t ram_bytes;       /* PQ + maps + cache */
 	uint64_t disk_bytes;      /* all files */
 	int direct;               /* 1 if node reads bypass the page cache */
+	uint64_t entry_points;    /* sample points in the in-RAM entry graph (0: none) */
 };
 int dann_index_info(const struct dann_index *ix, struct dann_index_info *out);
 
@@ -229,6 +236,9 @@ struct dann_search_params {
 	 * leaves the outputs of unfinished queries undefined. */
 	const volatile int *cancel;
 	uint64_t deadline_ns;
+	/* Seeds from the index's entry graph (if it has one) in place of the
+	 * medoid: -1 auto (2 W), 0 none (start at the medoid), N seeds (<= 64). */
+	int entry_seeds;
 };
 
 void dann_search_params_default(struct dann_search_params *p);
@@ -474,8 +484,11 @@ int dann_coll_list(struct dann_db *db, char ***names, size_t *n);
 int dann_coll_get(struct dann_db *db, const char *name, struct dann_coll **out);
 int dann_coll_schema(struct dann_coll *c, struct dann_schema *out);
 /* Changes the index parameters for segments sealed from now on; when the
- * metric changes, existing sealed segments are rebuilt in the background
- * (searches use the old ones until each swap). */
+ * metric changes, existing flushed segments are rebuilt in the background
+ * with the new parameters while searches (and dann_coll_schema) keep the
+ * old metric; when all are rebuilt, one step swaps them in and the whole
+ * collection answers by the new metric. dann_coll_flush waits for it. A
+ * call keeping the current metric calls off a change still pending. */
 int dann_coll_set_index(struct dann_coll *c, const struct dann_index_params *ip);
 /* Small durable key/value properties of a collection (the server keeps its
  * index name, load state and such here). get: DANN_ENOTFOUND if unset;
@@ -515,7 +528,11 @@ struct dann_coll_search_stats {
  * write acknowledged before the call. stats may be NULL. */
 int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
 		     int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats);
-/* nq queries: query i's results at keys[i*k], dists[i*k], found[i]. */
+/* nq queries: query i's results at keys[i*k], dists[i*k], found[i]; the
+ * same as nq dann_coll_search calls, faster: each flushed segment takes
+ * the queries in one disk batch (p->threads threads, p->inflight queries
+ * in flight on each). stats[i].latency_ns is the time of the part of the
+ * batch (up to 1024 queries) that held query i. */
 int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t nq,
 			   const struct dann_coll_search_params *p, int64_t *keys, float *dists,
 			   uint32_t *found, struct dann_coll_search_stats *stats);
@@ -565,8 +582,9 @@ int dann_coll_count_filter(struct dann_coll *c, const char *filter, uint64_t *ro
 /* Seals the growing segment and waits until every sealed segment is a
  * flushed disk index (and the WAL is checkpointed past them). */
 int dann_coll_flush(struct dann_coll *c);
-/* Compacts now and waits: segments with many deletes and runs of small
- * ones are rewritten without their deleted rows. */
+/* Compacts now and waits: segments with deletes and runs of segments not
+ * yet full (a compacted segment holds up to 8 seal thresholds) are
+ * rewritten, merged, without their deleted rows. */
 int dann_coll_compact(struct dann_coll *c);
 
 

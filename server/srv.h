@@ -40,6 +40,13 @@ struct srv_config {
 	uint32_t nusers;
 	struct srv_user users[SRV_USERS_MAX];
 	int log_level;                  /* enum dann_log_level */
+	/* The catalog's Raft group (srv_meta.h) */
+	uint64_t node_id;               /* this node's id (1) */
+	char raft_listen[SRV_ADDR_MAX]; /* Raft on HOST:PORT, meta requests on PORT+1 ("": one voter) */
+	char peers[4096];               /* "ID@HOST:PORT,..." the initial members ("": one voter) */
+	uint32_t raft_heartbeat_ms;     /* Raft heartbeat (5) */
+	uint32_t raft_election_ms;      /* Raft election timeout (1000) */
+	uint32_t raft_wait_ms;          /* startup: wait this long for the catalog to catch up (60000) */
 };
 
 /* Fills c with the defaults (listen 127.0.0.1:19530, metrics

@@ -7,10 +7,12 @@
 #include <time.h>
 
 #include "srv_impl.h"
+#include "srv_meta.h"
 #include "srv_status.h"
 
 int srv_coll_get(struct srv_req *rq, const char *name, struct dann_coll **out)
 {
+	uint64_t owner = 0;
 	int rc;
 
 	if (!name || !name[0])
@@ -18,6 +20,10 @@ int srv_coll_get(struct srv_req *rq, const char *name, struct dann_coll **out)
 				"collection name should not be empty");
 	rq->coll = name;
 	rc = dann_coll_get(rq->srv->db, name, out);
+	if (rc == DANN_ENOTFOUND && srv_meta_owner(rq->srv->meta, name, &owner))
+		return srv_fail(rq, SRV_M_UNAVAILABLE, DANN_EUNSUPPORTED,
+				"collection %s is served by node %llu of the cluster: send its requests there",
+				name, (unsigned long long)owner);
 	if (rc == DANN_ENOTFOUND)
 		return srv_fail(rq, SRV_M_COLL_NOT_FOUND, rc, "collection not found[collection=%s]", name);
 	return rc;

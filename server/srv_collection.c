@@ -16,6 +16,7 @@
 #include "srv_coll.h"
 #include "srv_handlers.h"
 #include "srv_impl.h"
+#include "srv_meta.h"
 #include "srv_schema.h"
 #include "srv_status.h"
 
@@ -115,6 +116,12 @@ int srv_h_has_collection(struct srv_req *rq, const void *in, void *out)
 	struct dann_coll *c;
 	int rc = srv_coll_get(rq, q->collection_name, &c);
 
+	if (rc == DANN_EUNSUPPORTED) { /* another node's (srv_meta.h) */
+		rq->mcode = 0;
+		dann_clear_error();
+		r->value = 1;
+		return 0;
+	}
 	if (rc == DANN_ENOTFOUND) {
 		rq->mcode = 0;
 		dann_clear_error();
@@ -162,8 +169,17 @@ int srv_h_show_collections(struct srv_req *rq, const void *in, void *out)
 	size_t n = 0, k = 0;
 	int rc;
 
+	struct srv_meta_remote *rem = NULL;
+	size_t nrem = 0;
+
 	if ((rc = dann_coll_list(rq->srv->db, &names, &n)) < 0)
 		return rc;
+	/* in a cluster, the other nodes' collections too (srv_meta.h) */
+	if ((rc = srv_meta_remote(rq->srv->meta, &rem, &nrem)) < 0) {
+		free(names);
+		return rc;
+	}
+	n += nrem;
 	r->collection_names = srv_arena_alloc(rq->arena, (n + 1) * sizeof *r->collection_names);
 	r->collection_ids = srv_arena_alloc(rq->arena, (n + 1) * sizeof *r->collection_ids);
 	r->created_timestamps = srv_arena_alloc(rq->arena, (n + 1) * sizeof *r->created_timestamps);
@@ -173,8 +189,22 @@ int srv_h_show_collections(struct srv_req *rq, const void *in, void *out)
 	if (!r->collection_names || !r->collection_ids || !r->created_timestamps ||
 	    !r->created_utc_timestamps || !r->inmemory_percentages || !r->query_service_available) {
 		free(names);
+		free(rem);
 		return DANN_ENOMEM;
 	}
+	n -= nrem;
+	for (size_t i = 0; i < nrem; i++) {
+		if (q->type == MILVUS__PROTO__MILVUS__SHOW_TYPE__InMemory && !rem[i].loaded)
+			continue;
+		r->collection_names[k] = srv_arena_strdup(rq->arena, rem[i].name);
+		r->collection_ids[k] = srv_coll_id(rem[i].name);
+		r->created_timestamps[k] = hybrid_ts(rem[i].created_ms);
+		r->created_utc_timestamps[k] = rem[i].created_ms;
+		r->inmemory_percentages[k] = rem[i].loaded ? 100 : 0;
+		r->query_service_available[k] = rem[i].loaded;
+		k++;
+	}
+	free(rem);
 	for (size_t i = 0; i < n; i++) {
 		struct dann_coll *c;
 		char buf[PROP_BUF];

@@ -97,6 +97,12 @@ int srv_config_set(struct srv_config *c, const char *key_in, const char *v)
 	if (!strcmp(key, "build_threads")) return set_u32(&c->build_threads, key, v, 0, 1024);
 	if (!strcmp(key, "cache_bytes")) return set_u64(&c->cache_bytes, key, v, 0, UINT64_MAX >> 10);
 	if (!strcmp(key, "user")) return set_user(c, v);
+	if (!strcmp(key, "node_id")) return set_u64(&c->node_id, key, v, 1, UINT32_MAX);
+	if (!strcmp(key, "raft_listen")) return set_str(c->raft_listen, sizeof c->raft_listen, key, v);
+	if (!strcmp(key, "peers")) return set_str(c->peers, sizeof c->peers, key, v);
+	if (!strcmp(key, "raft_heartbeat_ms")) return set_u32(&c->raft_heartbeat_ms, key, v, 1, 10000);
+	if (!strcmp(key, "raft_election_ms")) return set_u32(&c->raft_election_ms, key, v, 50, 600000);
+	if (!strcmp(key, "raft_wait_ms")) return set_u32(&c->raft_wait_ms, key, v, 1000, 3600000);
 	if (!strcmp(key, "auth")) {
 		if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on")) c->auth = 1;
 		else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off")) c->auth = 0;
@@ -211,6 +217,18 @@ const char *srv_config_usage(void)
 	       "  auth true|false       require user and password on every call (false)\n"
 	       "  user NAME:HASH        a user with an argon2 password hash (repeatable)\n"
 	       "  log_level LEVEL       error, warning, info or debug (info)\n"
+	       "\n"
+	       "The catalog (collections, segments) lives in a Raft group in DIR/meta: one\n"
+	       "voter by default. A cluster gives each dannd an id and the same member list;\n"
+	       "a collection belongs to the node that created it, every node lists them all:\n"
+	       "  node_id N             this node's id (1)\n"
+	       "  raft_listen HOST:PORT Raft on PORT, catalog requests on PORT+1 (this node's\n"
+	       "                        entry of peers; alone: a one-voter group at that address)\n"
+	       "  peers ID@HOST:PORT,.. the initial members, this node among them\n"
+	       "  raft_heartbeat_ms N   Raft heartbeat (5: a one-voter group commits once a tick)\n"
+	       "  raft_election_ms N    Raft election timeout (1000)\n"
+	       "  raft_wait_ms N        a restarted node waits this long for a leader to bring its\n"
+	       "                        catalog up to date before serving (60000)\n"
 	       "\n"
 	       "SIGTERM or SIGINT: stop accepting, finish or cancel in-flight calls, close the\n"
 	       "data directory with every acknowledged write durable, exit 0.\n";

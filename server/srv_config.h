@@ -6,7 +6,8 @@
  * data_dir, listen, metrics, workers, cq_threads, queue_max, max_recv_bytes,
  * max_send_bytes, grace_ms, slow_ms, build_threads, cache_bytes, tls_cert,
  * tls_key, auth (true/false), user (name:argon2-hash, repeatable),
- * log_level (error/warning/info/debug). The command line wins over the file.
+ * log_level (error/warning/info/debug), node_id, raft_listen, peers,
+ * raft_heartbeat_ms, raft_election_ms, raft_wait_ms. The command line wins over the file.
  */
 #ifndef SRV_CONFIG_H
 #define SRV_CONFIG_H

@@ -19,10 +19,12 @@
 
 struct srv_pool;
 struct srv_metrics;
+struct srv_meta;
 
 struct srv {
 	struct srv_config cfg;
 	struct dann_db *db;
+	struct srv_meta *meta;          /* the catalog's Raft node (srv_meta.h) */
 	grpc_server *server;
 	grpc_completion_queue *cq;
 	int port;

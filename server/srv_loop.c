@@ -29,6 +29,7 @@
 #include "log.h"
 #include "srv_call.h"
 #include "srv_impl.h"
+#include "srv_meta.h"
 #include "srv_metrics.h"
 #include "srv_pool.h"
 #include "srv_tls.h"
@@ -92,6 +93,10 @@ void srv_config_default(struct srv_config *c)
 	c->grace_ms = 5000;
 	c->slow_ms = 1000;
 	c->log_level = DANN_LOG_INFO;
+	c->node_id = 1;
+	c->raft_heartbeat_ms = 5;
+	c->raft_election_ms = 1000;
+	c->raft_wait_ms = 60000;
 }
 
 static int check_config(const struct srv_config *c)
@@ -185,9 +190,13 @@ int srv_open(const struct srv_config *c, struct srv **out)
 	gpr_set_log_function(grpc_log_hook);
 	grpc_init();
 
+	if ((rc = srv_meta_open(c, &s->meta)) < 0)
+		goto fail;
 	dann_db_params_default(&dp);
 	dp.threads = c->build_threads;
 	dp.cache_bytes = c->cache_bytes;
+	dp.catalog = srv_meta_catalog();
+	dp.catalog_ctx = s->meta;
 	if ((rc = dann_db_open(c->data_dir, &dp, &s->db)) < 0) {
 		rc = dann_fail_wrap(rc, "dannd: data dir %s", c->data_dir);
 		goto fail;
@@ -286,6 +295,7 @@ void srv_close(struct srv *s)
 	srv_metrics_free(s->metrics);
 	if (s->db)
 		dann_db_close(s->db);
+	srv_meta_close(s->meta);
 	grpc_shutdown();
 	pthread_mutex_destroy(&s->shutdown_lock);
 	pthread_cond_destroy(&s->shutdown_cond);

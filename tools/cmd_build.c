@@ -17,7 +17,7 @@
 static const char build_help[] =
 	"usage: dann build --data FILE --out DIR [--metric l2|ip|cosine] [-R 64] [-L 100]\n"
 	"                  [--alpha 1.2] [--pq-bytes B] [--build-ram GiB] [--threads N]\n"
-	"                  [--order locality|plain]\n"
+	"                  [--order locality|plain] [--entry-sample auto|N]\n"
 	"\n"
 	"Builds a disk index of the vectors in FILE (.fbin/.u8bin/.i8bin/.fvecs/.bvecs)\n"
 	"into DIR, which must not exist: PQ codes (--pq-bytes bytes per vector,\n"
@@ -26,7 +26,9 @@ static const char build_help[] =
 	"sector-aligned) read by `dann search`. The directory appears only once\n"
 	"complete. --build-ram refuses a build estimated to need more memory;\n"
 	"--order plain keeps nodes in id order instead of packing graph neighbours\n"
-	"into shared sectors.\n";
+	"into shared sectors. --entry-sample N keeps an in-RAM graph over N sampled\n"
+	"points that starts each search near its query (auto: 1% of the points,\n"
+	"1000 to 1000000; 0: none, searches start at the medoid).\n";
 
 static double now_s(void)
 {
@@ -35,10 +37,60 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+#define BUILD_MAX_PHASES 16
+
+/* Wall time per build phase, from the progress hook: time runs to the
+ * phase last reported until another is, so the figures add up to the
+ * build and a sizing estimate can scale each by what it grows with. A
+ * phase reported in turns with another (the partitioned build's "vamana
+ * shards" and "vamana") adds up under its name. */
+struct phase_clock {
+	struct progress pb;
+	const char *name[BUILD_MAX_PHASES];
+	double secs[BUILD_MAX_PHASES];
+	unsigned n, cur;
+	double since;
+};
+
+static void phase_switch(struct phase_clock *pc, const char *phase, double t)
+{
+	unsigned i;
+
+	if (pc->n)
+		pc->secs[pc->cur] += t - pc->since;
+	pc->since = t;
+	for (i = 0; i < pc->n && strcmp(pc->name[i], phase) != 0; i++)
+		;
+	if (i == pc->n && pc->n < BUILD_MAX_PHASES)
+		pc->name[pc->n++] = phase; /* the library's phase names are string literals */
+	if (i < pc->n)
+		pc->cur = i;
+}
+
+static void phase_update(void *arg, const char *phase, uint64_t done, uint64_t total)
+{
+	struct phase_clock *pc = arg;
+
+	if (pc->n == 0 || strcmp(pc->name[pc->cur], phase) != 0)
+		phase_switch(pc, phase, now_s());
+	progress_update(&pc->pb, phase, done, total);
+}
+
+static void phase_print(struct phase_clock *pc, double end)
+{
+	if (pc->n)
+		pc->secs[pc->cur] += end - pc->since;
+	printf("phases:");
+	for (unsigned i = 0; i < pc->n; i++)
+		printf("%s %s %.1f s", i ? "," : "", pc->name[i], pc->secs[i]);
+	printf("\n");
+}
+
 static int parse(int argc, char **argv, struct dann_build_params *p, const char **data,
 		 const char **out)
 {
-	enum { O_DATA = 256, O_OUT, O_METRIC, O_ALPHA, O_PQ, O_RAM, O_THREADS, O_ORDER, O_HELP };
+	enum { O_DATA = 256, O_OUT, O_METRIC, O_ALPHA, O_PQ, O_RAM, O_THREADS, O_ORDER, O_ENTRY,
+	       O_HELP };
 	static const struct option longs[] = {
 		{ "data", required_argument, 0, O_DATA },
 		{ "out", required_argument, 0, O_OUT },
@@ -48,6 +100,7 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 		{ "build-ram", required_argument, 0, O_RAM },
 		{ "threads", required_argument, 0, O_THREADS },
 		{ "order", required_argument, 0, O_ORDER },
+		{ "entry-sample", required_argument, 0, O_ENTRY },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -104,6 +157,14 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 				return cmd_usage_error("build", "--order: '%s', expected locality or plain",
 						       optarg);
 			break;
+		case O_ENTRY:
+			if (!strcmp(optarg, "auto"))
+				p->entry_sample = DANN_ENTRY_SAMPLE_AUTO;
+			else if (cmd_parse_u64("build", "--entry-sample", optarg, UINT32_MAX, &v) < 0)
+				return 2;
+			else
+				p->entry_sample = v;
+			break;
 		case 'h':
 		case O_HELP: fputs(build_help, stdout); return -1;
 		default: return cmd_usage_error("build", "unknown option '%s'", argv[optind - 1]);
@@ -123,7 +184,7 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 static int run_build(int argc, char **argv)
 {
 	struct dann_build_params p;
-	struct progress pb;
+	struct phase_clock pc = { 0 };
 	struct rusage ru;
 	const char *data, *out;
 	double t0;
@@ -132,17 +193,18 @@ static int run_build(int argc, char **argv)
 	dann_build_params_default(&p);
 	if ((rc = parse(argc, argv, &p, &data, &out)))
 		return rc < 0 ? 0 : rc;
-	progress_init(&pb, "build");
-	p.progress = progress_update;
-	p.progress_arg = &pb;
+	progress_init(&pc.pb, "build");
+	p.progress = phase_update;
+	p.progress_arg = &pc;
 	t0 = now_s();
 	rc = dann_index_build(data, out, &p);
-	progress_finish(&pb);
+	progress_finish(&pc.pb);
 	if (rc < 0)
 		return cmd_fail_lib("build", rc);
 	getrusage(RUSAGE_SELF, &ru);
 	printf("built %s from %s in %.1f s; peak RSS %.1f MiB\n", out, data, now_s() - t0,
 	       (double)ru.ru_maxrss / 1024.0);
+	phase_print(&pc, now_s());
 	return 0;
 }
 

@@ -2,8 +2,8 @@
  * cmd_search.c — `dann search`: runs a query file against a disk index
  * (--index DIR) or a collection (--data-dir D --name C, see search_coll.c)
  * for one or more list sizes L and prints, per L, recall@k against ground
- * truth, QPS, latency (mean, p50, p99), mean reads and hops per query and
- * the node cache's hit rate (a collection: segments visited per query
+ * truth, QPS, CPU time per query, latency (mean, p50, p99), mean reads and
+ * hops per query and the node cache's hit rate (a collection: segments visited per query
  * instead of hops and cache); --json prints the same as a JSON array.
  *
  * Every L runs the whole query set through one batch call with T threads
@@ -30,15 +30,17 @@ static const char search_help[] =
 	"usage: dann search --index DIR --queries FILE [--gt FILE] [-k 10]\n"
 	"                   [-L 10,20,40,80,160] [-W 4] [-T 2] [--inflight 16]\n"
 	"                   [--cache-nodes N | --cache-mib MIB] [--io uring|aio|pread]\n"
-	"                   [--buffered] [--sector-expand auto|on|off] [--json]\n"
+	"                   [--buffered] [--sector-expand auto|on|off]\n"
+	"                   [--entry-seeds auto|N] [--json]\n"
 	"       dann search --data-dir D --name C --queries FILE [--gt FILE] [-k 10]\n"
 	"                   [-L ...] [-W 4] [-T 2] [--inflight 16] [--filter EXPR] [--json]\n"
 	"\n"
 	"Searches every query of FILE (.fbin/.u8bin/.i8bin/.fvecs/.bvecs, same\n"
 	"dimension as the index) for its k nearest neighbours, once per list size L,\n"
 	"and prints one row per L: recall@k (with --gt, an .ibin of true ids, at\n"
-	"least k per query), QPS, mean/p50/p99 latency in ms, mean SSD reads and\n"
-	"hops per query, and the node cache's hit rate.\n"
+	"least k per query), QPS, CPU time per query (user + system, in us),\n"
+	"mean/p50/p99 latency in ms, mean SSD reads and hops per query, and the\n"
+	"node cache's hit rate.\n"
 	"\n"
 	"With --data-dir and --name it searches collection C of data directory D\n"
 	"(every segment, growing and flushed) instead: recall compares primary keys\n"
@@ -57,9 +59,11 @@ static const char search_help[] =
 	"  --buffered       read through the page cache instead of O_DIRECT\n"
 	"  --sector-expand  expand the other nodes of each read sector (default:\n"
 	"                   auto, on for locality-ordered indexes)\n"
+	"  --entry-seeds N  start from the N points of the index's entry graph\n"
+	"                   nearest the query (auto: 2 W; 0: from the medoid)\n"
 	"  --json           a JSON array, one object per L with keys L, recall, qps,\n"
-	"                   mean_latency_ms, p50_ms, p99_ms, mean_reads, mean_hops,\n"
-	"                   cache_hit_rate\n";
+	"                   mean_latency_ms, p50_ms, p99_ms, mean_reads,\n"
+	"                   cpu_us_per_query, mean_hops, cache_hit_rate\n";
 
 static int parse_Ls(const char *s, struct search_opts *o)
 {
@@ -86,7 +90,7 @@ static int parse_Ls(const char *s, struct search_opts *o)
 static int parse_args(int argc, char **argv, struct search_opts *o)
 {
 	enum { O_INDEX = 256, O_QUERIES, O_GT, O_INFLIGHT, O_CACHE, O_CACHE_MIB, O_IO, O_JSON,
-	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_FILTER, O_HELP };
+	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_ENTRY, O_FILTER, O_HELP };
 	static const struct option longs[] = {
 		{ "index", required_argument, 0, O_INDEX },
 		{ "data-dir", required_argument, 0, O_DATA_DIR },
@@ -101,6 +105,7 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 		{ "json", no_argument, 0, O_JSON },
 		{ "buffered", no_argument, 0, O_BUFFERED },
 		{ "sector-expand", required_argument, 0, O_SECTOR },
+		{ "entry-seeds", required_argument, 0, O_ENTRY },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -113,6 +118,7 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 	o->T = 2;
 	o->inflight = 16;
 	o->sector_expand = -1;
+	o->entry_seeds = -1;
 	parse_Ls("10,20,40,80,160", o);
 	optind = 1;
 	opterr = 0;
@@ -158,6 +164,16 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 				return cmd_usage_error("search", "--sector-expand: '%s', expected auto, on or off",
 						       optarg);
 			break;
+		case O_ENTRY: {
+			unsigned long long v;
+			if (!strcmp(optarg, "auto"))
+				o->entry_seeds = -1;
+			else if (cmd_parse_u64("search", "--entry-seeds", optarg, 64, &v) < 0)
+				return 2;
+			else
+				o->entry_seeds = (int)v;
+			break;
+		}
 		case 'h':
 		case O_HELP: fputs(search_help, stdout); return -1;
 		default:
@@ -174,9 +190,10 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 					       "--data-dir D --name C");
 	if (!o->index && (!o->data_dir) != (!o->name))
 		return cmd_usage_error("search", "a collection needs both --data-dir D and --name C");
-	if (o->data_dir && (o->cache_nodes || o->cache_mib || o->backend || o->buffered || o->sector_expand != -1))
-		return cmd_usage_error("search", "--cache-nodes, --cache-mib, --io, --buffered and --sector-expand "
-					       "apply to --index; a collection's segments are opened by the data directory");
+	if (o->data_dir && (o->cache_nodes || o->cache_mib || o->backend || o->buffered || o->sector_expand != -1 ||
+			    o->entry_seeds != -1))
+		return cmd_usage_error("search", "--cache-nodes, --cache-mib, --io, --buffered, --sector-expand and "
+					       "--entry-seeds apply to --index; a collection's segments are opened by the data directory");
 	if ((!o->index && !o->data_dir) || !o->queries)
 		return cmd_usage_error("search", "--index DIR (or --data-dir D --name C) and --queries FILE "
 					       "are required");
@@ -194,13 +211,14 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 /* Keys of the results (dann_index_key of each id; none past found). */
 static void summarize(struct dann_index *ix, const struct search_opts *o, uint64_t nq,
 		      const uint32_t *ids, const uint32_t *found, const struct dann_search_stats *st,
-		      const int32_t *gt, uint32_t gt_k, double secs, int64_t *keys, uint64_t *lat,
-		      struct search_row *r)
+		      const int32_t *gt, uint32_t gt_k, double secs, double cpu_secs, int64_t *keys,
+		      uint64_t *lat, struct search_row *r)
 {
 	uint64_t reads = 0, hops = 0, cached = 0;
 	uint32_t k = (uint32_t)o->k;
 	struct search_run run = { .nq = nq, .k = k, .keys = keys, .found = found, .lat_ns = lat,
-				  .gt = gt, .gt_k = gt_k, .secs = secs };
+				  .gt = gt, .gt_k = gt_k, .secs = secs,
+				  .cpu_secs = cpu_secs };
 
 	for (uint64_t i = 0; i < nq; i++) {
 		reads += st[i].reads;
@@ -267,23 +285,28 @@ static int run_search(int argc, char **argv)
 	sp.inflight = (uint32_t)o.inflight;
 	sp.io_backend = o.backend;
 	sp.sector_expand = o.sector_expand;
+	sp.entry_seeds = o.entry_seeds;
 	for (uint32_t i = 0; i < o.nL; i++) {
-		double t0;
+		double t0, c0;
 		sp.L = o.Ls[i];
+		c0 = search_cpu_s();
 		t0 = search_now_s();
 		if ((rc = dann_search_batch(ix, queries, nq, &sp, ids, dists, found, st)) < 0) {
 			status = cmd_fail_lib("search", rc);
 			goto out;
 		}
 		rows[i].L = sp.L;
-		summarize(ix, &o, nq, ids, found, st, gt, gt_k, search_now_s() - t0, keys, lat, &rows[i]);
+		summarize(ix, &o, nq, ids, found, st, gt, gt_k, search_now_s() - t0,
+			  search_cpu_s() - c0, keys, lat, &rows[i]);
 	}
 	if (!o.json)
 		printf("# %s: %llu points, dim %u, R %u, %s order; %llu queries, k %llu, W %llu, "
-		       "T %llu, inflight %llu; cache %llu nodes; reads %s; %s\n",
+		       "T %llu, inflight %llu; cache %llu nodes; entry graph %llu points (%s); "
+		       "reads %s; %s\n",
 		       o.index, (unsigned long long)info.n, info.dim, info.R,
 		       info.locality_order ? "locality" : "plain", (unsigned long long)nq, o.k, o.W,
 		       o.T, o.inflight, (unsigned long long)info.cache_nodes,
+		       (unsigned long long)info.entry_points, o.entry_seeds ? "seeds" : "off",
 		       info.direct ? "O_DIRECT" : "buffered (page cache)", dann_index_io(ix));
 	search_print_rows(o.json, rows, o.nL);
 	status = 0;

@@ -56,15 +56,17 @@ int search_collection(const struct search_opts *o)
 		struct search_run run = { .nq = nq, .k = sp.k, .keys = keys, .found = found, .lat_ns = lat,
 					  .gt = gt, .gt_k = gt_k };
 		uint64_t reads = 0, segs = 0;
-		double t0;
+		double t0, c0;
 
 		sp.L = o->Ls[i];
+		c0 = search_cpu_s();
 		t0 = search_now_s();
 		if ((rc = dann_coll_search_batch(cc.c, queries, nq, &sp, keys, dists, found, st)) < 0) {
 			cmd_fail_lib("search", rc);
 			goto out;
 		}
 		run.secs = search_now_s() - t0;
+		run.cpu_secs = search_cpu_s() - c0;
 		for (uint64_t q = 0; q < nq; q++) {
 			reads += st[q].reads;
 			segs += st[q].segments;

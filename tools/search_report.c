@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "../engine/dann.h"
@@ -94,6 +95,16 @@ double search_now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+double search_cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return NAN;
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
+}
+
 void search_row_fill(const struct search_run *run, struct search_row *r)
 {
 	uint64_t hits = 0, lat_sum = 0, nq = run->nq;
@@ -113,6 +124,7 @@ void search_row_fill(const struct search_run *run, struct search_row *r)
 	qsort(run->lat_ns, nq, sizeof *run->lat_ns, cmp_u64);
 	r->recall = run->gt ? (double)hits / ((double)nq * k) : NAN;
 	r->qps = (double)nq / run->secs;
+	r->cpu_us = run->cpu_secs * 1e6 / (double)nq;
 	r->mean_ms = (double)lat_sum / (double)nq / 1e6;
 	r->p50_ms = (double)run->lat_ns[(nq - 1) / 2] / 1e6;
 	r->p99_ms = (double)run->lat_ns[(uint64_t)((double)(nq - 1) * 0.99)] / 1e6;
@@ -137,6 +149,7 @@ static void print_json(const struct search_row *rows, uint32_t n)
 		printf(", \"qps\": %.1f, \"mean_latency_ms\": %.4f, \"p50_ms\": %.4f, "
 		       "\"p99_ms\": %.4f, \"mean_reads\": %.2f",
 		       r->qps, r->mean_ms, r->p50_ms, r->p99_ms, r->reads);
+		json_num("cpu_us_per_query", r->cpu_us, "%.1f");
 		json_num("mean_hops", r->hops, "%.2f");
 		json_num("cache_hit_rate", r->hit_rate, "%.4f");
 		if (!isnan(r->segments))
@@ -162,13 +175,15 @@ void search_print_rows(int json, const struct search_row *rows, uint32_t n)
 		print_json(rows, n);
 		return;
 	}
-	printf("%6s %9s %10s %9s %9s %9s %10s %9s %9s%s\n", "L", "recall@k", "QPS", "mean_ms",
-	       "p50_ms", "p99_ms", "reads/q", "hops/q", "cache%", segs ? "    segs/q" : "");
+	printf("%6s %9s %10s %9s %9s %9s %9s %10s %9s %9s%s\n", "L", "recall@k", "QPS", "cpu_us/q",
+	       "mean_ms", "p50_ms", "p99_ms", "reads/q", "hops/q", "cache%", segs ? "    segs/q" : "");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct search_row *r = &rows[i];
 		printf("%6u ", r->L);
 		cell(r->recall, "%9.4f", 9);
-		printf(" %10.1f %9.3f %9.3f %9.3f %10.2f ", r->qps, r->mean_ms, r->p50_ms, r->p99_ms, r->reads);
+		printf(" %10.1f ", r->qps);
+		cell(r->cpu_us, "%9.1f", 9);
+		printf(" %9.3f %9.3f %9.3f %10.2f ", r->mean_ms, r->p50_ms, r->p99_ms, r->reads);
 		cell(r->hops, "%9.2f", 9);
 		printf(" ");
 		cell(isnan(r->hit_rate) ? NAN : 100 * r->hit_rate, "%8.1f%%", 9);

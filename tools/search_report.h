@@ -19,7 +19,7 @@ struct search_opts {
 	uint32_t Ls[SEARCH_MAX_LS];
 	uint32_t nL;
 	int backend;
-	int buffered, json, sector_expand;
+	int buffered, json, sector_expand, entry_seeds;
 };
 
 /* One printed row. NAN in hops / hit_rate / segments: not measured for
@@ -27,6 +27,7 @@ struct search_opts {
 struct search_row {
 	uint32_t L;
 	double recall, qps, mean_ms, p50_ms, p99_ms, reads, hops, hit_rate, segments;
+	double cpu_us;             /* user + system CPU time per query, in us */
 };
 
 /* Per-query results of one L, for search_row_fill. keys[i*k + a] is the
@@ -41,6 +42,7 @@ struct search_run {
 	const int32_t *gt;         /* NULL: no recall */
 	uint32_t gt_k;
 	double secs;               /* wall time of the batch */
+	double cpu_secs;           /* user + system CPU time of the batch (search_cpu_s) */
 };
 
 /* Queries as float32, checked against dim. */
@@ -56,5 +58,9 @@ void search_row_fill(const struct search_run *run, struct search_row *r);
 void search_print_rows(int json, const struct search_row *rows, uint32_t n);
 
 double search_now_s(void);
+/* The process's user + system CPU time so far (getrusage), in seconds:
+ * the difference around a batch is what the search cost the cores, which
+ * QPS alone hides when the disk, not the CPU, is the limit. */
+double search_cpu_s(void);
 
 #endif

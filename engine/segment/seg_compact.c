@@ -2,10 +2,12 @@
  * seg_compact.c — rewriting flushed segments without their deleted rows.
  *
  * A pass picks flushed segments whose deleted fraction passes
- * SEG_COMPACT_DELETED (any deletes at all when forced) and, when at least
- * two are small (under half the seal threshold), the small ones; their
- * live rows at the start are written as one new segment (seg_segfile.c)
- * without the collection lock. The swap, under c->mu, carries over deletes
+ * SEG_COMPACT_DELETED (any deletes at all when forced) and runs of small
+ * ones (see small(): in the background at least SEG_COMPACT_MIN_RUN of
+ * them, forced two), smallest first, as many as fit in one segment of at
+ * most SEG_COMPACT_GROWTH seal thresholds; their live rows at the start
+ * are written as one new segment (seg_segfile.c) without the collection
+ * lock. The swap, under c->mu, carries over deletes
  * made meanwhile (a row deleted since the start is deleted in the new
  * segment too), points the PK index at the new rows, records the new
  * segment and drops the old ones in one catalog step, and publishes the
@@ -28,39 +30,74 @@ struct pick {
 	size_t n;
 };
 
-static bool small(const struct dann_coll *c, const struct seg *s)
+static uint64_t live_rows(const struct seg *s)
 {
-	return s->nrows - s->ndel < c->seal_rows / 2;
+	return s->nrows - s->ndel;
+}
+
+/* Rows one compacted segment may hold: SEG_COMPACT_GROWTH growing
+ * segments' worth (the seal threshold in rows or in bytes, whichever
+ * comes first). Sealing is kept small so inserts never wait on a large
+ * build; merging up to this size is what keeps a search's segment count
+ * low, as each segment costs a search a whole graph walk. */
+static uint64_t max_rows(const struct dann_coll *c)
+{
+	uint64_t seal = c->seal_rows, by_bytes = c->seal_bytes / (c->row_bytes ? c->row_bytes : 1);
+
+	if (by_bytes && by_bytes < seal)
+		seal = by_bytes;
+	return SEG_COMPACT_GROWTH * (seal ? seal : 1);
+}
+
+/* Small: room left to merge into. In the background, below half the
+ * most a segment may hold, so one row is rewritten a few times at most;
+ * a forced compaction merges anything not yet full. */
+static bool small(const struct dann_coll *c, const struct seg *s, int force)
+{
+	return live_rows(s) < (force ? max_rows(c) : max_rows(c) / 2);
+}
+
+static int cmp_live(const void *a, const void *b)
+{
+	uint64_t x = live_rows(*(struct seg *const *)a), y = live_rows(*(struct seg *const *)b);
+
+	return (x > y) - (x < y);
 }
 
 static void choose(struct dann_coll *c, int force, struct pick *pk)
 {
-	size_t nsmall = 0, ndel = 0;
-	uint64_t live = 0;
+	struct seg *cand[COMPACT_MAX_INPUTS];
+	size_t ncand = 0, nsmall = 0, ndel = 0;
+	uint64_t live = 0, cap = max_rows(c);
 
 	pk->n = 0;
 	for (size_t i = 0; i < c->ver->n; i++) {
 		struct seg *s = c->ver->s[i];
 		if (!s->disk || atomic_load(&s->state) != DANN_SEG_FLUSHED)
 			continue;
-		nsmall += small(c, s);
+		nsmall += small(c, s, force);
 	}
-	for (size_t i = 0; i < c->ver->n && pk->n < COMPACT_MAX_INPUTS; i++) {
+	for (size_t i = 0; i < c->ver->n && ncand < COMPACT_MAX_INPUTS; i++) {
 		struct seg *s = c->ver->s[i];
 		bool many_del;
 		if (!s->disk || atomic_load(&s->state) != DANN_SEG_FLUSHED)
 			continue;
 		many_del = force ? s->ndel > 0 : s->ndel >= SEG_COMPACT_DELETED * (double)s->nrows;
-		if (!many_del && !(nsmall >= 2 && small(c, s)))
-			continue;
-		/* one output stays near the seal threshold (at most twice it) */
-		if (pk->n && live + (s->nrows - s->ndel) > 2 * c->seal_rows)
+		if (many_del || (nsmall >= (force ? 2u : SEG_COMPACT_MIN_RUN) && small(c, s, force)))
+			cand[ncand++] = s;
+	}
+	/* smallest first, so one output takes as many inputs as fit */
+	qsort(cand, ncand, sizeof *cand, cmp_live);
+	for (size_t i = 0; i < ncand; i++) {
+		struct seg *s = cand[i];
+		bool many_del = force ? s->ndel > 0 : s->ndel >= SEG_COMPACT_DELETED * (double)s->nrows;
+		if (pk->n && live + live_rows(s) > cap)
 			continue;
 		pk->in[pk->n++] = s;
-		live += s->nrows - s->ndel;
+		live += live_rows(s);
 		ndel += many_del;
 	}
-	/* a lone small segment without deletes gains nothing from a rewrite */
+	/* a lone segment without deletes gains nothing from a rewrite */
 	if (pk->n == 1 && !ndel)
 		pk->n = 0;
 }

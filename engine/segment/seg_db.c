@@ -342,13 +342,21 @@ int dann_coll_set_index(struct dann_coll *c, const struct dann_index_params *ip)
 	s.index = *ip;
 	if (atomic_load(&c->dropped))
 		rc = dann_fail(DANN_ENOTFOUND, "collection \"%s\" was dropped", c->schema.name);
-	else if (ip->metric != c->schema.index.metric)
-		/* Segments of two metrics cannot be merged by distance; a change
-		 * needs every sealed segment rebuilt first (not done yet). */
-		rc = dann_fail(DANN_EUNSUPPORTED, "%s: changing the metric from %s to %s is not supported",
-			       s.name, dann_metric_name(c->schema.index.metric), dann_metric_name(ip->metric));
 	else
 		rc = seg_schema_check(&s);
+	if (rc == 0 && ip->metric != c->schema.index.metric) {
+		/* Distances of two metrics cannot be merged: the flushed
+		 * segments are rebuilt first, and everything flips at once
+		 * (seg_reindex.c). */
+		rc = seg_reindex_request(c, ip);
+		pthread_mutex_unlock(&c->mu);
+		if (rc == 0 && c->db->worker_started)
+			seg_worker_kick(c->db);
+		return rc;
+	}
+	/* the metric stays: a change still pending is called off */
+	if (rc == 0)
+		rc = seg_reindex_cancel(c);
 	if (rc == 0 && !(cc = calloc(1, sizeof *cc)))
 		rc = dann_fail(DANN_ENOMEM, "set_index");
 	if (rc == 0) {

@@ -137,6 +137,7 @@ static int open_index_files(const struct dann_coll *c, struct seg *s)
 		goto fail;
 	}
 	s->nrows = info.n;
+	d->metric = info.metric;
 	if ((rc = seg_join(path, s->dir, seg_vectors_file(c->schema.dtype))) < 0)
 		goto fail;
 	if ((d->vfd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {

@@ -41,6 +41,11 @@ struct seg_rowref {
  * and before it commits. */
 int seg_write_segment(struct dann_coll *c, const char *final_dir, const struct seg_rowref *refs,
 		      const int64_t *keys, uint64_t n, const char *fp);
+/* The same with index parameters other than the collection's (a metric
+ * change rebuilds segments with the new ones before they apply). */
+int seg_write_segment_ip(struct dann_coll *c, const char *final_dir, const struct seg_rowref *refs,
+			 const int64_t *keys, uint64_t n, const char *fp,
+			 const struct dann_index_params *ip);
 
 /* One scalar value. */
 struct seg_val {

@@ -40,6 +40,9 @@
 #define SEG_GRAPH_STEP_ROWS 4096u               /* rows the graph thread adds per step */
 #define SEG_AUTO_ID_BLOCK 4096u                  /* auto-id keys reserved per catalog call */
 #define SEG_COMPACT_DELETED 0.2                  /* background: rewrite past this deleted fraction */
+#define SEG_SEARCH_RETRIES 3                     /* reruns of a search that crossed a metric flip */
+#define SEG_COMPACT_GROWTH 8u                    /* a compacted segment holds up to 8 seal thresholds */
+#define SEG_COMPACT_MIN_RUN 4u                   /* background: small segments before they are merged */
 #define SEG_META_FIELD "$meta"
 
 struct vam;
@@ -67,6 +70,7 @@ struct seg_mem {
 	uint32_t ncols;
 	struct seg_col *cols;
 	struct vam *vam;         /* once n >= SEG_EXACT_ROWS: ids are rows */
+	uint32_t vam_epoch;      /* the metric epoch it was built under (rw) */
 	_Atomic uint64_t graph_n; /* rows [0, graph_n) are in the graph */
 };
 
@@ -77,6 +81,7 @@ struct seg_mem {
  * and every reader brackets its use with seg_disk_use / seg_disk_done. */
 struct seg_disk {
 	struct dann_index *ix;
+	enum dann_metric metric; /* its index's */
 	int vfd;                 /* the vector file, for get and compaction */
 	int64_t *keys;           /* row -> primary key */
 	_Atomic uint64_t *delw;  /* deleted bits for the search's mask */
@@ -162,6 +167,9 @@ struct dann_coll {
 	_Atomic bool dropped;
 	int failed;              /* an error that stops writes until reopen */
 	int bg_err;              /* last background failure, reported by flush */
+	struct dann_index_params reindex; /* a metric change's target (seg_reindex.c) */
+	bool reindex_pending;
+	_Atomic uint32_t metric_epoch; /* moves when the metric changes */
 
 	pthread_mutex_t vmu;
 	struct seg_ver *ver;
@@ -286,12 +294,34 @@ bool seg_compact_wanted(struct dann_coll *c);
 
 /* ---- seg_props.c: "key=value" lines of a collection's properties */
 #define SEG_PROP_CKPT "dann.wal_checkpoint"
+#define SEG_PROP_REINDEX "dann.reindex"
 /* Sets key to the decimal value (c->mu held), through the catalog. */
 int seg_prop_set_locked(struct dann_coll *c, const char *key, uint64_t value);
+/* Sets key to value, or removes it when value is NULL (c->mu held); the
+ * catalog record written holds c->schema as it is. */
+int seg_prop_set_str_locked(struct dann_coll *c, const char *key, const char *value);
 int seg_prop_find(const char *props, const char *key, char *buf, size_t cap);
 
 /* ---- seg_search.c */
 int seg_locate(struct dann_coll *c, int64_t key, struct seg **s, uint64_t *row);
+/* The single search's checks of the parameters and one query, its
+ * cancel / deadline check, and its merge of n (key, distance) hits into
+ * the top k (one row per key), for the batch search. */
+int seg_search_check(struct dann_coll *c, const float *q, const struct dann_coll_search_params *p);
+int seg_search_stop(const struct dann_coll *c, const struct dann_coll_search_params *p);
+int seg_search_merge(const int64_t *hkeys, const float *hdists, size_t n, uint32_t k, int64_t *keys,
+		     float *dists, uint32_t *found);
+
+/* ---- seg_reindex.c: a metric change rebuilds the flushed segments */
+/* Records the target (c->mu held); the worker or a flush does the work. */
+int seg_reindex_request(struct dann_coll *c, const struct dann_index_params *ip);
+int seg_reindex_cancel(struct dann_coll *c);
+/* At open: a pending change resumes, or finishes if its segments are all
+ * rebuilt already. */
+int seg_reindex_load(struct dann_coll *c);
+/* Rebuilds and flips (the caller holds the collection's busy flag); 1 if
+ * nothing is pending. */
+int seg_reindex_run(struct dann_coll *c);
 
 /* ---- seg_worker.c */
 int seg_worker_start(struct dann_db *db);

@@ -181,11 +181,26 @@ int seg_mem_graph_step(struct dann_coll *c, struct seg_mem *m, int *did)
 {
 	uint64_t a, cnt;
 	uint8_t *buf;
-	struct vam *v = NULL;
-	uint32_t id0;
+	struct vam *v = NULL, *stale = NULL;
+	struct dann_index_params ip;
+	uint32_t id0, epoch;
 	int rc;
 
 	*did = 0;
+	/* The metric with its epoch; a graph of an older metric goes, and
+	 * is grown again from the first row. */
+	pthread_mutex_lock(&c->mu);
+	ip = c->schema.index;
+	epoch = atomic_load(&c->metric_epoch);
+	if (m->vam && m->vam_epoch != epoch) {
+		pthread_rwlock_wrlock(&m->rw);
+		stale = m->vam;
+		m->vam = NULL;
+		atomic_store(&m->graph_n, 0);
+		pthread_rwlock_unlock(&m->rw);
+	}
+	pthread_mutex_unlock(&c->mu);
+	vam_free(stale);
 	pthread_rwlock_rdlock(&m->rw);
 	a = atomic_load(&m->graph_n);
 	cnt = m->n - a;
@@ -203,11 +218,11 @@ int seg_mem_graph_step(struct dann_coll *c, struct seg_mem *m, int *did)
 	if (!m->vam) {
 		struct vam_params vp;
 		vam_params_default(&vp);
-		vp.R = c->schema.index.R;
-		vp.L = c->schema.index.L;
-		vp.alpha = c->schema.index.alpha;
+		vp.R = ip.R;
+		vp.L = ip.L;
+		vp.alpha = ip.alpha;
 		vp.threads = c->db->p.threads;
-		rc = vam_build(c->schema.index.metric, c->schema.dtype, c->schema.dim, buf, cnt, &vp, &v);
+		rc = vam_build(ip.metric, c->schema.dtype, c->schema.dim, buf, cnt, &vp, &v);
 	} else if ((rc = vam_insert_batch(m->vam, buf, cnt, &id0)) == 0 && id0 != a) {
 		rc = dann_fail(DANN_ECORRUPT, "%s: graph id %u for row %llu", c->schema.name, id0,
 			       (unsigned long long)a);
@@ -216,9 +231,17 @@ int seg_mem_graph_step(struct dann_coll *c, struct seg_mem *m, int *did)
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&c->mu);
+	if (atomic_load(&c->metric_epoch) != epoch) {
+		/* the metric changed meanwhile: the next step starts over */
+		pthread_mutex_unlock(&c->mu);
+		vam_free(v);
+		*did = 1;
+		return 0;
+	}
 	if (v) {
 		pthread_rwlock_wrlock(&m->rw);
 		m->vam = v;
+		m->vam_epoch = epoch;
 		pthread_rwlock_unlock(&m->rw);
 	}
 	for (uint64_t r = a; r < a + cnt; r++)
@@ -329,7 +352,10 @@ int seg_mem_search(const struct dann_coll *c, struct seg_mem *m, const float *q,
 	if ((rc = topk_init(&t, k)) < 0)
 		return rc;
 	pthread_rwlock_rdlock(&m->rw);
-	gf.graph_n = m->vam && frac > MEM_FILTER_SCAN_FRACTION ? atomic_load(&m->graph_n) : 0;
+	/* a graph of the metric before a change is not searched */
+	gf.graph_n = m->vam && m->vam_epoch == atomic_load(&c->metric_epoch) && frac > MEM_FILTER_SCAN_FRACTION
+			     ? atomic_load(&m->graph_n)
+			     : 0;
 	if (gf.graph_n) {
 		if (!(ids = malloc(k * sizeof *ids)) || !(gd = malloc(k * sizeof *gd))) {
 			rc = dann_fail(DANN_ENOMEM, "search: %u results", k);

@@ -79,6 +79,11 @@ static int set_locked(struct dann_coll *c, const char *key, const char *value)
 	return rc;
 }
 
+int seg_prop_set_str_locked(struct dann_coll *c, const char *key, const char *value)
+{
+	return set_locked(c, key, value);
+}
+
 int seg_prop_set_locked(struct dann_coll *c, const char *key, uint64_t value)
 {
 	char v[32];

@@ -48,6 +48,7 @@ static int init(struct dann_db *db, const struct dann_cat_coll *cc, struct dann_
 	pthread_mutex_init(&c->vmu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 	atomic_init(&c->dropped, false);
+	atomic_init(&c->metric_epoch, 0);
 	if (!(v = calloc(1, sizeof *v)))
 		return dann_fail(DANN_ENOMEM, "collection %s", c->schema.name);
 	atomic_init(&v->refs, 1);
@@ -186,7 +187,8 @@ int seg_coll_open(struct dann_db *db, const struct dann_cat_coll *cc, struct dan
 
 	if (!c)
 		return dann_fail(DANN_ENOMEM, "collection %s", cc->schema.name);
-	if ((rc = init(db, cc, c)) < 0 || (rc = load_segments(c)) < 0 || (rc = sweep(c)) < 0)
+	if ((rc = init(db, cc, c)) < 0 || (rc = load_segments(c)) < 0 || (rc = sweep(c)) < 0 ||
+	    (rc = seg_reindex_load(c)) < 0)
 		goto fail;
 	pthread_mutex_lock(&c->mu);
 	rc = seg_growing_new(c);

@@ -141,8 +141,8 @@ out:
 	return rc;
 }
 
-int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
-		     int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats)
+static int search_once(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
+		       int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats)
 {
 	struct dann_coll_search_params def;
 	struct dann_coll_search_stats st = { 0 };
@@ -182,67 +182,48 @@ int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_
 	return rc;
 }
 
-struct batch_job {
-	struct dann_coll *c;
-	const float *q;
-	uint64_t nq;
-	const struct dann_coll_search_params *p;
-	int64_t *keys;
-	float *dists;
-	uint32_t *found;
-	struct dann_coll_search_stats *stats;
-	_Atomic uint64_t next;
-	_Atomic int rc;
-};
-
-static void *batch_main(void *arg)
+int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_coll_search_params *p,
+		     int64_t *keys, float *dists, uint32_t *found, struct dann_coll_search_stats *stats)
 {
-	struct batch_job *j = arg;
-	uint64_t i;
+	uint32_t epoch;
+	int rc;
 
-	while (atomic_load(&j->rc) == 0 && (i = atomic_fetch_add(&j->next, 1)) < j->nq) {
-		size_t k = j->p->k;
-		int rc = dann_coll_search(j->c, j->q + i * j->c->schema.dim, j->p, j->keys + i * k,
-					  j->dists + i * k, &j->found[i], j->stats ? &j->stats[i] : NULL);
-		if (rc < 0) {
-			int zero = 0;
-			atomic_compare_exchange_strong(&j->rc, &zero, rc);
-		}
+	if (!c)
+		return dann_fail(DANN_EINVAL, "search: no collection or output");
+	/* A metric change flipped during the search could have it merge
+	 * distances of two metrics: then it runs again (flips are rare). */
+	for (int tries = 0;; tries++) {
+		epoch = atomic_load(&c->metric_epoch);
+		rc = search_once(c, query, p, keys, dists, found, stats);
+		if (rc < 0 || atomic_load(&c->metric_epoch) == epoch || tries == SEG_SEARCH_RETRIES)
+			return rc;
 	}
-	return NULL;
 }
 
-int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t nq,
-			   const struct dann_coll_search_params *p, int64_t *keys, float *dists,
-			   uint32_t *found, struct dann_coll_search_stats *stats)
+/* What the batch search (seg_batch.c) shares with the single one, so both
+ * accept and order the same. */
+int seg_search_check(struct dann_coll *c, const float *q, const struct dann_coll_search_params *p)
 {
-	struct dann_coll_search_params def;
-	struct batch_job j = { .c = c, .q = queries, .nq = nq, .keys = keys, .dists = dists,
-			       .found = found, .stats = stats };
-	pthread_t th[64];
-	uint32_t nt, started = 0;
+	return check(c, q, p);
+}
 
-	if (!c || !queries || !keys || !dists || !found)
-		return dann_fail(DANN_EINVAL, "search_batch: no collection, queries or output");
-	if (!p) {
-		dann_coll_search_params_default(&def);
-		p = &def;
-	}
-	j.p = p;
-	atomic_init(&j.next, 0);
-	atomic_init(&j.rc, 0);
-	nt = p->threads ? p->threads : 1;
-	nt = nt > 64 ? 64 : nt;
-	nt = nt > nq ? (uint32_t)(nq ? nq : 1) : nt;
-	/* Queries are spread over threads; within a segment the disk search
-	 * keeps its own I/O in flight (p->inflight applies to single indexes). */
-	for (uint32_t t = 1; t < nt; t++)
-		if (pthread_create(&th[started], NULL, batch_main, &j) == 0)
-			started++;
-	batch_main(&j);
-	for (uint32_t t = 0; t < started; t++)
-		pthread_join(th[t], NULL);
-	return atomic_load(&j.rc);
+int seg_search_stop(const struct dann_coll *c, const struct dann_coll_search_params *p)
+{
+	return stop_now(c, p);
+}
+
+int seg_search_merge(const int64_t *hkeys, const float *hdists, size_t n, uint32_t k, int64_t *keys,
+		     float *dists, uint32_t *found)
+{
+	struct hit *h = malloc((n ? n : 1) * sizeof *h);
+
+	if (!h)
+		return dann_fail(DANN_ENOMEM, "search: merging %zu results", n);
+	for (size_t i = 0; i < n; i++)
+		h[i] = (struct hit){ hkeys[i], hdists[i] };
+	*found = merge(h, n, k, keys, dists);
+	free(h);
+	return 0;
 }
 
 /* The segment and row of a live key, referenced; DANN_ENOTFOUND if none. */
@@ -348,7 +329,7 @@ int dann_coll_flush(struct dann_coll *c)
 	if (c->db->worker_started) {
 		seg_worker_kick(c->db);
 		pthread_mutex_lock(&c->mu);
-		while (any_sealed(c) && !c->bg_err && !atomic_load(&c->dropped))
+		while ((any_sealed(c) || c->reindex_pending) && !c->bg_err && !atomic_load(&c->dropped))
 			pthread_cond_wait(&c->cv, &c->mu);
 		rc = c->bg_err;
 		pthread_mutex_unlock(&c->mu);
@@ -357,12 +338,15 @@ int dann_coll_flush(struct dann_coll *c)
 	seg_busy_enter(c);
 	while ((rc = seg_build_next(c)) == 0)
 		;
+	while (rc >= 0 && (rc = seg_reindex_run(c)) == 0)
+		;
 	seg_busy_leave(c);
 	return rc < 0 ? rc : 0;
 }
 
 int dann_coll_compact(struct dann_coll *c)
 {
+	size_t passes;
 	int rc;
 
 	if (!c)
@@ -370,7 +354,14 @@ int dann_coll_compact(struct dann_coll *c)
 	if (atomic_load(&c->dropped))
 		return dann_fail(DANN_ENOTFOUND, "collection \"%s\" was dropped", c->schema.name);
 	seg_busy_enter(c);
-	rc = seg_compact_once(c, 1);
+	pthread_mutex_lock(&c->mu);
+	passes = c->ver->n;
+	pthread_mutex_unlock(&c->mu);
+	/* Pass after pass until nothing is left to merge: each one merges at
+	 * least two segments or drops deletes, so the segment count bounds
+	 * the passes (deletes arriving meanwhile wait for the next call). */
+	while ((rc = seg_compact_once(c, 1)) == 0 && passes-- > 1)
+		;
 	seg_busy_leave(c);
 	return rc < 0 ? rc : 0;
 }

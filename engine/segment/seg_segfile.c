@@ -123,20 +123,21 @@ out:
 	return rc;
 }
 
-static void build_params(const struct dann_coll *c, struct dann_build_params *bp)
+static void build_params(const struct dann_coll *c, const struct dann_index_params *ip,
+			 struct dann_build_params *bp)
 {
 	dann_build_params_default(bp);
-	bp->metric = c->schema.index.metric;
-	bp->R = c->schema.index.R;
-	bp->L = c->schema.index.L;
-	bp->alpha = c->schema.index.alpha;
-	bp->pq_bytes = c->schema.index.pq_bytes;
-	bp->build_ram_gib = c->schema.index.build_ram_gib;
+	bp->metric = ip->metric;
+	bp->R = ip->R;
+	bp->L = ip->L;
+	bp->alpha = ip->alpha;
+	bp->pq_bytes = ip->pq_bytes;
+	bp->build_ram_gib = ip->build_ram_gib;
 	bp->threads = c->db->p.threads;
 }
 
 static int write_stage(struct dann_coll *c, const char *dir, const struct seg_rowref *refs,
-		       const int64_t *keys, uint64_t n)
+		       const int64_t *keys, uint64_t n, const struct dann_index_params *ip)
 {
 	struct dann_build_params bp;
 	char path[PATH_MAX];
@@ -152,12 +153,21 @@ static int write_stage(struct dann_coll *c, const char *dir, const struct seg_ro
 			return rc;
 	if ((rc = seg_join(path, dir, seg_vectors_file(c->schema.dtype))) < 0)
 		return rc;
-	build_params(c, &bp);
+	build_params(c, ip, &bp);
 	return dix_build_dir(path, dir, &bp, (const uint64_t *)keys, &c->db->stopping);
 }
 
 int seg_write_segment(struct dann_coll *c, const char *final_dir, const struct seg_rowref *refs,
 		      const int64_t *keys, uint64_t n, const char *fp)
+{
+	struct dann_index_params ip = c->schema.index; /* words set under c->mu; a copy */
+
+	return seg_write_segment_ip(c, final_dir, refs, keys, n, fp, &ip);
+}
+
+int seg_write_segment_ip(struct dann_coll *c, const char *final_dir, const struct seg_rowref *refs,
+			 const int64_t *keys, uint64_t n, const char *fp,
+			 const struct dann_index_params *ip)
 {
 	struct dix_stage *st = NULL;
 	int rc;
@@ -166,7 +176,7 @@ int seg_write_segment(struct dann_coll *c, const char *final_dir, const struct s
 	 * before its catalog step belongs to no one. */
 	if ((rc = fsu_rmtree(final_dir)) < 0 || (rc = dix_stage_begin(final_dir, &st)) < 0)
 		return rc;
-	if ((rc = write_stage(c, dix_stage_dir(st), refs, keys, n)) < 0) {
+	if ((rc = write_stage(c, dix_stage_dir(st), refs, keys, n, ip)) < 0) {
 		fsu_rmtree(dix_stage_dir(st));
 		dix_stage_abort(st);
 		return dann_fail_wrap(rc, "%s: building segment", c->schema.name);

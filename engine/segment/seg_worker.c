@@ -45,6 +45,9 @@ static void work_on(struct dann_db *db, struct dann_coll *c)
 	seg_busy_enter(c);
 	while (!db->stopping && !atomic_load(&c->dropped) && (rc = seg_build_next(c)) == 0)
 		;
+	/* a metric change: again if its target moved while it ran */
+	while (rc >= 0 && !db->stopping && !atomic_load(&c->dropped) && (rc = seg_reindex_run(c)) == 0)
+		;
 	pthread_mutex_lock(&c->mu);
 	if (rc < 0)
 		c->bg_err = rc;

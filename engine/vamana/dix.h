@@ -26,6 +26,7 @@
 #include "dix_format.h"
 
 struct pq;
+struct dix_entry;
 
 struct dix_open_params {
 	uint64_t cache_nodes;  /* hot nodes to cache (0 = none) ... */
@@ -52,6 +53,7 @@ struct dix_index {
 	struct pq *pq;           /* pivots + codes, in RAM */
 	struct dix_cache cache;
 	dist_fn dist;            /* exact distance: f32 query vs stored dtype */
+	struct dix_entry *entry; /* in-RAM entry graph (dix_entry.h); NULL: the medoid */
 };
 
 /* Opens the index in dir: reads MANIFEST, checks every file's size and the

@@ -14,6 +14,7 @@
 #include "../error.h"
 #include "../pq/pq.h"
 #include "dix.h"
+#include "dix_entry.h"
 #include "dix_filter.h"
 #include "dix_manifest.h"
 #include "dix_search.h"
@@ -41,6 +42,7 @@ void dann_search_params_default(struct dann_search_params *p)
 	p->threads = 1;
 	p->inflight = 16;
 	p->sector_expand = -1;
+	p->entry_seeds = -1;
 }
 
 static int to_dix(const struct dann_search_params *p, struct dix_search_params *d)
@@ -51,7 +53,7 @@ static int to_dix(const struct dann_search_params *p, struct dix_search_params *
 					 .allowed_bits = p->allowed_bits, .deleted = p->deleted,
 					 .deleted_bits = p->deleted_bits,
 					 .sector_expand = p->sector_expand, .cancel = p->cancel,
-					 .deadline_ns = p->deadline_ns };
+					 .deadline_ns = p->deadline_ns, .entry_seeds = p->entry_seeds };
 	if (p->filter_plan < DANN_PLAN_AUTO || p->filter_plan > DANN_PLAN_EXACT)
 		return dann_fail(DANN_EINVAL, "search: filter plan %d, expected 0 (auto), 1 (beam) or 2 (exact)",
 				 p->filter_plan);
@@ -115,6 +117,7 @@ int dann_index_info(const struct dann_index *di, struct dann_index_info *out)
 	out->cache_nodes = ix->cache.count;
 	out->ram_bytes = dix_ram_bytes(ix);
 	out->direct = ix->direct;
+	out->entry_points = dix_entry_count(ix->entry);
 	if ((rc = dix_manifest_read(ix->dir, &m)) < 0)
 		return rc;
 	for (uint32_t i = 0; i < m.n; i++)

@@ -9,9 +9,10 @@
  * Memory: PQ training reads a sample, encoding streams the file, and the
  * graph is built by vam_build_file within --build-ram (partitioned into
  * overlapping k-means shards when the in-RAM build would not fit); the
- * layout maps the graph file and preads the vectors. The layout does not
- * yet keep to the budget: the graph file it maps stays resident (on 1M x
- * 128 the whole build peaks at 388 MiB under 256 MiB).
+ * layout preads both the graph's rows (dix_graph.h: only the degrees stay
+ * in RAM) and the vectors, so it too keeps to the budget. It once mapped
+ * the graph file, which stayed resident: 388 MiB under a 256 MiB budget
+ * on 1M x 128.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,13 +22,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "../dann.h"
 #include "../error.h"
 #include "../pq/pq.h"
 #include "../vf.h"
+#include "dix_entry.h"
+#include "dix_graph.h"
 #include "dix_manifest.h"
 #include "dix_write.h"
 #include "vamana.h"
@@ -43,6 +45,7 @@ void dann_build_params_default(struct dann_build_params *p)
 	p->L = 100;
 	p->alpha = 1.2f;
 	p->locality_order = 1;
+	p->entry_sample = DANN_ENTRY_SAMPLE_AUTO;
 }
 
 static void phase(const struct dann_build_params *p, const char *name, uint64_t done, uint64_t total)
@@ -87,45 +90,6 @@ static int check_params(const struct dann_build_params *p, const struct vf *f, u
 	vp.alpha = p->alpha;
 	if ((rc = vam_params_check(&vp)) < 0)
 		return dann_fail_wrap(rc, "build");
-	return 0;
-}
-
-/* The graph file vam_build_file wrote, mapped: its header checked by
- * vam_file_read_header, then u32 degree[n] and u32 slots[n * R]. */
-struct graph_map {
-	void *base;
-	size_t bytes;
-};
-
-static int graph_map(const char *path, const struct vf *f, struct dix_graph *g,
-		     struct graph_map *gm)
-{
-	struct vam_file_header h;
-	int fd, rc;
-
-	memset(gm, 0, sizeof *gm);
-	if ((rc = vam_file_read_header(path, &h)) < 0)
-		return rc;
-	if (h.n != vf_count(f) || h.dim != vf_dim(f))
-		return dann_fail(DANN_ECORRUPT, "%s: graph of %llu x %u, data %llu x %u", path,
-				 (unsigned long long)h.n, h.dim, (unsigned long long)vf_count(f),
-				 vf_dim(f));
-	gm->bytes = VAM_FILE_HEADER_BYTES + (size_t)h.n * 4 * (1 + (size_t)h.R);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
-	gm->base = mmap(NULL, gm->bytes, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (gm->base == MAP_FAILED) {
-		gm->base = NULL;
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot map", path);
-	}
-	memset(g, 0, sizeof *g);
-	g->n = h.n;
-	g->R = h.R;
-	g->degree = (const uint32_t *)((const char *)gm->base + VAM_FILE_HEADER_BYTES);
-	g->nbrs = g->degree + h.n;
-	g->n_entry = 1;
-	g->entry[0] = h.medoid;
 	return 0;
 }
 
@@ -197,13 +161,14 @@ static int build_into(const struct dann_build_params *p, const struct stop *stop
 				       .progress = p->progress, .progress_arg = p->progress_arg,
 				       .stop = stop };
 	char graph_path[PATH_MAX];
-	struct graph_map gm = { 0 };
 	struct pq_params pp;
 	struct pq *pq = NULL;
-	struct dix_graph g;
+	struct dix_graph g = { 0 };
+	uint64_t entry;
 	int rc;
 
 	graph_path[0] = '\0';
+	entry = dix_entry_sample_size(p->entry_sample, vf_count(f));
 	pq_params_default(&pp, p->metric, M);
 	pp.threads = p->threads;
 	pp.stop = stop;
@@ -233,14 +198,21 @@ static int build_into(const struct dann_build_params *p, const struct stop *stop
 	if ((rc = stop_check(stop, "build: graph")) < 0 ||
 	    (rc = build_graph(p, stop, f, dir, graph_path, sizeof graph_path)) < 0 ||
 	    (rc = stop_check(stop, "build: layout")) < 0 ||
-	    (rc = graph_map(graph_path, f, &g, &gm)) < 0)
+	    (rc = dix_graph_open_file(graph_path, vf_count(f), vf_dim(f), &g)) < 0)
 		goto out;
 	if ((rc = dix_write_nodes(dir, &wp, &g, dix_rows_from_vf, f)) < 0 ||
 	    (rc = dix_write_ids(dir, keys, g.n)) < 0)
 		goto out;
+	if (entry > 0) {
+		if ((rc = stop_check(stop, "build: entry graph")) < 0)
+			goto out;
+		phase(p, "entry graph", 0, 1);
+		if ((rc = dix_entry_build(dir, f, p->metric, entry, p->threads)) < 0)
+			goto out;
+		phase(p, "entry graph", 1, 1);
+	}
 out:
-	if (gm.base)
-		munmap(gm.base, gm.bytes);
+	dix_graph_close(&g);
 	/* The graph lives on in the node file; its build file is not part of
 	 * the index. */
 	if (graph_path[0])

@@ -23,6 +23,7 @@
 #include "../error.h"
 #include "../io/dio.h"
 #include "../pq/pq.h"
+#include "dix_entry.h"
 #include "dix_manifest.h"
 
 static _Atomic uint64_t next_serial;
@@ -82,7 +83,24 @@ bad:
 			 ix->dir, DIX_DATA_FILE, id);
 }
 
-/* Breadth-first from the entry points, reading each node once. */
+/* Reads node id into the cache unless it is there; 1 if it was added. */
+static int cache_node(struct dix_index *ix, uint32_t id, char *buf, char *rec)
+{
+	int rc;
+
+	if (dix_cache_get(&ix->cache, id))
+		return 0;
+	if ((rc = dix_read_node(ix, id, buf, rec)) < 0 || (rc = record_check(ix, id, rec)) < 0)
+		return rc;
+	dix_cache_add(&ix->cache, id, rec);
+	return 1;
+}
+
+/* The nodes searches read first, then breadth-first from them, each read
+ * once: the header's entry points (the medoid: where a search without
+ * seeds starts), then, with an entry graph (dix_entry.h), its sample
+ * points, since a seeded search starts at those nearest its query and its
+ * first round is then served from RAM. */
 static int cache_fill(struct dix_index *ix, uint64_t max_nodes)
 {
 	uint32_t *queue = NULL;
@@ -102,14 +120,20 @@ static int cache_fill(struct dix_index *ix, uint64_t max_nodes)
 		rc = dann_fail(DANN_ENOMEM, "%s: no memory to fill the node cache", ix->dir);
 		goto out;
 	}
-	for (uint32_t e = 0; e < ix->h.n_entry && tail < max_nodes; e++)
-		if (!dix_cache_get(&ix->cache, ix->h.entry[e])) {
+	for (uint32_t e = 0; e < ix->h.n_entry && tail < max_nodes; e++) {
+		if ((rc = cache_node(ix, ix->h.entry[e], buf, rec)) < 0)
+			goto out;
+		if (rc)
 			queue[tail++] = ix->h.entry[e];
-			if ((rc = dix_read_node(ix, ix->h.entry[e], buf, rec)) < 0 ||
-			    (rc = record_check(ix, ix->h.entry[e], rec)) < 0)
-				goto out;
-			dix_cache_add(&ix->cache, ix->h.entry[e], rec);
-		}
+	}
+	for (uint64_t e = 0; e < dix_entry_count(ix->entry) && tail < max_nodes; e++) {
+		uint32_t id = dix_entry_ids(ix->entry)[e];
+		if ((rc = cache_node(ix, id, buf, rec)) < 0)
+			goto out;
+		if (rc)
+			queue[tail++] = id;
+	}
+	rc = 0;
 	while (head < tail) {
 		uint32_t u = queue[head++];
 		const char *r = dix_cache_get(&ix->cache, u);
@@ -234,6 +258,9 @@ int dix_open(const char *dir, const struct dix_open_params *p, struct dix_index 
 			       (unsigned long long)ix->h.n, ix->h.dim);
 		goto fail;
 	}
+	if ((rc = dix_entry_load(dir, (enum dann_metric)ix->h.metric, (enum dann_dtype)ix->h.dtype,
+				 ix->h.dim, ix->h.n, &ix->entry)) < 0)
+		goto fail;
 	cache_nodes = p->cache_nodes;
 	if (p->cache_bytes) {
 		uint64_t by_bytes = p->cache_bytes / dix_cache_bytes_per_node(ix->h.node_bytes);
@@ -260,6 +287,7 @@ void dix_close(struct dix_index *ix)
 	free(ix->id_of_slot);
 	free(ix->norms);
 	pq_free(ix->pq);
+	dix_entry_free(ix->entry);
 	dix_cache_free(&ix->cache);
 	free(ix);
 }
@@ -275,5 +303,6 @@ uint64_t dix_ram_bytes(const struct dix_index *ix)
 	b += (uint64_t)ix->cache.count * dix_cache_bytes_per_node(ix->h.node_bytes);
 	b += pq_count(ix->pq) * pq_bytes(ix->pq) +
 	     (uint64_t)PQ_CENTROIDS * ix->h.dim * sizeof(float); /* pivots */
+	b += dix_entry_ram_bytes(ix->entry);
 	return b;
 }

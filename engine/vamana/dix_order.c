@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "dix_graph.h"
 #include "dix_write.h"
 
 #define UNPLACED UINT32_MAX
@@ -22,7 +23,9 @@ int dix_order_locality(const struct dix_graph *g, uint32_t nodes_per_sector, uin
 	uint32_t *walk = malloc(sizeof *walk * g->n);  /* BFS order of the whole graph */
 	uint8_t *seen = calloc(g->n, 1);
 	uint32_t sector[DIX_SECTOR / 4];               /* ids placed in the open sector */
+	uint32_t buf[DIX_MAX_R];                       /* a row read from a graph file */
 	uint64_t nwalk = 0, head = 0, next_slot = 0, w = 0;
+	int rc = 0;
 
 	if (!walk || !seen) {
 		free(walk);
@@ -50,7 +53,9 @@ int dix_order_locality(const struct dix_graph *g, uint32_t nodes_per_sector, uin
 		walk[nwalk++] = start;
 		while (head < nwalk) {
 			uint32_t u = walk[head++];
-			const uint32_t *nb = g->nbrs + (uint64_t)u * g->R;
+			const uint32_t *nb;
+			if ((rc = dix_graph_nbrs(g, u, buf, &nb)) < 0)
+				goto out;
 			for (uint32_t j = 0; j < g->degree[u]; j++)
 				if (!seen[nb[j]]) {
 					seen[nb[j]] = 1;
@@ -70,7 +75,9 @@ int dix_order_locality(const struct dix_graph *g, uint32_t nodes_per_sector, uin
 		 * them (RobustPrune keeps them roughly by distance). */
 		while (fill < nodes_per_sector && scan < fill && next_slot < g->n) {
 			uint32_t u = sector[scan++];
-			const uint32_t *nb = g->nbrs + (uint64_t)u * g->R;
+			const uint32_t *nb;
+			if ((rc = dix_graph_nbrs(g, u, buf, &nb)) < 0)
+				goto out;
 			for (uint32_t j = 0; j < g->degree[u] && fill < nodes_per_sector; j++)
 				if (slot_of[nb[j]] == UNPLACED) {
 					sector[fill++] = nb[j];
@@ -85,7 +92,8 @@ int dix_order_locality(const struct dix_graph *g, uint32_t nodes_per_sector, uin
 			slot_of[walk[w]] = (uint32_t)next_slot++;
 		}
 	}
+out:
 	free(walk);
 	free(seen);
-	return 0;
+	return rc;
 }

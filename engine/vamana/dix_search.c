@@ -32,6 +32,7 @@
 #include "../pq/pq.h"
 #include "../stop.h"
 #include "../topk.h"
+#include "dix_entry.h"
 
 #define TAG_SLOT_SHIFT 8 /* tag = slot << 8 | beam position (W <= 64) */
 #define VSET_MIN 1024u
@@ -113,6 +114,7 @@ void dix_search_params_default(struct dix_search_params *p)
 	p->L = 100;
 	p->W = 4;
 	p->sector_expand = -1;
+	p->entry_seeds = -1;
 }
 
 int dix_search_params_check(const struct dix_search_params *p)
@@ -126,6 +128,9 @@ int dix_search_params_check(const struct dix_search_params *p)
 				 p->k, p->L);
 	if (p->W == 0 || p->W > DIX_MAX_W)
 		return dann_fail(DANN_EINVAL, "search: W = %u, expected 1..%u", p->W, DIX_MAX_W);
+	if (p->entry_seeds < -1 || p->entry_seeds > (int)DIX_ENTRY_MAX_SEEDS)
+		return dann_fail(DANN_EINVAL, "search: entry seeds = %d, expected -1 (auto), 0 (none) "
+				 "or 1..%u", p->entry_seeds, DIX_ENTRY_MAX_SEEDS);
 	return 0;
 }
 
@@ -483,6 +488,34 @@ static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const 
 	return expand(s, q, v, rec);
 }
 
+/* Seeds the candidate list from the entry graph's sample points nearest
+ * the query (dix_entry.h). 1 if it did, 0 if the index has no entry graph
+ * or the caller turned seeding off. */
+static int entry_seed(struct dix_searcher *s, struct qslot *q)
+{
+	const struct dix_index *ix = s->ix;
+	uint32_t ids[DIX_ENTRY_MAX_SEEDS], n = 0;
+	int want = s->sp->entry_seeds, rc;
+
+	if (!ix->entry || want == 0)
+		return 0;
+	if (want < 0)
+		want = (int)(2 * s->sp->W);
+	if ((rc = dix_entry_seeds(ix->entry, q->q, (uint32_t)want, ids, &n)) < 0)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		float d;
+		if ((rc = vset_add(&q->seen, ids[i])) <= 0) {
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		pq_dists(ix, q, &ids[i], 1, &d);
+		cand_insert(&q->cl, ids[i], d);
+	}
+	return n > 0;
+}
+
 static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 {
 	const struct dix_index *ix = s->ix;
@@ -499,9 +532,14 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 		pq_table_build(ix->pq, q->q, q->table);
 	}
 	cand_reset(&q->cl);
+	/* The slot's arrays fit the largest L this searcher has served (a
+	 * pooled searcher outlives its query); the list holds this query's. */
+	q->cl.cap = s->sp->L;
 	topk_reset(&q->best);
 	vset_clear(&q->seen);
-	for (uint32_t e = 0; e < ix->h.n_entry; e++) {
+	if ((rc = entry_seed(s, q)) < 0)
+		return rc;
+	for (uint32_t e = 0; rc == 0 && e < ix->h.n_entry; e++) {
 		uint32_t id = ix->h.entry[e];
 		float d;
 		if ((rc = vset_add(&q->seen, id)) <= 0) {

@@ -45,12 +45,16 @@ struct dix_search_params {
 	 * first read and between rounds of the engine loop. */
 	const volatile int *cancel;
 	uint64_t deadline_ns;
+	/* Seeds from the entry graph (dix_entry.h) when the index has one:
+	 * -1 auto (2 W), 0 none (the header's entry points), N seeds. */
+	int entry_seeds;
 };
 
-/* Fills defaults: k 10, L 100, W 4, no filter, sector_expand -1. */
+/* Fills defaults: k 10, L 100, W 4, no filter, sector_expand -1,
+ * entry_seeds -1. */
 void dix_search_params_default(struct dix_search_params *p);
 /* DANN_EINVAL naming the bad field: k = 0, k > L, L > DIX_MAX_L, W = 0 or
- * > DIX_MAX_W. */
+ * > DIX_MAX_W, entry_seeds < -1 or > 64. */
 int dix_search_params_check(const struct dix_search_params *p);
 
 /* Per-query statistics: struct dann_search_stats (dann.h). */

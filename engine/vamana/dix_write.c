@@ -18,6 +18,7 @@
 #include "../crc.h"
 #include "../error.h"
 #include "../fsutil.h"
+#include "dix_graph.h"
 #include "dix_manifest.h"
 
 #define WRITE_CHUNK_SECTORS 1024u /* 4 MiB per write() */
@@ -45,10 +46,14 @@ static int check_graph(const struct dix_write_params *p, const struct dix_graph 
 			return dann_fail(DANN_EINVAL, "disk index: entry point %u >= n = %llu",
 					 g->entry[i], (unsigned long long)g->n);
 	for (uint64_t i = 0; i < g->n; i++) {
-		const uint32_t *nb = g->nbrs + i * g->R;
+		uint32_t buf[DIX_MAX_R];
+		const uint32_t *nb;
+		int rc;
 		if (g->degree[i] > g->R)
 			return dann_fail(DANN_EINVAL, "disk index: node %llu has degree %u > R = %u",
 					 (unsigned long long)i, g->degree[i], g->R);
+		if ((rc = dix_graph_nbrs(g, i, buf, &nb)) < 0)
+			return rc;
 		for (uint32_t j = 0; j < g->degree[i]; j++)
 			if (nb[j] >= g->n)
 				return dann_fail(DANN_EINVAL,
@@ -81,13 +86,14 @@ static int fill_record(char *rec, const struct dix_header *h, const struct dix_g
 		       uint64_t id, dix_rows_fn rows, void *rows_arg)
 {
 	uint32_t vb = dix_vec_bytes(h->dim, (uint32_t)dann_dtype_size(h->dtype));
-	uint32_t deg = g->degree[id];
+	uint32_t deg = g->degree[id], buf[DIX_MAX_R];
+	const uint32_t *nb;
 	int rc;
 
-	if ((rc = rows(rows_arg, id, 1, rec)) < 0)
+	if ((rc = rows(rows_arg, id, 1, rec)) < 0 || (rc = dix_graph_nbrs(g, id, buf, &nb)) < 0)
 		return rc;
 	memcpy(rec + vb, &deg, 4);
-	memcpy(rec + vb + 4, g->nbrs + id * g->R, (size_t)deg * 4);
+	memcpy(rec + vb + 4, nb, (size_t)deg * 4);
 	return 0;
 }
 

@@ -21,13 +21,18 @@ typedef int (*dix_rows_fn)(void *arg, uint64_t first, uint64_t n, void *dst);
 /* A vf-backed row source: pass a struct vf * as arg. */
 int dix_rows_from_vf(void *vf, uint64_t first, uint64_t n, void *dst);
 
+struct dix_graph_file;
+
 /* A built graph as the Vamana builder leaves it: row i of nbrs (R ids)
- * holds degree[i] valid neighbours of node i. */
+ * holds degree[i] valid neighbours of node i. With file set (see
+ * dix_graph.h) the rows stay in the graph file and nbrs is unused; read a
+ * row with dix_graph_nbrs either way. */
 struct dix_graph {
 	uint64_t n;
 	uint32_t R;
-	const uint32_t *nbrs;   /* n * R */
+	const uint32_t *nbrs;   /* n * R, or NULL with file */
 	const uint32_t *degree; /* n */
+	struct dix_graph_file *file; /* NULL: rows in nbrs */
 	uint32_t n_entry;       /* 1..DIX_MAX_ENTRY; entry[0] is the medoid */
 	uint32_t entry[DIX_MAX_ENTRY];
 };
@@ -66,7 +71,8 @@ int dix_build_dir(const char *data_path, const char *dir, const struct dann_buil
  * graph breadth-first from the entry points; each sector is opened by the
  * next unplaced node and filled with unplaced neighbours of the nodes
  * already in it, then with the next nodes of the walk. Fills slot_of[id]
- * (a permutation of 0..n-1). */
+ * (a permutation of 0..n-1). 0, DANN_ENOMEM, or a graph file's read
+ * error (dix_graph_nbrs). */
 int dix_order_locality(const struct dix_graph *g, uint32_t nodes_per_sector, uint32_t *slot_of);
 
 #endif

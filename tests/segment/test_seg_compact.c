@@ -115,3 +115,62 @@ Test(seg_compact, a_fully_deleted_segment_goes_and_replay_stays_exact)
 		     (unsigned long long)count);
 	dann_db_close(db);
 }
+
+static int flushed_segments(struct dann_coll *c, uint64_t *rows)
+{
+	struct dann_seg_info *si;
+	size_t n;
+	int f = 0;
+
+	cr_assert_eq(dann_coll_segments(c, &si, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		if (si[i].state == DANN_SEG_FLUSHED) {
+			rows[f++] = si[i].rows;
+			cr_assert_eq(si[i].deleted, 0);
+		}
+	free(si);
+	return f;
+}
+
+/* Segments sealed at the full threshold are not small against the seal
+ * size, yet a search pays a graph walk for each: compaction merges them
+ * up to SEG_COMPACT_GROWTH (8) thresholds, in as many passes as needed. */
+Test(seg_compact, full_size_segments_are_merged_up_to_eight_thresholds)
+{
+	struct dann_db *db = st_open(0);
+	struct dann_schema s;
+	struct dann_coll *c;
+	uint64_t rows[16], count;
+
+	st_schema(&s, "cp", ST_DIM);
+	s.seal_rows = 100;
+	c = st_create(db, &s);
+	for (int i = 0; i < 4; i++) {
+		st_insert_range(c, 1 + i * 100, 100, ST_DIM); /* seals at 100 */
+		cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	}
+	cr_assert_eq(flushed_segments(c, rows), 4);
+	cr_assert_eq(dann_coll_compact(c), 0, "%s", dann_errmsg());
+	cr_assert_eq(flushed_segments(c, rows), 1, "four full segments merged into one");
+	cr_assert_eq(rows[0], 400);
+	cr_assert_eq(count_segment_dirs(), 1);
+	/* 400 + 7 x 100 rows: one output holds at most 800, so two remain,
+	 * the second from a later pass of the same call */
+	for (int i = 4; i < 11; i++) {
+		st_insert_range(c, 1 + i * 100, 100, ST_DIM);
+		cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	}
+	cr_assert_eq(dann_coll_compact(c), 0, "%s", dann_errmsg());
+	cr_assert_eq(flushed_segments(c, rows), 2);
+	cr_assert(rows[0] <= 800 && rows[1] <= 800 && rows[0] + rows[1] == 1100, "%llu + %llu rows",
+		  (unsigned long long)rows[0], (unsigned long long)rows[1]);
+	cr_assert_eq(dann_coll_count(c, &count), 0);
+	cr_assert_eq(count, 1100);
+	for (int64_t k = 1; k <= 1100; k += 37) {
+		float v[ST_DIM];
+		cr_assert_eq(dann_coll_get_vector(c, k, v), 0, "key %lld", (long long)k);
+		st_vec(k, ST_DIM, v);
+		cr_assert_eq(st_findable(c, k, v), 1, "key %lld", (long long)k);
+	}
+	dann_db_close(db);
+}

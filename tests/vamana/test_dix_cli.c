@@ -42,6 +42,10 @@ static void cfx_build(struct cfx *f)
 		     "1", "--threads", "1", NULL);
 	cr_assert_eq(rc, 0, "build: %s", err);
 	cr_assert_not_null(strstr(out, "peak RSS"), "%s", out);
+	/* Each phase's wall time, for sizing a larger build from this one. */
+	cr_assert_not_null(strstr(out, "phases: pq train "), "%s", out);
+	cr_assert_not_null(strstr(out, ", layout "), "%s", out);
+	cr_assert_not_null(strstr(out, ", entry graph "), "%s", out);
 	free(out);
 	free(err);
 }
@@ -50,7 +54,7 @@ Test(dix_cli, build_then_search_prints_a_row_per_L_and_json_with_every_key)
 {
 	static const char *keys[] = { "\"L\"", "\"recall\"", "\"qps\"", "\"mean_latency_ms\"",
 				      "\"p50_ms\"", "\"p99_ms\"", "\"mean_reads\"", "\"mean_hops\"",
-				      "\"cache_hit_rate\"" };
+				      "\"cache_hit_rate\"", "\"cpu_us_per_query\"" };
 	struct cfx f;
 	char *out = NULL, *err = NULL, *p;
 	int rc, rows = 0;
@@ -75,6 +79,10 @@ Test(dix_cli, build_then_search_prints_a_row_per_L_and_json_with_every_key)
 		cr_assert_not_null(first, "key %s missing: %s", keys[i], out);
 		cr_assert_not_null(strstr(first + 1, keys[i]), "key %s once only: %s", keys[i], out);
 	}
+	/* Searching costs CPU: getrusage around the batch sees it (a field
+	 * left at zero or NaN would print 0.0 or null). */
+	cr_assert_not_null(p = strstr(out, "\"cpu_us_per_query\": "));
+	cr_assert_gt(atof(p + 20), 0.0, "%s", out);
 	/* At L = 40 on 1500 points the search is all but exact. */
 	cr_assert_not_null(p = strstr(strstr(out, "\"L\": 40"), "\"recall\": "));
 	cr_assert_geq(atof(p + 10), 0.9, "%s", out);

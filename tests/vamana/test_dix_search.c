@@ -472,6 +472,52 @@ Test(dix_search, threads_searching_two_open_indexes_at_once_get_the_batch_answer
 	fx_free(&g);
 }
 
+/* dann_search lends each call a pooled searcher; one that served a larger
+ * L kept searching with that list length, so a small-L search answered
+ * differently (better, and slower) after a large-L one than before it,
+ * and differently from the batch search. */
+Test(dix_search, a_pooled_searcher_searches_with_the_asked_L_after_a_larger_one)
+{
+	struct fx f;
+	struct dann_search_params p;
+	static struct answers fresh, after, batch;
+	struct dann_index *ix;
+
+	fx_build(&f, N, 1);
+	ix = fx_open(&f, 0);
+	dann_search_params_default(&p);
+	p.k = 3;
+	p.L = 8;
+	p.W = 2;
+	memset(&fresh, 0, sizeof fresh);
+	for (uint32_t i = 0; i < NQ; i++)
+		cr_assert_eq(dann_search(ix, f.q + i * DIM, &p, fresh.ids + i * p.k, fresh.dists + i * p.k,
+					 &fresh.found[i], &fresh.st[i]), 0, "%s", dann_errmsg());
+	{
+		struct dann_search_params big = p;
+		uint32_t ids[10];
+		float d[10];
+		uint32_t n;
+		big.k = 10;
+		big.L = 200;
+		cr_assert_eq(dann_search(ix, f.q, &big, ids, d, &n, NULL), 0, "%s", dann_errmsg());
+	}
+	memset(&after, 0, sizeof after);
+	for (uint32_t i = 0; i < NQ; i++)
+		cr_assert_eq(dann_search(ix, f.q + i * DIM, &p, after.ids + i * p.k, after.dists + i * p.k,
+					 &after.found[i], &after.st[i]), 0, "%s", dann_errmsg());
+	assert_same(&fresh, &after, p.k);
+	for (uint32_t i = 0; i < NQ; i++)
+		cr_assert_eq(fresh.st[i].hops, after.st[i].hops, "query %u: %u hops, then %u", i,
+			     fresh.st[i].hops, after.st[i].hops);
+	p.threads = 2;
+	p.inflight = 4;
+	run_batch(ix, f.q, &p, &batch);
+	assert_same(&fresh, &batch, p.k);
+	dann_index_close(ix);
+	fx_free(&f);
+}
+
 Test(dix_search, a_nan_or_infinite_query_is_refused_before_any_read)
 {
 	struct fx f;

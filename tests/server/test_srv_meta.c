@@ -1,0 +1,374 @@
+/*
+ * test_srv_meta.c — dannd's catalog in Raft (server/srv_meta.c): a single
+ * dannd keeps its collections and segments in the one-voter group of
+ * DATA/meta across a restart; three dannd processes on loopback form one
+ * group, list each other's collections and survive losing their leader.
+ * Clients are Python grpcio with stubs generated from dann's .proto
+ * (tests/python/dannd_meta.py).
+ */
+#include <signal.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../meta/meta.h"
+#include "../meta/meta_client.h"
+#include "srv.h"
+#include "srv_config.h"
+#include "srvtest.h"
+
+#define PY "/usr/bin/python3"
+#define PY_SCRIPT DANN_SOURCE_DIR "/tests/python/dannd_meta.py"
+#define PROTO_DIR DANN_SOURCE_DIR "/server/proto"
+#define PY_TIMEOUT_S 180
+#define ROWS "3000"
+
+static char stubs[256]; /* tmpdir_path's buffers rotate: keep a copy */
+
+static void make_stubs(void)
+{
+	char out[300], grpc_out[300];
+
+	snprintf(stubs, sizeof stubs, "%s", tmpdir_path("stubs"));
+	cr_assert_eq(mkdir(stubs, 0755), 0);
+	snprintf(out, sizeof out, "--python_out=%s", stubs);
+	snprintf(grpc_out, sizeof grpc_out, "--grpc_python_out=%s", stubs);
+	char *argv[] = { PY, "-m", "grpc_tools.protoc", "-I" PROTO_DIR, out, grpc_out, PROTO_DIR "/common.proto",
+			 PROTO_DIR "/schema.proto", PROTO_DIR "/milvus.proto", NULL };
+	int rc = proc_run(NULL, tmpdir_path("protoc.out"), 60, argv);
+	char *text = cli_slurp(tmpdir_path("protoc.out"));
+	cr_assert_eq(rc, 0, "grpc_tools.protoc: %s", text ? text : "");
+	free(text);
+}
+
+static void setup(void)
+{
+	tmpdir_make("srv_meta");
+	make_stubs();
+}
+
+TestSuite(srv_meta, .init = setup, .fini = tmpdir_remove, .timeout = 300);
+
+/* Runs dannd_meta.py MODE ADDR args...; its exit status (output logged). */
+static int py(char *const args[])
+{
+	char *argv[16] = { PY, PY_SCRIPT, stubs };
+	const char *out = tmpdir_path("py.out");
+	int i = 0, rc;
+	char *text;
+
+	while (args[i] && i < 12) {
+		argv[3 + i] = args[i];
+		i++;
+	}
+	argv[3 + i] = NULL;
+	rc = proc_run(NULL, out, PY_TIMEOUT_S, argv);
+	text = cli_slurp(out);
+	cr_log_info("dannd_meta.py %s %s: exit %d: %s", args[0], args[1], rc, text ? text : "");
+	free(text);
+	return rc;
+}
+
+Test(srv_meta, single_node_catalog_lives_in_raft_and_survives_restart)
+{
+	struct proc_dannd d;
+	char addr[64], data[256], metadir[300];
+	struct meta_params mp;
+	struct meta_node *node;
+	struct dann_cat_coll *cc = NULL;
+	struct dann_cat_segment *segs = NULL;
+	size_t n = 0, nsegs = 0;
+
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	srvtest_start(&d, data);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
+	cr_assert_eq(py((char *[]){ "fill", addr, "kept", ROWS, NULL }), 0);
+	srvtest_stop(&d);
+
+	srvtest_start(&d, data);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
+	cr_assert_eq(py((char *[]){ "verify", addr, "kept", ROWS, NULL }), 0);
+	srvtest_stop(&d);
+
+	/* The catalog is DATA/meta's Raft state: a meta node opened on it
+	 * (as dannd does, one voter) recovers the collection and its
+	 * flushed segments from the snapshot and log. */
+	snprintf(metadir, sizeof metadir, "%s/meta", data);
+	meta_params_default(&mp);
+	mp.dir = metadir;
+	mp.heartbeat_timeout_ms = 5;
+	cr_assert_eq(meta_open(&mp, &node), 0, "meta_open %s: %s", metadir, dann_errmsg());
+	cr_assert_eq(meta_fsm_coll_list(meta_node_fsm(node), &cc, &n), 0);
+	cr_assert_eq(n, 1, "%zu collections in %s", n, metadir);
+	cr_assert_str_eq(cc[0].schema.name, "kept");
+	cr_assert(strstr(cc[0].props, "dann.owner=1\n"), "props: %s", cc[0].props);
+	cr_assert_eq(meta_fsm_seg_list(meta_node_fsm(node), cc[0].id, &segs, &nsegs), 0);
+	cr_assert_geq(nsegs, 1, "no segment of 'kept' in the catalog");
+	{
+		uint64_t rows = 0;
+		for (size_t i = 0; i < nsegs; i++)
+			rows += segs[i].rows;
+		cr_assert_eq(rows, 3000, "the catalog's segments hold %llu rows", (unsigned long long)rows);
+	}
+	free(segs);
+	free(cc);
+	meta_close(node);
+
+	/* And the server still serves it after the catalog was opened alone. */
+	srvtest_start(&d, data);
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
+	cr_assert_eq(py((char *[]){ "verify", addr, "kept", ROWS, NULL }), 0);
+	srvtest_stop(&d);
+}
+
+/* ---- three dannd processes, one Raft group -------------------------------- */
+
+#define NODES 3
+#define LEADER_WAIT_MS 10000
+#define FAILOVER_MAX_MS 8000   /* the goal is 3 s; a loaded 2-core CI box gets slack */
+#define STATUS_MS 500
+
+static pid_t live[NODES]; /* for the fini: nothing outlives a failed test */
+
+static void cluster_fini(void)
+{
+	for (int i = 0; i < NODES; i++)
+		if (live[i] > 0)
+			proc_reap(live[i], SIGKILL, 10);
+	tmpdir_remove();
+}
+
+TestSuite(srv_meta_cluster, .init = setup, .fini = cluster_fini, .timeout = 300);
+
+/* A loopback port P with P + 1 also free (Raft on P, meta's requests on
+ * P + 1). Both are closed again before dannd binds them: a small race,
+ * retried by the caller's bounded tries. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int free_pair(void)
+{
+	for (int tries = 0; tries < 200; tries++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t len = sizeof sa;
+		int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+
+		if (a >= 0 && b >= 0 && bind(a, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+		    getsockname(a, (struct sockaddr *)&sa, &len) == 0) {
+			int p = ntohs(sa.sin_port);
+			sa.sin_port = htons((uint16_t)(p + 1));
+			if (p < 65535 && bind(b, (struct sockaddr *)&sa, sizeof sa) == 0)
+				port = p;
+		}
+		if (a >= 0)
+			close(a);
+		if (b >= 0)
+			close(b);
+		if (port)
+			return port;
+	}
+	return -1;
+}
+
+struct cluster {
+	struct proc_dannd d[NODES];
+	int up[NODES];
+	char raft[NODES][32];          /* 127.0.0.1:P */
+	char grpc[NODES][32];          /* 127.0.0.1:gRPC port */
+	char peers[256];
+	char data[NODES][256];
+};
+
+static void node_start(struct cluster *c, int i)
+{
+	char id[16];
+	int rc;
+
+	snprintf(id, sizeof id, "%d", (i + 1) % 100);
+	rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
+			      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i], "--peers",
+			      c->peers, NULL);
+	if (rc < 0) {
+		char *log = cli_slurp(c->d[i].log);
+		cr_assert_fail("dannd node %d did not start: %s", i + 1, log ? log : "");
+	}
+	c->up[i] = 1;
+	live[i] = c->d[i].pid;
+	snprintf(c->grpc[i], sizeof c->grpc[i], "127.0.0.1:%d", c->d[i].port);
+}
+
+static void node_stop(struct cluster *c, int i, int sig)
+{
+	int rc = proc_dannd_stop(&c->d[i], sig, SRVTEST_STOP_S);
+
+	live[i] = 0;
+	c->up[i] = 0;
+	if (sig == SIGTERM) {
+		char *log = cli_slurp(c->d[i].log);
+		cr_assert_eq(rc, 0, "node %d: exit %d after SIGTERM:\n%s", i + 1, rc, log ? log : "");
+		free(log);
+	} else {
+		cr_assert_eq(rc, 128 + sig, "node %d: status %d after signal %d", i + 1, rc, sig);
+	}
+}
+
+/* The index of the node that calls itself leader, agreed on by every live
+ * node, within wait_ms; -1 if none. */
+static int leader(struct cluster *c, uint64_t wait_ms, uint64_t *took_ms)
+{
+	uint64_t t0 = now_ms();
+
+	while (now_ms() - t0 < wait_ms) {
+		int lead = -1, agree = 1;
+		for (int i = 0; i < NODES; i++) {
+			struct meta_status st;
+			if (!c->up[i])
+				continue;
+			if (meta_client_status(c->raft[i], STATUS_MS, &st) < 0 || !st.leader_id) {
+				agree = 0;
+				continue;
+			}
+			if (st.role == META_LEADER)
+				lead = i;
+			if (lead >= 0 && st.leader_id != (uint64_t)lead + 1)
+				agree = 0;
+		}
+		if (lead >= 0 && agree && c->up[lead]) {
+			if (took_ms)
+				*took_ms = now_ms() - t0;
+			return lead;
+		}
+		usleep(50000);
+	}
+	return -1;
+}
+
+Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_leader)
+{
+	struct cluster c;
+	int lead, next;
+	uint64_t took = 0;
+	size_t off = 0;
+
+	memset(&c, 0, sizeof c);
+	for (int i = 0; i < NODES; i++) {
+		int p = free_pair();
+		cr_assert_gt(p, 0, "no free loopback port pair");
+		snprintf(c.raft[i], sizeof c.raft[i], "127.0.0.1:%d", p);
+		off += (size_t)snprintf(c.peers + off, sizeof c.peers - off, "%s%d@%s", i ? "," : "", i + 1, c.raft[i]);
+		snprintf(c.data[i], sizeof c.data[i], "%s%d", tmpdir_path("node"), i + 1);
+	}
+	for (int i = 0; i < NODES; i++)
+		node_start(&c, i);
+	lead = leader(&c, LEADER_WAIT_MS, NULL);
+	cr_assert_geq(lead, 0, "no leader within %d ms", LEADER_WAIT_MS);
+	cr_log_info("leader: node %d", lead + 1);
+
+	/* The leader owns a collection with rows (it is killed below); node 2
+	 * creates another; every node lists both. */
+	cr_assert_eq(py((char *[]){ "fill", c.grpc[lead], "owned", "1000", NULL }), 0);
+	cr_assert_eq(py((char *[]){ "create", c.grpc[1], "two", NULL }), 0);
+	for (int i = 0; i < NODES; i++)
+		cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "owned", "two", NULL }), 0);
+	/* Its data lives on its owner: another node says which. */
+	{
+		char owner[16];
+		snprintf(owner, sizeof owner, "%d", lead + 1);
+		cr_assert_eq(py((char *[]){ "foreign", c.grpc[(lead + 1) % NODES], "owned", owner, NULL }), 0);
+	}
+	/* A name taken anywhere is taken everywhere. */
+	cr_assert_neq(py((char *[]){ "create", c.grpc[(lead + 2) % NODES], "two", NULL }), 0);
+
+	node_stop(&c, lead, SIGKILL);
+	next = leader(&c, LEADER_WAIT_MS, &took);
+	cr_assert_geq(next, 0, "no new leader within %d ms of killing node %d", LEADER_WAIT_MS, lead + 1);
+	cr_assert_neq(next, lead);
+	cr_log_info("kill -9 of leader node %d: node %d leads after %llu ms", lead + 1, next + 1,
+		    (unsigned long long)took);
+	cr_assert_leq(took, FAILOVER_MAX_MS, "a new leader only after %llu ms", (unsigned long long)took);
+
+	/* Each survivor creates a collection; every survivor lists them all. */
+	for (int i = 0; i < NODES; i++)
+		if (c.up[i]) {
+			char name[32];
+			snprintf(name, sizeof name, "after%d", i + 1);
+			cr_assert_eq(py((char *[]){ "create", c.grpc[i], name, NULL }), 0);
+		}
+	for (int i = 0; i < NODES; i++)
+		if (c.up[i])
+			cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "owned", "two", lead == 0 ? "after2" : "after1",
+						    lead == 2 ? "after2" : "after3", NULL }), 0);
+
+	/* The killed node restarts, catches up with what it missed before it
+	 * opens its database (or it would take "owned" for dropped and remove
+	 * it), and serves its rows again. */
+	node_start(&c, lead);
+	if (py((char *[]){ "listed", c.grpc[lead], "owned", "two", lead == 0 ? "after2" : "after1",
+			   lead == 2 ? "after2" : "after3", NULL }) != 0) {
+		char *log = cli_slurp(c.d[lead].log);
+		cr_assert_fail("restarted node %d did not catch up; its log:\n%s", lead + 1, log ? log : "");
+	}
+	cr_assert_eq(py((char *[]){ "verify", c.grpc[lead], "owned", "1000", NULL }), 0);
+	for (int i = 0; i < NODES; i++)
+		node_stop(&c, i, SIGTERM);
+}
+
+Test(srv_meta_cluster, a_node_missing_from_its_peers_is_refused_by_name)
+{
+	char peers[128], out[300];
+	int p = free_pair(), rc;
+	char *text;
+
+	cr_assert_gt(p, 0);
+	snprintf(peers, sizeof peers, "1@127.0.0.1:%d,2@127.0.0.1:%d", p, p + 2);
+	snprintf(out, sizeof out, "%s", tmpdir_path("bad.out"));
+	rc = proc_run(NULL, out, 30,
+		      (char *[]){ DANND_BIN, "--data-dir", (char *)tmpdir_path("bad"), "--listen", "127.0.0.1:0",
+				  "--metrics", "", "--node-id", "4", "--peers", peers, NULL });
+	text = cli_slurp(out);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, text ? text : "");
+	cr_assert(text && strstr(text, "node_id 4 is not among"), "%s", text ? text : "");
+	free(text);
+	snprintf(peers, sizeof peers, "1@127.0.0.1:%d", p);
+	rc = proc_run(NULL, out, 30,
+		      (char *[]){ DANND_BIN, "--data-dir", (char *)tmpdir_path("bad"), "--listen", "127.0.0.1:0",
+				  "--metrics", "", "--node-id", "1", "--peers", peers, "--raft-listen", "127.0.0.1:1",
+				  NULL });
+	text = cli_slurp(out);
+	cr_assert_eq(rc, 1, "exit %d: %s", rc, text ? text : "");
+	cr_assert(text && strstr(text, "raft_listen 127.0.0.1:1"), "%s", text ? text : "");
+	free(text);
+}
+
+Test(srv_meta_cluster, cluster_settings_come_from_the_config_file_and_bad_ones_are_named)
+{
+	struct srv_config c;
+	const char *path = tmpdir_path("dannd.conf");
+	FILE *f = fopen(path, "w");
+	char *argv[] = { "dannd", "--config", (char *)path, "--node-id", "3", NULL };
+	int help;
+
+	cr_assert_not_null(f);
+	fputs("data_dir = /x\nnode_id = 2\nraft_listen = 127.0.0.1:7011\n"
+	      "peers = 1@127.0.0.1:7001,2@127.0.0.1:7011,3@127.0.0.1:7021\nraft_heartbeat_ms = 20\n"
+	      "raft_election_ms = 1500\nraft_wait_ms = 5000\n", f);
+	fclose(f);
+	srv_config_default(&c);
+	cr_assert_eq(c.node_id, 1);
+	cr_assert_eq(c.peers[0], 0, "one voter by default");
+	cr_assert_eq(srv_config_args(&c, 5, argv, &help), 0, "%s", dann_errmsg());
+	cr_assert_eq(c.node_id, 3, "the command line wins");
+	cr_assert_str_eq(c.raft_listen, "127.0.0.1:7011");
+	cr_assert_str_eq(c.peers, "1@127.0.0.1:7001,2@127.0.0.1:7011,3@127.0.0.1:7021");
+	cr_assert_eq(c.raft_heartbeat_ms, 20);
+	cr_assert_eq(c.raft_election_ms, 1500);
+	cr_assert_eq(c.raft_wait_ms, 5000);
+	cr_assert_eq(srv_config_set(&c, "node_id", "0"), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "node_id"), "%s", dann_errmsg());
+	cr_assert_eq(srv_config_set(&c, "raft_heartbeat_ms", "0"), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "raft_heartbeat_ms"), "%s", dann_errmsg());
+}
