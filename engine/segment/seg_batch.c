@@ -142,7 +142,12 @@ static int disk_pass(struct chunk *ch, struct seg *s)
 	sp.inflight = p->inflight ? p->inflight : sp.inflight;
 	sp.deleted = (const uint64_t *)s->disk->delw;
 	sp.deleted_bits = s->nrows;
-	if ((rc = dann_search_batch(s->disk->ix, ch->q, ch->m, &sp, ch->ids, ch->sd, ch->sf, ch->dst)) < 0)
+	/* pinned (and fetched back if the tier cache evicted it) while read */
+	if ((rc = seg_disk_use(ch->c, s)) < 0)
+		return rc;
+	rc = dann_search_batch(s->disk->ix, ch->q, ch->m, &sp, ch->ids, ch->sd, ch->sf, ch->dst);
+	seg_disk_done(ch->c, s);
+	if (rc < 0)
 		return rc;
 	for (uint64_t i = 0; i < ch->m; i++) {
 		for (uint32_t j = 0; j < ch->sf[i]; j++)
