@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -85,8 +86,14 @@ int proc_dannd_start(struct proc_dannd *d, const char *bin, int timeout_s, ...)
 		return -1;
 	}
 	fflush(NULL);
+	pid_t parent = getpid();
 	d->pid = fork();
 	if (d->pid == 0) {
+		/* A test killed midway (a crash, a timeout, ctest giving up) must
+		 * not leave its dannd serving: the kernel ends it with the test. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
 		dup2(pfd[1], STDOUT_FILENO);
 		dup2(efd, STDERR_FILENO);
 		close(pfd[0]);
