@@ -1,5 +1,9 @@
 /*
- * srv_delete.c — Delete, Flush, GetFlushState.
+ * srv_delete.c — Delete (by keys or by any filter expression), Flush,
+ * GetFlushState.
+ *
+ * Delete by a filter deletes the rows that pass it when the call runs; a
+ * row inserted meanwhile may or may not be among them, as in Milvus.
  *
  * Flush seals each named collection's growing segment and waits until the
  * sealed segments are disk indexes (dann_coll_flush), so the segment ids
@@ -15,6 +19,30 @@
 #include "srv_pkexpr.h"
 #include "srv_status.h"
 
+/* Keys an expression selects: the key fast path, or every live row that
+ * passes the filter (a bad expression is an error naming its column or
+ * field, and nothing is deleted). */
+static int delete_keys(struct srv_req *rq, struct dann_coll *c, const struct dann_schema *s, const char *expr,
+		       int64_t **keys, uint64_t *n)
+{
+	struct dann_coll_query_params qp = { .filter = expr };
+	int64_t *found = NULL;
+	int rc;
+
+	if (!expr || !expr[0])
+		return srv_fail(rq, SRV_M_PARAM_MISSING, DANN_EINVAL,
+				"Delete: the expression is empty (to delete every row, drop the collection)");
+	if ((rc = srv_pkexpr_match(rq, expr, s->pk_field, keys, n)) != 0)
+		return rc < 0 ? rc : 0;
+	if ((rc = dann_coll_query(c, &qp, &found, n, NULL)) < 0)
+		return rc;
+	*keys = srv_arena_alloc(rq->arena, (*n + 1) * sizeof **keys);
+	if (*keys)
+		memcpy(*keys, found, *n * sizeof **keys);
+	free(found);
+	return *keys ? 0 : DANN_ENOMEM;
+}
+
 int srv_h_delete(struct srv_req *rq, const void *in, void *out)
 {
 	const Milvus__Proto__Milvus__DeleteRequest *q = in;
@@ -27,10 +55,12 @@ int srv_h_delete(struct srv_req *rq, const void *in, void *out)
 
 	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_schema(c, &s)) < 0)
 		return rc;
-	if ((rc = srv_pkexpr_parse(rq, q->expr, s.pk_field, &keys, &n)) < 0)
-		return rc;
+	/* The rows are chosen and deleted under the write lock, so a
+	 * CreateIndex recreating the collection cannot fall between. */
 	pthread_rwlock_rdlock(&rq->srv->write_lock);
-	rc = dann_coll_delete(c, keys, n, &deleted);
+	rc = delete_keys(rq, c, &s, q->expr, &keys, &n);
+	if (rc == 0)
+		rc = dann_coll_delete(c, keys, n, &deleted);
 	pthread_rwlock_unlock(&rq->srv->write_lock);
 	if (rc < 0)
 		return rc;
