@@ -8,7 +8,10 @@
  * results is the same either way. search_list (DiskANN's search-time list
  * size) maps to L and must be at least the limit, as in Milvus. The call's
  * deadline and cancellation go into the search, so an abandoned search
- * stops and frees its slots.
+ * stops and frees its slots. A request of one query without a filter goes
+ * through the collector (srv_batch.h), which runs concurrent ones as one
+ * engine batch; a filter goes to the filtered search (dann_coll_search
+ * plans by its selectivity) and many queries to dann_coll_search_batch.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -17,6 +20,7 @@
 
 #include "common.pb-c.h"
 #include "milvus.pb-c.h"
+#include "srv_batch.h"
 #include "srv_coll.h"
 #include "srv_handlers.h"
 #include "srv_impl.h"
@@ -217,8 +221,12 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	sp.filter = q->dsl && q->dsl[0] ? q->dsl : NULL;
 	sp.deadline_ns = rq->deadline_ns;
 	sp.cancel = rq->cancel;
-	rc = nq == 1 ? dann_coll_search(c, queries, &sp, keys, dists, found, NULL)
-		     : dann_coll_search_batch(c, queries, nq, &sp, keys, dists, found, NULL);
+	if (nq == 1 && !sp.filter && rq->srv->batcher)
+		rc = srv_batch_search(rq->srv->batcher, c, s.dim, queries, &sp, keys, dists, found);
+	else if (nq == 1)
+		rc = dann_coll_search(c, queries, &sp, keys, dists, found, NULL);
+	else
+		rc = dann_coll_search_batch(c, queries, nq, &sp, keys, dists, found, NULL);
 	if (rc < 0)
 		return rc;
 
