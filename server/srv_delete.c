@@ -18,6 +18,7 @@
 #include "srv_impl.h"
 #include "srv_pkexpr.h"
 #include "srv_status.h"
+#include "srv_template.h"
 
 /* Keys an expression selects: the key fast path, or every live row that
  * passes the filter (a bad expression is an error naming its column or
@@ -49,16 +50,18 @@ int srv_h_delete(struct srv_req *rq, const void *in, void *out)
 	Milvus__Proto__Milvus__MutationResult *r = out;
 	struct dann_coll *c;
 	struct dann_schema s;
+	const char *expr = NULL;
 	int64_t *keys;
 	uint64_t n, deleted = 0;
 	int rc;
 
-	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_schema(c, &s)) < 0)
+	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_schema(c, &s)) < 0 ||
+	    (rc = SRV_TEMPLATE_RENDER(rq, q->expr, q->expr_template_values, q->n_expr_template_values, &expr)) < 0)
 		return rc;
 	/* The rows are chosen and deleted under the write lock, so a
 	 * CreateIndex recreating the collection cannot fall between. */
 	pthread_rwlock_rdlock(&rq->srv->write_lock);
-	rc = delete_keys(rq, c, &s, q->expr, &keys, &n);
+	rc = delete_keys(rq, c, &s, expr, &keys, &n);
 	if (rc == 0)
 		rc = dann_coll_delete(c, keys, n, &deleted);
 	pthread_rwlock_unlock(&rq->srv->write_lock);

@@ -23,6 +23,7 @@
 #include "srv_output.h"
 #include "srv_pkexpr.h"
 #include "srv_status.h"
+#include "srv_template.h"
 
 #define COUNT_FIELD "count(*)"
 #define QUERY_LIMIT_MAX 16384u   /* Milvus's maximum query window (offset + limit) */
@@ -160,6 +161,8 @@ int srv_h_query(struct srv_req *rq, const void *in, void *out)
 		return rc;
 	r->collection_name = q->collection_name;
 	r->primary_field_name = s.pk_field;
+	if ((rc = SRV_TEMPLATE_RENDER(rq, expr, q->expr_template_values, q->n_expr_template_values, &expr)) < 0)
+		return rc;
 	if (count) {
 		uint64_t rows;
 		if (srv_pkexpr_match(rq, expr, s.pk_field, &keys, &n) == 1) {

@@ -27,6 +27,7 @@
 #include "srv_load.h"
 #include "srv_output.h"
 #include "srv_status.h"
+#include "srv_template.h"
 
 #define SEARCH_TOPK_MAX 16384
 #define SEARCH_NQ_MAX 16384
@@ -195,6 +196,7 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	struct search_args a;
 	struct dann_coll *c;
 	struct dann_schema s;
+	const char *filter = NULL;
 	float *queries = NULL, *dists, *scores;
 	int64_t *keys, *hit_keys, *topks;
 	uint32_t nq = 0, kk, *found;
@@ -205,7 +207,8 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	    (rc = srv_coll_require_loaded(rq, c)) < 0)
 		return rc;
 	if ((rc = parse_args(rq, q, &s, &a)) < 0 || (rc = queries_of(rq, q, &s, &queries, &nq)) < 0 ||
-	    (rc = srv_output_resolve(rq, &s, q->output_fields, q->n_output_fields, &os)) < 0)
+	    (rc = srv_output_resolve(rq, &s, q->output_fields, q->n_output_fields, &os)) < 0 ||
+	    (rc = SRV_TEMPLATE_RENDER(rq, q->dsl, q->expr_template_values, q->n_expr_template_values, &filter)) < 0)
 		return rc;
 	kk = a.k + a.offset;
 	keys = srv_arena_alloc(rq->arena, (size_t)nq * kk * sizeof *keys);
@@ -218,7 +221,7 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	sp.L = a.L;
 	sp.threads = 1;
 	sp.inflight = SEARCH_INFLIGHT;
-	sp.filter = q->dsl && q->dsl[0] ? q->dsl : NULL;
+	sp.filter = filter && filter[0] ? filter : NULL;
 	sp.deadline_ns = rq->deadline_ns;
 	sp.cancel = rq->cancel;
 	if (nq == 1 && !sp.filter && rq->srv->batcher)

@@ -164,6 +164,20 @@ check(seen.length === [...rows.values()].filter(pred).length && new Set(seen).si
 const lim = ok(await client.query({ collection_name: name, filter: '', output_fields: ['i32'], limit: 7 }), 'empty filter with a limit');
 check(lim.data.length === 7, `limit 7: ${lim.data.length}`);
 
+// Expression templates (the SDK's exprValues): the same answers as the
+// values typed in; a placeholder without a value is refused naming it.
+{
+  const exprValues = { ids: [3, 6, 9, 12, 600], pre: 'item_1%', lo: 0.5, flag: true };
+  const pred = (r) => [3, 6, 9, 12, 600].includes(r.i32) && r.s.startsWith('item_1') || (r.f >= 0.5 && r.b === true && r.i32 > 880);
+  const filter = 'i32 in {ids} and s like {pre} or (f >= {lo} and b == {flag} and i32 > 880)';
+  const want = [...rows.values()].filter(pred).map((r) => r.id).sort((a, b) => a - b);
+  const q = ok(await client.query({ collection_name: name, filter, exprValues, output_fields: ['i32'] }), 'query with a template');
+  check(JSON.stringify(q.data.map((r) => Number(r.id)).sort((a, b) => a - b)) === JSON.stringify(want), `template query: ${JSON.stringify(q.data)} want ${want}`);
+  const res = ok(await client.search({ collection_name: name, data: [vec(9)], filter, exprValues, limit: 50, output_fields: ['i32'] }), 'search with a template');
+  check(res.results.length === want.length && res.results.every((h) => pred(rows.get(Number(h.id)))), `template search: ${res.results.length} hits, ${want.length} pass`);
+  await refused(client.query({ collection_name: name, filter: 'i32 > {nope}', exprValues: { other: 1 }, output_fields: ['i32'] }), /\{nope\}/, 'template without a value');
+}
+
 // Upsert new values; the filters see them.
 const upIds = Array.from({ length: 30 }, (_, k) => k * 10 + 3);
 for (const i of upIds) rows.set(i, row(i, 1));
@@ -173,7 +187,7 @@ await queryCheck('s like "%_1"', (r) => r.s.endsWith('_1'), 'upserted rows');
 // Delete by expression.
 const delPred = (r) => r.j.k === 7 && r.i8 < 0;
 const nDel = [...rows.values()].filter(delPred).length;
-const del = ok(await client.delete({ collection_name: name, filter: 'j["k"] == 7 and i8 < 0' }), 'delete by expression');
+const del = ok(await client.delete({ collection_name: name, filter: 'j["k"] == {k} and i8 < {zero}', exprValues: { k: 7, zero: 0 } }), 'delete by expression (a template)');
 check(Number(del.delete_cnt) === nDel, `delete_cnt ${del.delete_cnt}, ${nDel} pass`);
 for (const [i, r] of [...rows]) if (delPred(r)) rows.delete(i);
 await queryCheck('i32 >= 0', () => true, 'after delete');
