@@ -137,8 +137,9 @@ static int pack_var(struct srv_req *rq, const char *field, uint64_t n, char *con
 	if (!(buf = srv_arena_alloc(rq->arena, total + 1)))
 		return DANN_ENOMEM;
 	for (uint64_t i = 0; i < n; i++)
-		memcpy(buf + off[i], strs ? (const void *)strs[i] : (const void *)bins[i].data,
-		       off[i + 1] - off[i]);
+		if (off[i + 1] > off[i]) /* an empty value may have no bytes at all */
+			memcpy(buf + off[i], strs ? (const void *)strs[i] : (const void *)bins[i].data,
+			       off[i + 1] - off[i]);
 	col->values = buf;
 	col->offsets = off;
 	return 0;

@@ -33,6 +33,7 @@ function row(i, gen = 0) {
   };
   if (i % 5 !== 0) r.note = `n${i % 7}`;          // nullable varchar: null on every fifth row
   if (i % 3 !== 0) r.n32 = i % 11;                 // nullable int32: null on every third row
+  if (i % 2 === 0) r.jn = { v: i % 13 };           // nullable JSON: null on odd rows
   r.color = colors[i % 3];                          // dynamic keys
   if (i % 2) r.size = i % 9;
   return r;
@@ -48,14 +49,14 @@ function sameRow(got, want, fields) {
     // them out. A key a row lacks is absent.
     const meta = got.$meta || {};
     const g = got[f] !== undefined ? got[f] : f in meta ? meta[f] : null;
-    if (f === 'j') check(JSON.stringify(g) === JSON.stringify(w), `row ${want.id}: field j ${JSON.stringify(g)} != ${JSON.stringify(w)}`);
+    if (f === 'j' || f === 'jn') check(JSON.stringify(g) === JSON.stringify(w), `row ${want.id}: field j ${JSON.stringify(g)} != ${JSON.stringify(w)}`);
     else if (f === 'f' || f === 'd') check(Math.abs(g - w) < 1e-6, `row ${want.id}: field ${f} ${g} != ${w}`);
     else if (f === 'i64') check(Number(g) === w, `row ${want.id}: field i64 ${g} != ${w}`);
     else check(g === w, `row ${want.id}: field ${f} ${JSON.stringify(g)} != ${JSON.stringify(w)}`);
   }
 }
 
-const ALL = ['b', 'i8', 'i16', 'i32', 'i64', 'f', 'd', 's', 'j', 'note', 'n32', 'color', 'size'];
+const ALL = ['b', 'i8', 'i16', 'i32', 'i64', 'f', 'd', 's', 'j', 'note', 'n32', 'jn', 'color', 'size'];
 
 // Search with filter: every hit passes pred, hits come back in score order,
 // and the output fields hold the row's values.
@@ -99,6 +100,7 @@ const FILTERS = [
   ['note is null', (r) => r.note === undefined, 'is null'],
   ['n32 > 5', (r) => r.n32 !== undefined && r.n32 > 5, 'nullable int (null is not > 5)'],
   ['not (n32 > 5)', (r) => r.n32 !== undefined && !(r.n32 > 5), 'not over null stays unknown'],
+  ['jn["v"] > 10 or jn is null', (r) => r.jn === undefined || r.jn.v > 10, 'nullable JSON'],
   ['color == "red"', (r) => r.color === 'red', 'dynamic key by name'],
   ['$meta["color"] in ["green"] and size >= 4', (r) => r.color === 'green' && r.size !== undefined && r.size >= 4, 'dynamic key by $meta'],
 ];
@@ -120,6 +122,7 @@ ok(await client.createCollection({
     { name: 'j', data_type: DataType.JSON },
     { name: 'note', data_type: DataType.VarChar, max_length: 16, nullable: true },
     { name: 'n32', data_type: DataType.Int32, nullable: true },
+    { name: 'jn', data_type: DataType.JSON, nullable: true },
   ],
 }), 'create');
 const desc = ok(await client.describeCollection({ collection_name: name }), 'describe');
