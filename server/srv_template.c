@@ -34,7 +34,8 @@ static int put(struct sbuf *b, const char *s, size_t n)
 			cap *= 2;
 		if (!(np = srv_arena_alloc(b->rq->arena, cap)))
 			return DANN_ENOMEM;
-		memcpy(np, b->p, b->len);
+		if (b->len)
+			memcpy(np, b->p, b->len);
 		b->p = np;
 		b->cap = cap;
 	}
