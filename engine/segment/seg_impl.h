@@ -260,6 +260,11 @@ int seg_disk_use(const struct dann_coll *c, struct seg *s);
 void seg_disk_done(const struct dann_coll *c, struct seg *s);
 /* Whether s's files are in the data dir now (always, untiered). */
 bool seg_disk_local(struct seg *s);
+/* Reads a delete-bitmap file's bytes (what names them in messages) into
+ * s->disk->del; s->nrows must be set. DANN_ECORRUPT for a bad one. */
+int seg_disk_parse_deletes(struct seg *s, const uint8_t *buf, size_t len, const char *what);
+/* Builds the search's delete mask and s->ndel from s->disk->del. */
+int seg_disk_del_mask(struct seg *s);
 /* Closes the files of a segment (the tier cache's eviction). */
 void seg_disk_close_files(struct seg_disk *d);
 void seg_disk_close(struct seg_disk *d);

@@ -6,8 +6,8 @@
  *      whose build never finished) is dropped in one catalog step: its rows
  *      are still in the WAL.
  *   2. Everything else in the collection's directory — stages of builds,
- *      segment directories the catalog never committed or already dropped,
- *      temporary files — is removed.
+ *      segment directories (and stubs of evicted ones) the catalog never
+ *      committed or already dropped, temporary files — is removed.
  *   3. The PK index is rebuilt from the flushed segments' keys and delete
  *      bitmaps.
  *   4. The WAL is replayed past the checkpoint (the largest last LSN of a
@@ -23,6 +23,7 @@
 #include "../fsutil.h"
 #include "../log.h"
 #include "seg_files.h"
+#include "seg_stub.h"
 #include "wal.h"
 
 #define WAL_DIR "wal"
@@ -123,8 +124,12 @@ static int sweep(struct dann_coll *c)
 		bool keep = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 			    !strcmp(de->d_name, WAL_DIR);
 		unsigned long long id;
-		char tail;
-		if (!keep && sscanf(de->d_name, "s%llu%c", &id, &tail) == 1)
+		char tail, stub[32];
+		int nf = keep ? 0 : sscanf(de->d_name, "s%llu%c", &id, &tail);
+		/* a segment's directory, or the stub of an evicted one (seg_stub.h) */
+		if (nf == 1 || (nf == 2 && tail == '.' &&
+				snprintf(stub, sizeof stub, "s%llu%s", id, SEG_STUB_SUFFIX) > 0 &&
+				!strcmp(de->d_name, stub)))
 			keep = seg_find(c, id) != NULL;
 		if (keep)
 			continue;

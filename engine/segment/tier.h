@@ -25,7 +25,7 @@
  *     removed by tier_cache_add;
  *   - a segment is evicted only when it is uploaded and not pinned; pinned
  *     segments may hold the cache above its budget until they are unpinned;
- *   - eviction takes the least recently used (pinned or unpinned) first;
+ *   - eviction takes the least recently used unpinned segment first;
  *   - concurrent pins of an evicted segment share one download;
  *   - an upload's callback says "done" only after every file is stored, the
  *     MANIFEST last, and the stored MANIFEST read back matches the local one.
@@ -45,8 +45,11 @@
 
 /* Called before an evicted segment's directory is removed, without cache
  * locks held and with the segment unpinned (new pins wait until the
- * eviction is over): close every file of it. */
-typedef void (*tier_evict_fn)(void *arg, uint64_t seg_id, const char *dir);
+ * eviction is over): close every file of it, and keep locally what opening
+ * the segment again needs. A negative return keeps the directory (the
+ * segment becomes the most recently used; other segments are evicted in
+ * its place), except when the segment is being removed for good. */
+typedef int (*tier_evict_fn)(void *arg, uint64_t seg_id, const char *dir);
 
 struct tier_cache_params {
 	struct obj_store *store;   /* where uploaded segments are (not owned) */
