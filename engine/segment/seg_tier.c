@@ -50,7 +50,10 @@ static int on_evict(void *arg, uint64_t id, const char *dir)
 
 	(void)dir;
 	pthread_mutex_lock(&t->mu);
-	if ((s = reg_find(t, id, NULL)) && s->disk && (rc = seg_stub_write(s)) == 0)
+	/* a segment that a compaction or a drop replaced is never opened
+	 * again: no stub */
+	if ((s = reg_find(t, id, NULL)) && s->disk &&
+	    (atomic_load(&s->dropped) || atomic_load(&s->coll->dropped) || (rc = seg_stub_write(s)) == 0))
 		seg_disk_close_files(s->disk);
 	pthread_mutex_unlock(&t->mu);
 	return rc;
@@ -194,6 +197,19 @@ bool seg_tier_is_local(struct seg *s)
 	if (!s->disk || !s->disk->tiered)
 		return true;
 	return tier_cache_is_local(s->coll->db->tier->cache, s->id) == 1;
+}
+
+bool seg_tier_held(struct dann_db *db, uint64_t id)
+{
+	struct seg_tier *t = db->tier;
+	bool held;
+
+	if (!t)
+		return false;
+	pthread_mutex_lock(&t->mu);
+	held = reg_find(t, id, NULL) != NULL;
+	pthread_mutex_unlock(&t->mu);
+	return held;
 }
 
 void seg_tier_kick(struct dann_db *db)

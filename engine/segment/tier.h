@@ -155,6 +155,7 @@ struct tier_sync_stats {
 	uint64_t deletes_refreshed; /* delete bitmaps stored again */
 	uint64_t dropped;           /* collections whose objects were deleted */
 	uint64_t orphans_deleted;   /* segments no longer in the catalog (compacted) */
+	uint64_t orphans_kept;      /* ... but still held by a reader: left for a later sync */
 	uint64_t restored;          /* segments downloaded by a restore */
 };
 
@@ -163,7 +164,9 @@ struct tier_sync_stats {
  * the collection's lock, only if the segment is still flushed); stores
  * every flushed segment's current delete bitmap; deletes the objects of
  * segments the catalog no longer names (replaced by a compaction, or an
- * upload cut short before it was recorded); writes each collection's
+ * upload cut short before it was recorded) once no version a reader holds
+ * has them (a search on an older version may still fetch them); writes
+ * each collection's
  * SNAPSHOT; deletes the objects of collections the catalog no longer has
  * (their SNAPSHOT last). Runs beside searches and writes: the segments it
  * reads are held by a version reference. st may be NULL. */

@@ -164,6 +164,9 @@ static int note_orphan(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
+/* A segment a compaction replaced may still be in a version some search
+ * holds, and an evicted one is fetched from the store: its objects stay
+ * until its last reference is gone (the registry forgets it then). */
 static int delete_orphans(struct dann_coll *c, struct obj_store *store, const struct dann_cat_segment *recs,
 			  size_t n, struct tier_sync_stats *st)
 {
@@ -174,6 +177,10 @@ static int delete_orphans(struct dann_coll *c, struct obj_store *store, const st
 	snprintf(prefix, sizeof prefix, "c%llu/s", (unsigned long long)c->id);
 	if ((rc = obj_list(store, prefix, note_orphan, &o)) == 0)
 		for (size_t i = 0; i < o.norphans && rc == 0; i++) {
+			if (seg_tier_held(c->db, o.orphans[i])) {
+				st->orphans_kept++;
+				continue;
+			}
 			snprintf(prefix, sizeof prefix, "c%llu/s%llu/", (unsigned long long)c->id,
 				 (unsigned long long)o.orphans[i]);
 			if ((rc = obj_delete_prefix(store, prefix, NULL)) == 0)

@@ -602,3 +602,90 @@ Test(tier_coll, opening_with_every_segment_evicted_downloads_none_of_them)
 	cr_assert(memcmp(before, after, sizeof before) == 0);
 	dann_db_close(db);
 }
+
+static int count_manifests(void *arg, const char *key, uint64_t size)
+{
+	(void)size;
+	if (strstr(key, "/MANIFEST"))
+		(*(unsigned *)arg)++;
+	return 0;
+}
+
+static unsigned segments_in_bucket(const char *uri)
+{
+	struct obj_store *s;
+	unsigned n = 0;
+
+	cr_assert_eq(obj_open(uri, NULL, &s), 0, "%s", dann_errmsg());
+	cr_assert_eq(obj_list(s, "", count_manifests, &n), 0, "%s", dann_errmsg());
+	obj_close(s);
+	return n;
+}
+
+Test(tier_coll, a_search_on_an_older_version_still_fetches_segments_a_compaction_replaced)
+{
+	char uri[600], data[512];
+	int64_t del[ROWS / 2], keys[K];
+	float q[ST_DIM], dists[K];
+	struct dann_coll_search_params sp;
+	struct tier_sync_stats st;
+	struct seg_ver *old;
+	struct dann_coll *c;
+	struct dann_db *db;
+	size_t nnew, searched = 0;
+	uint32_t found;
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	db = open_db(data, uri, NULL, 1);
+	fill(db);
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(cache_stats(db).local, 0, "every segment evicted");
+	c = coll(db);
+
+	/* a search holds the current version (as dann_coll_search does for
+	 * its whole run) while a compaction replaces two of its segments and
+	 * a sync runs */
+	old = seg_ver_get(c);
+	for (int s = 0; s < 2; s++) {
+		for (int i = 0; i < ROWS / 2; i++)
+			del[i] = (int64_t)s * ROWS + 2 * i;
+		cr_assert_eq(dann_coll_delete(c, del, ROWS / 2, NULL), 0);
+	}
+	cr_assert_eq(dann_coll_compact(c), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_stats(db, NULL, &st), 0);
+	cr_assert_geq(st.orphans_kept, 1, "the replaced segments' objects are kept while held");
+	cr_assert_eq(st.orphans_deleted, 0);
+
+	/* the held version's segments, evicted, are fetched from the bucket */
+	dann_coll_search_params_default(&sp);
+	sp.k = K;
+	st_vec(100000, ST_DIM, q);
+	for (size_t i = 0; i < old->n; i++) {
+		struct seg *s = old->s[i];
+		if (!s->disk)
+			continue;
+		cr_assert_eq(seg_disk_search(c, s, q, &sp, NULL, keys, dists, &found, NULL), 0,
+			     "segment %llu of the older version: %s", (unsigned long long)s->id, dann_errmsg());
+		cr_assert_eq(found, K);
+		searched++;
+	}
+	cr_assert_eq(searched, NSEG);
+	seg_ver_unref(old);
+
+	/* once let go, the next sync deletes them */
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_stats(db, NULL, &st), 0);
+	cr_assert_geq(st.orphans_deleted, 1);
+	{
+		struct dann_seg_info *si;
+		size_t n;
+		cr_assert_eq(dann_coll_segments(c, &si, &n), 0);
+		for (nnew = 0; n > 0; n--)
+			nnew += si[n - 1].state == DANN_SEG_FLUSHED;
+		free(si);
+	}
+	cr_assert_eq(segments_in_bucket(uri), nnew, "the bucket holds the %zu current segments only", nnew);
+	dann_db_close(db);
+}
