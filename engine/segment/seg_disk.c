@@ -223,9 +223,12 @@ int seg_disk_open_tiered(struct dann_coll *c, struct seg *s, const char *dir,
 	snprintf(d->obj_key, sizeof d->obj_key, "%s", r->object_key);
 	local = stat(dir, &st) == 0;
 	d->manifest_crc = r->manifest_crc;
-	/* An evicted segment opens from its stub: nothing is downloaded until
-	 * a search or a write needs its files. */
-	if (!local && r->object_key[0] && (rc = seg_stub_load(s)) != 0) {
+	/* An evicted segment opens from its stub, or from the few small
+	 * objects that make one (a data dir that lost its copy): its files
+	 * are downloaded when a search or a write needs them. */
+	if (!local && r->object_key[0]) {
+		if ((rc = seg_stub_load(s)) == 0)
+			rc = seg_stub_fetch(s, seg_tier_store(c->db));
 		if (rc < 0 || (rc = seg_tier_register(s)) < 0)
 			goto fail;
 		return 0;

@@ -249,8 +249,9 @@ int seg_growing_new(struct dann_coll *c);
 /* ---- seg_disk.c: flushed segments */
 int seg_disk_open(struct dann_coll *c, struct seg *s, const char *dir, uint32_t expect_crc);
 /* Opens a flushed segment the catalog lists (r) on a tiered data dir:
- * registers it with the cache, downloads it if it is not local, reads its
- * keys and delete bitmap, and leaves its files to be opened on use. */
+ * registers it with the cache, reads its keys and delete bitmap (from its
+ * directory, or when evicted from its stub, seg_stub.h), and leaves its
+ * files to be opened (and downloaded) on use. */
 int seg_disk_open_tiered(struct dann_coll *c, struct seg *s, const char *dir,
 			 const struct dann_cat_segment *r);
 /* Brackets every read of a flushed segment's files: pins it in the tier

@@ -15,6 +15,7 @@
  *      segment, sealing it at its threshold as writes would have.
  */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,8 @@ static int replay_one(void *arg, uint64_t lsn, const void *payload, size_t len)
 static int replay(struct dann_coll *c)
 {
 	char dir[PATH_MAX], v[32];
+	struct stat st;
+	bool fresh;
 	int rc;
 
 	if (seg_prop_find(c->props, SEG_PROP_CKPT, v, sizeof v) == 0) {
@@ -171,8 +174,22 @@ static int replay(struct dann_coll *c)
 		if (p > c->ckpt_lsn)
 			c->ckpt_lsn = p;
 	}
-	if ((rc = seg_join(dir, c->dir, WAL_DIR)) < 0 || (rc = wal_open(dir, NULL, &c->wal)) < 0)
+	if ((rc = seg_join(dir, c->dir, WAL_DIR)) < 0)
 		return rc;
+	fresh = stat(dir, &st) != 0;
+	if ((rc = wal_open(dir, NULL, &c->wal)) < 0)
+		return rc;
+	/* A data dir that lost everything but its catalog (a node rebuilt
+	 * from the object store and a shared catalog) has its flushed
+	 * segments in the store and no log: the log starts after them. What
+	 * was written after the last flush is not in the store. */
+	if (fresh && c->db->tier && c->ckpt_lsn && wal_last_lsn(c->wal) == 0) {
+		dann_log(DANN_LOG_WARN, "segment", "%s: no WAL in %s; flushed segments up to LSN %llu come "
+			 "from the object store, rows written after them are not there", c->schema.name, c->dir,
+			 (unsigned long long)c->ckpt_lsn);
+		if ((rc = wal_start_after(c->wal, c->ckpt_lsn)) < 0)
+			return rc;
+	}
 	if (wal_last_lsn(c->wal) < c->ckpt_lsn)
 		return dann_fail(DANN_ECORRUPT, "%s: the WAL ends at LSN %llu, before the checkpoint %llu",
 				 dir, (unsigned long long)wal_last_lsn(c->wal),

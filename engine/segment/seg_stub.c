@@ -18,6 +18,8 @@
 #include "../error.h"
 #include "../fsutil.h"
 #include "../log.h"
+#include "../vamana/dix.h"
+#include "../vamana/dix_manifest.h"
 #include "seg_files.h"
 #include "seg_stub.h"
 
@@ -36,33 +38,23 @@ static int stub_path(const struct seg *s, char *out)
 	return 0;
 }
 
-int seg_stub_write(struct seg *s)
+/* Writes s's stub with del (del_len bytes of a delete-bitmap file). */
+static int write_stub(struct seg *s, const uint8_t *del, size_t del_len)
 {
 	struct seg_disk *d = s->disk;
 	struct stub_hdr h = { STUB_MAGIC, STUB_VERSION, d->manifest_crc, (uint32_t)d->metric, s->nrows,
-			      d->disk_bytes, 0 };
+			      d->disk_bytes, del_len };
 	char path[PATH_MAX];
-	uint8_t *del = NULL, *buf = NULL, *p;
-	size_t del_len = 0, len;
+	uint8_t *buf, *p;
+	size_t len;
 	uint32_t crc;
 	int rc;
 
-	if (!d->keys)
-		return dann_fail(DANN_EINVAL, "%s: no stub while its keys are not loaded", s->dir);
-	if ((rc = seg_join(path, s->dir, SEG_DELETES_FILE)) < 0)
+	if ((rc = stub_path(s, path)) < 0)
 		return rc;
-	if ((rc = fsu_read_file(path, (void **)&del, &del_len)) == DANN_ENOTFOUND) {
-		dann_clear_error();
-		rc = 0;
-	}
-	if (rc < 0 || (rc = stub_path(s, path)) < 0)
-		goto out;
-	h.del_len = del_len;
 	len = sizeof h + s->nrows * sizeof *d->keys + del_len + sizeof crc;
-	if (!(p = buf = malloc(len))) {
-		rc = dann_fail(DANN_ENOMEM, "%s: %zu bytes", path, len);
-		goto out;
-	}
+	if (!(p = buf = malloc(len)))
+		return dann_fail(DANN_ENOMEM, "%s: %zu bytes", path, len);
 	memcpy(p, &h, sizeof h);
 	p += sizeof h;
 	memcpy(p, d->keys, s->nrows * sizeof *d->keys);
@@ -73,8 +65,27 @@ int seg_stub_write(struct seg *s)
 	crc = crc32c(0, buf, (size_t)(p - buf));
 	memcpy(p, &crc, sizeof crc);
 	rc = fsu_write_file_atomic(path, buf, len);
-out:
 	free(buf);
+	return rc;
+}
+
+int seg_stub_write(struct seg *s)
+{
+	char path[PATH_MAX];
+	uint8_t *del = NULL;
+	size_t del_len = 0;
+	int rc;
+
+	if (!s->disk->keys)
+		return dann_fail(DANN_EINVAL, "%s: no stub while its keys are not loaded", s->dir);
+	if ((rc = seg_join(path, s->dir, SEG_DELETES_FILE)) < 0)
+		return rc;
+	if ((rc = fsu_read_file(path, (void **)&del, &del_len)) == DANN_ENOTFOUND) {
+		dann_clear_error();
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = write_stub(s, del, del_len);
 	free(del);
 	return rc;
 }
@@ -164,9 +175,113 @@ fail:
 	}
 unusable:
 	free(buf);
-	dann_log(DANN_LOG_WARN, "tier", "%s; the segment is downloaded instead", dann_errmsg());
+	dann_log(DANN_LOG_WARN, "tier", "%s; made again from the object store", dann_errmsg());
 	dann_clear_error();
 	return 0;
+}
+
+/* The object key of file name of s (prefix obj_key). */
+static int obj_key_of(const struct seg *s, const char *name, char *out, size_t cap)
+{
+	if ((size_t)snprintf(out, cap, "%s/%s", s->disk->obj_key, name) >= cap)
+		return dann_fail(DANN_EINVAL, "%s: object key too long", s->disk->obj_key);
+	return 0;
+}
+
+/* Downloads MANIFEST (checked against the catalog's CRC) and keys.bin
+ * (against the MANIFEST) into stage; reads the keys. */
+static int fetch_keys(struct seg *s, struct obj_store *store, const char *stage, struct dix_manifest *m)
+{
+	struct seg_disk *d = s->disk;
+	const struct dix_manifest_entry *ke;
+	char key[OBJ_KEY_MAX + 1], path[PATH_MAX];
+	uint32_t crc;
+	int rc;
+
+	if ((rc = obj_key_of(s, DIX_MANIFEST_FILE, key, sizeof key)) < 0 || (rc = seg_join(path, stage, DIX_MANIFEST_FILE)) < 0 ||
+	    (rc = obj_get_file(store, key, path, &d->manifest_crc)) < 0 || (rc = dix_manifest_read(stage, m)) < 0)
+		return rc;
+	if (!(ke = dix_manifest_find(m, SEG_KEYS_FILE)) || ke->size % sizeof *d->keys)
+		return dann_fail(DANN_ECORRUPT, "%s: its MANIFEST lists no %s of whole keys", d->obj_key,
+				 SEG_KEYS_FILE);
+	crc = ke->crc;
+	if ((rc = obj_key_of(s, SEG_KEYS_FILE, key, sizeof key)) < 0 || (rc = seg_join(path, stage, SEG_KEYS_FILE)) < 0 ||
+	    (rc = obj_get_file(store, key, path, &crc)) < 0 ||
+	    (rc = dix_read_small_file(stage, SEG_KEYS_FILE, ke->size, (void **)&d->keys)) < 0)
+		return rc;
+	s->nrows = ke->size / sizeof *d->keys;
+	for (uint32_t i = 0; i < m->n; i++)
+		d->disk_bytes += m->e[i].size;
+	return 0;
+}
+
+/* The metric, from a ranged read of the disk index's header (checked). */
+static int fetch_metric(struct seg *s, struct obj_store *store, const struct dix_manifest *m)
+{
+	const struct dix_manifest_entry *ie = dix_manifest_find(m, DIX_DATA_FILE);
+	char key[OBJ_KEY_MAX + 1];
+	struct dix_header h;
+	size_t got;
+	int rc;
+
+	if (!ie)
+		return dann_fail(DANN_ECORRUPT, "%s: its MANIFEST lists no %s", s->disk->obj_key, DIX_DATA_FILE);
+	if ((rc = obj_key_of(s, DIX_DATA_FILE, key, sizeof key)) < 0 ||
+	    (rc = obj_get(store, key, 0, sizeof h, &h, &got)) < 0)
+		return rc;
+	if (got != sizeof h)
+		return dann_fail(DANN_ECORRUPT, "%s: %zu bytes of header", key, got);
+	if ((rc = dix_header_check(key, &h, ie->size)) < 0)
+		return rc;
+	if (h.n != s->nrows)
+		return dann_fail(DANN_ECORRUPT, "%s: %llu points, %s holds %llu keys", key,
+				 (unsigned long long)h.n, SEG_KEYS_FILE, (unsigned long long)s->nrows);
+	s->disk->metric = (enum dann_metric)h.metric;
+	return 0;
+}
+
+int seg_stub_fetch(struct seg *s, struct obj_store *store)
+{
+	struct seg_disk *d = s->disk;
+	struct dix_manifest *m = calloc(1, sizeof *m);
+	char stage[PATH_MAX], key[OBJ_KEY_MAX + 1];
+	uint8_t *del = NULL;
+	size_t del_len = 0;
+	int rc;
+
+	if (!m)
+		return dann_fail(DANN_ENOMEM, "%s: manifest", s->dir);
+	/* the name tier_cache_add sweeps as a download cut short */
+	if ((size_t)snprintf(stage, sizeof stage, "%s.obj-tmp-XXXXXX", s->dir) >= sizeof stage) {
+		free(m);
+		return dann_fail(DANN_EINVAL, "%s: path too long", s->dir);
+	}
+	if (!mkdtemp(stage)) {
+		free(m);
+		return dann_fail_errno(DANN_EIO, errno, "cannot create %s", stage);
+	}
+	if ((rc = fetch_keys(s, store, stage, m)) < 0 || (rc = fetch_metric(s, store, m)) < 0 ||
+	    (rc = obj_key_of(s, SEG_DELETES_FILE, key, sizeof key)) < 0)
+		goto out;
+	/* the delete bitmap carries its own checksum (the MANIFEST predates it) */
+	rc = obj_get_all(store, key, SEG_STUB_DELETES_MAX, (void **)&del, &del_len);
+	if (rc == DANN_ENOTFOUND) {
+		dann_clear_error();
+		del_len = 0;
+		rc = (d->del = roaring_bitmap_create()) ? 0 : dann_fail(DANN_ENOMEM, "%s", key);
+	} else if (rc == 0) {
+		rc = seg_disk_parse_deletes(s, del, del_len, key);
+	}
+	if (rc < 0 || (rc = seg_disk_del_mask(s)) < 0 || (rc = write_stub(s, del, del_len)) < 0)
+		goto out;
+	d->del_synced = d->del_gen; /* the store's bitmap */
+out:
+	if (rc < 0)
+		unload(s);
+	fsu_rmtree(stage);
+	free(del);
+	free(m);
+	return rc;
 }
 
 void seg_stub_remove(struct seg *s)

@@ -12,15 +12,17 @@
  * eviction if it cannot; an eviction needs the store to hold the local
  * delete bitmap (seg_tier.h), so the stub's bitmap is the store's. While
  * the directory is local, the stub is ignored (and replaced at the next
- * eviction). A segment without a usable stub is downloaded at open, as
- * before.
+ * eviction). A segment without a usable stub (damaged, or a data dir that
+ * lost its copy) gets one from a few small objects (seg_stub_fetch).
  */
 #ifndef DANN_SEG_STUB_H
 #define DANN_SEG_STUB_H
 
+#include "../io/obj.h"
 #include "seg_impl.h"
 
 #define SEG_STUB_SUFFIX ".stub"
+#define SEG_STUB_DELETES_MAX (1ull << 32) /* bytes of a delete bitmap read whole */
 
 /* Writes s's stub from its keys in RAM and the delete-bitmap file in its
  * (still local) directory. DANN_EINVAL if its keys are not loaded yet. */
@@ -30,6 +32,14 @@ int seg_stub_write(struct seg *s);
  * unusable (damaged, or of another MANIFEST than s->disk->manifest_crc:
  * logged, s unchanged); DANN_ENOMEM. */
 int seg_stub_load(struct seg *s);
+/* For an evicted segment without a usable stub (a node that starts with an
+ * empty data dir and a catalog that lists its segments): downloads only
+ * what the stub holds — its MANIFEST (checked against
+ * s->disk->manifest_crc), keys (against the MANIFEST), the header of its
+ * disk index (a ranged read, for the metric) and its delete bitmap — fills
+ * s as seg_stub_load does and writes the stub. The rest is downloaded when
+ * a search needs it. Errors as obj_get's, DANN_ECORRUPT naming the object. */
+int seg_stub_fetch(struct seg *s, struct obj_store *store);
 /* Removes s's stub (the segment is dropped). */
 void seg_stub_remove(struct seg *s);
 

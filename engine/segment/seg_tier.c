@@ -199,6 +199,11 @@ bool seg_tier_is_local(struct seg *s)
 	return tier_cache_is_local(s->coll->db->tier->cache, s->id) == 1;
 }
 
+struct obj_store *seg_tier_store(struct dann_db *db)
+{
+	return db->tier ? db->tier->store : NULL;
+}
+
 bool seg_tier_held(struct dann_db *db, uint64_t id)
 {
 	struct seg_tier *t = db->tier;
