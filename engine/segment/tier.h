@@ -156,6 +156,7 @@ struct tier_sync_stats {
 	uint64_t dropped;           /* collections whose objects were deleted */
 	uint64_t orphans_deleted;   /* segments no longer in the catalog (compacted) */
 	uint64_t orphans_kept;      /* ... but still held by a reader: left for a later sync */
+	uint64_t colls_kept;        /* not open here, but the catalog lists their segments */
 	uint64_t restored;          /* segments downloaded by a restore */
 };
 
@@ -168,7 +169,8 @@ struct tier_sync_stats {
  * has them (a search on an older version may still fetch them); writes
  * each collection's
  * SNAPSHOT; deletes the objects of collections the catalog no longer has
- * (their SNAPSHOT last). Runs beside searches and writes: the segments it
+ * (their SNAPSHOT last): not open in db and with no uploaded segment in
+ * the catalog. Runs beside searches and writes: the segments it
  * reads are held by a version reference. st may be NULL. */
 int tier_sync(struct dann_db *db, struct obj_store *store, struct tier_sync_stats *st);
 

@@ -265,6 +265,23 @@ static int note_snapshot(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
+/* 1 if the catalog still lists uploaded, flushed segments of collection
+ * id: not dropped, only not open here (a catalog that has not caught up
+ * yet, or a collection another node of a cluster owns). */
+static int still_listed(struct dann_db *db, uint64_t id)
+{
+	struct dann_cat_segment *recs = NULL;
+	size_t n = 0, live = 0;
+	int rc;
+
+	if ((rc = db->cat->seg_list(db->cat_ctx, id, &recs, &n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		live += recs[i].state == DANN_SEG_FLUSHED && recs[i].object_key[0];
+	free(recs);
+	return live > 0;
+}
+
 static int drop_gone(struct dann_db *db, struct obj_store *store, const uint64_t *live, size_t nlive,
 		     struct tier_sync_stats *st)
 {
@@ -273,7 +290,6 @@ static int drop_gone(struct dann_db *db, struct obj_store *store, const uint64_t
 	size_t i, j;
 	int rc;
 
-	(void)db;
 	if ((rc = obj_list(store, "c", note_snapshot, &k)) != 0)
 		goto out;
 	for (i = 0; i < k.n && rc == 0; i++) {
@@ -281,6 +297,13 @@ static int drop_gone(struct dann_db *db, struct obj_store *store, const uint64_t
 			;
 		if (j < nlive)
 			continue;
+		if ((rc = still_listed(db, k.ids[i])) != 0) {
+			if (rc > 0) {
+				st->colls_kept++;
+				rc = 0;
+			}
+			continue;
+		}
 		/* segments first, the SNAPSHOT last: a crash in between leaves
 		 * the SNAPSHOT, so the next sync finishes the job */
 		snprintf(prefix, sizeof prefix, "c%llu/s", (unsigned long long)k.ids[i]);

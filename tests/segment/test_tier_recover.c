@@ -171,3 +171,77 @@ Test(tier_recover, an_empty_data_dir_with_the_catalog_serves_every_flushed_segme
 	cr_assert_eq(dann_coll_get_vector(coll(db), NSEG * ROWS + 9, v), 0, "%s", dann_errmsg());
 	dann_db_close(db);
 }
+
+/* The local catalog with the collection "other" left out of coll_list, as
+ * a catalog that has not caught up yet (or a cluster's owner filter)
+ * leaves out collections the data dir does not open. */
+static int hiding_coll_list(void *ctx, struct dann_cat_coll **out, size_t *n)
+{
+	size_t k = 0;
+	int rc = seg_catalog_local_ops.coll_list(ctx, out, n);
+
+	for (size_t i = 0; rc == 0 && i < *n; i++)
+		if (strcmp((*out)[i].schema.name, "other") != 0)
+			(*out)[k++] = (*out)[i];
+	if (rc == 0)
+		*n = k;
+	return rc;
+}
+
+static int count_under(void *arg, const char *key, uint64_t size)
+{
+	(void)key;
+	(void)size;
+	(*(unsigned *)arg)++;
+	return 0;
+}
+
+Test(tier_recover, a_sync_never_deletes_a_collection_the_catalog_still_lists_segments_of)
+{
+	char uri[600], data[512], prefix[32];
+	struct dann_catalog_ops hiding = seg_catalog_local_ops;
+	struct dann_db_params p;
+	struct tier_sync_stats st;
+	struct dann_schema s;
+	struct dann_coll *other;
+	struct obj_store *store;
+	struct dann_db *db;
+	void *cat;
+	unsigned before = 0, after = 0;
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	dann_db_params_default(&p);
+	p.no_background = 1;
+	p.store_uri = uri;
+	p.sync_interval_ms = 60000;
+	cr_assert_eq(dann_db_open(data, &p, &db), 0, "%s", dann_errmsg());
+	st_schema(&s, "docs", ST_DIM);
+	st_insert_range(st_create(db, &s), 0, 300, ST_DIM);
+	st_schema(&s, "other", ST_DIM);
+	other = st_create(db, &s);
+	st_insert_range(other, 0, 300, ST_DIM);
+	cr_assert_eq(dann_coll_flush(other), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	snprintf(prefix, sizeof prefix, "c%llu/", (unsigned long long)2); /* "other" is the second */
+	dann_db_close(db);
+	cr_assert_eq(obj_open(uri, NULL, &store), 0);
+	cr_assert_eq(obj_list(store, prefix, count_under, &before), 0);
+	cr_assert_gt(before, 1, "its segment and SNAPSHOT are in the bucket");
+
+	hiding.coll_list = hiding_coll_list;
+	cr_assert_eq(seg_catalog_local_open(data, &cat), 0, "%s", dann_errmsg());
+	p.catalog = &hiding;
+	p.catalog_ctx = cat;
+	cr_assert_eq(dann_db_open(data, &p, &db), 0, "%s", dann_errmsg());
+	cr_assert_eq(dann_coll_get(db, "other", &other), DANN_ENOTFOUND, "not open here");
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_stats(db, NULL, &st), 0);
+	cr_assert_eq(st.dropped, 0);
+	cr_assert_geq(st.colls_kept, 1);
+	dann_db_close(db);
+	seg_catalog_local_close(cat);
+	cr_assert_eq(obj_list(store, prefix, count_under, &after), 0);
+	cr_assert_eq(after, before, "nothing of it was deleted");
+	obj_close(store);
+}
