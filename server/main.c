@@ -7,9 +7,10 @@
  * that writes their number to a pipe main reads: libraries start threads
  * of their own (libmicrohttpd, gRPC) whose signal masks we do not control,
  * and a handler works whichever thread the kernel picks. The object store's
- * endpoint and credentials come from the AWS environment (tools/objenv.h),
- * never from the config file, which is often world-readable. Exit 1 when the server cannot
- * start (bad settings, data dir locked, port taken), 2 for usage errors.
+ * endpoint and credentials come from the AWS environment and shared files
+ * (tools/objenv.h), never from dannd's config file. Exit 1 when the server
+ * cannot start (bad settings, data dir locked, port taken), 2 for usage
+ * errors.
  */
 #include <argon2.h>
 #include <errno.h>
