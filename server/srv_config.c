@@ -230,7 +230,7 @@ const char *srv_config_usage(void)
 	       "  search_batch N        concurrent single-query searches of a collection run as one\n"
 	       "                        engine batch of up to N queries (0: off, the default; see\n"
 	       "                        README); a batch gathers the queries of workers waiting in\n"
-	       "                        Search, so at most `workers`\n"
+	       "                        Search, so it holds at most `workers` of them\n"
 	       "  search_batch_running N  batches of one collection at once (2)\n"
 	       "  search_batch_threads N  search threads of one batch, each its own I/O ring (1)\n"
 	       "  search_batch_window_us N  a batch waits this long to fill (0: gathers only while\n"
