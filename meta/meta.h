@@ -98,9 +98,20 @@ struct meta_status {
 	uint32_t nmembers;
 	struct meta_member members[META_MEMBERS_MAX];
 	uint64_t ncolls, nsegs;        /* catalog size on this node */
+	char service_addr[META_ADDR_MAX + 1]; /* where its host serves clients ("" if not said) */
 };
 
 int meta_status(struct meta_node *n, struct meta_status *out);
+/* The address at which the process hosting n serves its clients (dannd:
+ * its gRPC address), reported in n's status so that other nodes can send
+ * requests there. Runtime state, not the catalog's: it follows the process
+ * (a restart on another port is seen at once). */
+void meta_set_service_addr(struct meta_node *n, const char *addr);
+/* Member id's service address, asked from that member's request port (this
+ * node's own without asking). DANN_ENOTFOUND if id is not a member or says
+ * no address; DANN_EIO naming the member when it does not answer in
+ * timeout_ms. */
+int meta_member_service_addr(struct meta_node *n, uint64_t id, unsigned timeout_ms, char *out, size_t cap);
 /* Membership changes (through the leader): a new node, opened with join,
  * is added and promoted to voter; remove takes one out. */
 int meta_member_add(struct meta_node *n, uint64_t id, const char *addr);

@@ -20,10 +20,15 @@ int srv_coll_get(struct srv_req *rq, const char *name, struct dann_coll **out)
 				"collection name should not be empty");
 	rq->coll = name;
 	rc = dann_coll_get(rq->srv->db, name, out);
-	if (rc == DANN_ENOTFOUND && srv_meta_owner(rq->srv->meta, name, &owner))
+	if (rc == DANN_ENOTFOUND && srv_meta_owner(rq->srv->meta, name, &owner)) {
+		/* The call goes on to the owner (srv_fwd.h) unless it came
+		 * from another node: then this refusal is the answer. */
+		if (!rq->forwarded)
+			rq->forward_to = owner;
 		return srv_fail(rq, SRV_M_UNAVAILABLE, DANN_EUNSUPPORTED,
 				"collection %s is served by node %llu of the cluster: send its requests there",
 				name, (unsigned long long)owner);
+	}
 	if (rc == DANN_ENOTFOUND)
 		return srv_fail(rq, SRV_M_COLL_NOT_FOUND, rc, "collection not found[collection=%s]", name);
 	return rc;

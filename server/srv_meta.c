@@ -405,3 +405,30 @@ void srv_meta_close(struct srv_meta *m)
 		close(m->lock_fd);
 	free(m);
 }
+
+int srv_meta_service_addr(struct srv_meta *m, uint64_t id, unsigned timeout_ms, char *out, size_t cap)
+{
+	if (!m)
+		return dann_fail(DANN_ENOTFOUND, "dannd: no catalog node");
+	return meta_member_service_addr(m->node, id, timeout_ms, out, cap);
+}
+
+void srv_meta_set_service_addr(struct srv_meta *m, const struct srv_config *c, int port)
+{
+	char host[SRV_ADDR_MAX] = "", addr[SRV_ADDR_MAX + 16];
+	const char *colon = strrchr(c->listen, ':');
+
+	if (!m)
+		return;
+	if (colon)
+		snprintf(host, sizeof host, "%.*s", (int)(colon - c->listen), c->listen);
+	/* Every interface ("", 0.0.0.0): the one the node's Raft address is
+	 * on is reachable by its peers. */
+	if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) {
+		colon = strrchr(c->raft_listen, ':');
+		snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - c->raft_listen) : 9,
+			 colon ? c->raft_listen : "127.0.0.1");
+	}
+	snprintf(addr, sizeof addr, "%s:%d", host, port);
+	meta_set_service_addr(m->node, addr);
+}

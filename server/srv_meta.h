@@ -43,6 +43,12 @@ struct srv_meta_remote {
 /* 1 (and *owner) if the catalog has a live collection name that another
  * node owns; 0 if not (or in single-node mode). */
 int srv_meta_owner(struct srv_meta *m, const char *name, uint64_t *owner);
+/* Node id's gRPC address, as its meta node reports it (this node's own:
+ * srv_meta_set_service_addr). DANN_ENOTFOUND / DANN_EIO naming the node. */
+int srv_meta_service_addr(struct srv_meta *m, uint64_t id, unsigned timeout_ms, char *out, size_t cap);
+/* Publishes this node's gRPC address (listen's host, or raft_listen's when
+ * listen names every interface, and the bound port) to the cluster. */
+void srv_meta_set_service_addr(struct srv_meta *m, const struct srv_config *c, int port);
 /* Collections in the catalog that this node does not own (malloc'd;
  * none in single-node mode). */
 int srv_meta_remote(struct srv_meta *m, struct srv_meta_remote **out, size_t *n);

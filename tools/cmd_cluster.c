@@ -179,6 +179,8 @@ static int status(const char *peers)
 		       st.leader_addr[0] ? st.leader_addr : "none", (unsigned long long)st.commit_index,
 		       (unsigned long long)st.applied_index, (unsigned long long)st.last_index,
 		       (unsigned long long)st.ncolls, (unsigned long long)st.nsegs);
+		if (st.service_addr[0])
+			printf("  serves clients at %s\n", st.service_addr);
 		printf("  members:");
 		for (uint32_t k = 0; k < st.nmembers; k++)
 			printf(" %llu@%s%s", (unsigned long long)st.members[k].id, st.members[k].addr,

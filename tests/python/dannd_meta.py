@@ -7,8 +7,14 @@ usage: dannd_meta.py STUBDIR MODE ADDR [ARGS]
   verify ADDR NAME N   NAME is listed and has N rows, every key is there,
                        a search finds row 0 first
   create ADDR NAME     CreateCollection only
+  insert ADDR NAME FROM N  inserts rows FROM..FROM+N-1 (the vectors fill
+                       gives them) and flushes: through a node that does
+                       not own NAME, the calls are forwarded to its owner
   foreign ADDR NAME OWNER  a data request for NAME (owned by node OWNER)
-                       is refused, naming the owner
+                       marked as forwarded by another node is refused,
+                       naming the owner (a node never forwards twice)
+  unreachable ADDR NAME OWNER  NAME's owner is down: UNAVAILABLE naming
+                       the owner and its address
   listed ADDR NAME...  HasCollection and ShowCollections name each NAME
                        (retried for up to 15 s: a node's copy of the
                        catalog may lag the leader's by a heartbeat)
@@ -73,10 +79,20 @@ def fill(stub, name, n):
     ci.extra_params.add(key="params", value='{"max_degree": 16, "search_list_size": 32}')
     ok(stub.CreateIndex(ci, timeout=TIMEOUT), "create index")
     ok(stub.LoadCollection(milvus_pb2.LoadCollectionRequest(collection_name=name), timeout=TIMEOUT), "load")
-    vecs = vectors(n)
     t0 = time.monotonic()
-    for k0 in range(0, n, BATCH):
-        k1 = min(n, k0 + BATCH)
+    insert(stub, name, 0, n)
+    t1 = time.monotonic()
+    ok(stub.Flush(milvus_pb2.FlushRequest(collection_names=[name]), timeout=TIMEOUT), "flush")
+    t2 = time.monotonic()
+    print(f"inserted {n} rows in {t1 - t0:.2f} s ({n / max(t1 - t0, 1e-9):.0f} rows/s), "
+          f"flush {t2 - t1:.2f} s", flush=True)
+    rows(stub, name, n)
+
+
+def insert(stub, name, first, n):
+    vecs = vectors(first + n)
+    for k0 in range(first, first + n, BATCH):
+        k1 = min(first + n, k0 + BATCH)
         q = milvus_pb2.InsertRequest(collection_name=name, num_rows=k1 - k0)
         f = q.fields_data.add(type=schema_pb2.Int64, field_name="id")
         f.scalars.long_data.data.extend(range(k0, k1))
@@ -85,12 +101,6 @@ def fill(stub, name, n):
         v.vectors.float_vector.data.extend(vecs[k0:k1].reshape(-1).tolist())
         r = ok(stub.Insert(q, timeout=TIMEOUT), "insert")
         check(r.insert_cnt == k1 - k0, f"insert_cnt {r.insert_cnt}, sent {k1 - k0}")
-    t1 = time.monotonic()
-    ok(stub.Flush(milvus_pb2.FlushRequest(collection_names=[name]), timeout=TIMEOUT), "flush")
-    t2 = time.monotonic()
-    print(f"inserted {n} rows in {t1 - t0:.2f} s ({n / max(t1 - t0, 1e-9):.0f} rows/s), "
-          f"flush {t2 - t1:.2f} s", flush=True)
-    rows(stub, name, n)
 
 
 def rows(stub, name, n):
@@ -139,9 +149,20 @@ def listed(stub, names):
 
 def foreign(stub, name, owner):
     st = stub.GetCollectionStatistics(milvus_pb2.GetCollectionStatisticsRequest(collection_name=name),
-                                      timeout=TIMEOUT).status
+                                      timeout=TIMEOUT, metadata=(("dann-forwarded-by", "9"),)).status
     check(st.code != 0 and f"served by node {owner}" in st.reason, f"{name} on {ADDR}: {st}")
     print(f"{name} on {ADDR}: {st.reason}", flush=True)
+
+
+def unreachable(stub, name, owner):
+    try:
+        r = stub.GetCollectionStatistics(milvus_pb2.GetCollectionStatisticsRequest(collection_name=name),
+                                         timeout=TIMEOUT)
+        fail(f"{name} on {ADDR} answered while its owner is down: {r}")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.UNAVAILABLE and f"served by node {owner} of the cluster at 127.0.0.1:"
+              in e.details(), f"{name} on {ADDR}: {e.code()} {e.details()}")
+        print(f"{name} on {ADDR}: {e.code()} {e.details()}", flush=True)
 
 
 def main():
@@ -152,8 +173,13 @@ def main():
         verify(stub, sys.argv[4], int(sys.argv[5]))
     elif MODE == "create":
         create(stub, sys.argv[4])
+    elif MODE == "insert":
+        insert(stub, sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+        ok(stub.Flush(milvus_pb2.FlushRequest(collection_names=[sys.argv[4]]), timeout=TIMEOUT), "flush")
     elif MODE == "foreign":
         foreign(stub, sys.argv[4], sys.argv[5])
+    elif MODE == "unreachable":
+        unreachable(stub, sys.argv[4], sys.argv[5])
     elif MODE == "listed":
         listed(stub, sys.argv[4:])
     else:

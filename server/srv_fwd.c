@@ -1,0 +1,240 @@
+/*
+ * srv_fwd.c — forwarding a call to the collection's owner (srv_fwd.h).
+ *
+ * One gRPC client call per forwarded request, on a channel made for it:
+ * simple and always current (an owner restarted on another port is found
+ * again on the next call), at the price of a connection per call on the
+ * node's network. The worker waits for the owner's answer in slices of
+ * FWD_POLL_MS so a client that leaves cancels the forwarded call too.
+ */
+#include "srv_fwd.h"
+
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "error.h"
+#include "log.h"
+#include "srv_impl.h"
+#include "srv_meta.h"
+
+#define FWD_POLL_MS 200
+#define FWD_LOOKUP_MS 2000      /* asking the owner's meta node for its address */
+
+static int key_is(grpc_slice k, const char *name)
+{
+	size_t n = strlen(name);
+
+	return GRPC_SLICE_LENGTH(k) == n && memcmp(GRPC_SLICE_START_PTR(k), name, n) == 0;
+}
+
+int srv_fwd_incoming(const grpc_metadata_array *md)
+{
+	for (size_t i = 0; i < md->count; i++)
+		if (key_is(md->metadata[i].key, SRV_FWD_HEADER))
+			return 1;
+	return 0;
+}
+
+/* The owner's gRPC address: cached, else asked from its meta node. */
+static int owner_addr(struct srv *s, uint64_t owner, char *out, size_t cap)
+{
+	int rc;
+
+	pthread_mutex_lock(&s->fwd_lock);
+	for (int i = 0; i < SRV_FWD_CACHE; i++)
+		if (s->fwd_addrs[i].id == owner) {
+			snprintf(out, cap, "%s", s->fwd_addrs[i].addr);
+			pthread_mutex_unlock(&s->fwd_lock);
+			return 0;
+		}
+	pthread_mutex_unlock(&s->fwd_lock);
+	if ((rc = srv_meta_service_addr(s->meta, owner, FWD_LOOKUP_MS, out, cap)) < 0)
+		return rc;
+	pthread_mutex_lock(&s->fwd_lock);
+	s->fwd_addrs[owner % SRV_FWD_CACHE].id = owner;
+	snprintf(s->fwd_addrs[owner % SRV_FWD_CACHE].addr, sizeof s->fwd_addrs[0].addr, "%s", out);
+	pthread_mutex_unlock(&s->fwd_lock);
+	return 0;
+}
+
+static void forget(struct srv *s, uint64_t owner)
+{
+	pthread_mutex_lock(&s->fwd_lock);
+	for (int i = 0; i < SRV_FWD_CACHE; i++)
+		if (s->fwd_addrs[i].id == owner)
+			s->fwd_addrs[i].id = 0;
+	pthread_mutex_unlock(&s->fwd_lock);
+}
+
+static grpc_channel *channel_to(const struct srv *s, const char *addr)
+{
+	grpc_channel_credentials *cr = grpc_insecure_credentials_create();
+	grpc_arg args[2];
+	grpc_channel_args chargs = { 2, args };
+	grpc_channel *ch;
+
+	/* The answer may be as large as dannd would send its own client, and
+	 * the request as large as it accepted from it. */
+	args[0].type = GRPC_ARG_INTEGER;
+	args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+	args[0].value.integer = s->cfg.max_send_bytes > INT32_MAX ? INT32_MAX : (int)s->cfg.max_send_bytes;
+	args[1].type = GRPC_ARG_INTEGER;
+	args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+	args[1].value.integer = s->cfg.max_recv_bytes > INT32_MAX ? INT32_MAX : (int)s->cfg.max_recv_bytes;
+	ch = grpc_channel_create(addr, cr, &chargs);
+	grpc_channel_credentials_release(cr);
+	return ch;
+}
+
+static gpr_timespec deadline_of(uint64_t deadline_ns)
+{
+	uint64_t now = srv_now_ns();
+
+	if (!deadline_ns)
+		return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+	return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+			    gpr_time_from_nanos(deadline_ns > now ? (int64_t)(deadline_ns - now) : 1, GPR_TIMESPAN));
+}
+
+/* The forwarded call's metadata: the caller's credentials and the mark. */
+static size_t out_metadata(const struct srv *s, const grpc_metadata_array *md, grpc_metadata *out, char *id,
+			   size_t idcap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < md->count && n < 1; i++)
+		if (key_is(md->metadata[i].key, "authorization"))
+			out[n++] = md->metadata[i];
+	snprintf(id, idcap, "%llu", (unsigned long long)s->cfg.node_id);
+	memset(&out[n], 0, sizeof out[n]);
+	out[n].key = grpc_slice_from_static_string(SRV_FWD_HEADER);
+	out[n].value = grpc_slice_from_static_string(id);
+	return n + 1;
+}
+
+static void fail_unavailable(struct srv_req *rq, struct srv_reply *out, uint64_t owner, const char *addr,
+			     const char *why)
+{
+	out->grpc = GRPC_STATUS_UNAVAILABLE;
+	out->grpc_msg = srv_arena_printf(rq->arena,
+		"collection %s is served by node %llu of the cluster%s%s, which could not be reached: %s",
+		rq->coll ? rq->coll : "", (unsigned long long)owner, addr[0] ? " at " : "", addr, why);
+	out->rc = DANN_EIO;
+	out->bytes = NULL;
+	out->len = 0;
+}
+
+void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char *path,
+		  const uint8_t *body, size_t len, const grpc_metadata_array *md, struct srv_reply *out)
+{
+	char addr[SRV_ADDR_MAX] = "", idbuf[24];
+	grpc_metadata send_md[2];
+	grpc_metadata_array recv_init, recv_trail;
+	grpc_byte_buffer *req_buf = NULL, *resp_buf = NULL;
+	grpc_status_code status = GRPC_STATUS_UNKNOWN;
+	grpc_slice details = grpc_empty_slice(), method, sl;
+	grpc_completion_queue *cq = NULL;
+	grpc_channel *ch = NULL;
+	grpc_call *call = NULL;
+	grpc_op ops[6];
+	grpc_event ev;
+	int cancelled = 0;
+
+	if (owner_addr(s, owner, addr, sizeof addr) < 0) {
+		fail_unavailable(rq, out, owner, "", dann_errmsg());
+		return;
+	}
+	grpc_metadata_array_init(&recv_init);
+	grpc_metadata_array_init(&recv_trail);
+	cq = grpc_completion_queue_create_for_next(NULL);
+	ch = channel_to(s, addr);
+	method = grpc_slice_from_copied_string(path);
+	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
+					deadline_of(rq->deadline_ns), NULL);
+	grpc_slice_unref(method);
+	sl = grpc_slice_from_copied_buffer((const char *)body, len);
+	req_buf = grpc_raw_byte_buffer_create(&sl, 1);
+	grpc_slice_unref(sl);
+
+	memset(ops, 0, sizeof ops);
+	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+	ops[0].data.send_initial_metadata.metadata = send_md;
+	ops[0].data.send_initial_metadata.count = out_metadata(s, md, send_md, idbuf, sizeof idbuf);
+	ops[1].op = GRPC_OP_SEND_MESSAGE;
+	ops[1].data.send_message.send_message = req_buf;
+	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &recv_init;
+	ops[4].op = GRPC_OP_RECV_MESSAGE;
+	ops[4].data.recv_message.recv_message = &resp_buf;
+	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+	ops[5].data.recv_status_on_client.status = &status;
+	ops[5].data.recv_status_on_client.status_details = &details;
+	ops[5].data.recv_status_on_client.trailing_metadata = &recv_trail;
+	if (grpc_call_start_batch(call, ops, 6, (void *)1, NULL) != GRPC_CALL_OK) {
+		fail_unavailable(rq, out, owner, addr, "the forwarded call could not start");
+		goto done;
+	}
+	for (;;) {
+		ev = grpc_completion_queue_next(cq, gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+								 gpr_time_from_millis(FWD_POLL_MS, GPR_TIMESPAN)), NULL);
+		if (ev.type == GRPC_OP_COMPLETE)
+			break;
+		if (!cancelled && rq->cancel && *rq->cancel) {
+			grpc_call_cancel(call, NULL);
+			cancelled = 1;
+		}
+	}
+	if (status == GRPC_STATUS_UNAVAILABLE) {
+		char why[512];
+
+		snprintf(why, sizeof why, "%.*s", (int)GRPC_SLICE_LENGTH(details), GRPC_SLICE_START_PTR(details));
+		forget(s, owner);
+		fail_unavailable(rq, out, owner, addr, why);
+		goto done;
+	}
+	memset(out, 0, sizeof *out);
+	out->grpc = status;
+	if (status != GRPC_STATUS_OK) {
+		out->grpc_msg = srv_arena_printf(rq->arena, "%.*s", (int)GRPC_SLICE_LENGTH(details),
+						 GRPC_SLICE_START_PTR(details));
+		out->rc = status == GRPC_STATUS_DEADLINE_EXCEEDED ? DANN_ETIMEDOUT :
+			  status == GRPC_STATUS_CANCELLED ? DANN_ECANCELED : DANN_EIO;
+	} else if (resp_buf) {
+		grpc_byte_buffer_reader rd;
+		grpc_slice all;
+
+		if (!grpc_byte_buffer_reader_init(&rd, resp_buf)) {
+			fail_unavailable(rq, out, owner, addr, "its answer could not be read");
+			goto done;
+		}
+		all = grpc_byte_buffer_reader_readall(&rd);
+		grpc_byte_buffer_reader_destroy(&rd);
+		out->len = GRPC_SLICE_LENGTH(all);
+		out->bytes = srv_arena_alloc(rq->arena, out->len ? out->len : 1);
+		if (out->bytes)
+			memcpy(out->bytes, GRPC_SLICE_START_PTR(all), out->len);
+		grpc_slice_unref(all);
+		if (!out->bytes) {
+			out->grpc = GRPC_STATUS_RESOURCE_EXHAUSTED;
+			out->grpc_msg = "dannd: out of memory copying a forwarded answer";
+			out->rc = DANN_ENOMEM;
+		}
+	}
+done:
+	grpc_call_unref(call);
+	grpc_completion_queue_shutdown(cq);
+	while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN)
+		;
+	grpc_completion_queue_destroy(cq);
+	grpc_channel_destroy(ch);
+	grpc_byte_buffer_destroy(req_buf);
+	if (resp_buf)
+		grpc_byte_buffer_destroy(resp_buf);
+	grpc_slice_unref(details);
+	grpc_metadata_array_destroy(&recv_init);
+	grpc_metadata_array_destroy(&recv_trail);
+}
