@@ -332,7 +332,11 @@ static int members(const struct srv_config *c, char *out, size_t cap)
 	uint32_t n = 0;
 	int rc;
 
-	if (!c->peers[0]) {
+	if (c->join && !c->raft_listen[0])
+		return dann_fail(DANN_EINVAL, "setting join: needs raft_listen (the address the cluster adds)");
+	if (!c->peers[0] || c->join) {
+		/* A joining node starts knowing only itself: the leader sends
+		 * it the configuration once dann cluster add names it. */
 		if (c->raft_listen[0] &&
 		    snprintf(out, cap, "%llu@%s", (unsigned long long)c->node_id, c->raft_listen) >= (int)cap)
 			return dann_fail(DANN_EINVAL, "setting raft_listen: too long");
@@ -379,7 +383,10 @@ int srv_meta_open(const struct srv_config *c, struct srv_meta **out)
 	mp.members = mem[0] ? mem : NULL;
 	mp.heartbeat_timeout_ms = c->raft_heartbeat_ms;
 	mp.election_timeout_ms = c->raft_election_ms;
-	m->clustered = c->peers[0] != 0;
+	mp.join = c->join;
+	/* A node at a Raft address may have peers now or later (dann
+	 * cluster add): it keeps to its own collections from the start. */
+	m->clustered = c->peers[0] != 0 || c->raft_listen[0] != 0;
 	had_state = has_state(c->data_dir, dir);
 	if ((rc = meta_open(&mp, &m->node)) < 0) {
 		rc = dann_fail_wrap(rc, "dannd: data dir %s: catalog", c->data_dir);

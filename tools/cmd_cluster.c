@@ -6,7 +6,8 @@
  *                        multi-process tests and bench/meta use it)
  *   dann cluster status  members, leader, term, commit index and catalog
  *                        size as each node sees them
- *   dann cluster add     adds a node (started with serve --join) as a voter
+ *   dann cluster add     adds a node (started with serve --join, or dannd
+ *                        --join true) as a voter
  *   dann cluster remove  takes a node out of the group
  */
 #include <getopt.h>
@@ -40,7 +41,9 @@ static const char cluster_help[] =
 	"\n"
 	"status asks each peer (member addresses HOST:PORT) for its view: role,\n"
 	"term, leader, commit and applied index, members, collections, segments.\n"
-	"add and remove change membership through the leader.\n";
+	"add and remove change membership through the leader. A dannd cluster grows\n"
+	"the same way: start the new dannd with --node-id N --raft-listen HOST:PORT\n"
+	"--join true, then 'dann cluster add --peers <a member> --node N@HOST:PORT'.\n";
 
 static void log_to_stderr(void *arg, enum dann_log_level level, const char *module, const char *msg)
 {

@@ -183,15 +183,22 @@ struct cluster {
 	char data[NODES][256];
 };
 
-static void node_start(struct cluster *c, int i)
+/* Node i with the cluster's peers; peers "" starts it alone at its Raft
+ * address, "join" starts it empty to be added. */
+static void node_start_as(struct cluster *c, int i, const char *how)
 {
 	char id[16];
 	int rc;
 
 	snprintf(id, sizeof id, "%d", (i + 1) % 100);
-	rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
-			      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i], "--peers",
-			      c->peers, NULL);
+	if (!strcmp(how, "join"))
+		rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
+				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i],
+				      "--join", "true", NULL);
+	else
+		rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
+				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i],
+				      "--peers", how, NULL);
 	if (rc < 0) {
 		char *log = cli_slurp(c->d[i].log);
 		cr_assert_fail("dannd node %d did not start: %s", i + 1, log ? log : "");
@@ -199,6 +206,11 @@ static void node_start(struct cluster *c, int i)
 	c->up[i] = 1;
 	live[i] = c->d[i].pid;
 	snprintf(c->grpc[i], sizeof c->grpc[i], "127.0.0.1:%d", c->d[i].port);
+}
+
+static void node_start(struct cluster *c, int i)
+{
+	node_start_as(c, i, c->peers);
 }
 
 static void node_stop(struct cluster *c, int i, int sig)
@@ -323,6 +335,85 @@ Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_lead
 	/* Back on another gRPC port: the others find it there. */
 	cr_assert_eq(py((char *[]){ "verify", c.grpc[next], "owned", "1200", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
+		node_stop(&c, i, SIGTERM);
+}
+
+/* `dann cluster add|remove VERB --peers ADDR --node NODE`: its exit status. */
+static int cluster_cmd(const char *verb, const char *peers, const char *node)
+{
+	const char *out = tmpdir_path("cluster.out");
+	int rc = proc_run(NULL, out, 60,
+			  (char *[]){ DANN_CLI, "cluster", (char *)verb, "--peers", (char *)peers, "--node", (char *)node,
+				      NULL });
+	char *text = cli_slurp(out);
+
+	cr_log_info("dann cluster %s %s: exit %d: %s", verb, node, rc, text ? text : "");
+	free(text);
+	return rc;
+}
+
+/* Members as node i sees them, within wait_ms: 1 once there are want
+ * voters and the catalog holds at least colls collections. */
+static int members_are(struct cluster *c, int i, uint32_t want, uint64_t colls, uint64_t wait_ms)
+{
+	uint64_t t0 = now_ms();
+	struct meta_status st;
+
+	while (now_ms() - t0 < wait_ms) {
+		if (meta_client_status(c->raft[i], STATUS_MS, &st) == 0 && st.leader_id) {
+			uint32_t voters = 0;
+			for (uint32_t k = 0; k < st.nmembers; k++)
+				voters += st.members[k].voter;
+			if (voters == want && st.nmembers == want && st.ncolls >= colls)
+				return 1;
+		}
+		usleep(50000);
+	}
+	return 0;
+}
+
+Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two)
+{
+	struct cluster c;
+	char node[64];
+
+	memset(&c, 0, sizeof c);
+	for (int i = 0; i < NODES; i++) {
+		int p = free_pair();
+		cr_assert_gt(p, 0, "no free loopback port pair");
+		snprintf(c.raft[i], sizeof c.raft[i], "127.0.0.1:%d", p);
+		snprintf(c.data[i], sizeof c.data[i], "%s%d", tmpdir_path("node"), i + 1);
+	}
+	/* Node 1 alone at its Raft address, with a collection and rows. */
+	node_start_as(&c, 0, "");
+	cr_assert_eq(py((char *[]){ "fill", c.grpc[0], "grown", "500", NULL }), 0);
+
+	/* Nodes 2 and 3 start empty and are added through node 1: each gets
+	 * the catalog from the leader, lists the collection and serves it
+	 * (forwarding to node 1). */
+	for (int i = 1; i < NODES; i++) {
+		node_start_as(&c, i, "join");
+		snprintf(node, sizeof node, "%d@%s", i + 1, c.raft[i]);
+		cr_assert_eq(cluster_cmd("add", c.raft[0], node), 0);
+	}
+	for (int i = 0; i < NODES; i++)
+		cr_assert(members_are(&c, i, NODES, 1, LEADER_WAIT_MS), "node %d: not 3 voters with the catalog", i + 1);
+	cr_assert_eq(py((char *[]){ "verify", c.grpc[2], "grown", "500", NULL }), 0);
+	cr_assert_eq(py((char *[]){ "create", c.grpc[2], "three", NULL }), 0);
+	for (int i = 0; i < NODES; i++)
+		cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "grown", "three", NULL }), 0);
+
+	/* Node 3 leaves (asked through node 2); the two left commit alone
+	 * and keep the whole catalog. */
+	cr_assert_eq(cluster_cmd("remove", c.raft[1], "3"), 0);
+	node_stop(&c, 2, SIGTERM);
+	for (int i = 0; i < 2; i++)
+		cr_assert(members_are(&c, i, 2, 2, LEADER_WAIT_MS), "node %d: not 2 voters", i + 1);
+	cr_assert_eq(py((char *[]){ "create", c.grpc[1], "after", NULL }), 0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "grown", "three", "after", NULL }), 0);
+	cr_assert_eq(py((char *[]){ "verify", c.grpc[1], "grown", "500", NULL }), 0);
+	for (int i = 0; i < 2; i++)
 		node_stop(&c, i, SIGTERM);
 }
 
