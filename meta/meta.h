@@ -71,6 +71,11 @@ const struct dann_catalog_ops *meta_catalog_ops(void);
  * a code for a failure to get an answer; res (may be NULL) gets the value. */
 int meta_submit(struct meta_node *n, struct meta_cmd *c, struct meta_result *res);
 
+/* Creates a collection with its first properties ("key=value\n" lines)
+ * in one command: like the catalog's coll_create, and no crash can leave
+ * the collection without them. */
+int meta_coll_create(struct meta_node *n, const struct dann_schema *s, const char *props, uint64_t *id);
+
 /* Users (the server's authentication reads them from here). */
 int meta_user_create(struct meta_node *n, const char *name, const char *hash, const char *roles);
 int meta_user_drop(struct meta_node *n, const char *name);
