@@ -413,6 +413,12 @@ Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two
 	for (int i = 0; i < 2; i++)
 		cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "grown", "three", "after", NULL }), 0);
 	cr_assert_eq(py((char *[]){ "verify", c.grpc[1], "grown", "500", NULL }), 0);
+	/* Its first member list is stale now: a restart with --join keeps
+	 * the stored configuration and catches up. */
+	node_stop(&c, 1, SIGTERM);
+	node_start_as(&c, 1, "join");
+	cr_assert(members_are(&c, 1, 2, 3, LEADER_WAIT_MS), "restarted node 2: not 2 voters with the catalog");
+	cr_assert_eq(py((char *[]){ "listed", c.grpc[1], "grown", "three", "after", NULL }), 0);
 	for (int i = 0; i < 2; i++)
 		node_stop(&c, i, SIGTERM);
 }
