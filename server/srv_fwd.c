@@ -1,11 +1,13 @@
 /*
  * srv_fwd.c — forwarding a call to the collection's owner (srv_fwd.h).
  *
- * One gRPC client call per forwarded request, on a channel made for it:
- * simple and always current (an owner restarted on another port is found
- * again on the next call), at the price of a connection per call on the
- * node's network. The worker waits for the owner's answer in slices of
- * FWD_POLL_MS so a client that leaves cancels the forwarded call too.
+ * One gRPC client call per forwarded request, on a channel kept per owner
+ * (a connection per call would add its handshake to every request). A
+ * call that finds the owner unreachable drops the owner's entry (address
+ * and channel): the next call asks the owner's meta node again, so an
+ * owner restarted on another port is found. The worker waits for the
+ * owner's answer in slices of FWD_POLL_MS so a client that leaves cancels
+ * the forwarded call too.
  */
 #include "srv_fwd.h"
 
@@ -38,37 +40,6 @@ int srv_fwd_incoming(const grpc_metadata_array *md)
 	return 0;
 }
 
-/* The owner's gRPC address: cached, else asked from its meta node. */
-static int owner_addr(struct srv *s, uint64_t owner, char *out, size_t cap)
-{
-	int rc;
-
-	pthread_mutex_lock(&s->fwd_lock);
-	for (int i = 0; i < SRV_FWD_CACHE; i++)
-		if (s->fwd_addrs[i].id == owner) {
-			snprintf(out, cap, "%s", s->fwd_addrs[i].addr);
-			pthread_mutex_unlock(&s->fwd_lock);
-			return 0;
-		}
-	pthread_mutex_unlock(&s->fwd_lock);
-	if ((rc = srv_meta_service_addr(s->meta, owner, FWD_LOOKUP_MS, out, cap)) < 0)
-		return rc;
-	pthread_mutex_lock(&s->fwd_lock);
-	s->fwd_addrs[owner % SRV_FWD_CACHE].id = owner;
-	snprintf(s->fwd_addrs[owner % SRV_FWD_CACHE].addr, sizeof s->fwd_addrs[0].addr, "%s", out);
-	pthread_mutex_unlock(&s->fwd_lock);
-	return 0;
-}
-
-static void forget(struct srv *s, uint64_t owner)
-{
-	pthread_mutex_lock(&s->fwd_lock);
-	for (int i = 0; i < SRV_FWD_CACHE; i++)
-		if (s->fwd_addrs[i].id == owner)
-			s->fwd_addrs[i].id = 0;
-	pthread_mutex_unlock(&s->fwd_lock);
-}
-
 static grpc_channel *channel_to(const struct srv *s, const char *addr)
 {
 	grpc_channel_credentials *cr = grpc_insecure_credentials_create();
@@ -87,6 +58,87 @@ static grpc_channel *channel_to(const struct srv *s, const char *addr)
 	ch = grpc_channel_create(addr, cr, &chargs);
 	grpc_channel_credentials_release(cr);
 	return ch;
+}
+
+/* Under fwd_lock: the entry of owner, or -1. */
+static int entry_of(const struct srv *s, uint64_t owner)
+{
+	for (int i = 0; i < SRV_FWD_CACHE; i++)
+		if (s->fwd_owners[i].id == owner)
+			return i;
+	return -1;
+}
+
+/* A call to owner on its kept channel (made, and the address asked, on
+ * first use); the call holds its own reference to the channel, so the
+ * entry may be dropped while it runs. *own_ch: a channel made for this
+ * call alone (more owners than entries), which the caller destroys. */
+static int start_call(struct srv *s, uint64_t owner, const char *path, gpr_timespec deadline,
+		      grpc_completion_queue *cq, char *addr, size_t cap, grpc_call **call, grpc_channel **own_ch)
+{
+	grpc_slice method = grpc_slice_from_copied_string(path);
+	grpc_channel *ch, *spare = NULL;
+	int i, rc = 0;
+
+	*own_ch = NULL;
+	pthread_mutex_lock(&s->fwd_lock);
+	if ((i = entry_of(s, owner)) >= 0)
+		goto have;
+	pthread_mutex_unlock(&s->fwd_lock);
+	if ((rc = srv_meta_service_addr(s->meta, owner, FWD_LOOKUP_MS, addr, cap)) < 0)
+		goto out;
+	ch = channel_to(s, addr);
+	pthread_mutex_lock(&s->fwd_lock);
+	if ((i = entry_of(s, owner)) >= 0) {
+		spare = ch; /* another worker made one meanwhile */
+		goto have;
+	}
+	if ((i = entry_of(s, 0)) < 0) {
+		pthread_mutex_unlock(&s->fwd_lock);
+		*own_ch = ch;
+		*call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, deadline, NULL);
+		goto out;
+	}
+	s->fwd_owners[i].id = owner;
+	s->fwd_owners[i].ch = ch;
+	snprintf(s->fwd_owners[i].addr, sizeof s->fwd_owners[i].addr, "%s", addr);
+have:
+	snprintf(addr, cap, "%s", s->fwd_owners[i].addr);
+	*call = grpc_channel_create_call(s->fwd_owners[i].ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
+					 deadline, NULL);
+	pthread_mutex_unlock(&s->fwd_lock);
+	if (spare)
+		grpc_channel_destroy(spare);
+out:
+	grpc_slice_unref(method);
+	return rc;
+}
+
+/* The owner was unreachable: its address is asked again next time. */
+static void forget(struct srv *s, uint64_t owner)
+{
+	grpc_channel *ch = NULL;
+	int i;
+
+	pthread_mutex_lock(&s->fwd_lock);
+	if ((i = entry_of(s, owner)) >= 0) {
+		ch = s->fwd_owners[i].ch;
+		s->fwd_owners[i].id = 0;
+		s->fwd_owners[i].ch = NULL;
+	}
+	pthread_mutex_unlock(&s->fwd_lock);
+	if (ch)
+		grpc_channel_destroy(ch);
+}
+
+void srv_fwd_close(struct srv *s)
+{
+	for (int i = 0; i < SRV_FWD_CACHE; i++)
+		if (s->fwd_owners[i].ch) {
+			grpc_channel_destroy(s->fwd_owners[i].ch);
+			s->fwd_owners[i].ch = NULL;
+			s->fwd_owners[i].id = 0;
+		}
 }
 
 static gpr_timespec deadline_of(uint64_t deadline_ns)
@@ -135,26 +187,22 @@ void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char 
 	grpc_metadata_array recv_init, recv_trail;
 	grpc_byte_buffer *req_buf = NULL, *resp_buf = NULL;
 	grpc_status_code status = GRPC_STATUS_UNKNOWN;
-	grpc_slice details = grpc_empty_slice(), method, sl;
-	grpc_completion_queue *cq = NULL;
-	grpc_channel *ch = NULL;
+	grpc_slice details = grpc_empty_slice(), sl;
+	grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+	grpc_channel *own_ch = NULL;
 	grpc_call *call = NULL;
 	grpc_op ops[6];
 	grpc_event ev;
 	int cancelled = 0;
 
-	if (owner_addr(s, owner, addr, sizeof addr) < 0) {
+	if (start_call(s, owner, path, deadline_of(rq->deadline_ns), cq, addr, sizeof addr, &call, &own_ch) < 0) {
 		fail_unavailable(rq, out, owner, "", dann_errmsg());
+		grpc_completion_queue_shutdown(cq);
+		grpc_completion_queue_destroy(cq);
 		return;
 	}
 	grpc_metadata_array_init(&recv_init);
 	grpc_metadata_array_init(&recv_trail);
-	cq = grpc_completion_queue_create_for_next(NULL);
-	ch = channel_to(s, addr);
-	method = grpc_slice_from_copied_string(path);
-	call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL,
-					deadline_of(rq->deadline_ns), NULL);
-	grpc_slice_unref(method);
 	sl = grpc_slice_from_copied_buffer((const char *)body, len);
 	req_buf = grpc_raw_byte_buffer_create(&sl, 1);
 	grpc_slice_unref(sl);
@@ -230,7 +278,8 @@ done:
 	while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN)
 		;
 	grpc_completion_queue_destroy(cq);
-	grpc_channel_destroy(ch);
+	if (own_ch)
+		grpc_channel_destroy(own_ch);
 	grpc_byte_buffer_destroy(req_buf);
 	if (resp_buf)
 		grpc_byte_buffer_destroy(resp_buf);

@@ -8,8 +8,8 @@
  * answer (message and status) goes back to the client unchanged. So any
  * node of a cluster serves every collection, and a client needs one
  * address. The owner's address is asked from its meta node (its status
- * names the address its dannd serves on) and kept until a call to it
- * fails. A forwarded call carries SRV_FWD_HEADER: the node receiving it
+ * names the address its dannd serves on); it and a channel to it are kept
+ * until a call there finds the owner unreachable. A forwarded call carries SRV_FWD_HEADER: the node receiving it
  * never forwards it again (a stale catalog cannot make a loop); it answers
  * with the refusal naming the owner.
  */
@@ -28,6 +28,9 @@ struct srv;
 
 /* Whether the incoming metadata marks a call forwarded by another node. */
 int srv_fwd_incoming(const grpc_metadata_array *md);
+
+/* Closes the channels kept to owners (srv_close, once no worker runs). */
+void srv_fwd_close(struct srv *s);
 
 /* Sends path's request bytes to node owner with the caller's credentials
  * (its authorization metadata) and the caller's deadline, following the

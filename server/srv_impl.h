@@ -51,12 +51,14 @@ struct srv {
 	uint8_t auth_salt[16];
 	uint8_t auth_seen[SRV_USERS_MAX][32];
 	uint8_t auth_seen_valid[SRV_USERS_MAX];
-	/* Other nodes' gRPC addresses, by node id (srv_fwd.c); id 0: free. */
+	/* Other nodes' gRPC addresses and channels, by node id (srv_fwd.c);
+	 * id 0: a free entry. */
 	pthread_mutex_t fwd_lock;
 	struct {
 		uint64_t id;
 		char addr[SRV_ADDR_MAX];
-	} fwd_addrs[SRV_FWD_CACHE];
+		grpc_channel *ch;
+	} fwd_owners[SRV_FWD_CACHE];
 };
 
 /* CLOCK_MONOTONIC now, in ns. */

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "srv_call.h"
 #include "srv_impl.h"
+#include "srv_fwd.h"
 #include "srv_meta.h"
 #include "srv_metrics.h"
 #include "srv_pool.h"
@@ -277,6 +278,7 @@ void srv_close(struct srv *s)
 	}
 	srv_pool_free(s->pool);
 	s->pool = NULL;
+	srv_fwd_close(s);
 	if (s->server) {
 		if (!s->ncq_threads) {
 			/* Failed start before any poller: drain the shutdown tag here. */
