@@ -20,6 +20,7 @@
 #define PY_SCRIPT DANN_SOURCE_DIR "/tests/python/dannd_meta.py"
 #define PROTO_DIR DANN_SOURCE_DIR "/server/proto"
 #define PY_TIMEOUT_S 180
+#define QUICKSTART_TIMEOUT_S 120
 #define ROWS "3000"
 
 static char stubs[256]; /* tmpdir_path's buffers rotate: keep a copy */
@@ -399,6 +400,11 @@ Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two
 	for (int i = 0; i < NODES; i++)
 		cr_assert(members_are(&c, i, NODES, 1, LEADER_WAIT_MS), "node %d: not 3 voters with the catalog", i + 1);
 	cr_assert_eq(py((char *[]){ "verify", c.grpc[2], "grown", "500", NULL }), 0);
+	/* Milvus's quick start through the Node.js SDK: the collection made
+	 * on node 1, its whole life (describe, load state, insert, search,
+	 * query, delete, release, drop) through node 3. */
+	srvtest_need_node();
+	srvtest_node(QUICKSTART_TIMEOUT_S, (char *[]){ "node", "quickstart.mjs", c.grpc[0], c.grpc[2], NULL });
 	cr_assert_eq(py((char *[]){ "create", c.grpc[2], "three", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
 		cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "grown", "three", NULL }), 0);
