@@ -1,7 +1,8 @@
 /*
  * srv_fwd.c — forwarding a call to the collection's owner (srv_fwd.h).
  *
- * One gRPC client call per forwarded request, on a channel kept per owner
+ * One gRPC client call per forwarded request (TLS when this node serves
+ * TLS: srv_tls_channel_credentials), on a channel kept per owner
  * (a connection per call would add its handshake to every request). A
  * call that finds the owner unreachable drops the owner's entry (address
  * and channel): the next call asks the owner's meta node again, so an
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "srv_impl.h"
 #include "srv_meta.h"
+#include "srv_tls.h"
 
 #define FWD_POLL_MS 200
 #define FWD_LOOKUP_MS 2000      /* asking the owner's meta node for its address */
@@ -40,13 +42,15 @@ int srv_fwd_incoming(const grpc_metadata_array *md)
 	return 0;
 }
 
-static grpc_channel *channel_to(const struct srv *s, const char *addr)
+static int channel_to(const struct srv *s, const char *addr, grpc_channel **out)
 {
-	grpc_channel_credentials *cr = grpc_insecure_credentials_create();
+	grpc_channel_credentials *cr;
 	grpc_arg args[2];
 	grpc_channel_args chargs = { 2, args };
-	grpc_channel *ch;
+	int rc;
 
+	if ((rc = srv_tls_channel_credentials(&s->cfg, &cr)) < 0)
+		return rc;
 	/* The answer may be as large as dannd would send its own client, and
 	 * the request as large as it accepted from it. */
 	args[0].type = GRPC_ARG_INTEGER;
@@ -55,9 +59,9 @@ static grpc_channel *channel_to(const struct srv *s, const char *addr)
 	args[1].type = GRPC_ARG_INTEGER;
 	args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
 	args[1].value.integer = s->cfg.max_recv_bytes > INT32_MAX ? INT32_MAX : (int)s->cfg.max_recv_bytes;
-	ch = grpc_channel_create(addr, cr, &chargs);
+	*out = grpc_channel_create(addr, cr, &chargs);
 	grpc_channel_credentials_release(cr);
-	return ch;
+	return 0;
 }
 
 /* Under fwd_lock: the entry of owner, or -1. */
@@ -85,9 +89,9 @@ static int start_call(struct srv *s, uint64_t owner, const char *path, gpr_times
 	if ((i = entry_of(s, owner)) >= 0)
 		goto have;
 	pthread_mutex_unlock(&s->fwd_lock);
-	if ((rc = srv_meta_service_addr(s->meta, owner, FWD_LOOKUP_MS, addr, cap)) < 0)
+	if ((rc = srv_meta_service_addr(s->meta, owner, FWD_LOOKUP_MS, addr, cap)) < 0 ||
+	    (rc = channel_to(s, addr, &ch)) < 0)
 		goto out;
-	ch = channel_to(s, addr);
 	pthread_mutex_lock(&s->fwd_lock);
 	if ((i = entry_of(s, owner)) >= 0) {
 		spare = ch; /* another worker made one meanwhile */

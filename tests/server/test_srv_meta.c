@@ -429,6 +429,46 @@ Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two
 		node_stop(&c, i, SIGTERM);
 }
 
+/* Forwarding keeps a cluster's security: over TLS (each node trusts the
+ * shared certificate) and with the caller's credentials, which the owner
+ * checks again. */
+Test(srv_meta_cluster, forwarded_calls_go_over_tls_with_the_callers_credentials)
+{
+	struct cluster c;
+	char node[64], key[256], cert[256], conf[256];
+
+	srvtest_need_node();
+	memset(&c, 0, sizeof c);
+	snprintf(key, sizeof key, "%s", tmpdir_path("key.pem"));
+	snprintf(cert, sizeof cert, "%s", tmpdir_path("cert.pem"));
+	srvtest_cert(key, cert);
+	snprintf(conf, sizeof conf, "%s", srvtest_auth_conf("bob", "pw one"));
+	for (int i = 0; i < 2; i++) {
+		int p = free_pair(), rc;
+		char id[8];
+
+		cr_assert_gt(p, 0, "no free loopback port pair");
+		snprintf(c.raft[i], sizeof c.raft[i], "127.0.0.1:%d", p);
+		snprintf(c.data[i], sizeof c.data[i], "%s%d", tmpdir_path("node"), i + 1);
+		snprintf(id, sizeof id, "%d", i + 1);
+		rc = proc_dannd_start(&c.d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c.data[i], "--listen",
+				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c.raft[i],
+				      "--join", i ? "true" : "false", "--tls-cert", cert, "--tls-key", key, "--config", conf,
+				      NULL);
+		cr_assert_eq(rc, 0, "node %d did not start", i + 1);
+		c.up[i] = 1;
+		live[i] = c.d[i].pid;
+		snprintf(c.grpc[i], sizeof c.grpc[i], "127.0.0.1:%d", c.d[i].port);
+	}
+	snprintf(node, sizeof node, "2@%s", c.raft[1]);
+	cr_assert_eq(cluster_cmd("add", c.raft[0], node), 0);
+	cr_assert(members_are(&c, 1, 2, 0, LEADER_WAIT_MS), "node 2 was not added");
+	srvtest_node(QUICKSTART_TIMEOUT_S,
+		     (char *[]){ "node", "secure.mjs", "cluster", c.grpc[0], c.grpc[1], cert, "bob", "pw one", NULL });
+	for (int i = 0; i < 2; i++)
+		node_stop(&c, i, SIGTERM);
+}
+
 Test(srv_meta_cluster, a_node_missing_from_its_peers_is_refused_by_name)
 {
 	char peers[128], out[300];
