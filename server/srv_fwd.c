@@ -26,6 +26,15 @@
 
 #define FWD_POLL_MS 200
 #define FWD_LOOKUP_MS 2000      /* asking the owner's meta node for its address */
+/* While a forwarded call runs, the channel pings the owner every
+ * FWD_KEEPALIVE_MS and gives up after FWD_KEEPALIVE_TIMEOUT_MS without an
+ * answer: an owner that stopped (SIGSTOP, a hung host) keeps its TCP
+ * connection open, and without pings a call with no deadline would hold
+ * this node's worker forever. The owner's transport answers pings even
+ * while its workers are busy, so a long call (a flush) is not cut. */
+#define FWD_KEEPALIVE_MS 2000
+#define FWD_KEEPALIVE_TIMEOUT_MS 3000
+#define FWD_CHANNEL_ARGS 5
 
 static int key_is(grpc_slice k, const char *name)
 {
@@ -45,8 +54,8 @@ int srv_fwd_incoming(const grpc_metadata_array *md)
 static int channel_to(const struct srv *s, const char *addr, grpc_channel **out)
 {
 	grpc_channel_credentials *cr;
-	grpc_arg args[2];
-	grpc_channel_args chargs = { 2, args };
+	grpc_arg args[FWD_CHANNEL_ARGS];
+	grpc_channel_args chargs = { FWD_CHANNEL_ARGS, args };
 	int rc;
 
 	if ((rc = srv_tls_channel_credentials(&s->cfg, &cr)) < 0)
@@ -59,6 +68,13 @@ static int channel_to(const struct srv *s, const char *addr, grpc_channel **out)
 	args[1].type = GRPC_ARG_INTEGER;
 	args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
 	args[1].value.integer = s->cfg.max_recv_bytes > INT32_MAX ? INT32_MAX : (int)s->cfg.max_recv_bytes;
+	args[2].type = args[3].type = args[4].type = GRPC_ARG_INTEGER;
+	args[2].key = GRPC_ARG_KEEPALIVE_TIME_MS;
+	args[2].value.integer = FWD_KEEPALIVE_MS;
+	args[3].key = GRPC_ARG_KEEPALIVE_TIMEOUT_MS;
+	args[3].value.integer = FWD_KEEPALIVE_TIMEOUT_MS;
+	args[4].key = GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA; /* a long call keeps pinging */
+	args[4].value.integer = 0;
 	*out = grpc_channel_create(addr, cr, &chargs);
 	grpc_channel_credentials_release(cr);
 	return 0;

@@ -405,6 +405,18 @@ Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two
 	 * query, delete, release, drop) through node 3. */
 	srvtest_need_node();
 	srvtest_node(QUICKSTART_TIMEOUT_S, (char *[]){ "node", "quickstart.mjs", c.grpc[0], c.grpc[2], NULL });
+	/* A stopped owner (SIGSTOP keeps its sockets open) fails a forwarded
+	 * call as UNAVAILABLE within the channel's keepalive, instead of
+	 * holding node 3's worker for the call's whole deadline. */
+	cr_assert_eq(kill(c.d[0].pid, SIGSTOP), 0);
+	{
+		uint64_t t0 = now_ms();
+		int rc = py((char *[]){ "unreachable", c.grpc[2], "grown", "1", NULL });
+
+		kill(c.d[0].pid, SIGCONT);
+		cr_assert_eq(rc, 0);
+		cr_log_info("a stopped owner: UNAVAILABLE after %llu ms", (unsigned long long)(now_ms() - t0));
+	}
 	cr_assert_eq(py((char *[]){ "create", c.grpc[2], "three", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
 		cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "grown", "three", NULL }), 0);
