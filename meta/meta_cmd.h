@@ -38,9 +38,10 @@ enum meta_cmd_type {
 	META_CMD_USER_DROP = 7,
 	META_CMD_USER_PASSWORD = 8,
 	META_CMD_USER_ROLES = 9,
-	META_CMD_COLL_CREATE_PROPS = 10,
+	META_CMD_COLL_IMPORT = 10,
+	META_CMD_COLL_CREATE_PROPS = 11,
 };
-#define META_CMD_TYPE_MAX 10
+#define META_CMD_TYPE_MAX 11
 
 struct meta_reqid {
 	uint64_t client;   /* random per client (a node, a process) */
@@ -62,6 +63,9 @@ struct meta_user {
  *   ALLOC        counter, count
  *   USER_CREATE  user (name, hash, roles)   USER_DROP user.name
  *   USER_PASSWORD user.name, user.hash      USER_ROLES user.name, user.roles
+ *   COLL_IMPORT  coll (or NULL), its segs and nsegs (0..META_SEG_APPLY_MAX),
+ *                counters: a collection of another catalog with its own id
+ *                (meta_import.c), and counters to raise to at least these
  * A decoded command owns schema, coll and segs (meta_cmd_free). */
 struct meta_cmd {
 	enum meta_cmd_type type;
@@ -74,6 +78,7 @@ struct meta_cmd {
 	enum dann_cat_counter counter;
 	uint64_t count;
 	struct meta_user user;
+	uint64_t counters[4];
 };
 
 /* Encodes c into a malloc'd buffer (*buf, *len). DANN_EINVAL naming a
