@@ -32,6 +32,9 @@
 #define META_ADDR_MAX 127
 #define META_MEMBERS_MAX 16
 #define META_CLUSTER_MAX 63
+/* The collection property naming the node that owns (serves) it, which
+ * dannd writes in a cluster ("dann.owner=<node id>"). */
+#define META_OWNER_PROP "dann.owner"
 
 struct meta_params {
 	const char *dir;               /* the node's directory (dannd: D/meta); made if missing */

@@ -16,9 +16,10 @@
 #include <stdint.h>
 
 #include "dann.h"
+#include "meta.h"
 #include "srv.h"
 
-#define SRV_META_OWNER_PROP "dann.owner"
+#define SRV_META_OWNER_PROP META_OWNER_PROP
 
 struct srv_meta;
 

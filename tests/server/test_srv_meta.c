@@ -379,6 +379,21 @@ Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two
 	cr_assert_eq(srvpy_run((char *[]){ "create", c.grpc[2], "three", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
 		cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[i], "grown", "three", NULL }), 0);
+	/* dann cluster status: each node's address for clients, and which
+	 * node serves each collection. */
+	{
+		const char *out = tmpdir_path("status.out");
+		char want[64], *text;
+		int rc = proc_run(NULL, out, 60, (char *[]){ DANN_CLI, "cluster", "status", "--peers", c.raft[1], NULL });
+
+		text = cli_slurp(out);
+		cr_assert_eq(rc, 0, "dann cluster status: %s", text ? text : "");
+		snprintf(want, sizeof want, "serves clients at %s", c.grpc[1]);
+		cr_assert(text && strstr(text, want), "no '%s' in: %s", want, text ? text : "");
+		cr_assert(strstr(text, "grown(") && strstr(strstr(text, "grown("), ")@1") &&
+			  strstr(text, "three(") && strstr(strstr(text, "three("), ")@3"), "owners missing: %s", text);
+		free(text);
+	}
 
 	/* Node 3 leaves (asked through node 2); the two left commit alone
 	 * and keep the whole catalog. */
