@@ -9,6 +9,11 @@
  * owner restarted on another port is found. The worker waits for the
  * owner's answer in slices of FWD_POLL_MS so a client that leaves cancels
  * the forwarded call too.
+ *
+ * At most workers - 1 workers wait on forwarded calls at once; beyond, the
+ * call is refused (RESOURCE_EXHAUSTED, retry). Two nodes forwarding to
+ * each other with every worker waiting would otherwise deadlock: the calls
+ * each forwards to the other need a free worker there to run.
  */
 #include "srv_fwd.h"
 
@@ -208,17 +213,33 @@ void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char 
 	grpc_byte_buffer *req_buf = NULL, *resp_buf = NULL;
 	grpc_status_code status = GRPC_STATUS_UNKNOWN;
 	grpc_slice details = grpc_empty_slice(), sl;
-	grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+	grpc_completion_queue *cq;
 	grpc_channel *own_ch = NULL;
 	grpc_call *call = NULL;
 	grpc_op ops[6];
 	grpc_event ev;
 	int cancelled = 0;
+	unsigned max = s->cfg.workers > 1 ? s->cfg.workers - 1 : 0;
 
+	if (atomic_fetch_add(&s->fwd_inflight, 1) >= max) {
+		atomic_fetch_sub(&s->fwd_inflight, 1);
+		out->grpc = GRPC_STATUS_RESOURCE_EXHAUSTED;
+		out->grpc_msg = srv_arena_printf(rq->arena,
+			"collection %s is served by node %llu of the cluster; this node has no worker free to forward "
+			"the call (%u of %u may wait on other nodes; one is kept for their calls): retry, or send it to "
+			"node %llu", rq->coll ? rq->coll : "", (unsigned long long)owner, max, s->cfg.workers,
+			(unsigned long long)owner);
+		out->rc = DANN_EBUSY;
+		out->bytes = NULL;
+		out->len = 0;
+		return;
+	}
+	cq = grpc_completion_queue_create_for_next(NULL);
 	if (start_call(s, owner, path, deadline_of(rq->deadline_ns), cq, addr, sizeof addr, &call, &own_ch) < 0) {
 		fail_unavailable(rq, out, owner, "", dann_errmsg());
 		grpc_completion_queue_shutdown(cq);
 		grpc_completion_queue_destroy(cq);
+		atomic_fetch_sub(&s->fwd_inflight, 1);
 		return;
 	}
 	grpc_metadata_array_init(&recv_init);
@@ -306,4 +327,5 @@ done:
 	grpc_slice_unref(details);
 	grpc_metadata_array_destroy(&recv_init);
 	grpc_metadata_array_destroy(&recv_trail);
+	atomic_fetch_sub(&s->fwd_inflight, 1);
 }

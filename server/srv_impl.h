@@ -54,6 +54,7 @@ struct srv {
 	/* Other nodes' gRPC addresses and channels, by node id (srv_fwd.c);
 	 * id 0: a free entry. */
 	pthread_mutex_t fwd_lock;
+	atomic_uint fwd_inflight;       /* workers waiting on a forwarded call */
 	struct {
 		uint64_t id;
 		char addr[SRV_ADDR_MAX];

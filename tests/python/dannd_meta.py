@@ -15,6 +15,12 @@ usage: dannd_meta.py STUBDIR MODE ADDR [ARGS]
                        naming the owner (a node never forwards twice)
   unreachable ADDR NAME OWNER  NAME's owner is down: UNAVAILABLE naming
                        the owner and its address
+  cross ADDR NAME ADDR2 NAME2 THREADS CALLS  NAME lives on ADDR, NAME2 on
+                       ADDR2: THREADS clients each make CALLS statistics
+                       calls for NAME through ADDR2 and for NAME2 through
+                       ADDR at once (every call forwarded, both ways); a
+                       RESOURCE_EXHAUSTED answer is retried; every call
+                       must finish
   listed ADDR NAME...  HasCollection and ShowCollections name each NAME
                        (retried for up to 15 s: a node's copy of the
                        catalog may lag the leader's by a heartbeat)
@@ -185,6 +191,43 @@ def unreachable(stub, name, owner):
         print(f"{name} on {ADDR}: {e.code()} {e.details()}", flush=True)
 
 
+def cross(name_a, addr_b, name_b, threads, calls):
+    import threading
+    stubs = {ADDR: milvus_pb2_grpc.MilvusServiceStub(grpc.insecure_channel(ADDR)),
+             addr_b: milvus_pb2_grpc.MilvusServiceStub(grpc.insecure_channel(addr_b))}
+    counts = {"ok": 0, "busy": 0}
+    errors = []
+    lock = threading.Lock()
+
+    def run(i):
+        for k in range(calls):
+            via, name = (addr_b, name_a) if (i + k) % 2 == 0 else (ADDR, name_b)
+            for _ in range(1000):
+                try:
+                    ok(stubs[via].GetCollectionStatistics(
+                        milvus_pb2.GetCollectionStatisticsRequest(collection_name=name), timeout=20), "stats")
+                    with lock:
+                        counts["ok"] += 1
+                    break
+                except grpc.RpcError as e:
+                    if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        with lock:
+                            errors.append(f"{name} via {via}: {e.code()} {e.details()}")
+                        return
+                    with lock:
+                        counts["busy"] += 1
+                    time.sleep(0.01)
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(not errors, f"{len(errors)} calls failed, first: {errors[:1]}")
+    check(counts["ok"] == threads * calls, f"{counts['ok']} of {threads * calls} calls answered")
+    print(f"{counts['ok']} forwarded calls both ways, {counts['busy']} retried after RESOURCE_EXHAUSTED", flush=True)
+
+
 def main():
     if MODE == "vectors":
         write_vectors(ADDR, int(sys.argv[4]))
@@ -202,6 +245,8 @@ def main():
         ok(stub.Flush(milvus_pb2.FlushRequest(collection_names=[sys.argv[4]]), timeout=TIMEOUT), "flush")
     elif MODE == "foreign":
         foreign(stub, sys.argv[4], sys.argv[5])
+    elif MODE == "cross":
+        cross(sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), int(sys.argv[8]))
     elif MODE == "unreachable":
         unreachable(stub, sys.argv[4], sys.argv[5])
     elif MODE == "listed":

@@ -144,7 +144,10 @@ struct cluster {
 };
 
 /* Node i with the cluster's peers; peers "" starts it alone at its Raft
- * address, "join" starts it empty to be added. */
+ * address, "join" starts it empty to be added (both with GROW_WORKERS). */
+#define GROW_WORKERS "2"
+#define CROSS_THREADS "8"
+#define CROSS_CALLS "25"
 static void node_start_as(struct cluster *c, int i, const char *how)
 {
 	char id[16];
@@ -154,7 +157,11 @@ static void node_start_as(struct cluster *c, int i, const char *how)
 	if (!strcmp(how, "join"))
 		rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
 				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i],
-				      "--join", "true", NULL);
+				      "--join", "true", "--workers", GROW_WORKERS, NULL);
+	else if (!how[0])
+		rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
+				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i],
+				      "--workers", GROW_WORKERS, NULL);
 	else
 		rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
 				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i],
@@ -379,6 +386,12 @@ Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two
 	cr_assert_eq(srvpy_run((char *[]){ "create", c.grpc[2], "three", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
 		cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[i], "grown", "three", NULL }), 0);
+	/* Two workers each, and calls forwarded both ways at once: the node
+	 * keeps a worker for its peers' calls, so all finish (some after a
+	 * RESOURCE_EXHAUSTED retry) where waiting workers on both sides would
+	 * deadlock. */
+	cr_assert_eq(srvpy_run((char *[]){ "cross", c.grpc[0], "grown", c.grpc[2], "three", CROSS_THREADS, CROSS_CALLS,
+					   NULL }), 0);
 	/* dann cluster status: each node's address for clients, and which
 	 * node serves each collection. */
 	{
