@@ -444,7 +444,7 @@ Test(srv_meta_cluster, forwarded_calls_go_over_tls_with_the_callers_credentials)
 	snprintf(conf, sizeof conf, "%s", srvtest_auth_conf("bob", "pw one"));
 	for (int i = 0; i < 2; i++) {
 		int p = free_pair(), rc;
-		char id[8];
+		char id[16];
 
 		cr_assert_gt(p, 0, "no free loopback port pair");
 		snprintf(c.raft[i], sizeof c.raft[i], "127.0.0.1:%d", p);
