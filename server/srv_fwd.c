@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "error.h"
-#include "log.h"
 #include "srv_impl.h"
 #include "srv_meta.h"
 #include "srv_tls.h"

@@ -35,7 +35,9 @@ void srv_fwd_close(struct srv *s);
 /* Sends path's request bytes to node owner with the caller's credentials
  * (its authorization metadata) and the caller's deadline, following the
  * client's cancel; fills out with the owner's answer (bytes in arena). An
- * owner that cannot be reached: UNAVAILABLE naming the node and address. */
+ * owner that cannot be reached: UNAVAILABLE naming the node and address;
+ * workers - 1 workers already waiting on forwarded calls:
+ * RESOURCE_EXHAUSTED naming the owner (retry). */
 void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char *path,
 		  const uint8_t *body, size_t len, const grpc_metadata_array *md, struct srv_reply *out);
 
