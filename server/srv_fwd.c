@@ -5,8 +5,8 @@
  * TLS: srv_tls_channel_credentials), on a channel kept per owner
  * (a connection per call would add its handshake to every request). A
  * call that finds the owner unreachable drops the owner's entry (address
- * and channel): the next call asks the owner's meta node again, so an
- * owner restarted on another port is found. The worker waits for the
+ * and channel) and asks the owner's meta node again: an owner restarted on
+ * another port gets the call there (once; the old address never had it). The worker waits for the
  * owner's answer in slices of FWD_POLL_MS so a client that leaves cancels
  * the forwarded call too.
  *
@@ -29,6 +29,8 @@
 #include "srv_tls.h"
 
 #define FWD_POLL_MS 200
+#define FWD_UNREACHABLE 1
+#define FWD_NO_ADDR 2
 #define FWD_LOOKUP_MS 2000      /* asking the owner's meta node for its address */
 /* While a forwarded call runs, the channel pings the owner every
  * FWD_KEEPALIVE_MS and gives up after FWD_KEEPALIVE_TIMEOUT_MS without an
@@ -203,10 +205,14 @@ static void fail_unavailable(struct srv_req *rq, struct srv_reply *out, uint64_t
 	out->len = 0;
 }
 
-void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char *path,
-		  const uint8_t *body, size_t len, const grpc_metadata_array *md, struct srv_reply *out)
+/* One forwarded call: 0 with out holding the owner's answer (or a failure
+ * of the call itself); FWD_UNREACHABLE with out holding UNAVAILABLE when
+ * the owner did not answer at addr (its entry dropped); FWD_NO_ADDR when
+ * its address could not be learnt. */
+static int attempt(struct srv *s, struct srv_req *rq, uint64_t owner, const char *path, const uint8_t *body,
+		   size_t len, const grpc_metadata_array *md, char *addr, size_t cap, struct srv_reply *out)
 {
-	char addr[SRV_ADDR_MAX] = "", idbuf[24];
+	char idbuf[24];
 	grpc_metadata send_md[2];
 	grpc_metadata_array recv_init, recv_trail;
 	grpc_byte_buffer *req_buf = NULL, *resp_buf = NULL;
@@ -217,29 +223,14 @@ void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char 
 	grpc_call *call = NULL;
 	grpc_op ops[6];
 	grpc_event ev;
-	int cancelled = 0;
-	unsigned max = s->cfg.workers > 1 ? s->cfg.workers - 1 : 0;
+	int cancelled = 0, rc = 0;
 
-	if (atomic_fetch_add(&s->fwd_inflight, 1) >= max) {
-		atomic_fetch_sub(&s->fwd_inflight, 1);
-		out->grpc = GRPC_STATUS_RESOURCE_EXHAUSTED;
-		out->grpc_msg = srv_arena_printf(rq->arena,
-			"collection %s is served by node %llu of the cluster; this node has no worker free to forward "
-			"the call (%u of %u may wait on other nodes; one is kept for their calls): retry, or send it to "
-			"node %llu", rq->coll ? rq->coll : "", (unsigned long long)owner, max, s->cfg.workers,
-			(unsigned long long)owner);
-		out->rc = DANN_EBUSY;
-		out->bytes = NULL;
-		out->len = 0;
-		return;
-	}
 	cq = grpc_completion_queue_create_for_next(NULL);
-	if (start_call(s, owner, path, deadline_of(rq->deadline_ns), cq, addr, sizeof addr, &call, &own_ch) < 0) {
+	if (start_call(s, owner, path, deadline_of(rq->deadline_ns), cq, addr, cap, &call, &own_ch) < 0) {
 		fail_unavailable(rq, out, owner, "", dann_errmsg());
 		grpc_completion_queue_shutdown(cq);
 		grpc_completion_queue_destroy(cq);
-		atomic_fetch_sub(&s->fwd_inflight, 1);
-		return;
+		return FWD_NO_ADDR;
 	}
 	grpc_metadata_array_init(&recv_init);
 	grpc_metadata_array_init(&recv_trail);
@@ -282,6 +273,7 @@ void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char 
 		snprintf(why, sizeof why, "%.*s", (int)GRPC_SLICE_LENGTH(details), GRPC_SLICE_START_PTR(details));
 		forget(s, owner);
 		fail_unavailable(rq, out, owner, addr, why);
+		rc = FWD_UNREACHABLE;
 		goto done;
 	}
 	memset(out, 0, sizeof *out);
@@ -326,5 +318,33 @@ done:
 	grpc_slice_unref(details);
 	grpc_metadata_array_destroy(&recv_init);
 	grpc_metadata_array_destroy(&recv_trail);
+	return rc;
+}
+
+void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char *path,
+		  const uint8_t *body, size_t len, const grpc_metadata_array *md, struct srv_reply *out)
+{
+	char addr[SRV_ADDR_MAX] = "", now[SRV_ADDR_MAX];
+	unsigned max = s->cfg.workers > 1 ? s->cfg.workers - 1 : 0;
+
+	if (atomic_fetch_add(&s->fwd_inflight, 1) >= max) {
+		atomic_fetch_sub(&s->fwd_inflight, 1);
+		out->grpc = GRPC_STATUS_RESOURCE_EXHAUSTED;
+		out->grpc_msg = srv_arena_printf(rq->arena,
+			"collection %s is served by node %llu of the cluster; this node has no worker free to forward "
+			"the call (%u of %u may wait on other nodes; one is kept for their calls): retry, or send it to "
+			"node %llu", rq->coll ? rq->coll : "", (unsigned long long)owner, max, s->cfg.workers,
+			(unsigned long long)owner);
+		out->rc = DANN_EBUSY;
+		out->bytes = NULL;
+		out->len = 0;
+		return;
+	}
+	/* An owner restarted on another port is unreachable at the address
+	 * kept: the call never reached it there, so it goes once more to the
+	 * address the owner now reports. */
+	if (attempt(s, rq, owner, path, body, len, md, addr, sizeof addr, out) == FWD_UNREACHABLE &&
+	    srv_meta_service_addr(s->meta, owner, FWD_LOOKUP_MS, now, sizeof now) == 0 && strcmp(now, addr) != 0)
+		attempt(s, rq, owner, path, body, len, md, now, sizeof now, out);
 	atomic_fetch_sub(&s->fwd_inflight, 1);
 }
