@@ -31,7 +31,7 @@
 #define FWD_POLL_MS 200
 #define FWD_UNREACHABLE 1
 #define FWD_NO_ADDR 2
-#define FWD_LOOKUP_MS 2000      /* asking the owner's meta node for its address */
+#define FWD_LOOKUP_MS 1000      /* asking the owner's meta node for its address (a loopback or LAN round trip) */
 /* While a forwarded call runs, the channel pings the owner every
  * FWD_KEEPALIVE_MS and gives up after FWD_KEEPALIVE_TIMEOUT_MS without an
  * answer: an owner that stopped (SIGSTOP, a hung host) keeps its TCP
