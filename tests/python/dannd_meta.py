@@ -15,6 +15,8 @@ usage: dannd_meta.py STUBDIR MODE ADDR [ARGS]
                        naming the owner (a node never forwards twice)
   unreachable ADDR NAME OWNER  NAME's owner is down: UNAVAILABLE naming
                        the owner and its address
+  flushmix ADDR NAME NAME2  one Flush naming collections of two nodes is
+                       refused, naming both
   cross ADDR NAME ADDR2 NAME2 THREADS CALLS  NAME lives on ADDR, NAME2 on
                        ADDR2: THREADS clients each make CALLS statistics
                        calls for NAME through ADDR2 and for NAME2 through
@@ -191,6 +193,13 @@ def unreachable(stub, name, owner):
         print(f"{name} on {ADDR}: {e.code()} {e.details()}", flush=True)
 
 
+def flushmix(stub, names):
+    st = stub.Flush(milvus_pb2.FlushRequest(collection_names=names), timeout=TIMEOUT).status
+    check(st.code != 0 and "served by different nodes" in st.reason and all(n in st.reason for n in names),
+          f"Flush {names} on {ADDR}: {st}")
+    print(f"Flush {names} on {ADDR}: {st.reason}", flush=True)
+
+
 def cross(name_a, addr_b, name_b, threads, calls):
     import threading
     stubs = {ADDR: milvus_pb2_grpc.MilvusServiceStub(grpc.insecure_channel(ADDR)),
@@ -245,6 +254,8 @@ def main():
         ok(stub.Flush(milvus_pb2.FlushRequest(collection_names=[sys.argv[4]]), timeout=TIMEOUT), "flush")
     elif MODE == "foreign":
         foreign(stub, sys.argv[4], sys.argv[5])
+    elif MODE == "flushmix":
+        flushmix(stub, sys.argv[4:])
     elif MODE == "cross":
         cross(sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), int(sys.argv[8]))
     elif MODE == "unreachable":

@@ -389,6 +389,7 @@ Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two
 	cr_assert_eq(srvpy_run((char *[]){ "create", c.grpc[2], "three", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
 		cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[i], "grown", "three", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "flushmix", c.grpc[1], "grown", "three", NULL }), 0);
 	/* Two workers each, and calls forwarded both ways at once: the node
 	 * keeps a worker for its peers' calls, so all finish (some after a
 	 * RESOURCE_EXHAUSTED retry) where waiting workers on both sides would
