@@ -157,6 +157,18 @@ static void forget(struct srv *s, uint64_t owner)
 		grpc_channel_destroy(ch);
 }
 
+const char *srv_fwd_addr_note(struct srv *s, uint64_t owner, char *buf, size_t cap)
+{
+	int i;
+
+	buf[0] = '\0';
+	pthread_mutex_lock(&s->fwd_lock);
+	if ((i = entry_of(s, owner)) >= 0)
+		snprintf(buf, cap, " at %s", s->fwd_owners[i].addr);
+	pthread_mutex_unlock(&s->fwd_lock);
+	return buf;
+}
+
 void srv_fwd_close(struct srv *s)
 {
 	for (int i = 0; i < SRV_FWD_CACHE; i++)
@@ -324,7 +336,7 @@ done:
 void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char *path,
 		  const uint8_t *body, size_t len, const grpc_metadata_array *md, struct srv_reply *out)
 {
-	char addr[SRV_ADDR_MAX] = "", now[SRV_ADDR_MAX];
+	char addr[SRV_ADDR_MAX] = "", now[SRV_ADDR_MAX], note[SRV_ADDR_MAX + 8];
 	unsigned max = s->cfg.workers > 1 ? s->cfg.workers - 1 : 0;
 
 	if (atomic_fetch_add(&s->fwd_inflight, 1) >= max) {
@@ -333,8 +345,8 @@ void srv_fwd_call(struct srv *s, struct srv_req *rq, uint64_t owner, const char 
 		out->grpc_msg = srv_arena_printf(rq->arena,
 			"collection %s is served by node %llu of the cluster; this node has no worker free to forward "
 			"the call (%u of %u may wait on other nodes; one is kept for their calls): retry, or send it to "
-			"node %llu", rq->coll ? rq->coll : "", (unsigned long long)owner, max, s->cfg.workers,
-			(unsigned long long)owner);
+			"node %llu%s", rq->coll ? rq->coll : "", (unsigned long long)owner, max, s->cfg.workers,
+			(unsigned long long)owner, srv_fwd_addr_note(s, owner, note, sizeof note));
 		out->rc = DANN_EBUSY;
 		out->bytes = NULL;
 		out->len = 0;

@@ -29,6 +29,10 @@ struct srv;
 /* Whether the incoming metadata marks a call forwarded by another node. */
 int srv_fwd_incoming(const grpc_metadata_array *md);
 
+/* " at HOST:PORT" when node owner's address is known here (kept from an
+ * earlier forwarded call), else "": for refusals that name the owner. */
+const char *srv_fwd_addr_note(struct srv *s, uint64_t owner, char *buf, size_t cap);
+
 /* Closes the channels kept to owners (srv_close, once no worker runs). */
 void srv_fwd_close(struct srv *s);
 

@@ -12,7 +12,8 @@ usage: dannd_meta.py STUBDIR MODE ADDR [ARGS]
                        not own NAME, the calls are forwarded to its owner
   foreign ADDR NAME OWNER  a data request for NAME (owned by node OWNER)
                        marked as forwarded by another node is refused,
-                       naming the owner (a node never forwards twice)
+                       naming the owner and its address, which ADDR knows
+                       from forwarding before (a node never forwards twice)
   unreachable ADDR NAME OWNER  NAME's owner is down: UNAVAILABLE naming
                        the owner and its address
   flushmix ADDR NAME NAME2  one Flush naming collections of two nodes is
@@ -178,7 +179,7 @@ def listed(stub, names):
 def foreign(stub, name, owner):
     st = stub.GetCollectionStatistics(milvus_pb2.GetCollectionStatisticsRequest(collection_name=name),
                                       timeout=TIMEOUT, metadata=(("dann-forwarded-by", "9"),)).status
-    check(st.code != 0 and f"served by node {owner}" in st.reason, f"{name} on {ADDR}: {st}")
+    check(st.code != 0 and f"served by node {owner} at 127.0.0.1:" in st.reason, f"{name} on {ADDR}: {st}")
     print(f"{name} on {ADDR}: {st.reason}", flush=True)
 
 
