@@ -169,16 +169,33 @@ int srv_h_flush(struct srv_req *rq, const void *in, void *out)
 	return 0;
 }
 
+/* Flushed when every segment asked about is a disk index (or already
+ * replaced by compaction, which only takes flushed ones) and no sealed
+ * segment still waits for its index: the SDK's flushSync ignores Flush's
+ * own status and polls this, so answering "flushed" regardless would hide
+ * a failed flush. Without a collection there is nothing to look at, and a
+ * Flush that answered OK left nothing unflushed. */
 int srv_h_get_flush_state(struct srv_req *rq, const void *in, void *out)
 {
 	const Milvus__Proto__Milvus__GetFlushStateRequest *q = in;
 	Milvus__Proto__Milvus__GetFlushStateResponse *r = out;
+	struct dann_seg_info *segs = NULL;
 	struct dann_coll *c;
+	size_t n = 0;
 	int rc;
 
-	if (q->collection_name && q->collection_name[0] &&
-	    (rc = srv_coll_get(rq, q->collection_name, &c)) < 0)
+	r->flushed = 1;
+	if (!q->collection_name || !q->collection_name[0])
+		return 0;
+	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_segments(c, &segs, &n)) < 0)
 		return rc;
-	r->flushed = 1; /* Flush answers only once its segments are flushed */
+	for (size_t i = 0; i < n && r->flushed; i++) {
+		if (segs[i].state == DANN_SEG_SEALED)
+			r->flushed = 0;
+		for (size_t j = 0; j < q->n_segmentids && r->flushed; j++)
+			if ((uint64_t)q->segmentids[j] == segs[i].id && segs[i].state == DANN_SEG_GROWING)
+				r->flushed = 0;
+	}
+	free(segs);
 	return 0;
 }
