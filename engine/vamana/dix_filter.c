@@ -19,7 +19,6 @@
 #include "dix_filter.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +29,7 @@
 #include "../error.h"
 #include "../pq/pq.h"
 #include "../topk.h"
+#include "dix_threads.h"
 
 #define ADC_BLOCK 1024u  /* ids scored per pq_adc_ids call */
 
@@ -378,8 +378,7 @@ int dix_exact_run(struct dix_exact *x, const struct dix_index *ix, const float *
 
 /* ---- batches ------------------------------------------------------------ */
 
-struct exact_thread {
-	pthread_t tid;
+struct exact_job {
 	const struct dix_index *ix;
 	const float *queries;
 	uint64_t nq;
@@ -392,27 +391,22 @@ struct exact_thread {
 	float *dists;
 	uint32_t *found;
 	struct dann_search_stats *stats;
-	int rc;
-	char err[512];
-	char io[128];
 };
 
-static void *exact_main(void *arg)
+/* One thread of an exact batch (dix_threads.h): its own exact searcher. */
+static int exact_thread(void *arg, char *io, size_t io_cap)
 {
-	struct exact_thread *t = arg;
+	const struct exact_job *j = arg;
 	struct dix_exact *x = NULL;
+	int rc;
 
-	if ((t->rc = dix_exact_new(t->backend, &x)) == 0)
-		t->rc = dix_exact_run(x, t->ix, t->queries, t->nq, t->k, t->allowed, t->nallowed,
-				      t->rerank, t->next, t->ids, t->dists, t->found, t->stats);
+	if ((rc = dix_exact_new(j->backend, &x)) == 0)
+		rc = dix_exact_run(x, j->ix, j->queries, j->nq, j->k, j->allowed, j->nallowed,
+				   j->rerank, j->next, j->ids, j->dists, j->found, j->stats);
 	if (x)
-		snprintf(t->io, sizeof t->io, "%s", x->io_desc);
-	if (t->rc < 0) {
-		snprintf(t->err, sizeof t->err, "%s", dann_errmsg());
-		atomic_store(t->next, t->nq);
-	}
+		snprintf(io, io_cap, "%s", x->io_desc);
 	dix_exact_free(x);
-	return NULL;
+	return rc;
 }
 
 static int exact_batch(const struct dix_index *ix, const float *queries, uint64_t nq,
@@ -421,42 +415,17 @@ static int exact_batch(const struct dix_index *ix, const float *queries, uint64_
 		       uint32_t *found, struct dann_search_stats *stats, char *io_desc,
 		       size_t io_desc_cap)
 {
-	struct exact_thread *t = NULL;
 	_Atomic uint64_t next = 0;
-	uint32_t *allowed = NULL, started = 0;
-	uint64_t nallowed;
+	struct exact_job j = { .ix = ix, .queries = queries, .nq = nq, .k = p->k, .rerank = rerank,
+			       .backend = sp->backend, .next = &next, .ids = ids, .dists = dists,
+			       .found = found, .stats = stats };
+	uint32_t *allowed = NULL;
 	int rc;
 
-	if ((rc = dix_filter_ids(ix, p, &allowed, &nallowed)) < 0)
+	if ((rc = dix_filter_ids(ix, p, &allowed, &j.nallowed)) < 0)
 		return rc;
-	if (threads == 0)
-		threads = 1;
-	if (!(t = calloc(threads, sizeof *t))) {
-		free(allowed);
-		return dann_fail(DANN_ENOMEM, "search: no memory for %u threads", threads);
-	}
-	for (uint32_t i = 0; i < threads; i++) {
-		t[i] = (struct exact_thread){ .ix = ix, .queries = queries, .nq = nq, .k = p->k,
-					      .rerank = rerank, .allowed = allowed,
-					      .nallowed = nallowed, .backend = sp->backend,
-					      .next = &next, .ids = ids, .dists = dists,
-					      .found = found, .stats = stats };
-		if (i > 0 && pthread_create(&t[i].tid, NULL, exact_main, &t[i]) != 0) {
-			rc = dann_fail(DANN_EIO, "search: cannot start search thread %u", i);
-			atomic_store(&next, nq);
-			break;
-		}
-		started++;
-	}
-	exact_main(&t[0]);
-	for (uint32_t i = 1; i < started; i++)
-		pthread_join(t[i].tid, NULL);
-	for (uint32_t i = 0; i < started && rc == 0; i++)
-		if (t[i].rc < 0)
-			rc = dann_fail(t[i].rc, "%s", t[i].err);
-	if (io_desc && io_desc_cap)
-		snprintf(io_desc, io_desc_cap, "%s", t[0].io);
-	free(t);
+	j.allowed = allowed;
+	rc = dix_run_threads(threads, exact_thread, &j, &next, nq, io_desc, io_desc_cap);
 	free(allowed);
 	return rc;
 }

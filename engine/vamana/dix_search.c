@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include "../stop.h"
 #include "../topk.h"
 #include "dix_entry.h"
+#include "dix_threads.h"
 
 #define TAG_SLOT_SHIFT 8 /* tag = slot << 8 | beam position (W <= 64) */
 #define VSET_MIN 1024u
@@ -773,8 +773,7 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 
 /* ---- threads ------------------------------------------------------------- */
 
-struct batch_thread {
-	pthread_t tid;
+struct batch_job {
 	const struct dix_index *ix;
 	const float *queries;
 	uint64_t nq;
@@ -785,29 +784,23 @@ struct batch_thread {
 	float *dists;
 	uint32_t *found;
 	struct dann_search_stats *stats;
-	int rc;
-	char err[512];
-	char io[128];
 };
 
-static void *batch_main(void *arg)
+/* One thread of a batch (dix_threads.h): its own searcher, one ring. */
+static int batch_thread(void *arg, char *io, size_t io_cap)
 {
-	struct batch_thread *t = arg;
+	const struct batch_job *j = arg;
 	struct dix_searcher *s = NULL;
+	int rc;
 
-	t->rc = dix_searcher_new(t->sp, &s);
-	if (t->rc == 0)
-		t->rc = dix_search_run(s, t->ix, t->queries, t->nq, t->p, t->next, t->ids, t->dists,
-				       t->found, t->stats);
+	rc = dix_searcher_new(j->sp, &s);
+	if (rc == 0)
+		rc = dix_search_run(s, j->ix, j->queries, j->nq, j->p, j->next, j->ids, j->dists,
+				    j->found, j->stats);
 	if (s)
-		snprintf(t->io, sizeof t->io, "%s", s->io_desc);
-	if (t->rc < 0) {
-		snprintf(t->err, sizeof t->err, "%s", dann_errmsg());
-		/* Stop the other threads early: nothing left to claim. */
-		atomic_store(t->next, t->nq);
-	}
+		snprintf(io, io_cap, "%s", s->io_desc);
 	dix_searcher_free(s);
-	return NULL;
+	return rc;
 }
 
 int dix_search_batch(const struct dix_index *ix, const float *queries, uint64_t nq,
@@ -815,36 +808,13 @@ int dix_search_batch(const struct dix_index *ix, const float *queries, uint64_t 
 		     uint32_t threads, uint32_t *ids, float *dists, uint32_t *found,
 		     struct dann_search_stats *stats, char *io_desc, size_t io_desc_cap)
 {
-	struct batch_thread *t;
 	_Atomic uint64_t next = 0;
-	uint32_t started = 0;
+	struct batch_job j = { .ix = ix, .queries = queries, .nq = nq, .p = p, .sp = sp,
+			       .next = &next, .ids = ids, .dists = dists, .found = found,
+			       .stats = stats };
 	int rc;
 
 	if ((rc = dix_search_params_check(p)) < 0)
 		return rc;
-	if (threads == 0)
-		threads = 1;
-	if (!(t = calloc(threads, sizeof *t)))
-		return dann_fail(DANN_ENOMEM, "search: no memory for %u threads", threads);
-	for (uint32_t i = 0; i < threads; i++) {
-		t[i] = (struct batch_thread){ .ix = ix, .queries = queries, .nq = nq, .p = p,
-					      .sp = sp, .next = &next, .ids = ids, .dists = dists,
-					      .found = found, .stats = stats };
-		if (i > 0 && pthread_create(&t[i].tid, NULL, batch_main, &t[i]) != 0) {
-			rc = dann_fail(DANN_EIO, "search: cannot start search thread %u", i);
-			atomic_store(&next, nq);
-			break;
-		}
-		started++;
-	}
-	batch_main(&t[0]);
-	for (uint32_t i = 1; i < started; i++)
-		pthread_join(t[i].tid, NULL);
-	for (uint32_t i = 0; i < started && rc == 0; i++)
-		if (t[i].rc < 0)
-			rc = dann_fail(t[i].rc, "%s", t[i].err);
-	if (io_desc && io_desc_cap)
-		snprintf(io_desc, io_desc_cap, "%s", t[0].io);
-	free(t);
-	return rc;
+	return dix_run_threads(threads, batch_thread, &j, &next, nq, io_desc, io_desc_cap);
 }
