@@ -201,13 +201,16 @@ uint64_t dann_index_key(const struct dann_index *ix, uint32_t id);
 
 /* How a search with an allowed/deleted mask runs (engine/vamana/dix_filter.h):
  * BEAM is the beam search with the mask, its list grown with 1/selectivity;
- * EXACT scores every allowed row by PQ in RAM and re-ranks the best
- * max(L, k) by exact distance read from SSD. AUTO picks by the allowed
- * fraction (EXACT at or below 20%, up to 2^20 allowed rows). */
+ * BEAM_UNCOUNTED is the beam search whose list keeps L allowed candidates,
+ * excluded nodes traversed but not counted into L; EXACT scores every
+ * allowed row by PQ in RAM and re-ranks the best max(L, k) by exact
+ * distance read from SSD. AUTO picks by the allowed fraction (EXACT at or
+ * below 20%, up to 2^20 allowed rows). */
 enum dann_filter_plan {
 	DANN_PLAN_AUTO = 0,
 	DANN_PLAN_BEAM = 1,
 	DANN_PLAN_EXACT = 2,
+	DANN_PLAN_BEAM_UNCOUNTED = 3,
 };
 
 struct dann_search_params {

@@ -60,15 +60,36 @@ static uint64_t mask_word(const struct dix_index *ix, const struct dix_search_pa
 	return m;
 }
 
+int dix_filter_plan_check(int want)
+{
+	if (want < DANN_PLAN_AUTO || want > DANN_PLAN_BEAM_UNCOUNTED)
+		return dann_fail(DANN_EINVAL, "search: filter plan %d, expected 0 (auto), 1 (beam), "
+				 "2 (exact) or 3 (beam, excluded uncounted)", want);
+	return 0;
+}
+
+/* The grown list of a beam plan at selectivity s: L / s, at most
+ * DIX_BEAM_MAX_GROWTH times L and DIX_MAX_L. */
+static uint32_t grown_L(uint32_t L, double s)
+{
+	double g = s > 0 ? ceil(L / s) : (double)L * DIX_BEAM_MAX_GROWTH;
+
+	if (g > (double)L * DIX_BEAM_MAX_GROWTH)
+		g = (double)L * DIX_BEAM_MAX_GROWTH;
+	if (g > DIX_MAX_L)
+		g = DIX_MAX_L;
+	return (uint32_t)g > L ? (uint32_t)g : L;
+}
+
 int dix_filter_choose(const struct dix_index *ix, const struct dix_search_params *p, int want,
 		      struct dix_filter_plan *out)
 {
 	uint64_t words = (ix->h.n + 63) / 64, count = 0;
-	double s, grown;
+	double s;
+	int rc;
 
-	if (want < DANN_PLAN_AUTO || want > DANN_PLAN_EXACT)
-		return dann_fail(DANN_EINVAL, "search: filter plan %d, expected 0 (auto), 1 (beam) or 2 (exact)",
-				 want);
+	if ((rc = dix_filter_plan_check(want)) < 0)
+		return rc;
 	memset(out, 0, sizeof *out);
 	out->plan = DANN_PLAN_BEAM;
 	out->L = p->L;
@@ -89,13 +110,19 @@ int dix_filter_choose(const struct dix_index *ix, const struct dix_search_params
 		want = count == 0 || (s <= DIX_EXACT_MAX_FRACTION && count <= DIX_EXACT_MAX_ROWS)
 			       ? DANN_PLAN_EXACT : DANN_PLAN_BEAM;
 	out->plan = (enum dann_filter_plan)want;
-	grown = s > 0 ? ceil(p->L / s) : (double)p->L * DIX_BEAM_MAX_GROWTH;
-	if (grown > (double)p->L * DIX_BEAM_MAX_GROWTH)
-		grown = (double)p->L * DIX_BEAM_MAX_GROWTH;
-	if (grown > DIX_MAX_L)
-		grown = DIX_MAX_L;
-	out->L = (uint32_t)grown > p->L ? (uint32_t)grown : p->L;
+	if (want == DANN_PLAN_BEAM)
+		out->L = grown_L(p->L, s);
+	out->list_max = grown_L(p->L, s) * DIX_UNCOUNTED_ROOM;
+	if (out->list_max > DIX_MAX_L)
+		out->list_max = DIX_MAX_L;
 	return 0;
+}
+
+void dix_filter_apply(const struct dix_filter_plan *plan, struct dix_search_params *p)
+{
+	p->L = plan->L;
+	p->excluded_uncounted = plan->plan == DANN_PLAN_BEAM_UNCOUNTED;
+	p->list_max = p->excluded_uncounted ? plan->list_max : 0;
 }
 
 int dix_filter_ids(const struct dix_index *ix, const struct dix_search_params *p, uint32_t **ids,
@@ -448,11 +475,11 @@ int dix_filter_batch(const struct dix_index *ix, const float *queries, uint64_t 
 		return exact_batch(ix, queries, nq, p, sp, threads, plan.rerank, ids, dists, found,
 				   stats, io_desc, io_desc_cap);
 	bp = *p;
-	bp.L = plan.L;
+	dix_filter_apply(&plan, &bp);
 	rc = dix_search_batch(ix, queries, nq, &bp, sp, threads, ids, dists, found, stats, io_desc,
 			      io_desc_cap);
 	if (rc == 0 && stats && (p->allowed || p->deleted))
 		for (uint64_t i = 0; i < nq; i++)
-			stats[i].plan = DANN_PLAN_BEAM;
+			stats[i].plan = plan.plan;
 	return rc;
 }
