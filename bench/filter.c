@@ -22,9 +22,11 @@
  * row i is allowed (dann_search_params.allowed). One JSON object per line
  * out: {name, selectivity, plan, plan_ran, L, recall, qps, mean_reads},
  * and per case and plan a summary {summary: true, name, selectivity, plan,
- * target, reached, L, recall, qps, mean_reads}: the smallest L reaching
- * the target (or the best recall seen). QPS is the median of the rounds;
- * nothing here passes or fails on time.
+ * target, reached, L, recall, qps, mean_reads, reads_at_target,
+ * qps_at_target}: the smallest L reaching the target (or the best recall
+ * seen), and reads and QPS at the target itself, interpolated between it
+ * and the L below. QPS is the median of the rounds; nothing here passes or
+ * fails on time.
  */
 #include <getopt.h>
 #include <stdbool.h>
@@ -243,7 +245,8 @@ static int run_case(struct run *r, const struct bcase *c, const int *plans, uint
 		}
 	}
 	for (uint32_t pi = 0; pi < nplans; pi++) {
-		const struct point *best = NULL;
+		const struct point *best = NULL, *below = NULL;
+		double reads_at, qps_at;
 		for (uint32_t li = 0; li < nL; li++) {
 			const struct point *p = &pts[pi][li];
 			if (!p->ran)
@@ -252,18 +255,28 @@ static int run_case(struct run *r, const struct bcase *c, const int *plans, uint
 				best = p;
 				break;
 			}
+			below = p;
 			if (!best || p->recall > best->recall)
 				best = p;
 		}
 		if (!best)
 			continue;
+		/* At equal recall: reads and QPS interpolated linearly in recall
+		 * between the L just below the target and the first reaching it. */
+		reads_at = best->reads;
+		qps_at = best->qps;
+		if (best->recall >= target && below && below->recall < best->recall) {
+			double f = (target - below->recall) / (best->recall - below->recall);
+			reads_at = below->reads + f * (best->reads - below->reads);
+			qps_at = below->qps + f * (best->qps - below->qps);
+		}
 		printf("{\"summary\": true, \"name\": \"%s\", \"selectivity\": %.6f, \"plan\": \"%s\", "
 		       "\"plan_ran\": \"%s\", \"target\": %.3f, \"reached\": %s, \"L\": %u, "
-		       "\"recall\": %.4f, \"qps\": %.1f, \"mean_reads\": %.2f}\n",
-		       c->name, sel, plan_names[plans[pi]],
-		       ran_name(best->plan_ran), target,
+		       "\"recall\": %.4f, \"qps\": %.1f, \"mean_reads\": %.2f, "
+		       "\"reads_at_target\": %.2f, \"qps_at_target\": %.1f}\n",
+		       c->name, sel, plan_names[plans[pi]], ran_name(best->plan_ran), target,
 		       best->recall >= target ? "true" : "false", best->L, best->recall, best->qps,
-		       best->reads);
+		       best->reads, reads_at, qps_at);
 	}
 	fflush(stdout);
 	free(gt);
