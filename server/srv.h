@@ -13,6 +13,8 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "io/obj.h"
+
 #define SRV_ADDR_MAX 256
 #define SRV_USERS_MAX 16
 
@@ -47,6 +49,12 @@ struct srv_config {
 	uint32_t raft_heartbeat_ms;     /* Raft heartbeat (5) */
 	uint32_t raft_election_ms;      /* Raft election timeout (1000) */
 	uint32_t raft_wait_ms;          /* startup: wait this long for the catalog to catch up (60000) */
+	/* Tiering to an object store (dann_db_params.store_uri and the rest) */
+	char store[PATH_MAX];           /* "s3://bucket/prefix" or "file:///dir"; "" = none */
+	uint64_t tier_cache_bytes;      /* local bytes of uploaded segments (0: no limit) */
+	uint32_t sync_interval_ms;      /* background sync period (0: the library's, 10000) */
+	struct obj_config store_config; /* endpoint, region, credentials: main.c fills it from
+	                                   the AWS environment variables (strings point there) */
 };
 
 /* Fills c with the defaults (listen 127.0.0.1:19530, metrics

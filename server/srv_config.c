@@ -54,6 +54,16 @@ static int set_u32(uint32_t *dst, const char *key, const char *v, uint32_t lo, u
 	return rc;
 }
 
+/* A store URI names its backend; obj_open checks the rest when the data
+ * directory opens. */
+static int set_store(struct srv_config *c, const char *v)
+{
+	if (*v && strncmp(v, "s3://", 5) != 0 && strncmp(v, "file://", 7) != 0)
+		return dann_fail(DANN_EINVAL, "setting store: '%s': expected s3://bucket[/prefix] or "
+				 "file:///dir", v);
+	return set_str(c->store, sizeof c->store, "store", v);
+}
+
 static int set_user(struct srv_config *c, const char *v)
 {
 	const char *colon = strchr(v, ':');
@@ -97,6 +107,9 @@ int srv_config_set(struct srv_config *c, const char *key_in, const char *v)
 	if (!strcmp(key, "build_threads")) return set_u32(&c->build_threads, key, v, 0, 1024);
 	if (!strcmp(key, "cache_bytes")) return set_u64(&c->cache_bytes, key, v, 0, UINT64_MAX >> 10);
 	if (!strcmp(key, "user")) return set_user(c, v);
+	if (!strcmp(key, "store")) return set_store(c, v);
+	if (!strcmp(key, "tier_cache_bytes")) return set_u64(&c->tier_cache_bytes, key, v, 0, UINT64_MAX >> 10);
+	if (!strcmp(key, "sync_interval_ms")) return set_u32(&c->sync_interval_ms, key, v, 10, 86400000);
 	if (!strcmp(key, "node_id")) return set_u64(&c->node_id, key, v, 1, UINT32_MAX);
 	if (!strcmp(key, "raft_listen")) return set_str(c->raft_listen, sizeof c->raft_listen, key, v);
 	if (!strcmp(key, "peers")) return set_str(c->peers, sizeof c->peers, key, v);
@@ -229,6 +242,16 @@ const char *srv_config_usage(void)
 	       "  raft_election_ms N    Raft election timeout (1000)\n"
 	       "  raft_wait_ms N        a restarted node waits this long for a leader to bring its\n"
 	       "                        catalog up to date before serving (60000)\n"
+	       "\n"
+	       "Flushed segments can live in an object store, the local disk a bounded cache of\n"
+	       "them; endpoint, region and credentials come from the usual AWS variables\n"
+	       "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,\n"
+	       "AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; DANN_S3_PATH_STYLE=0|1), else from\n"
+	       "~/.aws/credentials and ~/.aws/config (profile AWS_PROFILE, else default):\n"
+	       "  store URI             s3://bucket/prefix or file:///dir (\"\": none); a prefix\n"
+	       "                        belongs to one data dir: each cluster node its own\n"
+	       "  tier_cache_bytes N    local bytes of uploaded segments to keep (0: no limit)\n"
+	       "  sync_interval_ms N    background upload period (10000; a flush syncs at once)\n"
 	       "\n"
 	       "SIGTERM or SIGINT: stop accepting, finish or cancel in-flight calls, close the\n"
 	       "data directory with every acknowledged write durable, exit 0.\n";

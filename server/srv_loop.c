@@ -197,6 +197,10 @@ int srv_open(const struct srv_config *c, struct srv **out)
 	dp.cache_bytes = c->cache_bytes;
 	dp.catalog = srv_meta_catalog();
 	dp.catalog_ctx = s->meta;
+	dp.store_uri = s->cfg.store[0] ? s->cfg.store : NULL;
+	dp.store_config = &s->cfg.store_config;
+	dp.tier_cache_bytes = s->cfg.tier_cache_bytes;
+	dp.sync_interval_ms = s->cfg.sync_interval_ms;
 	if ((rc = dann_db_open(c->data_dir, &dp, &s->db)) < 0) {
 		rc = dann_fail_wrap(rc, "dannd: data dir %s", c->data_dir);
 		goto fail;
