@@ -46,6 +46,7 @@ struct srv_config {
 	uint64_t node_id;               /* this node's id (1) */
 	char raft_listen[SRV_ADDR_MAX]; /* Raft on HOST:PORT, meta requests on PORT+1 ("": one voter) */
 	char peers[4096];               /* "ID@HOST:PORT,..." the initial members ("": one voter) */
+	int join;                       /* 1: start empty, wait to be added (dann cluster add) */
 	uint32_t raft_heartbeat_ms;     /* Raft heartbeat (5) */
 	uint32_t raft_election_ms;      /* Raft election timeout (1000) */
 	uint32_t raft_wait_ms;          /* startup: wait this long for the catalog to catch up (60000) */

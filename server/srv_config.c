@@ -44,6 +44,17 @@ bad:
 			 (unsigned long long)lo, (unsigned long long)hi);
 }
 
+static int set_bool(int *dst, const char *key, const char *v)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*dst = 1;
+	else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*dst = 0;
+	else
+		return dann_fail(DANN_EINVAL, "setting %s: '%s': expected true or false", key, v);
+	return 0;
+}
+
 static int set_u32(uint32_t *dst, const char *key, const char *v, uint32_t lo, uint32_t hi)
 {
 	uint64_t x;
@@ -116,12 +127,8 @@ int srv_config_set(struct srv_config *c, const char *key_in, const char *v)
 	if (!strcmp(key, "raft_heartbeat_ms")) return set_u32(&c->raft_heartbeat_ms, key, v, 1, 10000);
 	if (!strcmp(key, "raft_election_ms")) return set_u32(&c->raft_election_ms, key, v, 50, 600000);
 	if (!strcmp(key, "raft_wait_ms")) return set_u32(&c->raft_wait_ms, key, v, 1000, 3600000);
-	if (!strcmp(key, "auth")) {
-		if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on")) c->auth = 1;
-		else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off")) c->auth = 0;
-		else return dann_fail(DANN_EINVAL, "setting auth: '%s': expected true or false", v);
-		return 0;
-	}
+	if (!strcmp(key, "auth")) return set_bool(&c->auth, key, v);
+	if (!strcmp(key, "join")) return set_bool(&c->join, key, v);
 	if (!strcmp(key, "log_level")) {
 		static const char *const names[] = { "error", "warning", "info", "debug" };
 		for (int l = 0; l < 4; l++)
@@ -238,6 +245,9 @@ const char *srv_config_usage(void)
 	       "  raft_listen HOST:PORT Raft on PORT, catalog requests on PORT+1 (this node's\n"
 	       "                        entry of peers; alone: a one-voter group at that address)\n"
 	       "  peers ID@HOST:PORT,.. the initial members, this node among them\n"
+	       "  join true|false       start with an empty catalog and wait to be added to a\n"
+	       "                        running cluster (dann cluster add ID@RAFT_LISTEN); also\n"
+	       "                        restarts a node with the members its catalog stored (false)\n"
 	       "  raft_heartbeat_ms N   Raft heartbeat (5: a one-voter group commits once a tick)\n"
 	       "  raft_election_ms N    Raft election timeout (1000)\n"
 	       "  raft_wait_ms N        a restarted node waits this long for a leader to bring its\n"

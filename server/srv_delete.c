@@ -12,6 +12,7 @@
 #include "srv_coll.h"
 #include "srv_handlers.h"
 #include "srv_impl.h"
+#include "srv_meta.h"
 #include "srv_pkexpr.h"
 #include "srv_status.h"
 
@@ -64,12 +65,38 @@ static int seg_ids(struct srv_req *rq, struct dann_coll *c, Milvus__Proto__Schem
 	return 0;
 }
 
+/* The node serving name: this one, or its owner in the cluster (0 when
+ * nobody has it: the flush loop names it). */
+static uint64_t server_of(struct srv_req *rq, const char *name)
+{
+	struct dann_coll *c;
+	uint64_t owner = 0;
+
+	if (name && dann_coll_get(rq->srv->db, name, &c) == 0)
+		return rq->srv->cfg.node_id;
+	if (name && srv_meta_owner(rq->srv->meta, name, &owner))
+		return owner;
+	return 0;
+}
+
 int srv_h_flush(struct srv_req *rq, const void *in, void *out)
 {
 	const Milvus__Proto__Milvus__FlushRequest *q = in;
 	Milvus__Proto__Milvus__FlushResponse *r = out;
 	size_t n = q->n_collection_names;
 	int rc;
+
+	/* One request goes to one node (srv_fwd.h): collections of several
+	 * nodes are refused before any is flushed. */
+	for (size_t i = 1; i < n; i++) {
+		uint64_t a = server_of(rq, q->collection_names[0]), b = server_of(rq, q->collection_names[i]);
+
+		if (a && b && a != b)
+			return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL,
+					"Flush names collections served by different nodes of the cluster (%s: node "
+					"%llu, %s: node %llu): send one Flush per node", q->collection_names[0],
+					(unsigned long long)a, q->collection_names[i], (unsigned long long)b);
+	}
 
 	r->db_name = "default";
 	r->coll_segids = srv_arena_alloc(rq->arena, (n + 1) * sizeof *r->coll_segids);

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "srv_call.h"
 #include "srv_impl.h"
+#include "srv_fwd.h"
 #include "srv_meta.h"
 #include "srv_metrics.h"
 #include "srv_pool.h"
@@ -185,6 +186,7 @@ int srv_open(const struct srv_config *c, struct srv **out)
 	pthread_cond_init(&s->shutdown_cond, NULL);
 	pthread_rwlock_init(&s->write_lock, NULL);
 	pthread_mutex_init(&s->auth_lock, NULL);
+	pthread_mutex_init(&s->fwd_lock, NULL);
 	if (getrandom(s->auth_salt, sizeof s->auth_salt, 0) != (ssize_t)sizeof s->auth_salt)
 		memset(s->auth_salt, 0x5a, sizeof s->auth_salt);
 	gpr_set_log_function(grpc_log_hook);
@@ -211,6 +213,7 @@ int srv_open(const struct srv_config *c, struct srv **out)
 		goto fail;
 	if ((rc = start_grpc(s)) < 0)
 		goto fail;
+	srv_meta_set_service_addr(s->meta, c, s->port);
 	for (uint32_t i = 0; i < c->cq_threads; i++) {
 		if (pthread_create(&s->cq_threads[i], NULL, cq_main, s) != 0) {
 			rc = dann_fail(DANN_ENOMEM, "dannd: cannot start completion-queue thread");
@@ -279,6 +282,7 @@ void srv_close(struct srv *s)
 	}
 	srv_pool_free(s->pool);
 	s->pool = NULL;
+	srv_fwd_close(s);
 	if (s->server) {
 		if (!s->ncq_threads) {
 			/* Failed start before any poller: drain the shutdown tag here. */
@@ -305,5 +309,6 @@ void srv_close(struct srv *s)
 	pthread_cond_destroy(&s->shutdown_cond);
 	pthread_rwlock_destroy(&s->write_lock);
 	pthread_mutex_destroy(&s->auth_lock);
+	pthread_mutex_destroy(&s->fwd_lock);
 	free(s);
 }
