@@ -318,11 +318,26 @@ enum dann_field_type {
 	DANN_FIELD_JSON = 9,     /* a JSON document as UTF-8 text */
 };
 
+#define DANN_DEFAULT_MAX 255     /* bytes of a VARCHAR default */
+
+/* A field's default value (Milvus's FieldSchema.default_value): a row
+ * that omits the field, or gives it as null, stores this value instead.
+ * type 0: no default; else it must equal the field's type (JSON fields
+ * take none). */
+struct dann_default {
+	enum dann_field_type type;
+	int64_t i;               /* BOOL (0 or 1), INT8..INT64, within the type */
+	double d;                /* FLOAT, DOUBLE: finite (FLOAT: within float) */
+	uint32_t len;            /* VARCHAR: bytes of s, at most max_length */
+	char s[DANN_DEFAULT_MAX + 1];  /* VARCHAR: UTF-8, no NUL inside */
+};
+
 struct dann_field {
 	char name[DANN_NAME_MAX + 1];
 	enum dann_field_type type;
 	uint32_t max_length;     /* VARCHAR: bytes (1..65535) */
 	int nullable;            /* 1: rows may omit it (null) */
+	struct dann_default def; /* def.type 0: none */
 };
 
 /* How each sealed segment's disk index is built (see dann_build_params). */
@@ -370,8 +385,8 @@ struct dann_column {
 /* One write: n rows. keys is NULL for an auto-id collection (the assigned
  * keys are written to out_keys when it is not NULL), else n distinct keys.
  * vectors: n * dim elements of the schema's dtype. cols: ncols columns,
- * each naming a field of the schema (or "$meta"); a nullable field may be
- * left out. */
+ * each naming a field of the schema (or "$meta"); a nullable field, or
+ * one with a default, may be left out (null, or its default). */
 struct dann_batch {
 	uint64_t n;
 	const int64_t *keys;

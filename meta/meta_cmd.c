@@ -64,10 +64,20 @@ void meta_put_schema(struct meta_wbuf *w, const struct dann_schema *s)
 	meta_put_u8(w, (uint8_t)(s->dynamic_field != 0));
 	meta_put_u32(w, nf);
 	for (uint32_t i = 0; i < nf; i++) {
+		const struct dann_default *d = &s->fields[i].def;
+
 		meta_put_str(w, s->fields[i].name, DANN_NAME_MAX);
 		meta_put_u8(w, (uint8_t)s->fields[i].type);
 		meta_put_u32(w, s->fields[i].max_length);
-		meta_put_u8(w, (uint8_t)(s->fields[i].nullable != 0));
+		/* bit 1 of the nullable byte: a default follows (older
+		 * encodings have 0 or 1 here, so they read as no default) */
+		meta_put_u8(w, (uint8_t)((s->fields[i].nullable != 0) | (d->type ? 2 : 0)));
+		if (d->type) {
+			meta_put_u8(w, (uint8_t)d->type);
+			meta_put_u64(w, (uint64_t)d->i);
+			meta_put_u64(w, f64_bits(d->d));
+			meta_put_str(w, d->s, DANN_DEFAULT_MAX);
+		}
 	}
 	meta_put_u8(w, (uint8_t)s->index.metric);
 	meta_put_u32(w, s->index.R);
@@ -108,7 +118,16 @@ void meta_get_schema(struct meta_rbuf *r, struct dann_schema *s)
 		if (!r->err && (f->type < DANN_FIELD_BOOL || f->type > DANN_FIELD_JSON))
 			meta_rbuf_bad(r, "schema.field[%u].type: %d, expected 1..9", i, (int)f->type);
 		f->max_length = meta_get_u32(r, "schema.field.max_length");
-		f->nullable = meta_get_u8(r, "schema.field.nullable");
+		uint8_t flags = meta_get_u8(r, "schema.field.nullable");
+		f->nullable = flags & 1;
+		if (flags & 2) {
+			f->def.type = (enum dann_field_type)meta_get_u8(r, "schema.field.default.type");
+			f->def.i = (int64_t)meta_get_u64(r, "schema.field.default.i");
+			u64 = meta_get_u64(r, "schema.field.default.d");
+			memcpy(&f->def.d, &u64, 8);
+			meta_get_str(r, f->def.s, sizeof f->def.s, "schema.field.default.s");
+			f->def.len = (uint32_t)strlen(f->def.s);
+		}
 	}
 	s->index.metric = (enum dann_metric)meta_get_u8(r, "schema.index.metric");
 	if (s->index.metric > DANN_METRIC_COSINE)

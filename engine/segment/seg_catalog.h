@@ -22,6 +22,11 @@ int seg_catalog_local_open(const char *dir, void **ctx);
 void seg_catalog_local_close(void *ctx);
 extern const struct dann_catalog_ops seg_catalog_local_ops;
 
+/* Version 1 catalogs (before field defaults): the size of a collection
+ * record then, and its conversion to today's record (no defaults). */
+size_t seg_catalog_v1_coll_size(void);
+void seg_catalog_v1_coll(const void *rec, struct dann_cat_coll *out);
+
 /* 1 if dir's catalog is a Raft node's (D/meta/IDENTITY exists). */
 int seg_dir_has_meta(const char *dir);
 

@@ -99,6 +99,9 @@ static int reserve_cols(const struct dann_coll *c, struct seg_mem *m, uint64_t c
 		if (m->n == 0)
 			sc->offs[0] = 0;
 		size_t need = sc->bytes + (b ? batch_var_bytes(b, col_name(c, i)) : 0);
+		/* room for a default in every row: missing or null rows get it */
+		if (b && i < c->schema.nfields && c->schema.fields[i].def.type)
+			need += b->n * c->schema.fields[i].def.len;
 		if (need > sc->vals_cap) {
 			size_t nc = sc->vals_cap * 2 > need ? sc->vals_cap * 2 : need;
 			if (grow((void **)&sc->vals, nc) < 0)
@@ -138,8 +141,54 @@ out:
 	return 0;
 }
 
-static void append_col(struct seg_col *sc, const struct dann_column *col, uint64_t at, uint64_t n)
+/* row gets the default d (a fixed-width value, or its bytes appended to a
+ * varlen column). */
+static void put_default(struct seg_col *sc, const struct dann_default *d, uint64_t row)
 {
+	uint8_t *p = sc->vals + row * sc->esz;
+
+	sc->valid[row] = 1;
+	switch (d->type) {
+	case DANN_FIELD_BOOL:
+	case DANN_FIELD_INT8: *(int8_t *)p = (int8_t)d->i; break;
+	case DANN_FIELD_INT16: *(int16_t *)p = (int16_t)d->i; break;
+	case DANN_FIELD_INT32: *(int32_t *)p = (int32_t)d->i; break;
+	case DANN_FIELD_INT64: *(int64_t *)p = d->i; break;
+	case DANN_FIELD_FLOAT: *(float *)p = (float)d->d; break;
+	case DANN_FIELD_DOUBLE: *(double *)p = d->d; break;
+	default:
+		memcpy(sc->vals + sc->bytes, d->s, d->len);
+		sc->bytes += d->len;
+		sc->offs[row + 1] = sc->bytes;
+		break;
+	}
+}
+
+/* Appends n rows of col (NULL: the batch left the field out). A field with
+ * a default stores it where the row is missing or null, as Milvus does;
+ * WAL replay runs this same code on the same batch, so it stores the same. */
+static void append_col(struct seg_col *sc, const struct dann_column *col,
+		       const struct dann_default *def, uint64_t at, uint64_t n)
+{
+	if (def && def->type && (!col || col->valid)) {
+		for (uint64_t r = 0; r < n; r++) {
+			if (!col || !col->valid[r]) {
+				put_default(sc, def, at + r);
+				continue;
+			}
+			sc->valid[at + r] = 1;
+			if (sc->esz) {
+				memcpy(sc->vals + (at + r) * sc->esz,
+				       (const uint8_t *)col->values + r * sc->esz, sc->esz);
+				continue;
+			}
+			uint64_t len = col->offsets[r + 1] - col->offsets[r];
+			memcpy(sc->vals + sc->bytes, (const char *)col->values + col->offsets[r], len);
+			sc->bytes += len;
+			sc->offs[at + r + 1] = sc->bytes;
+		}
+		return;
+	}
 	if (!col) {
 		memset(sc->valid + at, 0, n);
 		if (sc->esz)
@@ -270,7 +319,8 @@ int seg_mem_append(const struct dann_coll *c, struct seg_mem *m, const struct da
 		for (uint32_t j = 0; j < b->ncols; j++)
 			if (!strcmp(b->cols[j].name, col_name(c, i)))
 				col = &b->cols[j];
-		append_col(&m->cols[i], col, at, b->n);
+		append_col(&m->cols[i], col, i < c->schema.nfields ? &c->schema.fields[i].def : NULL,
+			   at, b->n);
 	}
 	m->n = at + b->n;
 	pthread_rwlock_unlock(&m->rw);

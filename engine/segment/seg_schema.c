@@ -5,6 +5,7 @@
  * column nfields is "$meta" (JSON).
  */
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -115,6 +116,58 @@ static int check_index(const struct dann_schema *s)
 	return 0;
 }
 
+static const char *type_name(enum dann_field_type t)
+{
+	static const char *const names[] = { "none", "bool", "int8", "int16", "int32", "int64",
+					     "float", "double", "varchar", "json" };
+	return (unsigned)t <= DANN_FIELD_JSON ? names[t] : "unknown";
+}
+
+/* A default must be a value of the field's own type, so a row that gets
+ * it holds what an explicit value would (and a filter sees nothing odd). */
+static int check_default(const struct dann_schema *s, const struct dann_field *f)
+{
+	const struct dann_default *d = &f->def;
+	static const int64_t lo[] = { [DANN_FIELD_BOOL] = 0, [DANN_FIELD_INT8] = INT8_MIN,
+				      [DANN_FIELD_INT16] = INT16_MIN, [DANN_FIELD_INT32] = INT32_MIN,
+				      [DANN_FIELD_INT64] = INT64_MIN };
+	static const int64_t hi[] = { [DANN_FIELD_BOOL] = 1, [DANN_FIELD_INT8] = INT8_MAX,
+				      [DANN_FIELD_INT16] = INT16_MAX, [DANN_FIELD_INT32] = INT32_MAX,
+				      [DANN_FIELD_INT64] = INT64_MAX };
+
+	if (d->type == 0)
+		return 0;
+	if (f->type == DANN_FIELD_JSON)
+		return dann_fail(DANN_EINVAL, "schema %s: field \"%s\": a JSON field takes no default",
+				 s->name, f->name);
+	if (d->type != f->type)
+		return dann_fail(DANN_EINVAL, "schema %s: field \"%s\": default is %s, the field is %s",
+				 s->name, f->name, type_name(d->type), type_name(f->type));
+	switch (f->type) {
+	case DANN_FIELD_FLOAT:
+	case DANN_FIELD_DOUBLE:
+		if (!isfinite(d->d) || (f->type == DANN_FIELD_FLOAT && fabs(d->d) > FLT_MAX))
+			return dann_fail(DANN_EINVAL, "schema %s: field \"%s\": default %g is not a finite %s",
+					 s->name, f->name, d->d, type_name(f->type));
+		return 0;
+	case DANN_FIELD_VARCHAR:
+		if (d->len > DANN_DEFAULT_MAX || strnlen(d->s, sizeof d->s) != d->len)
+			return dann_fail(DANN_EINVAL,
+					 "schema %s: field \"%s\": default of %u bytes (at most %d, no NUL)",
+					 s->name, f->name, d->len, DANN_DEFAULT_MAX);
+		if (d->len > f->max_length)
+			return dann_fail(DANN_EINVAL,
+					 "schema %s: field \"%s\": default of %u bytes, max_length %u",
+					 s->name, f->name, d->len, f->max_length);
+		return 0;
+	default:
+		if (d->i < lo[f->type] || d->i > hi[f->type])
+			return dann_fail(DANN_EINVAL, "schema %s: field \"%s\": default %lld outside %s",
+					 s->name, f->name, (long long)d->i, type_name(f->type));
+		return 0;
+	}
+}
+
 static int check_fields(const struct dann_schema *s)
 {
 	int rc;
@@ -144,6 +197,8 @@ static int check_fields(const struct dann_schema *s)
 		if (f->nullable != 0 && f->nullable != 1)
 			return dann_fail(DANN_EINVAL, "schema %s: field \"%s\": nullable %d, expected 0 or 1",
 					 s->name, f->name, f->nullable);
+		if ((rc = check_default(s, f)) < 0)
+			return rc;
 	}
 	return 0;
 }

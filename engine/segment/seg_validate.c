@@ -2,8 +2,8 @@
  * seg_validate.c — checks on a write batch before anything is written:
  * keys present (or absent for auto-id), distinct within the batch; every
  * float finite; every column named in the schema, of its type, within
- * max_length, valid JSON where JSON, present unless nullable. Each error
- * names the collection, the row or key and the field.
+ * max_length, valid JSON where JSON, present unless nullable or defaulted.
+ * Each error names the collection, the row or key and the field.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -105,7 +105,7 @@ static int check_column(const struct dann_coll *c, const struct dann_column *col
 				 col->name, (int)col->type, (int)seg_col_type(s, (uint32_t)i));
 	if (!col->values)
 		return dann_fail(DANN_EINVAL, "%s: field \"%s\" has no values", s->name, col->name);
-	if (col->valid && !(f ? f->nullable : 1))
+	if (col->valid && !(f ? f->nullable || f->def.type : 1))
 		for (uint64_t r = 0; r < n; r++)
 			if (!col->valid[r])
 				return dann_fail(DANN_EINVAL, "%s: field \"%s\" is not nullable (row %llu is null)",
@@ -143,8 +143,8 @@ static int check_columns(const struct dann_coll *c, const struct dann_batch *b)
 		bool given = false;
 		for (uint32_t j = 0; j < b->ncols; j++)
 			given |= !strcmp(b->cols[j].name, s->fields[i].name);
-		if (!given && !s->fields[i].nullable)
-			return dann_fail(DANN_EINVAL, "%s: field \"%s\" is missing (not nullable)", s->name,
+		if (!given && !s->fields[i].nullable && !s->fields[i].def.type)
+			return dann_fail(DANN_EINVAL, "%s: field \"%s\" is missing (not nullable, no default)", s->name,
 					 s->fields[i].name);
 	}
 	return 0;

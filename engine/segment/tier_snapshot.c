@@ -11,6 +11,7 @@
  * the data directory.
  */
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,20 @@
 
 #define SNAP_MAGIC "DANNSNAP 1 "
 #define SNAP_MAX_BYTES (64u << 20)
+
+/* A field's default; "i" is a string, as a JSON number is a double. */
+static cJSON *default_json(const struct dann_default *d)
+{
+	cJSON *j = cJSON_CreateObject();
+	char num[24];
+
+	snprintf(num, sizeof num, "%lld", (long long)d->i);
+	cJSON_AddNumberToObject(j, "type", d->type);
+	cJSON_AddStringToObject(j, "i", num);
+	cJSON_AddNumberToObject(j, "d", d->d);
+	cJSON_AddStringToObject(j, "s", d->s);
+	return j;
+}
 
 static cJSON *schema_json(const struct dann_schema *s)
 {
@@ -54,6 +69,8 @@ static cJSON *schema_json(const struct dann_schema *s)
 		cJSON_AddNumberToObject(f, "type", s->fields[i].type);
 		cJSON_AddNumberToObject(f, "max_length", s->fields[i].max_length);
 		cJSON_AddNumberToObject(f, "nullable", s->fields[i].nullable);
+		if (s->fields[i].def.type)
+			cJSON_AddItemToObject(f, "default", default_json(&s->fields[i].def));
 		cJSON_AddItemToArray(fs, f);
 	}
 	cJSON_AddItemToObject(j, "fields", fs);
@@ -177,6 +194,23 @@ static uint64_t get_u64(struct rd *r, const cJSON *o, const char *name)
 	return v;
 }
 
+/* A field's default (absent in snapshots written before defaults: none). */
+static void get_default(struct rd *r, const cJSON *j, struct dann_default *d)
+{
+	char num[24], *e;
+
+	if (!j)
+		return;
+	d->type = (enum dann_field_type)get_num(r, j, "type", DANN_FIELD_BOOL, DANN_FIELD_VARCHAR);
+	get_str(r, j, "i", num, sizeof num);
+	d->i = strtoll(num, &e, 10);
+	if (r->rc == 0 && (!num[0] || *e))
+		bad(r, "a default's \"i\" is not a decimal integer");
+	d->d = get_num(r, j, "d", -DBL_MAX, DBL_MAX);
+	get_str(r, j, "s", d->s, sizeof d->s);
+	d->len = (uint32_t)strlen(d->s);
+}
+
 static void read_schema(struct rd *r, const cJSON *j, struct dann_schema *s)
 {
 	const cJSON *ix = cJSON_GetObjectItemCaseSensitive(j, "index");
@@ -213,6 +247,7 @@ static void read_schema(struct rd *r, const cJSON *j, struct dann_schema *s)
 		s->fields[i].type = (enum dann_field_type)get_num(r, f, "type", DANN_FIELD_BOOL, DANN_FIELD_JSON);
 		s->fields[i].max_length = (uint32_t)get_num(r, f, "max_length", 0, 65535);
 		s->fields[i].nullable = (int)get_num(r, f, "nullable", 0, 1);
+		get_default(r, cJSON_GetObjectItemCaseSensitive(f, "default"), &s->fields[i].def);
 		i++;
 	}
 	s->nfields = i;
