@@ -222,7 +222,7 @@ static int get_scalar(struct srv_req *rq, const Milvus__Proto__Schema__FieldData
 	col->type = df->type;
 	if (f->n_valid_data) {
 		uint8_t *v;
-		if (!df->nullable)
+		if (!df->nullable && !df->def.type) /* a default takes a null's place */
 			for (uint64_t i = 0; i < n; i++)
 				if (!f->valid_data[i])
 					return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL,
@@ -344,7 +344,7 @@ int srv_batch_decode(struct srv_req *rq, const struct dann_schema *s,
 	if (!b->keys && (!s->auto_id || upsert))
 		return srv_fail(rq, SRV_M_PARAM_MISSING, DANN_EINVAL, "field %s: missing", s->pk_field);
 	for (uint32_t i = 0; i < s->nfields; i++)
-		if (!seen[2 + i] && !s->fields[i].nullable)
+		if (!seen[2 + i] && !s->fields[i].nullable && !s->fields[i].def.type)
 			return srv_fail(rq, SRV_M_PARAM_MISSING, DANN_EINVAL, "field %s: missing",
 					s->fields[i].name);
 	b->cols = cols;

@@ -103,6 +103,66 @@ static int decode_vector(struct srv_req *rq, const Milvus__Proto__Schema__FieldS
 	return parse_u32_param(rq, f, "dim", 1, DANN_MAX_DIM, &s->dim);
 }
 
+#define VF(x) MILVUS__PROTO__SCHEMA__VALUE_FIELD__DATA_##x
+
+/* FieldSchema.default_value into df->def: the value's own type (int_data
+ * serves int8/16/32 as in Milvus); dann_coll_create then refuses one that
+ * does not fit the field, naming it. */
+static int decode_default(struct srv_req *rq, const Milvus__Proto__Schema__FieldSchema *f,
+			  struct dann_field *df)
+{
+	const Milvus__Proto__Schema__ValueField *v = f->default_value;
+	struct dann_default *d = &df->def;
+	int small = df->type == DANN_FIELD_INT8 || df->type == DANN_FIELD_INT16;
+
+	if (!v || v->data_case == VF(_NOT_SET))
+		return 0;
+	switch (v->data_case) {
+	case VF(BOOL_DATA): d->type = DANN_FIELD_BOOL; d->i = v->bool_data != 0; break;
+	case VF(INT_DATA): d->type = small ? df->type : DANN_FIELD_INT32; d->i = v->int_data; break;
+	case VF(LONG_DATA): d->type = DANN_FIELD_INT64; d->i = v->long_data; break;
+	case VF(FLOAT_DATA): d->type = DANN_FIELD_FLOAT; d->d = v->float_data; break;
+	case VF(DOUBLE_DATA): d->type = DANN_FIELD_DOUBLE; d->d = v->double_data; break;
+	case VF(STRING_DATA):
+		if (!v->string_data || strlen(v->string_data) > DANN_DEFAULT_MAX)
+			return srv_fail(rq, SRV_M_COLL_ILLEGAL_SCHEMA, DANN_EINVAL,
+					"field %s: default_value longer than %d bytes", f->name, DANN_DEFAULT_MAX);
+		d->type = DANN_FIELD_VARCHAR;
+		d->len = (uint32_t)strlen(v->string_data);
+		memcpy(d->s, v->string_data, d->len + 1);
+		break;
+	default:
+		return srv_fail(rq, SRV_M_COLL_ILLEGAL_SCHEMA, DANN_EUNSUPPORTED,
+				"field %s: default_value of this kind is not supported", f->name);
+	}
+	return 0;
+}
+
+/* df->def as a ValueField for DescribeCollection. */
+static Milvus__Proto__Schema__ValueField *encode_default(struct srv_req *rq, const struct dann_default *d)
+{
+	Milvus__Proto__Schema__ValueField *v =
+		srv_arena_msg(rq->arena, &milvus__proto__schema__value_field__descriptor);
+
+	if (!v)
+		return NULL;
+	switch (d->type) {
+	case DANN_FIELD_BOOL: v->data_case = VF(BOOL_DATA); v->bool_data = d->i != 0; break;
+	case DANN_FIELD_INT8: case DANN_FIELD_INT16: case DANN_FIELD_INT32:
+		v->data_case = VF(INT_DATA); v->int_data = (int32_t)d->i; break;
+	case DANN_FIELD_INT64: v->data_case = VF(LONG_DATA); v->long_data = d->i; break;
+	case DANN_FIELD_FLOAT: v->data_case = VF(FLOAT_DATA); v->float_data = (float)d->d; break;
+	case DANN_FIELD_DOUBLE: v->data_case = VF(DOUBLE_DATA); v->double_data = d->d; break;
+	default:
+		v->data_case = VF(STRING_DATA);
+		v->string_data = srv_arena_strdup(rq->arena, d->s);
+		if (!v->string_data)
+			return NULL;
+		break;
+	}
+	return v;
+}
+
 static int decode_scalar(struct srv_req *rq, const Milvus__Proto__Schema__FieldSchema *f,
 			 struct dann_schema *s)
 {
@@ -123,6 +183,8 @@ static int decode_scalar(struct srv_req *rq, const Milvus__Proto__Schema__FieldS
 	    (rc = parse_u32_param(rq, f, "max_length", 1, 65535, &df->max_length)) < 0)
 		return rc;
 	df->nullable = f->nullable;
+	if ((rc = decode_default(rq, f, df)) < 0)
+		return rc;
 	s->nfields++;
 	return 0;
 }
@@ -227,6 +289,8 @@ Milvus__Proto__Schema__CollectionSchema *srv_schema_encode(struct srv_req *rq,
 		if (df->type == DANN_FIELD_VARCHAR && add_type_param(rq, f, "max_length", df->max_length) < 0)
 			return NULL;
 		f->nullable = df->nullable;
+		if (df->def.type && !(f->default_value = encode_default(rq, &df->def)))
+			return NULL;
 		m->fields[k++] = f;
 	}
 	if (s->dynamic_field) {

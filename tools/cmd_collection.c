@@ -3,6 +3,7 @@
  * collections of a data directory (dann_coll_create, _list, _schema,
  * _segments, _drop).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,11 @@ static const char collection_help[] =
 	"\n"
 	"--field adds a scalar field (repeat it): TYPE is bool, int8, int16, int32,\n"
 	"int64, float, double, json or varchar(N) (N bytes at most); a trailing ?\n"
-	"makes it nullable (price:float?). --dynamic-field keeps keys that are no\n"
+	"makes it nullable (price:float?). A trailing :default=VALUE gives the value\n"
+	"a row stores when it leaves the field out or gives null (n:int32:default=5,\n"
+	"ok:bool:default=true, tag:varchar(16)?:default=none; a varchar default is\n"
+	"the rest of the argument, at most 255 bytes; json fields take none).\n"
+	"--dynamic-field keeps keys that are no\n"
 	"field in a JSON column ($meta). Fields are written with dann insert\n"
 	"--fields and read by dann query and dann search --filter.\n";
 
@@ -46,8 +51,49 @@ struct coll_opts {
 	int have_dim;
 };
 
-/* NAME:TYPE[?] with TYPE bool, int8, int16, int32, int64, float, double,
- * json or varchar(N); a trailing ? makes the field nullable. */
+/* VALUE of a :default= suffix, read as the field's type; whether it fits
+ * the type (range, max_length) dann_coll_create checks, naming the field. */
+static int parse_default(const char *arg, const char *v, struct dann_field *f)
+{
+	struct dann_default *d = &f->def;
+	char *end = NULL;
+
+	errno = 0;
+	d->type = f->type;
+	switch (f->type) {
+	case DANN_FIELD_BOOL:
+		if (!strcmp(v, "true") || !strcmp(v, "1"))
+			d->i = 1;
+		else if (strcmp(v, "false") && strcmp(v, "0"))
+			return cmd_usage_error(CMD, "--field '%s': default '%s', expected true or false", arg, v);
+		return 0;
+	case DANN_FIELD_FLOAT:
+	case DANN_FIELD_DOUBLE:
+		d->d = strtod(v, &end);
+		break;
+	case DANN_FIELD_VARCHAR:
+		if (strlen(v) > DANN_DEFAULT_MAX)
+			return cmd_usage_error(CMD, "--field '%s': default longer than %d bytes", arg,
+					       DANN_DEFAULT_MAX);
+		d->len = (uint32_t)strlen(v);
+		memcpy(d->s, v, d->len + 1);
+		return 0;
+	case DANN_FIELD_JSON:
+		return cmd_usage_error(CMD, "--field '%s': a json field takes no default", arg);
+	default:
+		d->i = strtoll(v, &end, 10);
+		break;
+	}
+	if (!*v || *end || errno)
+		return cmd_usage_error(CMD, "--field '%s': default '%s' is not %s", arg, v,
+				       f->type == DANN_FIELD_FLOAT || f->type == DANN_FIELD_DOUBLE ? "a number"
+												   : "an integer");
+	return 0;
+}
+
+/* NAME:TYPE[?][:default=VALUE] with TYPE bool, int8, int16, int32, int64,
+ * float, double, json or varchar(N); a trailing ? makes the field
+ * nullable, :default= gives it a default. */
 static int parse_field(const char *arg, struct dann_schema *s)
 {
 	static const struct { const char *name; enum dann_field_type t; } types[] = {
@@ -55,18 +101,20 @@ static int parse_field(const char *arg, struct dann_schema *s)
 		{ "int32", DANN_FIELD_INT32 }, { "int64", DANN_FIELD_INT64 }, { "float", DANN_FIELD_FLOAT },
 		{ "double", DANN_FIELD_DOUBLE }, { "json", DANN_FIELD_JSON },
 	};
-	const char *colon = strchr(arg, ':');
+	const char *colon = strchr(arg, ':'), *def = colon ? strstr(colon + 1, ":default=") : NULL;
 	char type[64];
 	struct dann_field *f;
 	size_t n;
 	unsigned len;
-	int done = 0;
+	int done = 0, rc;
 
 	if (s->nfields == DANN_MAX_FIELDS)
 		return cmd_usage_error(CMD, "--field: at most %d fields", DANN_MAX_FIELDS);
 	if (!colon || colon == arg || (size_t)(colon - arg) > DANN_NAME_MAX ||
-	    snprintf(type, sizeof type, "%s", colon + 1) >= (int)sizeof type)
-		return cmd_usage_error(CMD, "--field '%s': expected NAME:TYPE, e.g. price:float or title:varchar(64)?", arg);
+	    snprintf(type, sizeof type, "%.*s", def ? (int)(def - colon - 1) : 64, colon + 1) >=
+		    (int)sizeof type)
+		return cmd_usage_error(CMD, "--field '%s': expected NAME:TYPE[:default=VALUE], e.g. "
+					    "price:float or title:varchar(64)?", arg);
 	f = &s->fields[s->nfields];
 	memset(f, 0, sizeof *f);
 	memcpy(f->name, arg, (size_t)(colon - arg));
@@ -88,6 +136,8 @@ static int parse_field(const char *arg, struct dann_schema *s)
 		f->type = DANN_FIELD_VARCHAR;
 		f->max_length = len;
 	}
+	if (def && (rc = parse_default(arg, def + strlen(":default="), f)) != 0)
+		return rc;
 	s->nfields++;
 	return 0;
 }
@@ -275,8 +325,19 @@ static int do_describe(struct coll_opts *o)
 		printf("no limit\n");
 	printf("  seal at       %llu rows or %.1f MiB of vectors%s\n", (unsigned long long)s->seal_rows,
 	       (double)s->seal_bytes / (1 << 20), s->seal_rows || s->seal_bytes ? "" : " (engine defaults)");
-	for (uint32_t i = 0; i < s->nfields; i++)
-		printf("  field         %s\n", s->fields[i].name);
+	for (uint32_t i = 0; i < s->nfields; i++) {
+		const struct dann_default *d = &s->fields[i].def;
+		printf("  field         %s", s->fields[i].name);
+		if (d->type == DANN_FIELD_VARCHAR)
+			printf(", default \"%s\"", d->s);
+		else if (d->type == DANN_FIELD_FLOAT || d->type == DANN_FIELD_DOUBLE)
+			printf(", default %.17g", d->d);
+		else if (d->type == DANN_FIELD_BOOL)
+			printf(", default %s", d->i ? "true" : "false");
+		else if (d->type)
+			printf(", default %lld", (long long)d->i);
+		printf("\n");
+	}
 	printf("  rows          %llu live\n", (unsigned long long)rows);
 	printf("  segments      %zu\n", nseg);
 	if (nseg)

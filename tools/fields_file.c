@@ -102,8 +102,10 @@ static int put_value(const char *path, uint64_t line, struct col_buf *c, uint64_
 	double d;
 
 	if (!item || cJSON_IsNull(item)) {
-		if (!c->f.nullable)
-			return bad(path, line, c->f.name, "missing or null, and the field is not nullable");
+		/* null: the engine stores the field's default, if it has one */
+		if (!c->f.nullable && !c->f.def.type)
+			return bad(path, line, c->f.name, "missing or null, and the field is not nullable "
+							   "and has no default");
 		c->valid[row] = 0;
 		if (slot)
 			memset(slot, 0, c->esz);

@@ -135,3 +135,49 @@ Test(query_cli, bad_fields_and_filters_are_refused_with_a_reason)
 	cr_expect(strstr(err, "type 'text'"), "%s", err);
 	free(err);
 }
+
+Test(query_cli, field_defaults_fill_missing_and_null_values)
+{
+	char *out = NULL, *err = NULL;
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s", tmpdir_path("d.jsonl"));
+	cr_assert_not_null(f = fopen(path, "w"));
+	for (int i = 0; i < N; i++)
+		fprintf(f, i % 2 ? "{\"tag\": null}\n" : "{\"n\": %d, \"tag\": \"t\"}\n", i);
+	fclose(f);
+	cr_assert_eq(RUN(NULL, &err, "collection", "create", "--data-dir", data, "--name", "d", "--dim", "8",
+			 "--field", "n:int32:default=5", "--field", "tag:varchar(8)?:default=a:b",
+			 "--field", "ok:bool:default=true"), 0, "%s", err);
+	free(err);
+	cr_assert_eq(RUN(&out, &err, "collection", "describe", "--data-dir", data, "--name", "d"), 0, "%s", err);
+	cr_expect(strstr(out, "n, default 5\n") && strstr(out, "tag, default \"a:b\"\n") &&
+		  strstr(out, "ok, default true\n"), "%s", out);
+	free(out);
+	free(err);
+	cr_assert_eq(RUN(NULL, &err, "insert", "--data-dir", data, "--name", "d", "--vectors", vecs,
+			 "--first-id", "0", "--fields", path), 0, "%s", err);
+	free(err);
+	const char *q[][2] = { { "n == 5", "150\n" }, { "tag == \"a:b\"", "150\n" },
+			       { "ok == true", "300\n" }, { "n == 4", "1\n" } };
+	for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+		cr_assert_eq(RUN(&out, &err, "query", "--data-dir", data, "--name", "d", "--filter", q[i][0],
+				 "--count"), 0, "%s", err);
+		cr_expect_str_eq(out, q[i][1], "%s", q[i][0]);
+		free(out);
+		free(err);
+	}
+	cr_assert_eq(RUN(NULL, &err, "collection", "create", "--data-dir", data, "--name", "e", "--dim", "8",
+			 "--field", "n:int32:default=x"), 2);
+	cr_expect(strstr(err, "default 'x' is not an integer"), "%s", err);
+	free(err);
+	cr_assert_eq(RUN(NULL, &err, "collection", "create", "--data-dir", data, "--name", "e", "--dim", "8",
+			 "--field", "small:int8:default=300"), 1);
+	cr_expect(strstr(err, "\"small\""), "%s", err);
+	free(err);
+	cr_assert_eq(RUN(NULL, &err, "collection", "create", "--data-dir", data, "--name", "e", "--dim", "8",
+			 "--field", "s:varchar(2):default=abc"), 1);
+	cr_expect(strstr(err, "\"s\"") && strstr(err, "max_length"), "%s", err);
+	free(err);
+}
