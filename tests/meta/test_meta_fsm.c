@@ -82,6 +82,12 @@ Test(meta_fsm, every_command_decodes_to_what_was_encoded)
 	snprintf(s.fields[1].name, sizeof s.fields[1].name, "year");
 	s.fields[1].type = DANN_FIELD_INT32;
 	s.fields[1].nullable = 1;
+	/* defaults ride in the field records (a flag bit, then the value) */
+	s.fields[0].def.type = DANN_FIELD_VARCHAR;
+	s.fields[0].def.len = 4;
+	memcpy(s.fields[0].def.s, "none", 5);
+	s.fields[1].def.type = DANN_FIELD_INT32;
+	s.fields[1].def.i = -2024;
 	s.index.alpha = 1.3f;
 	s.index.build_ram_gib = 2.5;
 	s.auto_id = 1;

@@ -487,6 +487,7 @@ static void example_coll(struct dann_cat_coll *c)
 	snprintf(c->schema.fields[1].name, sizeof c->schema.fields[1].name, "year");
 	c->schema.fields[1].type = DANN_FIELD_INT32;
 	c->schema.fields[1].nullable = 1;
+	c->schema.fields[1].def = (struct dann_default){ .type = DANN_FIELD_INT32, .i = -9007199254740993ll };
 	c->schema.index.metric = DANN_METRIC_L2;
 	c->schema.index.R = 16;
 	c->schema.index.L = 32;
@@ -535,6 +536,9 @@ Test(tier, a_data_dir_is_restored_from_the_bucket_alone)
 	cr_assert_str_eq(snap.coll.schema.fields[1].name, "year");
 	cr_assert_eq(snap.coll.schema.fields[1].type, DANN_FIELD_INT32);
 	cr_assert_eq(snap.coll.schema.fields[1].nullable, 1);
+	cr_assert_eq(snap.coll.schema.fields[1].def.type, DANN_FIELD_INT32);
+	cr_assert_eq(snap.coll.schema.fields[1].def.i, -9007199254740993ll, "an int64 default kept exactly");
+	cr_assert_eq(snap.coll.schema.fields[0].def.type, 0, "no default stays none");
 	cr_assert_float_eq(snap.coll.schema.index.alpha, 1.2f, 1e-6);
 	cr_assert_eq(snap.nsegs, NSEG);
 	for (i = 0; i < NSEG; i++) {
