@@ -93,7 +93,8 @@ static int matching(struct dann_coll *c, const char *filter, struct keyvec *v)
 	expr_free(e);
 	if (rc < 0)
 		return rc;
-	qsort(v->k, v->n, sizeof *v->k, cmp_key);
+	if (v->n) /* none passed: v->k may be NULL, which qsort must not get */
+		qsort(v->k, v->n, sizeof *v->k, cmp_key);
 	/* A key being upserted can sit in two segments for a moment. */
 	for (uint64_t r = 0; r < v->n; r++)
 		if (w == 0 || v->k[r] != v->k[w - 1])
