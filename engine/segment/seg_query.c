@@ -137,7 +137,8 @@ int dann_coll_query(struct dann_coll *c, const struct dann_coll_query_params *p,
 	count = v.n - first;
 	if (p->limit && count > p->limit)
 		count = p->limit;
-	memmove(v.k, v.k + first, count * sizeof *v.k);
+	if (count) /* none passed: v.k may be NULL */
+		memmove(v.k, v.k + first, count * sizeof *v.k);
 	if (out && (rc = dann_coll_fetch(c, v.k, count, p->fields, p->nfields, p->with_vectors, out)) < 0)
 		goto fail;
 	if (!v.k && !(v.k = malloc(sizeof *v.k))) {
