@@ -41,9 +41,9 @@ static const char collection_help[] =
 	"a row stores when it leaves the field out or gives null (n:int32:default=5,\n"
 	"ok:bool:default=true, tag:varchar(16)?:default=none; a varchar default is\n"
 	"the rest of the argument, at most 255 bytes; json fields take none).\n"
-	"--dynamic-field keeps keys that are no\n"
-	"field in a JSON column ($meta). Fields are written with dann insert\n"
-	"--fields and read by dann query and dann search --filter.\n";
+	"--dynamic-field keeps keys that are no field in a JSON column ($meta).\n"
+	"Fields are written with dann insert --fields and read by dann query and\n"
+	"dann search --filter.\n";
 
 struct coll_opts {
 	const char *data_dir, *name;
