@@ -129,6 +129,11 @@ struct dann_build_params {
 	 * query (Starling/PipeANN): DANN_ENTRY_SAMPLE_AUTO (the default) is 1%
 	 * of n within [1000, 1000000]; 0 builds none (search from the medoid). */
 	uint64_t entry_sample;
+	/* 1: learn an OPQ rotation before PQ (PQ_OPQ_DEFAULT_ITERS rounds;
+	 * dim at most 4096), stored with the pivots and applied to every
+	 * query's table; 0 (default): plain PQ. Pays on embedding-like data
+	 * whose signal plain PQ's consecutive-dimension chunks split badly. */
+	int opq;
 	/* optional; phases "pq train", "pq encode", "vamana" ("vamana shards"
 	 * when partitioned), "layout", "entry graph" */
 	dann_progress_fn progress;
