@@ -164,11 +164,21 @@ void dann_build_params_default(struct dann_build_params *p);
  * the last one ends. */
 int dann_index_build(const char *data_path, const char *out_dir, const struct dann_build_params *p);
 
+/* Which nodes the node cache holds. */
+enum dann_cache_policy {
+	DANN_CACHE_BFS = 0,    /* breadth-first from the entry points */
+	/* the nodes that 2000 warm-up searches (for every n/2000-th indexed
+	 * point, L 32) read most, then breadth-first: costs those searches'
+	 * reads at open (DiskANN's cache list from sample queries) */
+	DANN_CACHE_VISITS = 1,
+};
+
 struct dann_open_params {
-	uint64_t cache_nodes;  /* hot nodes kept in RAM (breadth-first from the entry point) */
+	uint64_t cache_nodes;  /* hot nodes kept in RAM (see cache_policy) */
 	uint64_t cache_bytes;  /* or a byte budget; the smaller wins when both are set */
 	int buffered;          /* 1: read through the page cache instead of O_DIRECT */
 	int verify_all;        /* 1: also checksum the node file on open (reads all of it) */
+	int cache_policy;      /* enum dann_cache_policy (default 0: breadth-first) */
 };
 
 struct dann_index;

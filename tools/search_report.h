@@ -20,6 +20,7 @@ struct search_opts {
 	uint32_t nL;
 	int backend;
 	int buffered, json, sector_expand, entry_seeds;
+	int cache_policy;                     /* enum dann_cache_policy */
 };
 
 /* One printed row. NAN in hops / hit_rate / segments: not measured for

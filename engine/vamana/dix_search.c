@@ -614,6 +614,8 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 			};
 			q->pending++;
 			q->st.reads++;
+			if (s->sp->visits)
+				__atomic_fetch_add(&s->sp->visits[u], 1, __ATOMIC_RELAXED);
 		}
 		if (q->pending)
 			q->state = Q_WAIT;

@@ -48,6 +48,11 @@ struct dix_search_params {
 	/* Seeds from the entry graph (dix_entry.h) when the index has one:
 	 * -1 auto (2 W), 0 none (the header's entry points), N seeds. */
 	int entry_seeds;
+	/* Optional (NULL: none): n counters, one per internal id; every node
+	 * read from disk adds one to its counter (relaxed atomic add, so
+	 * threads may share the array). The visit-count cache fill
+	 * (dix_warm.c) ranks nodes by it. */
+	uint32_t *visits;
 };
 
 /* Fills defaults: k 10, L 100, W 4, no filter, sector_expand -1,
