@@ -262,6 +262,12 @@ struct dann_search_stats {
 	uint32_t reads;       /* node reads from SSD */
 	uint32_t hops;        /* nodes expanded */
 	uint32_t cache_hits;  /* expansions served from the node cache */
+	/* Sector use (locality layout with sector expansion): the other nodes
+	 * in the sectors read, and how many of them were expanded with the
+	 * read (in, or entering, the candidate list) instead of costing a read
+	 * of their own. */
+	uint32_t sector_peers;
+	uint32_t sector_used;
 	uint32_t rounds;      /* beam rounds */
 	uint32_t plan;        /* enum dann_filter_plan that ran (0: no mask) */
 	uint64_t latency_ns;

@@ -41,7 +41,8 @@ static const char search_help[] =
 	"and prints one row per L: recall@k (with --gt, an .ibin of true ids, at\n"
 	"least k per query), QPS, CPU time per query (user + system, in us),\n"
 	"mean/p50/p99 latency in ms, mean SSD reads and hops per query, and the\n"
-	"node cache's hit rate.\n"
+	"node cache's hit rate, and sector use: of the other nodes in the sectors\n"
+	"read, the share expanded with the read instead of costing one of their own.\n"
 	"\n"
 	"With --data-dir and --name it searches collection C of data directory D\n"
 	"(every segment, growing and flushed) instead: recall compares primary keys\n"
@@ -67,7 +68,7 @@ static const char search_help[] =
 	"                   nearest the query (auto: 2 W; 0: from the medoid)\n"
 	"  --json           a JSON array, one object per L with keys L, recall, qps,\n"
 	"                   mean_latency_ms, p50_ms, p99_ms, mean_reads,\n"
-	"                   cpu_us_per_query, mean_hops, cache_hit_rate\n";
+	"                   cpu_us_per_query, mean_hops, cache_hit_rate, sector_use\n";
 
 static int parse_Ls(const char *s, struct search_opts *o)
 {
@@ -229,7 +230,7 @@ static void summarize(struct dann_index *ix, const struct search_opts *o, uint64
 		      const int32_t *gt, uint32_t gt_k, double secs, double cpu_secs, int64_t *keys,
 		      uint64_t *lat, struct search_row *r)
 {
-	uint64_t reads = 0, hops = 0, cached = 0;
+	uint64_t reads = 0, hops = 0, cached = 0, peers = 0, used = 0;
 	uint32_t k = (uint32_t)o->k;
 	struct search_run run = { .nq = nq, .k = k, .keys = keys, .found = found, .lat_ns = lat,
 				  .gt = gt, .gt_k = gt_k, .secs = secs,
@@ -239,6 +240,8 @@ static void summarize(struct dann_index *ix, const struct search_opts *o, uint64
 		reads += st[i].reads;
 		hops += st[i].hops;
 		cached += st[i].cache_hits;
+		peers += st[i].sector_peers;
+		used += st[i].sector_used;
 		lat[i] = st[i].latency_ns;
 		for (uint32_t a = 0; a < k; a++)
 			keys[i * k + a] = a < found[i] && ids[i * k + a] != UINT32_MAX
@@ -249,6 +252,8 @@ static void summarize(struct dann_index *ix, const struct search_opts *o, uint64
 	r->reads = (double)reads / (double)nq;
 	r->hops = (double)hops / (double)nq;
 	r->hit_rate = hops ? (double)cached / (double)hops : 0;
+	/* NAN without sector expansion (plain order, one node per sector). */
+	r->sector_use = peers ? (double)used / (double)peers : NAN;
 	r->segments = NAN;
 }
 

@@ -29,6 +29,7 @@ struct search_row {
 	uint32_t L;
 	double recall, qps, mean_ms, p50_ms, p99_ms, reads, hops, hit_rate, segments;
 	double cpu_us;             /* user + system CPU time per query, in us */
+	double sector_use;         /* co-located nodes expanded / fetched; NAN: not measured */
 };
 
 /* Per-query results of one L, for search_row_fill. keys[i*k + a] is the

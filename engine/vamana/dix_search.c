@@ -485,7 +485,7 @@ static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const 
 	if (pos < 0)
 		return 0;
 	cand_mark(&q->cl, pos);
-	return expand(s, q, v, rec);
+	return (rc = expand(s, q, v, rec)) < 0 ? rc : 1;
 }
 
 /* Seeds the candidate list from the entry graph's sample points nearest
@@ -646,8 +646,12 @@ static int query_reads_done(struct dix_searcher *s, struct qslot *q)
 			continue;
 		for (uint64_t sv = su - su % nps; sv < su - su % nps + nps && sv < ix->h.n; sv++) {
 			uint32_t v = ix->id_of_slot ? ix->id_of_slot[sv] : (uint32_t)sv;
-			if (sv != su && (rc = co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
+			if (sv == su)
+				continue;
+			if ((rc = co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
 				return rc;
+			q->st.sector_peers++;
+			q->st.sector_used += (uint32_t)rc;
 		}
 	}
 	q->state = Q_READY;

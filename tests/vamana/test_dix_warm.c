@@ -1,9 +1,10 @@
 /*
  * test_dix_warm.c — the node cache's visit-count policy (dix_warm.h) and a
  * disk index built with OPQ: the visit-count cache serves more of the
- * searches' reads than breadth-first at the same budget and changes no
- * answer; an unknown policy is refused; an OPQ index stores its rotation
- * and searches with recall at least that of plain PQ.
+ * searches' reads than breadth-first at the same budget and keeps the
+ * recall; an unknown policy is refused; an OPQ index stores its rotation
+ * and searches with recall at least that of plain PQ; the search counts
+ * how many co-located nodes of each sector read it uses.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -185,5 +186,47 @@ Test(dix_warm, an_opq_index_keeps_its_rotation_and_searches_with_recall)
 		    (unsigned long long)reads_plain, r_opq, (unsigned long long)reads_opq);
 	cr_assert_geq(r_opq, 0.85, "OPQ recall %.3f", r_opq);
 	cr_assert_geq(r_opq, r_plain - 0.01, "OPQ recall %.3f, PQ %.3f", r_opq, r_plain);
+	wfx_free(&f);
+}
+
+/* Sector use: every read of the locality layout brings the other nodes of
+ * its sector; the search counts them and those it expanded with the read.
+ * Without sector expansion there is nothing to count. */
+Test(dix_warm, the_search_counts_how_many_co_located_nodes_it_uses)
+{
+	struct wfx f;
+	struct dann_index *ix;
+	struct dann_index_info info;
+	struct dann_search_params sp;
+	struct dann_search_stats st;
+	uint64_t reads = 0, peers = 0, used = 0;
+	uint32_t ids[10], found;
+	float d[10];
+
+	wfx_make(&f);
+	build(&f, f.plain, 0);
+	cr_assert_eq(dann_index_open(f.plain, NULL, &ix), 0, "%s", dann_errmsg());
+	dann_index_info(ix, &info);
+	cr_assert(info.locality_order && info.nodes_per_sector > 1);
+	dann_search_params_default(&sp);
+	sp.L = 40;
+	for (uint32_t i = 0; i < NQ; i++) {
+		cr_assert_eq(dann_search(ix, f.q + i * DIM, &sp, ids, d, &found, &st), 0, "%s",
+			     dann_errmsg());
+		cr_assert_leq(st.sector_used, st.sector_peers);
+		cr_assert_leq(st.sector_peers, st.reads * (info.nodes_per_sector - 1));
+		reads += st.reads;
+		peers += st.sector_peers;
+		used += st.sector_used;
+	}
+	cr_log_info("%llu reads brought %llu co-located nodes, %llu used", (unsigned long long)reads,
+		    (unsigned long long)peers, (unsigned long long)used);
+	cr_assert_gt(used, 0);
+	cr_assert_gt(peers, reads); /* several nodes per sector */
+	sp.sector_expand = 0;
+	cr_assert_eq(dann_search(ix, f.q, &sp, ids, d, &found, &st), 0, "%s", dann_errmsg());
+	cr_assert_eq(st.sector_peers, 0);
+	cr_assert_eq(st.sector_used, 0);
+	dann_index_close(ix);
 	wfx_free(&f);
 }
