@@ -203,6 +203,7 @@ struct dann_index_info {
 	uint32_t sectors_per_node;
 	int locality_order;
 	uint32_t pq_bytes;
+	int opq;                  /* 1 if PQ applies a learned rotation (built with opq) */
 	uint64_t cache_nodes;     /* nodes held in the cache */
 	uint64_t ram_bytes;       /* PQ + maps + cache */
 	uint64_t disk_bytes;      /* all files */

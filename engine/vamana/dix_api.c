@@ -120,6 +120,7 @@ int dann_index_info(const struct dann_index *di, struct dann_index_info *out)
 	out->sectors_per_node = ix->h.sectors_per_node;
 	out->locality_order = ix->h.layout == DIX_LAYOUT_LOCALITY;
 	out->pq_bytes = pq_bytes(ix->pq);
+	out->opq = pq_rotation(ix->pq) != NULL;
 	out->cache_nodes = ix->cache.count;
 	out->ram_bytes = dix_ram_bytes(ix);
 	out->direct = ix->direct;

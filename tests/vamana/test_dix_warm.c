@@ -166,6 +166,7 @@ Test(dix_warm, an_opq_index_keeps_its_rotation_and_searches_with_recall)
 {
 	struct wfx f;
 	struct dann_index *ix;
+	struct dann_index_info info;
 	struct pq *pq;
 	uint64_t reads_plain, reads_opq;
 	double r_plain, r_opq;
@@ -177,9 +178,13 @@ Test(dix_warm, an_opq_index_keeps_its_rotation_and_searches_with_recall)
 	cr_assert_not_null(pq_rotation(pq));
 	pq_free(pq);
 	cr_assert_eq(dann_index_open(f.plain, NULL, &ix), 0, "%s", dann_errmsg());
+	dann_index_info(ix, &info);
+	cr_assert_eq(info.opq, 0);
 	r_plain = run(ix, &f, 30, &reads_plain, NULL);
 	dann_index_close(ix);
 	cr_assert_eq(dann_index_open(f.opq, NULL, &ix), 0, "%s", dann_errmsg());
+	dann_index_info(ix, &info);
+	cr_assert_eq(info.opq, 1);
 	r_opq = run(ix, &f, 30, &reads_opq, NULL);
 	dann_index_close(ix);
 	cr_log_info("recall@10 at L 30: PQ %.3f (%llu reads), OPQ %.3f (%llu reads)", r_plain,
