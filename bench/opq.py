@@ -59,7 +59,7 @@ def prepare(a, name):
         if not os.path.exists(q):
             run([a.dann, "convert", "--in", f"{FMNIST}/t10k-images-idx3-ubyte.gz", "--out", q,
                  "--limit", str(a.nq)])
-        M = 16 if a.quick else 64
+        M = 16 if a.quick else 56  # faiss needs M to divide dim (784)
     else:
         base, q = os.path.join(d, "base.fbin"), os.path.join(d, "queries.fbin")
         if not os.path.exists(base):
