@@ -7,14 +7,19 @@
  *
  * 1. In process: opens DIR/data, creates collection "bench" from the base
  *    file (once; kept for later runs), flushes it, and runs --clients
- *    threads of single-query dann_coll_search for --seconds.
+ *    threads of single-query dann_coll_search for --seconds. The first
+ *    run makes it in the local catalog, which dannd imports into its Raft
+ *    catalog (D/meta) when it starts; later runs open that catalog
+ *    (tools/datadir.h).
  * 2. Starts dannd on DIR/data (a free loopback port) and drives it with
  *    --clients threads, each on its own channel, one Search RPC with one
  *    query at a time (blocking unary calls on a pluck queue); then with two
  *    threads sending --batch queries per RPC.
  * Prints one JSON object per mode: QPS, p50/p99 latency (ms), recall@k
  * against the ground truth, and the ratio of dannd's single-query QPS to
- * in-process QPS. Figures only: nothing passes or fails on them.
+ * in-process QPS. Figures only: nothing passes or fails on them. dannd
+ * never outlives the run: every exit kills it (atexit), and it dies with
+ * the benchmark if that is killed (PR_SET_PDEATHSIG).
  */
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
@@ -24,6 +29,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +40,7 @@
 
 #include "common.pb-c.h"
 #include "dann.h"
+#include "datadir.h"
 #include "milvus.pb-c.h"
 #include "vf.h"
 
@@ -42,6 +49,10 @@
 #define MAX_CLIENTS 1024
 #define SEARCH_PATH "/milvus.proto.milvus.MilvusService/Search"
 #define RPC_TIMEOUT_S 60
+#define DANND_STOP_S 30
+
+/* The dannd this run started (0: none), for the exit handler. */
+static pid_t dannd_pid;
 
 struct opts {
 	const char *dannd, *work, *base, *queries, *gt;
@@ -79,6 +90,34 @@ static uint64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Every exit path (die, a failed measure, main's end) stops dannd. */
+static void stop_dannd_at_exit(void)
+{
+	if (dannd_pid > 0) {
+		kill(dannd_pid, SIGKILL);
+		waitpid(dannd_pid, NULL, 0);
+		dannd_pid = 0;
+	}
+}
+
+/* SIGTERM, then SIGKILL after DANND_STOP_S; dannd's exit status (1 if killed). */
+static int stop_dannd(void)
+{
+	int status = 0;
+
+	kill(dannd_pid, SIGTERM);
+	for (int i = 0; i < DANND_STOP_S * 10; i++) {
+		if (waitpid(dannd_pid, &status, WNOHANG) == dannd_pid) {
+			dannd_pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+		}
+		usleep(100000);
+	}
+	fprintf(stderr, "bench_dannd: dannd did not stop within %d s of SIGTERM: killed\n", DANND_STOP_S);
+	stop_dannd_at_exit();
+	return 1;
 }
 
 static void die(const char *what)
@@ -387,7 +426,7 @@ static void encode_requests(struct run *r, uint32_t per)
 	}
 }
 
-static pid_t start_dannd(const struct opts *o, const char *data, char *target, size_t cap)
+static void start_dannd(const struct opts *o, const char *data, char *target, size_t cap)
 {
 	int pfd[2], port = 0, mport;
 	char line[256] = "", workers[16];
@@ -399,6 +438,9 @@ static pid_t start_dannd(const struct opts *o, const char *data, char *target, s
 		die("pipe");
 	fflush(NULL);
 	if ((pid = fork()) == 0) {
+		/* dies with the benchmark, however that ends */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+			_exit(127);
 		dup2(pfd[1], STDOUT_FILENO);
 		close(pfd[0]);
 		execl(o->dannd, o->dannd, "--data-dir", data, "--listen", "127.0.0.1:0", "--metrics", "",
@@ -407,6 +449,9 @@ static pid_t start_dannd(const struct opts *o, const char *data, char *target, s
 		_exit(127);
 	}
 	close(pfd[1]);
+	if (pid < 0)
+		die("fork");
+	dannd_pid = pid;
 	while (len + 1 < sizeof line) {
 		ssize_t n = read(pfd[0], line + len, sizeof line - 1 - len);
 		if (n <= 0)
@@ -419,12 +464,9 @@ static pid_t start_dannd(const struct opts *o, const char *data, char *target, s
 	close(pfd[0]);
 	if (port <= 0) {
 		fprintf(stderr, "bench_dannd: dannd did not start\n");
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		exit(1);
+		exit(1); /* stop_dannd_at_exit reaps it */
 	}
 	snprintf(target, cap, "127.0.0.1:%d", port);
-	return pid;
 }
 
 static void usage(void)
@@ -439,11 +481,10 @@ int main(int argc, char **argv)
 	struct opts o = { .clients = 64, .batch = 100, .seconds = 10, .L = 100, .k = 10 };
 	struct data d;
 	struct run r;
-	struct dann_db *db;
+	struct datadir dd;
 	char data[4096];
 	double inproc, single;
-	pid_t pid;
-	int status;
+	int rc;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
@@ -474,22 +515,24 @@ int main(int argc, char **argv)
 	r.first = malloc((size_t)d.nq * o.k * sizeof *r.first);
 	r.have = malloc(d.nq);
 
-	if (dann_db_open(data, NULL, &db) < 0)
+	atexit(stop_dannd_at_exit);
+	if (datadir_open(data, NULL, &dd) < 0)
 		die("open data dir");
-	prepare(&o, db, &r.coll);
+	prepare(&o, dd.db, &r.coll);
 	r.per_req = 1;
 	inproc = measure(&r, inproc_client, o.clients, "in-process dann_coll_search");
-	dann_db_close(db);
+	datadir_close(&dd);
 
 	grpc_init();
-	pid = start_dannd(&o, data, r.target, sizeof r.target);
+	start_dannd(&o, data, r.target, sizeof r.target);
 	encode_requests(&r, 1);
 	single = measure(&r, rpc_client, o.clients, "dannd single-query RPCs");
 	encode_requests(&r, o.batch);
 	measure(&r, rpc_client, 2, "dannd batched RPCs");
 	printf("{\"mode\": \"ratio\", \"dannd_single_over_inprocess\": %.3f}\n", single / inproc);
-	kill(pid, SIGTERM);
-	waitpid(pid, &status, 0);
+	rc = stop_dannd();
 	grpc_shutdown();
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+	if (rc)
+		fprintf(stderr, "bench_dannd: dannd exited with status %d\n", rc);
+	return rc ? 1 : 0;
 }

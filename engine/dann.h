@@ -458,6 +458,13 @@ struct dann_catalog_ops {
 	int (*seg_list)(void *ctx, uint64_t coll_id, struct dann_cat_segment **out, size_t *n);
 	/* Reserves count values of a counter: first .. first + count - 1. */
 	int (*alloc)(void *ctx, enum dann_cat_counter which, uint64_t count, uint64_t *first);
+	/* The value the next alloc of a counter would hand out first; changes
+	 * nothing. Opening a data directory asks it for DANN_CAT_COLL_ID: a
+	 * collection directory c<id> that coll_list lacks is removed only when
+	 * id is below it (allocated by this catalog, so dropped); any other is
+	 * refused, never deleted (it may belong to another catalog). NULL:
+	 * every such directory is refused. */
+	int (*counter)(void *ctx, enum dann_cat_counter which, uint64_t *next);
 };
 
 struct dann_db;

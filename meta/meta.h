@@ -71,6 +71,28 @@ const struct dann_catalog_ops *meta_catalog_ops(void);
  * a code for a failure to get an answer; res (may be NULL) gets the value. */
 int meta_submit(struct meta_node *n, struct meta_cmd *c, struct meta_result *res);
 
+/* Moves data_dir's local catalog (data_dir/CATALOG, the library's) into
+ * this node's catalog, once: each collection with its id, schema,
+ * properties and live segments (fix, if given, may amend each record
+ * first, e.g. stamp an owner), and the counters raised so no id comes back;
+ * then CATALOG is renamed CATALOG.imported (durably) and one line is
+ * logged. No CATALOG: nothing to do, 0. Safe to run again after a crash at
+ * any point (a collection already here with the same id and name is left
+ * as it is). Refused, naming it: another process holding data_dir/LOCK; a
+ * collection whose id or name this catalog already gives to another; more
+ * than META_SEG_APPLY_MAX segments in one collection. *imported (may be
+ * NULL): the collections in CATALOG. Call it before dann_db_open. */
+int meta_import_local(struct meta_node *n, const char *data_dir,
+		      int (*fix)(void *arg, struct dann_cat_coll *c), void *arg, size_t *imported);
+
+/* One process per meta directory (libraft's files are not safe to share):
+ * flock on dir/LOCK (dir is made if missing), held until *fd is closed.
+ * DANN_EBUSY naming dir if another open file holds it. */
+int meta_lock(const char *dir, int *fd);
+/* The cluster name and node id recorded in dir/IDENTITY; DANN_ENOTFOUND
+ * if dir has none (never used by a node). */
+int meta_identity(const char *dir, char *cluster, size_t cap, uint64_t *node_id);
+
 /* Users (the server's authentication reads them from here). */
 int meta_user_create(struct meta_node *n, const char *name, const char *hash, const char *roles);
 int meta_user_drop(struct meta_node *n, const char *name);

@@ -74,6 +74,16 @@ static int cat_alloc(void *ctx, enum dann_cat_counter which, uint64_t count, uin
 	return rc;
 }
 
+/* This node's copy: one that lags the leader has a smaller value, which
+ * only makes the engine keep more (meta_fsm_counter). */
+static int cat_counter(void *ctx, enum dann_cat_counter which, uint64_t *next)
+{
+	if ((unsigned)which > DANN_CAT_TIMESTAMP)
+		return dann_fail(DANN_EINVAL, "meta: unknown counter %d", (int)which);
+	*next = meta_fsm_counter(meta_node_fsm(ctx), which);
+	return 0;
+}
+
 static const struct dann_catalog_ops meta_ops = {
 	.coll_create = cat_coll_create,
 	.coll_drop = cat_coll_drop,
@@ -82,6 +92,7 @@ static const struct dann_catalog_ops meta_ops = {
 	.seg_apply = cat_seg_apply,
 	.seg_list = cat_seg_list,
 	.alloc = cat_alloc,
+	.counter = cat_counter,
 };
 
 const struct dann_catalog_ops *meta_catalog_ops(void)

@@ -28,6 +28,7 @@ const char *meta_cmd_name(enum meta_cmd_type t)
 	case META_CMD_USER_DROP: return "user_drop";
 	case META_CMD_USER_PASSWORD: return "user_password";
 	case META_CMD_USER_ROLES: return "user_roles";
+	case META_CMD_COLL_IMPORT: return "coll_import";
 	}
 	return "unknown";
 }
@@ -215,6 +216,19 @@ static int put_payload(struct meta_wbuf *w, const struct meta_cmd *c)
 	case META_CMD_USER_ROLES:
 		meta_put_user(w, &c->user);
 		return 0;
+	case META_CMD_COLL_IMPORT:
+		if (c->nsegs > META_SEG_APPLY_MAX || (c->nsegs && (!c->segs || !c->coll)))
+			return dann_fail(DANN_EINVAL, "meta command %s: %u segments, expected 0..%d of a collection",
+					 name, c->nsegs, META_SEG_APPLY_MAX);
+		for (int i = 0; i < 4; i++)
+			meta_put_u64(w, c->counters[i]);
+		meta_put_u8(w, c->coll != NULL);
+		if (c->coll)
+			meta_put_coll(w, c->coll);
+		meta_put_u32(w, c->nsegs);
+		for (uint32_t i = 0; i < c->nsegs; i++)
+			meta_put_segment(w, &c->segs[i]);
+		return 0;
 	}
 	return dann_fail(DANN_EINVAL, "meta command: unknown type %d", (int)c->type);
 }
@@ -291,6 +305,28 @@ static void get_payload(struct meta_rbuf *r, struct meta_cmd *c)
 	case META_CMD_USER_PASSWORD:
 	case META_CMD_USER_ROLES:
 		meta_get_user(r, &c->user);
+		return;
+	case META_CMD_COLL_IMPORT:
+		for (int i = 0; i < 4; i++)
+			c->counters[i] = meta_get_u64(r, "coll_import.counter");
+		if (meta_get_u8(r, "coll_import.has_coll")) {
+			if (!(c->coll = calloc(1, sizeof *c->coll)))
+				return meta_rbuf_bad(r, "out of memory");
+			meta_get_coll(r, c->coll);
+		}
+		c->nsegs = meta_get_u32(r, "coll_import.count");
+		if (r->err)
+			return;
+		if (c->nsegs > META_SEG_APPLY_MAX || (c->nsegs && !c->coll)) {
+			meta_rbuf_bad(r, "coll_import.count: %u, expected 0..%d of a collection", c->nsegs,
+				      META_SEG_APPLY_MAX);
+			c->nsegs = 0;
+			return;
+		}
+		if (c->nsegs && !(c->segs = calloc(c->nsegs, sizeof *c->segs)))
+			return meta_rbuf_bad(r, "out of memory");
+		for (uint32_t i = 0; i < c->nsegs && !r->err; i++)
+			meta_get_segment(r, &c->segs[i]);
 		return;
 	}
 }

@@ -38,8 +38,9 @@ enum meta_cmd_type {
 	META_CMD_USER_DROP = 7,
 	META_CMD_USER_PASSWORD = 8,
 	META_CMD_USER_ROLES = 9,
+	META_CMD_COLL_IMPORT = 10,
 };
-#define META_CMD_TYPE_MAX 9
+#define META_CMD_TYPE_MAX 10
 
 struct meta_reqid {
 	uint64_t client;   /* random per client (a node, a process) */
@@ -58,6 +59,9 @@ struct meta_user {
  *   ALLOC        counter, count
  *   USER_CREATE  user (name, hash, roles)   USER_DROP user.name
  *   USER_PASSWORD user.name, user.hash      USER_ROLES user.name, user.roles
+ *   COLL_IMPORT  coll (or NULL), its segs and nsegs (0..META_SEG_APPLY_MAX),
+ *                counters: a collection of another catalog with its own id
+ *                (meta_import.c), and counters to raise to at least these
  * A decoded command owns schema, coll and segs (meta_cmd_free). */
 struct meta_cmd {
 	enum meta_cmd_type type;
@@ -70,6 +74,7 @@ struct meta_cmd {
 	enum dann_cat_counter counter;
 	uint64_t count;
 	struct meta_user user;
+	uint64_t counters[4];
 };
 
 /* Encodes c into a malloc'd buffer (*buf, *len). DANN_EINVAL naming a

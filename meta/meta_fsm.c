@@ -204,6 +204,62 @@ static int apply_alloc(struct meta_fsm *f, const struct meta_cmd *c, struct meta
 	return 0;
 }
 
+/* A collection of another catalog, with its id and segments (meta_import.c).
+ * The same collection again (its id and name here already) changes no
+ * record — a retried import must never put back older segment records —
+ * and only raises the counters; a clash with anything else is refused. */
+static int apply_coll_import(struct meta_fsm *f, const struct meta_cmd *c, struct meta_result *res)
+{
+	const struct dann_cat_coll *col = c->coll;
+	uint64_t need[4];
+	ssize_t i;
+
+	memcpy(need, c->counters, sizeof need);
+	if (col) {
+		if (col->id == 0 || !col->schema.name[0])
+			return refuse(res, DANN_EINVAL, "import: collection id %llu, name '%s'",
+				      (unsigned long long)col->id, col->schema.name);
+		i = coll_by_id(f, col->id);
+		if (i >= 0 && strcmp(f->colls[i].schema.name, col->schema.name) != 0)
+			return refuse(res, DANN_EEXIST, "import of '%s': collection id %llu is '%s' here",
+				      col->schema.name, (unsigned long long)col->id, f->colls[i].schema.name);
+		if (i < 0 && (i = coll_by_name(f, col->schema.name)) >= 0)
+			return refuse(res, DANN_EEXIST, "import of '%s' (id %llu): '%s' exists here with id %llu",
+				      col->schema.name, (unsigned long long)col->id, col->schema.name,
+				      (unsigned long long)f->colls[i].id);
+		if (coll_by_id(f, col->id) >= 0)
+			col = NULL; /* imported before */
+		if (need[DANN_CAT_COLL_ID] <= c->coll->id)
+			need[DANN_CAT_COLL_ID] = c->coll->id + 1;
+	}
+	for (uint32_t k = 0; col && k < c->nsegs; k++) {
+		const struct dann_cat_segment *s = &c->segs[k];
+
+		if (s->id == 0 || s->coll_id != col->id || s->state == DANN_SEG_DROPPED)
+			return refuse(res, DANN_EINVAL, "import of '%s': segment record %u (id %llu, collection %llu, "
+				      "state %d) is not a live segment of it", col->schema.name, k,
+				      (unsigned long long)s->id, (unsigned long long)s->coll_id, (int)s->state);
+		if (seg_by_id(f, s->id) >= 0)
+			return refuse(res, DANN_EEXIST, "import of '%s': segment id %llu exists here",
+				      col->schema.name, (unsigned long long)s->id);
+		if (need[DANN_CAT_SEGMENT_ID] <= s->id)
+			need[DANN_CAT_SEGMENT_ID] = s->id + 1;
+	}
+	if (col && (grow((void **)&f->colls, &f->capcolls, f->ncolls + 1, sizeof *f->colls) ||
+		    grow((void **)&f->segs, &f->capsegs, f->nsegs + c->nsegs, sizeof *f->segs)))
+		return refuse(res, DANN_ENOMEM, "import of '%s': out of memory", col->schema.name);
+	if (col) {
+		f->colls[f->ncolls++] = *col;
+		for (uint32_t k = 0; k < c->nsegs; k++)
+			f->segs[f->nsegs++] = c->segs[k];
+	}
+	for (int k = 0; k < 4; k++)
+		if (f->counters[k] < need[k])
+			f->counters[k] = need[k];
+	res->value = col != NULL;
+	return 0;
+}
+
 static int apply_user(struct meta_fsm *f, const struct meta_cmd *c, struct meta_result *res)
 {
 	ssize_t i;
@@ -267,6 +323,7 @@ static void apply_cmd(struct meta_fsm *f, const struct meta_cmd *c, struct meta_
 	case META_CMD_COLL_UPDATE: apply_coll_update(f, c, res); break;
 	case META_CMD_SEG_APPLY: apply_seg_apply(f, c, res); break;
 	case META_CMD_ALLOC: apply_alloc(f, c, res); break;
+	case META_CMD_COLL_IMPORT: apply_coll_import(f, c, res); break;
 	case META_CMD_USER_CREATE:
 	case META_CMD_USER_DROP:
 	case META_CMD_USER_PASSWORD:

@@ -1,10 +1,16 @@
 /*
- * meta_ident.c — the node directory's identity file (meta_ident.h).
+ * meta_ident.c — the node directory's identity file (meta_ident.h), and
+ * its lock (meta_lock, meta.h): who the directory belongs to, and which
+ * process has it open.
  */
 #include "meta_ident.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,5 +106,36 @@ int meta_ident_check(const char *dir, const char *cluster, uint64_t node_id, int
 	if ((rc = write_ident(path, cluster, node_id)) < 0)
 		return rc;
 	*fresh = 1;
+	return 0;
+}
+
+int meta_identity(const char *dir, char *cluster, size_t cap, uint64_t *node_id)
+{
+	char path[4200];
+
+	snprintf(path, sizeof path, "%s/%s", dir, META_IDENT_FILE);
+	return read_ident(path, cluster, cap, node_id);
+}
+
+int meta_lock(const char *dir, int *fd)
+{
+	char path[4200];
+	int rc;
+
+	*fd = -1;
+	if ((rc = fsu_mkdirs(dir)) < 0)
+		return rc;
+	snprintf(path, sizeof path, "%s/LOCK", dir);
+	if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+
+		close(*fd);
+		*fd = -1;
+		if (err == EWOULDBLOCK)
+			return dann_fail(DANN_EBUSY, "%s is open in another process (dannd, or a dann command)", dir);
+		return dann_fail_errno(DANN_EIO, err, "%s: cannot lock", path);
+	}
 	return 0;
 }

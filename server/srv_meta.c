@@ -190,6 +190,11 @@ static int cat_alloc(void *ctx, enum dann_cat_counter which, uint64_t count, uin
 	return meta_catalog_ops()->alloc(((struct srv_meta *)ctx)->node, which, count, first);
 }
 
+static int cat_counter(void *ctx, enum dann_cat_counter which, uint64_t *next)
+{
+	return meta_catalog_ops()->counter(((struct srv_meta *)ctx)->node, which, next);
+}
+
 static const struct dann_catalog_ops srv_meta_ops = {
 	.coll_create = cat_coll_create,
 	.coll_drop = cat_coll_drop,
@@ -198,6 +203,7 @@ static const struct dann_catalog_ops srv_meta_ops = {
 	.seg_apply = cat_seg_apply,
 	.seg_list = cat_seg_list,
 	.alloc = cat_alloc,
+	.counter = cat_counter,
 };
 
 const struct dann_catalog_ops *srv_meta_catalog(void)
@@ -265,23 +271,25 @@ int srv_meta_owner(struct srv_meta *m, const char *name, uint64_t *owner)
 /* libraft's files are not safe to share: one process per meta directory. */
 static int take_lock(struct srv_meta *m, const char *dir, const char *data_dir)
 {
-	char path[PATH_MAX];
-	int rc;
+	int rc = meta_lock(dir, &m->lock_fd);
 
-	if ((rc = fsu_mkdirs(dir)) < 0)
-		return rc;
-	if (snprintf(path, sizeof path, "%s/LOCK", dir) >= (int)sizeof path)
-		return dann_fail(DANN_EINVAL, "data dir %s: path too long", data_dir);
-	if ((m->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
-	if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno;
-		if (err == EWOULDBLOCK)
-			return dann_fail(DANN_EBUSY, "dannd: data dir %s: its catalog (%s) is open in another process",
-					 data_dir, dir);
-		return dann_fail_errno(DANN_EIO, err, "%s: cannot lock", path);
+	if (rc == DANN_EBUSY)
+		return dann_fail(DANN_EBUSY, "dannd: data dir %s: its catalog (%s) is open in another process",
+				 data_dir, dir);
+	return rc;
+}
+
+/* The import's amendment: the owner stamp every record of this node has. */
+static int import_fix(void *arg, struct dann_cat_coll *c)
+{
+	struct dann_cat_coll *cc;
+	int rc = stamp(arg, c, &cc);
+
+	if (rc == 0) {
+		*c = *cc;
+		free(cc);
 	}
-	return 0;
+	return rc;
 }
 
 /* Whether the node may hold state the catalog must account for: a meta
@@ -389,6 +397,12 @@ int srv_meta_open(const struct srv_config *c, struct srv_meta **out)
 	 * wait for a quorum, so its nodes may be started one by one. */
 	if ((had_state || !m->clustered) && (rc = catch_up(m, c->raft_wait_ms, c->data_dir)) < 0)
 		goto fail;
+	/* Collections the library made in this data dir (its CATALOG) join
+	 * this catalog before the database looks for them. */
+	if ((rc = meta_import_local(m->node, c->data_dir, import_fix, m, NULL)) < 0) {
+		rc = dann_fail_wrap(rc, "dannd: data dir %s", c->data_dir);
+		goto fail;
+	}
 	*out = m;
 	return 0;
 fail:

@@ -194,7 +194,7 @@ static int parse(int argc, char **argv, struct coll_opts *o)
 
 static int do_create(struct coll_opts *o)
 {
-	struct dann_db *db;
+	struct coll_cli cc;
 	int rc, status;
 
 	if (!o->name || !o->have_dim)
@@ -202,35 +202,35 @@ static int do_create(struct coll_opts *o)
 	if (strlen(o->name) > DANN_NAME_MAX)
 		return cmd_usage_error(CMD, "--name: longer than %d bytes", DANN_NAME_MAX);
 	snprintf(o->s.name, sizeof o->s.name, "%s", o->name);
-	if ((status = coll_cli_open_db(CMD, o->data_dir, 1, 0, &db)))
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 1, 0, &cc)))
 		return status;
-	if ((rc = dann_coll_create(db, &o->s)) < 0)
+	if ((rc = dann_coll_create(cc.db, &o->s)) < 0)
 		status = cmd_fail_lib(CMD, rc);
 	else
 		printf("created collection %s: dim %u, %s, %s, %s keys\n", o->s.name, o->s.dim,
 		       dann_dtype_name(o->s.dtype), dann_metric_name(o->s.index.metric),
 		       o->s.auto_id ? "auto-id" : "user");
-	dann_db_close(db);
+	coll_cli_close(&cc);
 	return status;
 }
 
 static int do_list(struct coll_opts *o)
 {
-	struct dann_db *db;
+	struct coll_cli cc;
 	char **names = NULL;
 	size_t n = 0;
 	int rc, status;
 
 	if (o->name)
 		return cmd_usage_error(CMD, "list takes no --name");
-	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, 0, &db)))
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, 0, &cc)))
 		return status;
-	if ((rc = dann_coll_list(db, &names, &n)) < 0)
+	if ((rc = dann_coll_list(cc.db, &names, &n)) < 0)
 		status = cmd_fail_lib(CMD, rc);
 	for (size_t i = 0; i < n; i++)
 		printf("%s\n", names[i]);
 	free(names);
-	dann_db_close(db);
+	coll_cli_close(&cc);
 	return status;
 }
 
@@ -293,18 +293,18 @@ out:
 
 static int do_drop(struct coll_opts *o)
 {
-	struct dann_db *db;
+	struct coll_cli cc;
 	int rc, status;
 
 	if (!o->name)
 		return cmd_usage_error(CMD, "drop needs --name C");
-	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, 0, &db)))
+	if ((status = coll_cli_open_db(CMD, o->data_dir, 0, 0, &cc)))
 		return status;
-	if ((rc = dann_coll_drop(db, o->name)) < 0)
+	if ((rc = dann_coll_drop(cc.db, o->name)) < 0)
 		status = cmd_fail_lib(CMD, rc);
 	else
 		printf("dropped collection %s\n", o->name);
-	dann_db_close(db);
+	coll_cli_close(&cc);
 	return status;
 }
 

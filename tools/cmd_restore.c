@@ -11,6 +11,7 @@
 #include "../engine/dann.h"
 #include "../engine/segment/tier.h"
 #include "cmd.h"
+#include "datadir.h"
 #include "objenv.h"
 
 static int parse(const char *cmd, int argc, char **argv, const char *store_opt, const char **store,
@@ -94,7 +95,7 @@ static int run_sync(int argc, char **argv)
 	const char *to = NULL, *dir = NULL;
 	struct tier_sync_stats st;
 	struct dann_db_params p;
-	struct dann_db *db;
+	struct datadir dd;
 	struct obj_store *s;
 	int rc = parse("sync", argc, argv, "--to", &to, &dir, sync_usage);
 
@@ -104,12 +105,12 @@ static int run_sync(int argc, char **argv)
 		return cmd_fail_lib("sync", rc);
 	dann_db_params_default(&p);
 	p.no_background = 1;
-	if ((rc = dann_db_open(dir, &p, &db)) < 0) {
+	if ((rc = datadir_open(dir, &p, &dd)) < 0) {
 		obj_close(s);
 		return cmd_fail_lib("sync", rc);
 	}
-	rc = tier_sync(db, s, &st);
-	dann_db_close(db);
+	rc = tier_sync(dd.db, s, &st);
+	datadir_close(&dd);
 	obj_close(s);
 	if (rc < 0)
 		return cmd_fail_lib("sync", rc);

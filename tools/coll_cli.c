@@ -49,14 +49,15 @@ static int tier_env(const char *cmd, struct dann_db_params *p, struct obj_config
 	return 0;
 }
 
-int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int background, struct dann_db **db)
+int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int background, struct coll_cli *cc)
 {
 	struct dann_db_params p;
 	struct obj_config cfg;
 	struct stat st;
 	int rc;
 
-	*db = NULL;
+	memset(cc, 0, sizeof *cc);
+	cc->dd.meta_lock_fd = -1;
 	if (!create && stat(data_dir, &st) < 0)
 		return cmd_fail_lib(cmd, dann_fail_errno(DANN_ENOTFOUND, errno, "%s: no data directory (dann collection "
 									      "create makes one)", data_dir));
@@ -64,10 +65,9 @@ int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int back
 	p.no_background = !background;
 	if ((rc = tier_env(cmd, &p, &cfg)))
 		return rc;
-	if ((rc = dann_db_open(data_dir, &p, db)) < 0) {
-		*db = NULL;
+	if ((rc = datadir_open(data_dir, &p, &cc->dd)) < 0)
 		return cmd_fail_lib(cmd, rc);
-	}
+	cc->db = cc->dd.db;
 	return 0;
 }
 
@@ -76,8 +76,7 @@ int coll_cli_open(const char *cmd, const char *data_dir, const char *name, int b
 {
 	int rc, status;
 
-	memset(cc, 0, sizeof *cc);
-	if ((status = coll_cli_open_db(cmd, data_dir, 0, background, &cc->db)))
+	if ((status = coll_cli_open_db(cmd, data_dir, 0, background, cc)))
 		return status;
 	if ((rc = dann_coll_get(cc->db, name, &cc->c)) < 0 || (rc = dann_coll_schema(cc->c, &cc->schema)) < 0) {
 		status = cmd_fail_lib(cmd, rc);
@@ -89,8 +88,9 @@ int coll_cli_open(const char *cmd, const char *data_dir, const char *name, int b
 
 void coll_cli_close(struct coll_cli *cc)
 {
-	dann_db_close(cc->db);
+	datadir_close(&cc->dd);
 	memset(cc, 0, sizeof *cc);
+	cc->dd.meta_lock_fd = -1;
 }
 
 int coll_cli_sync(const char *cmd, struct dann_db *db)

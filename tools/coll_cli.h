@@ -10,19 +10,22 @@
 #include <stdint.h>
 
 #include "../engine/dann.h"
+#include "datadir.h"
 
 struct coll_cli {
-	struct dann_db *db;
+	struct datadir dd;           /* the data dir with its catalog (datadir.h) */
+	struct dann_db *db;          /* dd.db */
 	struct dann_coll *c;
 	struct dann_schema schema;
 };
 
-/* Opens the data directory (background builds only when background is 1:
- * a command that exits soon would abandon them). Only `collection create`
- * makes a new one (create 1): for any other command a missing directory
- * is a mistyped path, reported, not created. 0, or the exit status after
- * printing "dann <cmd>: <why>". */
-int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int background, struct dann_db **db);
+/* Opens the data directory with the catalog it uses (datadir.h; cc->c
+ * stays NULL) (background builds only when background is 1: a command
+ * that exits soon would abandon them). Only `collection create` makes a
+ * new one (create 1): for any other command a missing directory is a
+ * mistyped path, reported, not created. 0, or the exit status after
+ * printing "dann <cmd>: <why>". coll_cli_close closes it. */
+int coll_cli_open_db(const char *cmd, const char *data_dir, int create, int background, struct coll_cli *cc);
 /* ... and the collection name in it, with its schema. */
 int coll_cli_open(const char *cmd, const char *data_dir, const char *name, int background,
 		  struct coll_cli *cc);

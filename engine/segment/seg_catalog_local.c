@@ -22,7 +22,7 @@
 #include "../fsutil.h"
 #include "seg_impl.h"
 
-#define CAT_FILE "CATALOG"
+#define CAT_FILE SEG_CATALOG_FILE
 #define CAT_MAGIC "DANNCAT1"
 #define CAT_VERSION 1u
 #define CAT_NCOUNTERS 4
@@ -373,6 +373,18 @@ static int lc_alloc(void *ctx, enum dann_cat_counter which, uint64_t count, uint
 	return rc;
 }
 
+static int lc_counter(void *ctx, enum dann_cat_counter which, uint64_t *next)
+{
+	struct local_cat *lc = ctx;
+
+	if ((unsigned)which >= CAT_NCOUNTERS)
+		return dann_fail(DANN_EINVAL, "catalog: no counter %d", (int)which);
+	pthread_mutex_lock(&lc->mu);
+	*next = lc->counters[which];
+	pthread_mutex_unlock(&lc->mu);
+	return 0;
+}
+
 const struct dann_catalog_ops seg_catalog_local_ops = {
 	.coll_create = lc_coll_create,
 	.coll_drop = lc_coll_drop,
@@ -381,4 +393,5 @@ const struct dann_catalog_ops seg_catalog_local_ops = {
 	.seg_apply = lc_seg_apply,
 	.seg_list = lc_seg_list,
 	.alloc = lc_alloc,
+	.counter = lc_counter,
 };

@@ -4,8 +4,12 @@
  * Layout: <dir>/LOCK (flock held while open), <dir>/CATALOG (the local
  * catalog, unless the caller supplies one), <dir>/c<id>/ per collection
  * (wal/ and s<id>/ per flushed segment). Opening recovers every collection
- * (seg_recover.c) and removes directories of collections the catalog no
- * longer has (a drop that crashed before its files were gone).
+ * (seg_recover.c) and removes directories of collections the catalog has
+ * dropped (a drop that crashed before its files were gone): only those
+ * whose id the catalog handed out (below its collection-id counter). Any
+ * other c<id> is not this catalog's to judge — a collection of another
+ * catalog (dannd's, an older CATALOG), or a catalog lost — so opening
+ * stops, naming it, and deletes nothing.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -30,31 +34,39 @@ void dann_db_params_default(struct dann_db_params *p)
 	memset(p, 0, sizeof *p);
 }
 
-static int take_lock(struct dann_db *db)
+int seg_dir_lock(const char *dir, int *fd)
 {
 	char path[PATH_MAX], pid[32];
 	int rc, n;
 
-	if ((rc = seg_join(path, db->dir, LOCK_FILE)) < 0)
+	*fd = -1;
+	if ((rc = seg_join(path, dir, LOCK_FILE)) < 0)
 		return rc;
-	if ((db->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+	if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
-	if (flock(db->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+	if (flock(*fd, LOCK_EX | LOCK_NB) < 0) {
 		int err = errno;
-		n = (int)pread(db->lock_fd, pid, sizeof pid - 1, 0);
+		n = (int)pread(*fd, pid, sizeof pid - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		close(db->lock_fd);
-		db->lock_fd = -1;
+		close(*fd);
+		*fd = -1;
 		if (err == EWOULDBLOCK)
 			return dann_fail(DANN_EBUSY, "%s: the data directory is open in another process%s%s%s",
 					 path, pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
 		return dann_fail_errno(DANN_EIO, err, "%s: cannot lock", path);
 	}
 	n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(db->lock_fd, 0) < 0 || pwrite(db->lock_fd, pid, (size_t)n, 0) != n)
+	if (ftruncate(*fd, 0) < 0 || pwrite(*fd, pid, (size_t)n, 0) != n)
 		dann_log(DANN_LOG_WARN, "segment", "%s: cannot record the pid", path);
 	return 0;
+}
+
+int seg_dir_has_meta(const char *dir)
+{
+	char path[PATH_MAX];
+
+	return seg_join(path, dir, SEG_META_IDENT) == 0 && access(path, F_OK) == 0;
 }
 
 static int cmp_coll(const void *a, const void *b)
@@ -77,17 +89,23 @@ static int add_coll(struct dann_db *db, struct dann_coll *c)
 	return a ? 0 : dann_fail(DANN_ENOMEM, "collection list");
 }
 
-/* Removes c<id> directories of collections not in the catalog. */
+/* Removes c<id> directories of collections the catalog dropped; refuses
+ * (deleting nothing) a c<id> it never handed out. Checked before any
+ * removal, so a refusal leaves the directory as it was. */
 static int sweep(struct dann_db *db, const struct dann_cat_coll *cc, size_t n)
 {
 	struct dirent *de;
 	DIR *d = opendir(db->dir);
-	char path[PATH_MAX];
+	char path[PATH_MAX], (*dropped)[NAME_MAX + 1] = NULL;
+	size_t ndropped = 0, cap = 0;
+	uint64_t next = 0;
 	int rc = 0;
 
 	if (!d)
 		return dann_fail_errno(DANN_EIO, errno, "%s: cannot list", db->dir);
-	while ((de = readdir(d)) && rc == 0) {
+	if (db->cat->counter)
+		rc = db->cat->counter(db->cat_ctx, DANN_CAT_COLL_ID, &next);
+	while (rc == 0 && (de = readdir(d))) {
 		unsigned long long id;
 		char tail;
 		bool live = false;
@@ -97,12 +115,34 @@ static int sweep(struct dann_db *db, const struct dann_cat_coll *cc, size_t n)
 			live |= cc[i].id == id;
 		if (live)
 			continue;
-		dann_log(DANN_LOG_INFO, "segment", "%s: removing %s (no such collection)", db->dir,
-			 de->d_name);
-		if ((rc = seg_join(path, db->dir, de->d_name)) == 0)
-			rc = fsu_rmtree(path);
+		if (id >= next) {
+			rc = dann_fail(DANN_ECORRUPT,
+				       "%s/%s: a collection directory this data directory's %s never had (the ids it "
+				       "handed out are below %llu); nothing was removed. It may belong to another "
+				       "catalog (dannd's %s/%s, or a %s moved away): open the directory with that "
+				       "catalog, or move %s out of %s",
+				       db->dir, de->d_name, db->local_cat ? "catalog (" SEG_CATALOG_FILE ")" : "catalog",
+				       (unsigned long long)next, db->dir, SEG_META_DIR, SEG_CATALOG_FILE, de->d_name,
+				       db->dir);
+			break;
+		}
+		if (ndropped == cap) {
+			void *a = realloc(dropped, (cap = cap ? 2 * cap : 8) * sizeof *dropped);
+			if (!a) {
+				rc = dann_fail(DANN_ENOMEM, "%s: listing", db->dir);
+				break;
+			}
+			dropped = a;
+		}
+		snprintf(dropped[ndropped++], sizeof *dropped, "%s", de->d_name);
 	}
 	closedir(d);
+	for (size_t i = 0; i < ndropped && rc == 0; i++) {
+		dann_log(DANN_LOG_INFO, "segment", "%s: removing %s (a dropped collection)", db->dir, dropped[i]);
+		if ((rc = seg_join(path, db->dir, dropped[i])) == 0)
+			rc = fsu_rmtree(path);
+	}
+	free(dropped);
 	return rc;
 }
 
@@ -151,7 +191,7 @@ int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db
 	}
 	if ((fp = getenv("DANN_FAILPOINT")))
 		snprintf(db->failpoint, sizeof db->failpoint, "%s", fp);
-	if ((rc = fsu_mkdirs(dir)) < 0 || (rc = take_lock(db)) < 0)
+	if ((rc = fsu_mkdirs(dir)) < 0 || (rc = seg_dir_lock(dir, &db->lock_fd)) < 0)
 		goto fail;
 	/* a rewrite of CATALOG cut short by a crash leaves its temporary */
 	if (snprintf(path, sizeof path, "%s/CATALOG.tmp", dir) < (int)sizeof path)
@@ -160,6 +200,15 @@ int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db
 		db->cat = db->p.catalog;
 		db->cat_ctx = db->p.catalog_ctx;
 	} else {
+		/* Never a stale local catalog beside the one dannd keeps. */
+		if (seg_dir_has_meta(dir)) {
+			rc = dann_fail(DANN_EINVAL,
+				       "%s: its catalog is dannd's Raft catalog (%s/%s), not a local %s: stop dannd "
+				       "and use the dann CLI (which opens it), use the server, or open it with "
+				       "meta_catalog_ops (meta/meta.h)",
+				       dir, dir, SEG_META_DIR, SEG_CATALOG_FILE);
+			goto fail;
+		}
 		if ((rc = seg_catalog_local_open(dir, &db->local_cat)) < 0)
 			goto fail;
 		db->cat = &seg_catalog_local_ops;

@@ -33,6 +33,7 @@
 #include "../dann.h"
 #include "../dist.h"
 #include "seg_pk.h"
+#include "seg_catalog.h"
 
 #define SEG_DEFAULT_SEAL_ROWS 200000u            /* ~ a few seconds of build on 2 cores */
 #define SEG_DEFAULT_SEAL_BYTES (512ull << 20)    /* vector bytes of one growing segment */
@@ -338,10 +339,7 @@ void seg_coll_close(struct dann_coll *c);
 /* ---- seg_fail.c: failpoints for the crash tests */
 void seg_failpoint(const struct dann_db *db, const char *name);
 
-/* ---- seg_catalog_local.c */
-int seg_catalog_local_open(const char *dir, void **ctx);
-void seg_catalog_local_close(void *ctx);
-extern const struct dann_catalog_ops seg_catalog_local_ops;
+/* ---- seg_catalog_local.c, seg_db.c: seg_catalog.h */
 
 /* ---- seg_util.c */
 int seg_join(char *out, const char *a, const char *b);

@@ -495,3 +495,71 @@ Test(meta_fsm, a_corrupt_snapshot_is_refused_and_changes_nothing)
 	free(after);
 	meta_fsm_destroy(&g);
 }
+
+/* dannd's import of a local CATALOG (meta_import.c): a collection keeps its
+ * id and segments, the counters rise past everything imported, the same
+ * collection again changes nothing (a retry after a crash must not put
+ * back older segment records), and a clash is refused whole. */
+Test(meta_fsm, an_imported_collection_keeps_its_id_and_a_retry_changes_nothing)
+{
+	struct dann_cat_coll col;
+	struct dann_cat_segment segs[2], *out;
+	struct meta_cmd c = { .type = META_CMD_COLL_IMPORT, .coll = &col, .segs = segs, .nsegs = 2 };
+	struct meta_cmd d;
+	struct meta_result r;
+	size_t n;
+
+	memset(&col, 0, sizeof col);
+	col.id = 5;
+	mt_schema(&col.schema, "lib", 8);
+	snprintf(col.props, sizeof col.props, "srv.loaded=1\n");
+	mt_segment(&segs[0], 9, 5, DANN_SEG_FLUSHED);
+	mt_segment(&segs[1], 12, 5, DANN_SEG_FLUSHED);
+	segs[1].rows = 700;
+	c.counters[DANN_CAT_COLL_ID] = 7;
+	c.counters[DANN_CAT_AUTO_ID] = 4000;
+	roundtrip(&c, &d);
+	cr_assert_eq(d.coll->id, 5);
+	cr_assert_str_eq(d.coll->props, "srv.loaded=1\n");
+	cr_assert_eq(d.nsegs, 2);
+	cr_assert_eq(d.segs[1].rows, 700);
+	cr_assert_eq(d.counters[DANN_CAT_AUTO_ID], 4000);
+	meta_cmd_free(&d);
+
+	r = run(&c, 7, 1);
+	cr_assert_eq(r.rc, 0, "%s", r.msg);
+	cr_assert_eq(r.value, 1, "imported now");
+	cr_assert_eq(meta_fsm_counter(&F, DANN_CAT_COLL_ID), 7);
+	cr_assert_eq(meta_fsm_counter(&F, DANN_CAT_SEGMENT_ID), 13, "past the largest imported segment id");
+	cr_assert_eq(meta_fsm_counter(&F, DANN_CAT_AUTO_ID), 4000);
+	cr_assert_eq(create("next", 2), 7, "a new collection never takes an imported id");
+
+	/* The same import from another client (a restarted dannd): nothing
+	 * changes, though its segment records differ from the catalog's. */
+	segs[1].rows = 1;
+	r = run(&c, 8, 1);
+	cr_assert_eq(r.rc, 0, "%s", r.msg);
+	cr_assert_eq(r.value, 0, "already imported");
+	cr_assert_eq(meta_fsm_seg_list(&F, 5, &out, &n), 0);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++)
+		if (out[i].id == 12)
+			cr_assert_eq(out[i].rows, 700, "a retried import put back another segment record");
+	free(out);
+
+	/* The name on another id, or the id on another name: refused whole. */
+	col.id = 20;
+	segs[0].coll_id = segs[1].coll_id = 20;
+	segs[0].id = 30, segs[1].id = 31;
+	r = run(&c, 8, 2);
+	cr_assert_eq(r.rc, DANN_EEXIST);
+	cr_assert(strstr(r.msg, "'lib' exists here with id 5"), "%s", r.msg);
+	col.id = 7;
+	mt_schema(&col.schema, "other", 8);
+	segs[0].coll_id = segs[1].coll_id = 7;
+	r = run(&c, 8, 3);
+	cr_assert_eq(r.rc, DANN_EEXIST);
+	cr_assert(strstr(r.msg, "id 7 is 'next' here"), "%s", r.msg);
+	cr_assert_eq(F.ncolls, 2);
+	cr_assert_eq(F.nsegs, 2, "a refused import added segments");
+}

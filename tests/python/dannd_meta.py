@@ -12,6 +12,11 @@ usage: dannd_meta.py STUBDIR MODE ADDR [ARGS]
   listed ADDR NAME...  HasCollection and ShowCollections name each NAME
                        (retried for up to 15 s: a node's copy of the
                        catalog may lag the leader's by a heartbeat)
+  serve ADDR NAME N    NAME (made without the server, e.g. by the dann CLI
+                       from the rows `vectors` wrote) gets an index and is
+                       loaded, then verify
+  vectors PATH N       writes the N rows fill inserts as PATH (.fbin), for
+                       the dann CLI
 """
 import sys
 import time
@@ -121,6 +126,21 @@ def verify(stub, name, n):
     print(f"{name}: {n} rows, every key present, search finds row 0", flush=True)
 
 
+def serve(stub, name, n):
+    ci = milvus_pb2.CreateIndexRequest(collection_name=name, field_name="vector", index_name="vidx")
+    ci.extra_params.add(key="index_type", value="DISKANN")
+    ci.extra_params.add(key="metric_type", value="L2")
+    ok(stub.CreateIndex(ci, timeout=TIMEOUT), f"create index on {name}")
+    ok(stub.LoadCollection(milvus_pb2.LoadCollectionRequest(collection_name=name), timeout=TIMEOUT), f"load {name}")
+    verify(stub, name, n)
+
+
+def write_vectors(path, n):
+    with open(path, "wb") as f:
+        np.asarray([n, DIM], dtype="<i4").tofile(f)
+        vectors(n).astype("<f4").tofile(f)
+
+
 def listed(stub, names):
     t0 = time.monotonic()
     deadline = t0 + LIST_WAIT_S
@@ -145,6 +165,10 @@ def foreign(stub, name, owner):
 
 
 def main():
+    if MODE == "vectors":
+        write_vectors(ADDR, int(sys.argv[4]))
+        print("vectors: ok", flush=True)
+        return
     stub = milvus_pb2_grpc.MilvusServiceStub(grpc.insecure_channel(ADDR))
     if MODE == "fill":
         fill(stub, sys.argv[4], int(sys.argv[5]))
@@ -156,6 +180,8 @@ def main():
         foreign(stub, sys.argv[4], sys.argv[5])
     elif MODE == "listed":
         listed(stub, sys.argv[4:])
+    elif MODE == "serve":
+        serve(stub, sys.argv[4], int(sys.argv[5]))
     else:
         fail(f"unknown mode {MODE}")
     print(f"{MODE}: ok", flush=True)

@@ -118,6 +118,7 @@ static int f_update(void *x, const struct dann_cat_coll *c) { (void)x; return fc
 static int f_list(void *x, struct dann_cat_coll **o, size_t *n) { (void)x; return fc.inner->coll_list(fc.ctx, o, n); }
 static int f_seg_list(void *x, uint64_t id, struct dann_cat_segment **o, size_t *n) { (void)x; return fc.inner->seg_list(fc.ctx, id, o, n); }
 static int f_alloc(void *x, enum dann_cat_counter w, uint64_t n, uint64_t *f) { (void)x; return fc.inner->alloc(fc.ctx, w, n, f); }
+static int f_counter(void *x, enum dann_cat_counter w, uint64_t *next) { (void)x; return fc.inner->counter(fc.ctx, w, next); }
 static int f_apply(void *x, const struct dann_cat_segment *s, size_t n)
 {
 	(void)x;
@@ -126,7 +127,7 @@ static int f_apply(void *x, const struct dann_cat_segment *s, size_t n)
 		return DANN_EIO;
 	return fc.inner->seg_apply(fc.ctx, s, n);
 }
-static const struct dann_catalog_ops failing_ops = { f_create, f_drop, f_update, f_list, NULL, f_seg_list, f_alloc };
+static const struct dann_catalog_ops failing_ops = { f_create, f_drop, f_update, f_list, NULL, f_seg_list, f_alloc, f_counter };
 
 Test(seg_conc, a_failed_catalog_step_leaves_the_segment_searchable_in_ram)
 {

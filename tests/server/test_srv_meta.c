@@ -14,59 +14,18 @@
 #include "../meta/meta_client.h"
 #include "srv.h"
 #include "srv_config.h"
+#include "srvpy.h"
 #include "srvtest.h"
 
-#define PY "/usr/bin/python3"
-#define PY_SCRIPT DANN_SOURCE_DIR "/tests/python/dannd_meta.py"
-#define PROTO_DIR DANN_SOURCE_DIR "/server/proto"
-#define PY_TIMEOUT_S 180
 #define ROWS "3000"
-
-static char stubs[256]; /* tmpdir_path's buffers rotate: keep a copy */
-
-static void make_stubs(void)
-{
-	char out[300], grpc_out[300];
-
-	snprintf(stubs, sizeof stubs, "%s", tmpdir_path("stubs"));
-	cr_assert_eq(mkdir(stubs, 0755), 0);
-	snprintf(out, sizeof out, "--python_out=%s", stubs);
-	snprintf(grpc_out, sizeof grpc_out, "--grpc_python_out=%s", stubs);
-	char *argv[] = { PY, "-m", "grpc_tools.protoc", "-I" PROTO_DIR, out, grpc_out, PROTO_DIR "/common.proto",
-			 PROTO_DIR "/schema.proto", PROTO_DIR "/milvus.proto", NULL };
-	int rc = proc_run(NULL, tmpdir_path("protoc.out"), 60, argv);
-	char *text = cli_slurp(tmpdir_path("protoc.out"));
-	cr_assert_eq(rc, 0, "grpc_tools.protoc: %s", text ? text : "");
-	free(text);
-}
 
 static void setup(void)
 {
 	tmpdir_make("srv_meta");
-	make_stubs();
+	srvpy_make_stubs();
 }
 
 TestSuite(srv_meta, .init = setup, .fini = tmpdir_remove, .timeout = 300);
-
-/* Runs dannd_meta.py MODE ADDR args...; its exit status (output logged). */
-static int py(char *const args[])
-{
-	char *argv[16] = { PY, PY_SCRIPT, stubs };
-	const char *out = tmpdir_path("py.out");
-	int i = 0, rc;
-	char *text;
-
-	while (args[i] && i < 12) {
-		argv[3 + i] = args[i];
-		i++;
-	}
-	argv[3 + i] = NULL;
-	rc = proc_run(NULL, out, PY_TIMEOUT_S, argv);
-	text = cli_slurp(out);
-	cr_log_info("dannd_meta.py %s %s: exit %d: %s", args[0], args[1], rc, text ? text : "");
-	free(text);
-	return rc;
-}
 
 Test(srv_meta, single_node_catalog_lives_in_raft_and_survives_restart)
 {
@@ -81,12 +40,12 @@ Test(srv_meta, single_node_catalog_lives_in_raft_and_survives_restart)
 	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
 	srvtest_start(&d, data);
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
-	cr_assert_eq(py((char *[]){ "fill", addr, "kept", ROWS, NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "fill", addr, "kept", ROWS, NULL }), 0);
 	srvtest_stop(&d);
 
 	srvtest_start(&d, data);
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
-	cr_assert_eq(py((char *[]){ "verify", addr, "kept", ROWS, NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", addr, "kept", ROWS, NULL }), 0);
 	srvtest_stop(&d);
 
 	/* The catalog is DATA/meta's Raft state: a meta node opened on it
@@ -116,7 +75,7 @@ Test(srv_meta, single_node_catalog_lives_in_raft_and_survives_restart)
 	/* And the server still serves it after the catalog was opened alone. */
 	srvtest_start(&d, data);
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
-	cr_assert_eq(py((char *[]){ "verify", addr, "kept", ROWS, NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", addr, "kept", ROWS, NULL }), 0);
 	srvtest_stop(&d);
 }
 
@@ -270,18 +229,18 @@ Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_lead
 
 	/* The leader owns a collection with rows (it is killed below); node 2
 	 * creates another; every node lists both. */
-	cr_assert_eq(py((char *[]){ "fill", c.grpc[lead], "owned", "1000", NULL }), 0);
-	cr_assert_eq(py((char *[]){ "create", c.grpc[1], "two", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "fill", c.grpc[lead], "owned", "1000", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "create", c.grpc[1], "two", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
-		cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "owned", "two", NULL }), 0);
+		cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[i], "owned", "two", NULL }), 0);
 	/* Its data lives on its owner: another node says which. */
 	{
 		char owner[16];
 		snprintf(owner, sizeof owner, "%d", lead + 1);
-		cr_assert_eq(py((char *[]){ "foreign", c.grpc[(lead + 1) % NODES], "owned", owner, NULL }), 0);
+		cr_assert_eq(srvpy_run((char *[]){ "foreign", c.grpc[(lead + 1) % NODES], "owned", owner, NULL }), 0);
 	}
 	/* A name taken anywhere is taken everywhere. */
-	cr_assert_neq(py((char *[]){ "create", c.grpc[(lead + 2) % NODES], "two", NULL }), 0);
+	cr_assert_neq(srvpy_run((char *[]){ "create", c.grpc[(lead + 2) % NODES], "two", NULL }), 0);
 
 	node_stop(&c, lead, SIGKILL);
 	next = leader(&c, LEADER_WAIT_MS, &took);
@@ -296,23 +255,23 @@ Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_lead
 		if (c.up[i]) {
 			char name[32];
 			snprintf(name, sizeof name, "after%d", i + 1);
-			cr_assert_eq(py((char *[]){ "create", c.grpc[i], name, NULL }), 0);
+			cr_assert_eq(srvpy_run((char *[]){ "create", c.grpc[i], name, NULL }), 0);
 		}
 	for (int i = 0; i < NODES; i++)
 		if (c.up[i])
-			cr_assert_eq(py((char *[]){ "listed", c.grpc[i], "owned", "two", lead == 0 ? "after2" : "after1",
+			cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[i], "owned", "two", lead == 0 ? "after2" : "after1",
 						    lead == 2 ? "after2" : "after3", NULL }), 0);
 
 	/* The killed node restarts, catches up with what it missed before it
 	 * opens its database (or it would take "owned" for dropped and remove
 	 * it), and serves its rows again. */
 	node_start(&c, lead);
-	if (py((char *[]){ "listed", c.grpc[lead], "owned", "two", lead == 0 ? "after2" : "after1",
+	if (srvpy_run((char *[]){ "listed", c.grpc[lead], "owned", "two", lead == 0 ? "after2" : "after1",
 			   lead == 2 ? "after2" : "after3", NULL }) != 0) {
 		char *log = cli_slurp(c.d[lead].log);
 		cr_assert_fail("restarted node %d did not catch up; its log:\n%s", lead + 1, log ? log : "");
 	}
-	cr_assert_eq(py((char *[]){ "verify", c.grpc[lead], "owned", "1000", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[lead], "owned", "1000", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
 		node_stop(&c, i, SIGTERM);
 }
