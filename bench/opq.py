@@ -114,6 +114,19 @@ def sweep(a, name, idx, q, gt, Ls):
     return out
 
 
+def quantizers(a, name, base, q, gt, M):
+    say(f"{name}: quantizers (M {M})")
+    out, _, _ = run([a.bench_opq, "--base", base, "--queries", q, "--gt", gt, "--M", str(M),
+                     "--threads", str(a.threads)])
+    for line in out.splitlines():
+        emit(dict(json.loads(line), bench="quantizer", dataset=name))
+    out, _, _ = run([PY, os.path.join(BENCH, "opq_faiss.py"), "--base", base, "--queries", q,
+                     "--gt", gt, "--M", str(M), "--threads", str(a.threads),
+                     "--opq-niter", str(a.faiss_opq_niter)])
+    for line in out.splitlines():
+        emit(dict(json.loads(line), bench="quantizer", dataset=name))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dann", required=True)
@@ -126,21 +139,15 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--faiss-opq-niter", type=int, default=50)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-quantizers", action="store_true",
+                    help="skip step 1 (faiss's OPQMatrix alone takes minutes)")
     a = ap.parse_args()
     if a.quick:
         a.gen_n, a.nq, a.rounds = 10000, 100, 1
     for name in a.datasets.split(","):
         base, q, gt, M = prepare(a, name)
-        say(f"{name}: quantizers (M {M})")
-        out, _, _ = run([a.bench_opq, "--base", base, "--queries", q, "--gt", gt, "--M", str(M),
-                         "--threads", str(a.threads)])
-        for line in out.splitlines():
-            emit(dict(json.loads(line), bench="quantizer", dataset=name))
-        out, _, _ = run([PY, os.path.join(BENCH, "opq_faiss.py"), "--base", base, "--queries", q,
-                         "--gt", gt, "--M", str(M), "--threads", str(a.threads),
-                         "--opq-niter", str(a.faiss_opq_niter)])
-        for line in out.splitlines():
-            emit(dict(json.loads(line), bench="quantizer", dataset=name))
+        if not a.no_quantizers:
+            quantizers(a, name, base, q, gt, M)
         idx = {}
         for k, opq in (("pq", False), ("opq", True)):
             idx[k] = os.path.join(a.work, name, f"index-{k}-{M}")

@@ -2,8 +2,11 @@
  * pq_opq.c — OPQ: the learned rotation before PQ (see pq.h).
  *
  * Non-parametric OPQ (Ge et al. 2013, section 3.2, as faiss's OPQMatrix
- * does it): start from the identity (so round one is plain PQ and no round
- * can be worse than it on the sample), then alternate
+ * does it), started from the parametric solution (section 4, "eigenvalue
+ * allocation"): the principal directions of the sample, dealt to the
+ * chunks so that the products of their variances are balanced (each
+ * chunk gets a share of the signal instead of some chunks all of it and
+ * others only noise). From there, alternate
  *   1. Y = X R^T, train each chunk's 256 centroids on Y (warm-started from
  *      the previous round, a few Lloyd steps), replace Y by its decoding Ŷ;
  *   2. R = argmin over orthonormal R of ||X R^T - Ŷ||^2, the Procrustes
@@ -15,6 +18,7 @@
 #include "pq_impl.h"
 
 #include <cblas.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +36,8 @@
 
 /* LAPACK's SVD (Fortran calling convention; the trailing lengths are the
  * hidden character-argument lengths gfortran expects). */
+extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
+		   double *w, double *work, const int *lwork, int *info, size_t lj, size_t lu);
 extern void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a,
 		    const int *lda, double *s, double *u, const int *ldu, double *vt,
 		    const int *ldvt, double *work, const int *lwork, int *info, size_t lu,
@@ -103,6 +109,64 @@ out:
 	free(p);
 	free(s);
 	free(work);
+	return rc;
+}
+
+/* Eigenvalue allocation: rot's rows are the eigenvectors of the sample's
+ * covariance, the largest first, each given to the chunk with room whose
+ * product of variances (sum of logs) is smallest so far. */
+static int eigen_allocation(const struct pq *pq, const float *xs, uint64_t nt, float *rot)
+{
+	uint32_t d = pq->dim;
+	int n = (int)d, lwork = -1, info = 0;
+	float *cf = malloc((size_t)d * d * sizeof *cf);
+	double *a = malloc((size_t)d * d * sizeof *a), *w = malloc(d * sizeof *w);
+	double *logv = calloc(pq->M, sizeof *logv), *work = NULL, q, floor_v;
+	uint32_t *fill = calloc(pq->M, sizeof *fill);
+	int rc = 0;
+
+	if (!cf || !a || !w || !logv || !fill) {
+		rc = dann_fail(DANN_ENOMEM, "opq: covariance of %u dims", d);
+		goto out;
+	}
+	cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, n, (int)nt, 1.0f / (float)nt, xs, n,
+		    xs, n, 0.0f, cf, n);
+	for (size_t i = 0; i < (size_t)d * d; i++)
+		a[i] = cf[i];
+	dsyev_("V", "U", &n, a, &n, w, &q, &lwork, &info, 1, 1);
+	lwork = info == 0 ? (int)q : 0;
+	if (lwork <= 0 || !(work = malloc((size_t)lwork * sizeof *work))) {
+		rc = info ? dann_fail(DANN_EIO, "opq: dsyev workspace query failed (info %d)", info)
+			  : dann_fail(DANN_ENOMEM, "opq: eigen workspace of %d doubles", lwork);
+		goto out;
+	}
+	dsyev_("V", "U", &n, a, &n, w, work, &lwork, &info, 1, 1);
+	if (info != 0) {
+		rc = dann_fail(DANN_EIO, "opq: dsyev of %u x %u did not converge (info %d)", d, d, info);
+		goto out;
+	}
+	/* A zero variance would make its chunk's product zero whatever else it
+	 * holds: count it as a small fraction of the largest. */
+	floor_v = (w[d - 1] > 0 ? w[d - 1] : 1) * 1e-9;
+	for (int j = n - 1; j >= 0; j--) {
+		uint32_t best = UINT32_MAX;
+		for (uint32_t m = 0; m < pq->M; m++)
+			if (fill[m] < pq->off[m + 1] - pq->off[m] &&
+			    (best == UINT32_MAX || logv[m] < logv[best]))
+				best = m;
+		logv[best] += log(w[j] > floor_v ? w[j] : floor_v);
+		/* Column j of a (column-major) is eigenvector j: row of rot. */
+		for (uint32_t i = 0; i < d; i++)
+			rot[(size_t)(pq->off[best] + fill[best]) * d + i] = (float)a[(size_t)j * d + i];
+		fill[best]++;
+	}
+out:
+	free(cf);
+	free(a);
+	free(w);
+	free(logv);
+	free(work);
+	free(fill);
 	return rc;
 }
 
@@ -197,8 +261,8 @@ int pq_opq_train(struct pq *pq, const struct pq_params *p, float *x, uint64_t ns
 			       (unsigned long long)nt, d, d, d);
 		goto out;
 	}
-	for (uint32_t j = 0; j < d; j++)
-		rot[(size_t)j * d + j] = 1.0f;
+	if ((rc = eigen_allocation(pq, xs, nt, rot)) < 0)
+		goto out;
 	for (uint32_t r = 0; r < p->opq_iters; r++) {
 		if ((rc = stop_check(p->stop, "opq")) < 0)
 			goto out;
