@@ -32,8 +32,9 @@
  *
  * OPQ (Ge et al. 2013, "Optimized Product Quantization"; faiss's
  * OPQMatrix): with pq_params.opq_iters > 0, training first learns an
- * orthonormal dim x dim rotation R by alternating PQ training on the
- * rotated sample with the Procrustes solution (SVD) for R, then trains the
+ * orthonormal dim x dim rotation R (eigenvalue allocation, then
+ * alternating PQ training on the rotated sample with the Procrustes
+ * solution (SVD) for R; pq_opq.c), then trains the
  * final quantizer on R x. Every vector is rotated before centring and
  * chunking; a query is rotated as its table is built (dim^2 multiply-adds),
  * so tables, ADC and the identity above are unchanged. R being orthonormal,
