@@ -3,7 +3,8 @@
 against s3rver on loopback and against the file:// backend, next to fio's
 sequential write and read of the same size on the same filesystem, plus the
 time to bring a segment directory (a built disk index) back from the store,
-and the multi-tenant case tiering exists for (bench_tier: 20 collections,
+the time to open a data dir whose segments are all evicted, and the
+multi-tenant case tiering exists for (bench_tier: 20 collections,
 Zipf choice of collection, cache at 100/50/25% of the data: QPS, p99,
 recall, fetches per minute).
 
@@ -98,6 +99,48 @@ def multi_tenant(args, work):
     return rows
 
 
+def open_evicted(args, work, stores, env):
+    """Opening a tiered data dir whose segments are all evicted (`dann
+    collection describe` under DANN_STORE, a one-byte cache): from the stubs
+    beside the evicted directories, and with the stubs removed (a data dir
+    that kept only its catalog: each segment's MANIFEST, keys, index header
+    and delete bitmap are fetched). The whole command, process start
+    included."""
+    data = os.path.join(work, "open.fbin")
+    plain = os.path.join(work, "open-plain")
+    n = 20000 if args.quick else 100000
+    run([args.dann, "gen", "--n", str(n), "--dim", "64", "--out", data, "--seed", "5"])
+    run([args.dann, "collection", "create", "--data-dir", plain, "--name", "docs", "--dim", "64",
+         "--seal-rows", str(n // 10), "-R", "32", "-L", "64"])
+    run([args.dann, "insert", "--data-dir", plain, "--name", "docs", "--vectors", data, "--first-id", "0",
+         "--batch", str(n // 10)])
+    run([args.dann, "flush", "--data-dir", plain, "--name", "docs"])
+    rows = []
+    for name, uri in stores:
+        tenv = dict(env, DANN_STORE=uri + "-open", DANN_TIER_CACHE_BYTES="1")
+        evicted = os.path.join(work, "open-evicted")
+        shutil.rmtree(evicted, ignore_errors=True)
+        shutil.copytree(plain, evicted, symlinks=True)
+        run([args.dann, "flush", "--data-dir", evicted, "--name", "docs"], env=tenv)
+        segs = len([f for f in os.listdir(os.path.join(evicted, "c1")) if f.endswith(".stub")])
+        for how in ("stubs", "no stubs"):
+            times = []
+            for _ in range(REPS):
+                d = os.path.join(work, "open-run")
+                shutil.rmtree(d, ignore_errors=True)
+                shutil.copytree(evicted, d, symlinks=True)
+                if how == "no stubs":
+                    for f in os.listdir(os.path.join(d, "c1")):
+                        if f.endswith(".stub"):
+                            os.remove(os.path.join(d, "c1", f))
+                t0 = time.monotonic()
+                run([args.dann, "collection", "describe", "--data-dir", d, "--name", "docs"], env=tenv)
+                times.append(time.monotonic() - t0)
+            rows.append({"backend": name, "op": f"open, {segs} segments evicted ({how})",
+                         "seconds": round(statistics.median(times), 3)})
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dann", required=True)
@@ -151,6 +194,7 @@ def main():
             fetch, fetch_s = median_rate(args.dann, lambda i: ["get-dir", uri, "seg", back], env, rm_back)
             rows.append({"backend": name, "op": "segment fetch (get-dir)", "mib": round(seg_bytes / 2**20, 1),
                          "mb_s": fetch, "seconds": fetch_s})
+        rows += open_evicted(args, work, stores, env)
         rows += multi_tenant(args, work)
     finally:
         if srv:

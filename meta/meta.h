@@ -32,6 +32,9 @@
 #define META_ADDR_MAX 127
 #define META_MEMBERS_MAX 16
 #define META_CLUSTER_MAX 63
+/* The collection property naming the node that owns (serves) it, which
+ * dannd writes in a cluster ("dann.owner=<node id>"). */
+#define META_OWNER_PROP "dann.owner"
 
 struct meta_params {
 	const char *dir;               /* the node's directory (dannd: D/meta); made if missing */
@@ -70,6 +73,11 @@ const struct dann_catalog_ops *meta_catalog_ops(void);
  * request id until request_timeout_ms. Returns res->rc (0 or a refusal) or
  * a code for a failure to get an answer; res (may be NULL) gets the value. */
 int meta_submit(struct meta_node *n, struct meta_cmd *c, struct meta_result *res);
+
+/* Creates a collection with its first properties ("key=value\n" lines)
+ * in one command: like the catalog's coll_create, and no crash can leave
+ * the collection without them. */
+int meta_coll_create(struct meta_node *n, const struct dann_schema *s, const char *props, uint64_t *id);
 
 /* Moves data_dir's local catalog (data_dir/CATALOG, the library's) into
  * this node's catalog, once: each collection with its id, schema,
@@ -120,9 +128,20 @@ struct meta_status {
 	uint32_t nmembers;
 	struct meta_member members[META_MEMBERS_MAX];
 	uint64_t ncolls, nsegs;        /* catalog size on this node */
+	char service_addr[META_ADDR_MAX + 1]; /* where its host serves clients ("" if not said) */
 };
 
 int meta_status(struct meta_node *n, struct meta_status *out);
+/* The address at which the process hosting n serves its clients (dannd:
+ * its gRPC address), reported in n's status so that other nodes can send
+ * requests there. Runtime state, not the catalog's: it follows the process
+ * (a restart on another port is seen at once). */
+void meta_set_service_addr(struct meta_node *n, const char *addr);
+/* Member id's service address, asked from that member's request port (this
+ * node's own without asking). DANN_ENOTFOUND if id is not a member or says
+ * no address; DANN_EIO naming the member when it does not answer in
+ * timeout_ms. */
+int meta_member_service_addr(struct meta_node *n, uint64_t id, unsigned timeout_ms, char *out, size_t cap);
 /* Membership changes (through the leader): a new node, opened with join,
  * is added and promoted to voter; remove takes one out. */
 int meta_member_add(struct meta_node *n, uint64_t id, const char *addr);

@@ -24,6 +24,29 @@ static int cat_coll_create(void *ctx, const struct dann_schema *s, uint64_t *id)
 	return rc;
 }
 
+int meta_coll_create(struct meta_node *n, const struct dann_schema *s, const char *props, uint64_t *id)
+{
+	struct dann_cat_coll *col = calloc(1, sizeof *col);
+	struct meta_cmd c = { .type = META_CMD_COLL_CREATE_PROPS };
+	struct meta_result r;
+	int rc;
+
+	if (!col)
+		return dann_fail(DANN_ENOMEM, "meta: collection record");
+	col->schema = *s;
+	if (snprintf(col->props, sizeof col->props, "%s", props ? props : "") >= (int)sizeof col->props) {
+		free(col);
+		return dann_fail(DANN_EINVAL, "collection \"%s\": properties would pass %d bytes", s->name,
+				 DANN_CAT_PROPS_MAX);
+	}
+	c.coll = col;
+	rc = meta_submit(n, &c, &r);
+	free(col);
+	if (rc == 0 && id)
+		*id = r.value;
+	return rc;
+}
+
 static int cat_coll_drop(void *ctx, uint64_t id)
 {
 	struct meta_cmd c = { .type = META_CMD_COLL_DROP, .id = id };

@@ -190,3 +190,37 @@ int meta_client_dump(const char *addr, unsigned timeout_ms, struct meta_fsm *f)
 	free(rep.extra);
 	return rc;
 }
+
+int meta_member_service_addr(struct meta_node *n, uint64_t id, unsigned timeout_ms, char *out, size_t cap)
+{
+	struct meta_status *st = malloc(sizeof *st);
+	char member[META_ADDR_MAX + 1] = "";
+	int rc;
+
+	if (!st)
+		return dann_fail(DANN_ENOMEM, "meta: status");
+	if ((rc = meta_status(n, st)) < 0)
+		goto out;
+	if (id != n->id) {
+		for (uint32_t i = 0; i < st->nmembers; i++)
+			if (st->members[i].id == id)
+				snprintf(member, sizeof member, "%s", st->members[i].addr);
+		if (!member[0]) {
+			rc = dann_fail(DANN_ENOTFOUND, "meta: node %llu is not a member of the cluster",
+				       (unsigned long long)id);
+			goto out;
+		}
+		if ((rc = meta_client_status(member, timeout_ms, st)) < 0)
+			goto out;
+	}
+	if (!st->service_addr[0]) {
+		rc = dann_fail(DANN_ENOTFOUND, "meta: node %llu (%s) serves no clients", (unsigned long long)id,
+			       member[0] ? member : n->addr);
+		goto out;
+	}
+	if (snprintf(out, cap, "%s", st->service_addr) >= (int)cap)
+		rc = dann_fail(DANN_EINVAL, "meta: node %llu: service address too long", (unsigned long long)id);
+out:
+	free(st);
+	return rc;
+}

@@ -29,6 +29,7 @@ const char *meta_cmd_name(enum meta_cmd_type t)
 	case META_CMD_USER_PASSWORD: return "user_password";
 	case META_CMD_USER_ROLES: return "user_roles";
 	case META_CMD_COLL_IMPORT: return "coll_import";
+	case META_CMD_COLL_CREATE_PROPS: return "coll_create_props";
 	}
 	return "unknown";
 }
@@ -194,6 +195,7 @@ static int put_payload(struct meta_wbuf *w, const struct meta_cmd *c)
 		meta_put_u64(w, c->id);
 		return 0;
 	case META_CMD_COLL_UPDATE:
+	case META_CMD_COLL_CREATE_PROPS:
 		if (!c->coll)
 			return dann_fail(DANN_EINVAL, "meta command %s: no collection", name);
 		meta_put_coll(w, c->coll);
@@ -276,6 +278,7 @@ static void get_payload(struct meta_rbuf *r, struct meta_cmd *c)
 		c->id = meta_get_u64(r, "coll_drop.id");
 		return;
 	case META_CMD_COLL_UPDATE:
+	case META_CMD_COLL_CREATE_PROPS:
 		if (!(c->coll = calloc(1, sizeof *c->coll)))
 			return meta_rbuf_bad(r, "out of memory");
 		meta_get_coll(r, c->coll);

@@ -39,8 +39,9 @@ enum meta_cmd_type {
 	META_CMD_USER_PASSWORD = 8,
 	META_CMD_USER_ROLES = 9,
 	META_CMD_COLL_IMPORT = 10,
+	META_CMD_COLL_CREATE_PROPS = 11,
 };
-#define META_CMD_TYPE_MAX 10
+#define META_CMD_TYPE_MAX 11
 
 struct meta_reqid {
 	uint64_t client;   /* random per client (a node, a process) */
@@ -55,6 +56,9 @@ struct meta_user {
 
 /* One command. Which members are used depends on type:
  *   COLL_CREATE  schema          COLL_DROP     id
+ *   COLL_CREATE_PROPS coll (schema and properties; its id is ignored):
+ *                a collection and its first properties (dannd's owner
+ *                line) in one entry: no crash can leave one without the other
  *   COLL_UPDATE  coll            SEG_APPLY     segs, nsegs
  *   ALLOC        counter, count
  *   USER_CREATE  user (name, hash, roles)   USER_DROP user.name

@@ -113,20 +113,24 @@ static void seg_remove_at(struct meta_fsm *f, size_t i)
 	f->segs[i] = f->segs[--f->nsegs];
 }
 
+/* COLL_CREATE (schema) and COLL_CREATE_PROPS (schema and properties). */
 static int apply_coll_create(struct meta_fsm *f, const struct meta_cmd *c, struct meta_result *res)
 {
+	const struct dann_schema *s = c->type == META_CMD_COLL_CREATE_PROPS ? &c->coll->schema : c->schema;
 	struct dann_cat_coll *col;
 
-	if (!c->schema->name[0])
+	if (!s->name[0])
 		return refuse(res, DANN_EINVAL, "collection name is empty");
-	if (coll_by_name(f, c->schema->name) >= 0)
-		return refuse(res, DANN_EEXIST, "collection '%s' already exists", c->schema->name);
+	if (coll_by_name(f, s->name) >= 0)
+		return refuse(res, DANN_EEXIST, "collection '%s' already exists", s->name);
 	if (grow((void **)&f->colls, &f->capcolls, f->ncolls + 1, sizeof *f->colls))
-		return refuse(res, DANN_ENOMEM, "collection '%s': out of memory", c->schema->name);
+		return refuse(res, DANN_ENOMEM, "collection '%s': out of memory", s->name);
 	col = &f->colls[f->ncolls++];
 	memset(col, 0, sizeof *col);
 	col->id = f->counters[DANN_CAT_COLL_ID]++;
-	col->schema = *c->schema;
+	col->schema = *s;
+	if (c->type == META_CMD_COLL_CREATE_PROPS)
+		memcpy(col->props, c->coll->props, sizeof col->props);
 	res->value = col->id;
 	return 0;
 }
@@ -318,7 +322,8 @@ static void dedupe_add(struct meta_fsm *f, const struct meta_reqid *req, const s
 static void apply_cmd(struct meta_fsm *f, const struct meta_cmd *c, struct meta_result *res)
 {
 	switch (c->type) {
-	case META_CMD_COLL_CREATE: apply_coll_create(f, c, res); break;
+	case META_CMD_COLL_CREATE:
+	case META_CMD_COLL_CREATE_PROPS: apply_coll_create(f, c, res); break;
 	case META_CMD_COLL_DROP: apply_coll_drop(f, c, res); break;
 	case META_CMD_COLL_UPDATE: apply_coll_update(f, c, res); break;
 	case META_CMD_SEG_APPLY: apply_seg_apply(f, c, res); break;

@@ -254,6 +254,9 @@ static void do_status(struct meta_node *n, struct meta_req *r)
 	s->ncolls = n->fsm.ncolls;
 	s->nsegs = n->fsm.nsegs;
 	pthread_rwlock_unlock(&n->fsm.lock);
+	pthread_mutex_lock(&n->mu);
+	snprintf(s->service_addr, sizeof s->service_addr, "%s", n->service_addr);
+	pthread_mutex_unlock(&n->mu);
 	answer(r, 0);
 }
 
@@ -652,6 +655,13 @@ void meta_close(struct meta_node *n)
 	meta_fsm_destroy(&n->fsm);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
+}
+
+void meta_set_service_addr(struct meta_node *n, const char *addr)
+{
+	pthread_mutex_lock(&n->mu);
+	snprintf(n->service_addr, sizeof n->service_addr, "%s", addr ? addr : "");
+	pthread_mutex_unlock(&n->mu);
 }
 
 struct meta_fsm *meta_node_fsm(struct meta_node *n)

@@ -91,6 +91,7 @@ struct meta_node {
 	uint64_t client_id;
 	atomic_uint_fast64_t seq;
 	struct meta_rpc_server *rpc;
+	char service_addr[META_ADDR_MAX + 1];   /* under mu (meta_set_service_addr) */
 };
 
 /* Queues r and waits for the loop's answer. */

@@ -446,6 +446,7 @@ void meta_status_encode(struct meta_wbuf *w, const struct meta_status *s)
 		meta_put_str(w, s->members[i].addr, META_ADDR_MAX);
 		meta_put_u8(w, (uint8_t)s->members[i].voter);
 	}
+	meta_put_str(w, s->service_addr, META_ADDR_MAX);
 }
 
 int meta_status_decode(const void *buf, size_t len, struct meta_status *s)
@@ -473,5 +474,6 @@ int meta_status_decode(const void *buf, size_t len, struct meta_status *s)
 		meta_get_str(&r, s->members[i].addr, sizeof s->members[i].addr, "member address");
 		s->members[i].voter = meta_get_u8(&r, "member role");
 	}
+	meta_get_str(&r, s->service_addr, sizeof s->service_addr, "service address");
 	return meta_rbuf_check(&r);
 }

@@ -6,8 +6,11 @@
  * the shutdown sequence and exits 0. The signals are caught by a handler
  * that writes their number to a pipe main reads: libraries start threads
  * of their own (libmicrohttpd, gRPC) whose signal masks we do not control,
- * and a handler works whichever thread the kernel picks. Exit 1 when the server cannot
- * start (bad settings, data dir locked, port taken), 2 for usage errors.
+ * and a handler works whichever thread the kernel picks. The object store's
+ * endpoint and credentials come from the AWS environment and shared files
+ * (tools/objenv.h), never from dannd's config file. Exit 1 when the server
+ * cannot start (bad settings, data dir locked, port taken), 2 for usage
+ * errors.
  */
 #include <argon2.h>
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../tools/objenv.h"
 #include "dann.h"
 #include "log.h"
 #include "srv.h"
@@ -97,6 +101,10 @@ int main(int argc, char **argv)
 	}
 	if (!cfg.data_dir[0]) {
 		fprintf(stderr, "dannd: --data-dir is required\n%s", srv_config_usage());
+		return 2;
+	}
+	if (cfg.store[0] && objenv_config(&cfg.store_config) < 0) {
+		fprintf(stderr, "dannd: %s\n", dann_errmsg());
 		return 2;
 	}
 	dann_log_set(log_stderr, NULL, (enum dann_log_level)cfg.log_level);

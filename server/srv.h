@@ -13,6 +13,8 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "io/obj.h"
+
 #define SRV_ADDR_MAX 256
 #define SRV_USERS_MAX 16
 
@@ -32,6 +34,10 @@ struct srv_config {
 	uint64_t max_send_bytes;        /* largest response message */
 	uint32_t grace_ms;              /* shutdown: time in-flight calls get before cancel */
 	uint32_t slow_ms;               /* calls slower than this are logged (0: off) */
+	uint32_t search_batch;          /* single-query searches per engine batch (0: no collector; srv_batch.h) */
+	uint32_t search_batch_running;  /* batches of one collection at once */
+	uint32_t search_batch_threads;  /* search threads (I/O rings) of one batch */
+	uint32_t search_batch_window_us; /* a batch waits this long to fill (0: only while others run) */
 	uint32_t build_threads;         /* dann_db_params.threads */
 	uint64_t cache_bytes;           /* dann_db_params.cache_bytes */
 	char tls_cert[PATH_MAX];        /* PEM certificate chain; "" = plaintext */
@@ -44,14 +50,21 @@ struct srv_config {
 	uint64_t node_id;               /* this node's id (1) */
 	char raft_listen[SRV_ADDR_MAX]; /* Raft on HOST:PORT, meta requests on PORT+1 ("": one voter) */
 	char peers[4096];               /* "ID@HOST:PORT,..." the initial members ("": one voter) */
+	int join;                       /* 1: start empty, wait to be added (dann cluster add) */
 	uint32_t raft_heartbeat_ms;     /* Raft heartbeat (5) */
 	uint32_t raft_election_ms;      /* Raft election timeout (1000) */
 	uint32_t raft_wait_ms;          /* startup: wait this long for the catalog to catch up (60000) */
+	/* Tiering to an object store (dann_db_params.store_uri and the rest) */
+	char store[PATH_MAX];           /* "s3://bucket/prefix" or "file:///dir"; "" = none */
+	uint64_t tier_cache_bytes;      /* local bytes of uploaded segments (0: no limit) */
+	uint32_t sync_interval_ms;      /* background sync period (0: the library's, 10000) */
+	struct obj_config store_config; /* endpoint, region, credentials: main.c fills it from
+	                                   the AWS environment variables (strings point there) */
 };
 
 /* Fills c with the defaults (listen 127.0.0.1:19530, metrics
  * 127.0.0.1:9091, 4 workers, 2 queue threads, queue 256, 64 MiB messages,
- * grace 5 s, slow 1 s). */
+ * grace 5 s, slow 1 s, no search collector). */
 void srv_config_default(struct srv_config *c);
 
 struct srv;

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "srv_auth.h"
 #include "srv_dispatch.h"
+#include "srv_fwd.h"
 #include "srv_impl.h"
 #include "srv_metrics.h"
 #include "srv_pool.h"
@@ -197,7 +198,11 @@ void srv_call_work(void *job)
 	} else {
 		body = grpc_byte_buffer_reader_readall(&rd);
 		grpc_byte_buffer_reader_destroy(&rd);
+		rq.forwarded = srv_fwd_incoming(&c->md);
 		srv_dispatch(&rq, m, c->path, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &r);
+		if (r.forward_to)
+			srv_fwd_call(s, &rq, r.forward_to, c->path, GRPC_SLICE_START_PTR(body),
+				     GRPC_SLICE_LENGTH(body), &c->md, &r);
 		grpc_slice_unref(body);
 	}
 	log_outcome(c, rq.method, &r, rq.coll, srv_now_ns() - c->start_ns);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "srv_fwd.h"
 #include "srv_impl.h"
 #include "srv_meta.h"
 #include "srv_status.h"
@@ -20,10 +21,17 @@ int srv_coll_get(struct srv_req *rq, const char *name, struct dann_coll **out)
 				"collection name should not be empty");
 	rq->coll = name;
 	rc = dann_coll_get(rq->srv->db, name, out);
-	if (rc == DANN_ENOTFOUND && srv_meta_owner(rq->srv->meta, name, &owner))
+	if (rc == DANN_ENOTFOUND && srv_meta_owner(rq->srv->meta, name, &owner)) {
+		char note[SRV_ADDR_MAX + 8];
+
+		/* The call goes on to the owner (srv_fwd.h) unless it came
+		 * from another node: then this refusal is the answer. */
+		if (!rq->forwarded)
+			rq->forward_to = owner;
 		return srv_fail(rq, SRV_M_UNAVAILABLE, DANN_EUNSUPPORTED,
-				"collection %s is served by node %llu of the cluster: send its requests there",
-				name, (unsigned long long)owner);
+				"collection %s is served by node %llu%s of the cluster: send its requests there",
+				name, (unsigned long long)owner, srv_fwd_addr_note(rq->srv, owner, note, sizeof note));
+	}
 	if (rc == DANN_ENOTFOUND)
 		return srv_fail(rq, SRV_M_COLL_NOT_FOUND, rc, "collection not found[collection=%s]", name);
 	return rc;

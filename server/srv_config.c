@@ -44,6 +44,17 @@ bad:
 			 (unsigned long long)lo, (unsigned long long)hi);
 }
 
+static int set_bool(int *dst, const char *key, const char *v)
+{
+	if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on"))
+		*dst = 1;
+	else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off"))
+		*dst = 0;
+	else
+		return dann_fail(DANN_EINVAL, "setting %s: '%s': expected true or false", key, v);
+	return 0;
+}
+
 static int set_u32(uint32_t *dst, const char *key, const char *v, uint32_t lo, uint32_t hi)
 {
 	uint64_t x;
@@ -52,6 +63,16 @@ static int set_u32(uint32_t *dst, const char *key, const char *v, uint32_t lo, u
 	if (rc == 0)
 		*dst = (uint32_t)x;
 	return rc;
+}
+
+/* A store URI names its backend; obj_open checks the rest when the data
+ * directory opens. */
+static int set_store(struct srv_config *c, const char *v)
+{
+	if (*v && strncmp(v, "s3://", 5) != 0 && strncmp(v, "file://", 7) != 0)
+		return dann_fail(DANN_EINVAL, "setting store: '%s': expected s3://bucket[/prefix] or "
+				 "file:///dir", v);
+	return set_str(c->store, sizeof c->store, "store", v);
 }
 
 static int set_user(struct srv_config *c, const char *v)
@@ -94,21 +115,24 @@ int srv_config_set(struct srv_config *c, const char *key_in, const char *v)
 	if (!strcmp(key, "max_send_bytes")) return set_u64(&c->max_send_bytes, key, v, 1024, INT32_MAX);
 	if (!strcmp(key, "grace_ms")) return set_u32(&c->grace_ms, key, v, 0, 3600000);
 	if (!strcmp(key, "slow_ms")) return set_u32(&c->slow_ms, key, v, 0, 3600000);
+	if (!strcmp(key, "search_batch")) return set_u32(&c->search_batch, key, v, 0, 1024);
+	if (!strcmp(key, "search_batch_running")) return set_u32(&c->search_batch_running, key, v, 1, 1024);
+	if (!strcmp(key, "search_batch_threads")) return set_u32(&c->search_batch_threads, key, v, 1, 64);
+	if (!strcmp(key, "search_batch_window_us")) return set_u32(&c->search_batch_window_us, key, v, 0, 1000000);
 	if (!strcmp(key, "build_threads")) return set_u32(&c->build_threads, key, v, 0, 1024);
 	if (!strcmp(key, "cache_bytes")) return set_u64(&c->cache_bytes, key, v, 0, UINT64_MAX >> 10);
 	if (!strcmp(key, "user")) return set_user(c, v);
+	if (!strcmp(key, "store")) return set_store(c, v);
+	if (!strcmp(key, "tier_cache_bytes")) return set_u64(&c->tier_cache_bytes, key, v, 0, UINT64_MAX >> 10);
+	if (!strcmp(key, "sync_interval_ms")) return set_u32(&c->sync_interval_ms, key, v, 10, 86400000);
 	if (!strcmp(key, "node_id")) return set_u64(&c->node_id, key, v, 1, UINT32_MAX);
 	if (!strcmp(key, "raft_listen")) return set_str(c->raft_listen, sizeof c->raft_listen, key, v);
 	if (!strcmp(key, "peers")) return set_str(c->peers, sizeof c->peers, key, v);
 	if (!strcmp(key, "raft_heartbeat_ms")) return set_u32(&c->raft_heartbeat_ms, key, v, 1, 10000);
 	if (!strcmp(key, "raft_election_ms")) return set_u32(&c->raft_election_ms, key, v, 50, 600000);
 	if (!strcmp(key, "raft_wait_ms")) return set_u32(&c->raft_wait_ms, key, v, 1000, 3600000);
-	if (!strcmp(key, "auth")) {
-		if (!strcmp(v, "true") || !strcmp(v, "1") || !strcmp(v, "on")) c->auth = 1;
-		else if (!strcmp(v, "false") || !strcmp(v, "0") || !strcmp(v, "off")) c->auth = 0;
-		else return dann_fail(DANN_EINVAL, "setting auth: '%s': expected true or false", v);
-		return 0;
-	}
+	if (!strcmp(key, "auth")) return set_bool(&c->auth, key, v);
+	if (!strcmp(key, "join")) return set_bool(&c->join, key, v);
 	if (!strcmp(key, "log_level")) {
 		static const char *const names[] = { "error", "warning", "info", "debug" };
 		for (int l = 0; l < 4; l++)
@@ -210,6 +234,14 @@ const char *srv_config_usage(void)
 	       "  max_send_bytes N      largest response (64M)\n"
 	       "  grace_ms N            shutdown: time for in-flight calls before cancel (5000)\n"
 	       "  slow_ms N             log calls slower than this (1000; 0 off)\n"
+	       "  search_batch N        concurrent single-query searches of a collection run as one\n"
+	       "                        engine batch of up to N queries (0: off, the default; see\n"
+	       "                        README); a batch gathers the queries of workers waiting in\n"
+	       "                        Search, so it holds at most `workers` of them\n"
+	       "  search_batch_running N  batches of one collection at once (2)\n"
+	       "  search_batch_threads N  search threads of one batch, each its own I/O ring (1)\n"
+	       "  search_batch_window_us N  a batch waits this long to fill (0: gathers only while\n"
+	       "                        other batches run)\n"
 	       "  build_threads N       segment build threads (0: all cores)\n"
 	       "  cache_bytes N         node cache per disk segment (0)\n"
 	       "  tls_cert FILE         PEM certificate chain: serve TLS\n"
@@ -225,10 +257,23 @@ const char *srv_config_usage(void)
 	       "  raft_listen HOST:PORT Raft on PORT, catalog requests on PORT+1 (this node's\n"
 	       "                        entry of peers; alone: a one-voter group at that address)\n"
 	       "  peers ID@HOST:PORT,.. the initial members, this node among them\n"
+	       "  join true|false       start with an empty catalog and wait to be added to a\n"
+	       "                        running cluster (dann cluster add ID@RAFT_LISTEN); also\n"
+	       "                        restarts a node with the members its catalog stored (false)\n"
 	       "  raft_heartbeat_ms N   Raft heartbeat (5: a one-voter group commits once a tick)\n"
 	       "  raft_election_ms N    Raft election timeout (1000)\n"
 	       "  raft_wait_ms N        a restarted node waits this long for a leader to bring its\n"
 	       "                        catalog up to date before serving (60000)\n"
+	       "\n"
+	       "Flushed segments can live in an object store, the local disk a bounded cache of\n"
+	       "them; endpoint, region and credentials come from the usual AWS variables\n"
+	       "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,\n"
+	       "AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL; DANN_S3_PATH_STYLE=0|1), else from\n"
+	       "~/.aws/credentials and ~/.aws/config (profile AWS_PROFILE, else default):\n"
+	       "  store URI             s3://bucket/prefix or file:///dir (\"\": none); a prefix\n"
+	       "                        belongs to one data dir: each cluster node its own\n"
+	       "  tier_cache_bytes N    local bytes of uploaded segments to keep (0: no limit)\n"
+	       "  sync_interval_ms N    background upload period (10000; a flush syncs at once)\n"
 	       "\n"
 	       "SIGTERM or SIGINT: stop accepting, finish or cancel in-flight calls, close the\n"
 	       "data directory with every acknowledged write durable, exit 0.\n";

@@ -140,7 +140,10 @@ void srv_dispatch(struct srv_req *rq, const struct srv_method *m, const char *pa
 		goto nomem;
 	dann_clear_error();
 	rq->mcode = 0;
+	rq->forward_to = 0;
 	out->rc = m->fn(rq, req, resp);
+	if (out->rc < 0)
+		out->forward_to = rq->forward_to;
 	if (out->rc == DANN_ETIMEDOUT || out->rc == DANN_ECANCELED) {
 		/* The call's deadline passed or its client left: that is the
 		 * call's own status, as gRPC servers report it. */

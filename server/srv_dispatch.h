@@ -31,6 +31,8 @@ struct srv_req {
 	const volatile int *cancel;    /* nonzero once the client went away */
 	int mcode;                     /* a precise Milvus code for the failure (srv_fail) */
 	const char *coll;              /* collection named by the request, for logs */
+	int forwarded;                 /* the call came from another node (srv_fwd.h) */
+	uint64_t forward_to;           /* the collection is this node's (srv_coll_get) */
 };
 
 typedef int (*srv_handler_fn)(struct srv_req *rq, const void *in, void *out);
@@ -52,6 +54,8 @@ struct srv_reply {
 	uint8_t *bytes;                /* encoded response (arena), when grpc is OK */
 	size_t len;
 	int rc;                        /* the handler's result (for logs and metrics) */
+	uint64_t forward_to;           /* nonzero: the handler failed because the
+	                                * collection is that node's; send the call there */
 };
 
 /* Decodes data with m's request type, runs m's handler, encodes the

@@ -16,10 +16,12 @@
 #include "srv.h"
 
 #define SRV_CQ_THREADS_MAX 16
+#define SRV_FWD_CACHE 16                /* owners' addresses kept (srv_fwd.c) */
 
 struct srv_pool;
 struct srv_metrics;
 struct srv_meta;
+struct srv_batcher;
 
 struct srv {
 	struct srv_config cfg;
@@ -31,6 +33,7 @@ struct srv {
 	pthread_t cq_threads[SRV_CQ_THREADS_MAX];
 	uint32_t ncq_threads;
 	struct srv_pool *pool;
+	struct srv_batcher *batcher;    /* the search collector (srv_batch.h); NULL: off */
 	struct srv_metrics *metrics;
 	atomic_int stopping;            /* 1 once shutdown began: no new request_call */
 	atomic_long calls_live;         /* struct srv_call objects not yet freed */
@@ -50,6 +53,15 @@ struct srv {
 	uint8_t auth_salt[16];
 	uint8_t auth_seen[SRV_USERS_MAX][32];
 	uint8_t auth_seen_valid[SRV_USERS_MAX];
+	/* Other nodes' gRPC addresses and channels, by node id (srv_fwd.c);
+	 * id 0: a free entry. */
+	pthread_mutex_t fwd_lock;
+	atomic_uint fwd_inflight;       /* workers waiting on a forwarded call */
+	struct {
+		uint64_t id;
+		char addr[SRV_ADDR_MAX];
+		grpc_channel *ch;
+	} fwd_owners[SRV_FWD_CACHE];
 };
 
 /* CLOCK_MONOTONIC now, in ns. */

@@ -27,8 +27,10 @@
 
 #include "error.h"
 #include "log.h"
+#include "srv_batch.h"
 #include "srv_call.h"
 #include "srv_impl.h"
+#include "srv_fwd.h"
 #include "srv_meta.h"
 #include "srv_metrics.h"
 #include "srv_pool.h"
@@ -92,6 +94,9 @@ void srv_config_default(struct srv_config *c)
 	c->max_send_bytes = 64ull << 20;
 	c->grace_ms = 5000;
 	c->slow_ms = 1000;
+	c->search_batch = 0;
+	c->search_batch_running = 2;
+	c->search_batch_threads = 1;
 	c->log_level = DANN_LOG_INFO;
 	c->node_id = 1;
 	c->raft_heartbeat_ms = 5;
@@ -185,6 +190,7 @@ int srv_open(const struct srv_config *c, struct srv **out)
 	pthread_cond_init(&s->shutdown_cond, NULL);
 	pthread_rwlock_init(&s->write_lock, NULL);
 	pthread_mutex_init(&s->auth_lock, NULL);
+	pthread_mutex_init(&s->fwd_lock, NULL);
 	if (getrandom(s->auth_salt, sizeof s->auth_salt, 0) != (ssize_t)sizeof s->auth_salt)
 		memset(s->auth_salt, 0x5a, sizeof s->auth_salt);
 	gpr_set_log_function(grpc_log_hook);
@@ -197,16 +203,25 @@ int srv_open(const struct srv_config *c, struct srv **out)
 	dp.cache_bytes = c->cache_bytes;
 	dp.catalog = srv_meta_catalog();
 	dp.catalog_ctx = s->meta;
+	dp.store_uri = s->cfg.store[0] ? s->cfg.store : NULL;
+	dp.store_config = &s->cfg.store_config;
+	dp.tier_cache_bytes = s->cfg.tier_cache_bytes;
+	dp.sync_interval_ms = s->cfg.sync_interval_ms;
 	if ((rc = dann_db_open(c->data_dir, &dp, &s->db)) < 0) {
 		rc = dann_fail_wrap(rc, "dannd: data dir %s", c->data_dir);
 		goto fail;
 	}
 	if ((rc = srv_metrics_new(s, &s->metrics)) < 0)
 		goto fail;
+	if (c->search_batch &&
+	    (rc = srv_batcher_new(c->search_batch, c->search_batch_running, c->search_batch_threads,
+			     c->search_batch_window_us, &s->batcher)) < 0)
+		goto fail;
 	if ((rc = srv_pool_new(c->workers, c->queue_max, srv_call_work, &s->pool)) < 0)
 		goto fail;
 	if ((rc = start_grpc(s)) < 0)
 		goto fail;
+	srv_meta_set_service_addr(s->meta, c, s->port);
 	for (uint32_t i = 0; i < c->cq_threads; i++) {
 		if (pthread_create(&s->cq_threads[i], NULL, cq_main, s) != 0) {
 			rc = dann_fail(DANN_ENOMEM, "dannd: cannot start completion-queue thread");
@@ -275,6 +290,9 @@ void srv_close(struct srv *s)
 	}
 	srv_pool_free(s->pool);
 	s->pool = NULL;
+	srv_batcher_free(s->batcher); /* no worker is left in it */
+	s->batcher = NULL;
+	srv_fwd_close(s);
 	if (s->server) {
 		if (!s->ncq_threads) {
 			/* Failed start before any poller: drain the shutdown tag here. */
@@ -301,5 +319,6 @@ void srv_close(struct srv *s)
 	pthread_cond_destroy(&s->shutdown_cond);
 	pthread_rwlock_destroy(&s->write_lock);
 	pthread_mutex_destroy(&s->auth_lock);
+	pthread_mutex_destroy(&s->fwd_lock);
 	free(s);
 }

@@ -5,11 +5,9 @@
  * cluster it stamps the owner on every collection record this node writes
  * and lists only this node's collections, so a node never opens, recovers
  * or sweeps another node's collection (whose files are not here). The
- * owner is a property line kept in the record: meta's commands stay as
- * they are. A create is two commands (create, then the owner stamp); if
- * the stamp fails the create is undone, so no collection is left without
- * an owner except by a crash between the two (the record is then listed
- * by every node as another's and opened by none; drop it and recreate).
+ * owner is a property line kept in the record, written by the very
+ * command that creates the record (meta_coll_create), so no crash can
+ * leave a collection without its owner.
  *
  * Raft timing: a one-voter group commits at most about once per heartbeat
  * tick with libraft 0.15 (meta's measurement: ~130 commits/s at 100 ms,
@@ -121,37 +119,14 @@ static int cat_coll_update(void *ctx, const struct dann_cat_coll *c)
 	return rc;
 }
 
+/* One command creates the record with its owner line (meta_coll_create). */
 static int cat_coll_create(void *ctx, const struct dann_schema *s, uint64_t *id)
 {
 	struct srv_meta *m = ctx;
-	struct dann_cat_coll *cc;
-	uint64_t cid = 0;
-	int rc;
+	char props[64];
 
-	if ((rc = meta_catalog_ops()->coll_create(m->node, s, &cid)) < 0)
-		return rc;
-	if (!(cc = calloc(1, sizeof *cc))) {
-		rc = dann_fail(DANN_ENOMEM, "meta: collection record");
-		goto undo;
-	}
-	cc->id = cid;
-	cc->schema = *s;
-	rc = cat_coll_update(m, cc);
-	free(cc);
-	if (rc < 0)
-		goto undo;
-	*id = cid;
-	return 0;
-undo:
-	{
-		char msg[1024];
-
-		snprintf(msg, sizeof msg, "%s", dann_errmsg());
-		if (meta_catalog_ops()->coll_drop(m->node, cid) < 0)
-			dann_log(DANN_LOG_WARN, "meta", "collection \"%s\" (%llu) left without an owner: %s",
-				 s->name, (unsigned long long)cid, dann_errmsg());
-		return dann_fail(rc, "%s", msg);
-	}
+	snprintf(props, sizeof props, "%s=%llu\n", SRV_META_OWNER_PROP, (unsigned long long)m->id);
+	return meta_coll_create(m->node, s, props, id);
 }
 
 static int cat_coll_drop(void *ctx, uint64_t id)
@@ -340,7 +315,11 @@ static int members(const struct srv_config *c, char *out, size_t cap)
 	uint32_t n = 0;
 	int rc;
 
-	if (!c->peers[0]) {
+	if (c->join && !c->raft_listen[0])
+		return dann_fail(DANN_EINVAL, "setting join: needs raft_listen (the address the cluster adds)");
+	if (!c->peers[0] || c->join) {
+		/* A joining node starts knowing only itself: the leader sends
+		 * it the configuration once dann cluster add names it. */
 		if (c->raft_listen[0] &&
 		    snprintf(out, cap, "%llu@%s", (unsigned long long)c->node_id, c->raft_listen) >= (int)cap)
 			return dann_fail(DANN_EINVAL, "setting raft_listen: too long");
@@ -387,7 +366,10 @@ int srv_meta_open(const struct srv_config *c, struct srv_meta **out)
 	mp.members = mem[0] ? mem : NULL;
 	mp.heartbeat_timeout_ms = c->raft_heartbeat_ms;
 	mp.election_timeout_ms = c->raft_election_ms;
-	m->clustered = c->peers[0] != 0;
+	mp.join = c->join;
+	/* A node at a Raft address may have peers now or later (dann
+	 * cluster add): it keeps to its own collections from the start. */
+	m->clustered = c->peers[0] != 0 || c->raft_listen[0] != 0;
 	had_state = has_state(c->data_dir, dir);
 	if ((rc = meta_open(&mp, &m->node)) < 0) {
 		rc = dann_fail_wrap(rc, "dannd: data dir %s: catalog", c->data_dir);
@@ -418,4 +400,31 @@ void srv_meta_close(struct srv_meta *m)
 	if (m->lock_fd >= 0)
 		close(m->lock_fd);
 	free(m);
+}
+
+int srv_meta_service_addr(struct srv_meta *m, uint64_t id, unsigned timeout_ms, char *out, size_t cap)
+{
+	if (!m)
+		return dann_fail(DANN_ENOTFOUND, "dannd: no catalog node");
+	return meta_member_service_addr(m->node, id, timeout_ms, out, cap);
+}
+
+void srv_meta_set_service_addr(struct srv_meta *m, const struct srv_config *c, int port)
+{
+	char host[SRV_ADDR_MAX] = "", addr[SRV_ADDR_MAX + 16];
+	const char *colon = strrchr(c->listen, ':');
+
+	if (!m)
+		return;
+	if (colon)
+		snprintf(host, sizeof host, "%.*s", (int)(colon - c->listen), c->listen);
+	/* Every interface ("", 0.0.0.0): the one the node's Raft address is
+	 * on is reachable by its peers. */
+	if (!host[0] || !strcmp(host, "0.0.0.0") || !strcmp(host, "[::]")) {
+		colon = strrchr(c->raft_listen, ':');
+		snprintf(host, sizeof host, "%.*s", colon ? (int)(colon - c->raft_listen) : 9,
+			 colon ? c->raft_listen : "127.0.0.1");
+	}
+	snprintf(addr, sizeof addr, "%s:%d", host, port);
+	meta_set_service_addr(m->node, addr);
 }

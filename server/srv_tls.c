@@ -67,3 +67,19 @@ int srv_tls_credentials(const struct srv_config *c, grpc_server_credentials **ou
 				 c->tls_cert, c->tls_key);
 	return 0;
 }
+
+int srv_tls_channel_credentials(const struct srv_config *c, grpc_channel_credentials **out)
+{
+	char *roots = NULL;
+	int rc;
+
+	if (!c->tls_cert[0]) {
+		*out = grpc_insecure_credentials_create();
+		return 0;
+	}
+	if ((rc = slurp(c->tls_cert, &roots)) < 0)
+		return rc;
+	*out = grpc_ssl_credentials_create(roots, NULL, NULL, NULL);
+	free(roots);
+	return *out ? 0 : dann_fail(DANN_EIO, "dannd: TLS file %s: gRPC refused it as trusted roots", c->tls_cert);
+}

@@ -13,4 +13,10 @@
  * (the files read now: DANN_EIO naming a file that cannot be read). */
 int srv_tls_credentials(const struct srv_config *c, grpc_server_credentials **out);
 
+/* What this node uses to call another node of its cluster (srv_fwd.c):
+ * plaintext when c->tls_cert is empty, else TLS trusting the certificates
+ * of c->tls_cert (the cluster's nodes share a certificate, or its chain
+ * ends in the cluster's CA). DANN_EIO naming a file that cannot be read. */
+int srv_tls_channel_credentials(const struct srv_config *c, grpc_channel_credentials **out);
+
 #endif

@@ -4,9 +4,11 @@
  *   dann cluster serve   runs one meta node in the foreground until SIGTERM
  *                        or SIGINT (until dannd hosts the node itself; the
  *                        multi-process tests and bench/meta use it)
- *   dann cluster status  members, leader, term, commit index and catalog
- *                        size as each node sees them
- *   dann cluster add     adds a node (started with serve --join) as a voter
+ *   dann cluster status  members, leader, term, commit index, catalog size,
+ *                        the address each dannd serves and its collections,
+ *                        as each node sees them
+ *   dann cluster add     adds a node (started with serve --join, or dannd
+ *                        --join true) as a voter
  *   dann cluster remove  takes a node out of the group
  */
 #include <getopt.h>
@@ -39,8 +41,11 @@ static const char cluster_help[] =
 	"be added with 'dann cluster add'.\n"
 	"\n"
 	"status asks each peer (member addresses HOST:PORT) for its view: role,\n"
-	"term, leader, commit and applied index, members, collections, segments.\n"
-	"add and remove change membership through the leader.\n";
+	"term, leader, commit and applied index, members, the address its dannd\n"
+	"serves, collections (name(id)@owning node) and segments.\n"
+	"add and remove change membership through the leader. A dannd cluster grows\n"
+	"the same way: start the new dannd with --node-id N --raft-listen HOST:PORT\n"
+	"--join true, then 'dann cluster add --peers <a member> --node N@HOST:PORT'.\n";
 
 static void log_to_stderr(void *arg, enum dann_log_level level, const char *module, const char *msg)
 {
@@ -136,7 +141,19 @@ static const char *role_name(enum meta_role r)
 
 #define STATUS_COLLS_SHOWN 20
 
-/* The node's own copy of the catalog: its collections by name and id. */
+/* The node id in a record's owner line, or 0. */
+static unsigned long long owner_of(const char *props)
+{
+	size_t klen = strlen(META_OWNER_PROP);
+
+	for (const char *p = props; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, META_OWNER_PROP, klen) && p[klen] == '=')
+			return strtoull(p + klen + 1, NULL, 10);
+	return 0;
+}
+
+/* The node's own copy of the catalog: its collections by name and id, and
+ * the node that serves each (name(id)@node) when it has an owner. */
 static void print_collections(const char *addr)
 {
 	struct meta_fsm f;
@@ -147,8 +164,13 @@ static void print_collections(const char *addr)
 		return;
 	if (meta_client_dump(addr, STATUS_TIMEOUT_MS, &f) == 0 && meta_fsm_coll_list(&f, &cl, &n) == 0) {
 		printf("  collections:");
-		for (size_t k = 0; k < n && k < STATUS_COLLS_SHOWN; k++)
+		for (size_t k = 0; k < n && k < STATUS_COLLS_SHOWN; k++) {
+			unsigned long long owner = owner_of(cl[k].props);
+
 			printf(" %s(%llu)", cl[k].schema.name, (unsigned long long)cl[k].id);
+			if (owner)
+				printf("@%llu", owner);
+		}
 		if (n > STATUS_COLLS_SHOWN)
 			printf(" ... %zu more", n - STATUS_COLLS_SHOWN);
 		printf("%s\n", n ? "" : " none");
@@ -179,6 +201,8 @@ static int status(const char *peers)
 		       st.leader_addr[0] ? st.leader_addr : "none", (unsigned long long)st.commit_index,
 		       (unsigned long long)st.applied_index, (unsigned long long)st.last_index,
 		       (unsigned long long)st.ncolls, (unsigned long long)st.nsegs);
+		if (st.service_addr[0])
+			printf("  serves clients at %s\n", st.service_addr);
 		printf("  members:");
 		for (uint32_t k = 0; k < st.nmembers; k++)
 			printf(" %llu@%s%s", (unsigned long long)st.members[k].id, st.members[k].addr,

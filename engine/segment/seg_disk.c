@@ -26,16 +26,36 @@
 #include "../vamana/dix_manifest.h"
 #include "seg_impl.h"
 #include "seg_files.h"
+#include "seg_stub.h"
 #include "seg_tier.h"
 
 #define DEL_MAGIC 0x4c454453u /* "SDEL" */
+
+int seg_disk_parse_deletes(struct seg *s, const uint8_t *buf, size_t len, const char *what)
+{
+	struct seg_disk *d = s->disk;
+	uint32_t hdr[2];
+
+	d->del_gen = 1; /* whether the store has this version is not known yet */
+	if (len < sizeof hdr)
+		return dann_fail(DANN_ECORRUPT, "%s: %zu bytes, too short", what, len);
+	memcpy(hdr, buf, sizeof hdr);
+	if (hdr[0] != DEL_MAGIC || crc32c(0, buf + sizeof hdr, len - sizeof hdr) != hdr[1])
+		return dann_fail(DANN_ECORRUPT, "%s: bad magic or checksum", what);
+	d->del = roaring_bitmap_portable_deserialize_safe((const char *)buf + sizeof hdr, len - sizeof hdr);
+	if (!d->del)
+		return dann_fail(DANN_ECORRUPT, "%s: not a roaring bitmap", what);
+	if (roaring_bitmap_get_cardinality(d->del) && roaring_bitmap_maximum(d->del) >= s->nrows)
+		return dann_fail(DANN_ECORRUPT, "%s: row %u deleted, the segment has %llu", what,
+				 roaring_bitmap_maximum(d->del), (unsigned long long)s->nrows);
+	return 0;
+}
 
 static int read_deletes(struct seg *s)
 {
 	struct seg_disk *d = s->disk;
 	char path[PATH_MAX];
 	uint8_t *buf = NULL;
-	uint32_t hdr[2];
 	size_t len;
 	int rc;
 
@@ -49,31 +69,7 @@ static int read_deletes(struct seg *s)
 	}
 	if (rc < 0)
 		return rc;
-	d->del_gen = 1; /* whether the store has this version is not known yet */
-	rc = DANN_ECORRUPT;
-	if (len < sizeof hdr) {
-		dann_fail(rc, "%s: %zu bytes, too short", path, len);
-		goto out;
-	}
-	memcpy(hdr, buf, sizeof hdr);
-	if (hdr[0] != DEL_MAGIC || crc32c(0, buf + sizeof hdr, len - sizeof hdr) != hdr[1]) {
-		dann_fail(rc, "%s: bad magic or checksum", path);
-		goto out;
-	}
-	d->del = roaring_bitmap_portable_deserialize_safe((const char *)buf + sizeof hdr,
-							  len - sizeof hdr);
-	if (!d->del) {
-		dann_fail(rc, "%s: not a roaring bitmap", path);
-		goto out;
-	}
-	if (roaring_bitmap_get_cardinality(d->del) &&
-	    roaring_bitmap_maximum(d->del) >= s->nrows) {
-		dann_fail(rc, "%s: row %u deleted, the segment has %llu", path,
-			  roaring_bitmap_maximum(d->del), (unsigned long long)s->nrows);
-		goto out;
-	}
-	rc = 0;
-out:
+	rc = seg_disk_parse_deletes(s, buf, len, path);
 	free(buf);
 	return rc;
 }
@@ -180,6 +176,16 @@ static int disk_new(struct seg *s, const char *dir)
 	return 0;
 }
 
+int seg_disk_del_mask(struct seg *s)
+{
+	s->disk->delw = calloc(s->nrows / 64 + 1, sizeof *s->disk->delw);
+	if (!s->disk->delw)
+		return dann_fail(DANN_ENOMEM, "%s: delete mask", s->dir);
+	roaring_iterate(s->disk->del, set_word, (void *)s->disk->delw);
+	s->ndel = roaring_bitmap_get_cardinality(s->disk->del);
+	return 0;
+}
+
 /* Files, keys and delete bitmap of the (local) directory. */
 static int disk_load(struct dann_coll *c, struct seg *s, uint32_t expect_crc)
 {
@@ -187,12 +193,7 @@ static int disk_load(struct dann_coll *c, struct seg *s, uint32_t expect_crc)
 
 	if ((rc = open_files(c, s, expect_crc)) < 0 || (rc = read_deletes(s)) < 0)
 		return rc;
-	s->disk->delw = calloc(s->nrows / 64 + 1, sizeof *s->disk->delw);
-	if (!s->disk->delw)
-		return dann_fail(DANN_ENOMEM, "%s: delete mask", s->dir);
-	roaring_iterate(s->disk->del, set_word, (void *)s->disk->delw);
-	s->ndel = roaring_bitmap_get_cardinality(s->disk->del);
-	return 0;
+	return seg_disk_del_mask(s);
 }
 
 int seg_disk_open(struct dann_coll *c, struct seg *s, const char *dir, uint32_t expect_crc)
@@ -220,11 +221,21 @@ int seg_disk_open_tiered(struct dann_coll *c, struct seg *s, const char *dir,
 		return rc;
 	d = s->disk;
 	snprintf(d->obj_key, sizeof d->obj_key, "%s", r->object_key);
+	local = stat(dir, &st) == 0;
+	d->manifest_crc = r->manifest_crc;
+	/* An evicted segment opens from its stub, or from the few small
+	 * objects that make one (a data dir that lost its copy): its files
+	 * are downloaded when a search or a write needs them. */
+	if (!local && r->object_key[0]) {
+		if ((rc = seg_stub_load(s)) == 0)
+			rc = seg_stub_fetch(s, seg_tier_store(c->db));
+		if (rc < 0 || (rc = seg_tier_register(s)) < 0)
+			goto fail;
+		return 0;
+	}
 	/* Registered before its files are read, so a segment only in the
 	 * store is downloaded by the pin. A local delete bitmap the store may
 	 * not have keeps the segment local until a sync stores it. */
-	local = stat(dir, &st) == 0;
-	d->manifest_crc = r->manifest_crc;
 	d->del_gen = local && stat(path, &st) == 0;
 	if ((rc = seg_tier_register(s)) < 0)
 		goto fail;

@@ -115,6 +115,9 @@ struct seg {
 	struct seg_mem *mem;
 	struct seg_disk *disk;
 	const struct dann_coll *coll;
+	/* Filter masks evaluated over this segment (seg_filter_mask): a
+	 * batch with one filter makes one per segment, whatever its size. */
+	_Atomic uint64_t filter_evals;
 };
 
 struct seg_ver {
@@ -250,8 +253,9 @@ int seg_growing_new(struct dann_coll *c);
 /* ---- seg_disk.c: flushed segments */
 int seg_disk_open(struct dann_coll *c, struct seg *s, const char *dir, uint32_t expect_crc);
 /* Opens a flushed segment the catalog lists (r) on a tiered data dir:
- * registers it with the cache, downloads it if it is not local, reads its
- * keys and delete bitmap, and leaves its files to be opened on use. */
+ * registers it with the cache, reads its keys and delete bitmap (from its
+ * directory, or when evicted from its stub, seg_stub.h), and leaves its
+ * files to be opened (and downloaded) on use. */
 int seg_disk_open_tiered(struct dann_coll *c, struct seg *s, const char *dir,
 			 const struct dann_cat_segment *r);
 /* Brackets every read of a flushed segment's files: pins it in the tier
@@ -261,6 +265,11 @@ int seg_disk_use(const struct dann_coll *c, struct seg *s);
 void seg_disk_done(const struct dann_coll *c, struct seg *s);
 /* Whether s's files are in the data dir now (always, untiered). */
 bool seg_disk_local(struct seg *s);
+/* Reads a delete-bitmap file's bytes (what names them in messages) into
+ * s->disk->del; s->nrows must be set. DANN_ECORRUPT for a bad one. */
+int seg_disk_parse_deletes(struct seg *s, const uint8_t *buf, size_t len, const char *what);
+/* Builds the search's delete mask and s->ndel from s->disk->del. */
+int seg_disk_del_mask(struct seg *s);
 /* Closes the files of a segment (the tier cache's eviction). */
 void seg_disk_close_files(struct seg_disk *d);
 void seg_disk_close(struct seg_disk *d);

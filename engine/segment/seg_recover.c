@@ -6,8 +6,8 @@
  *      whose build never finished) is dropped in one catalog step: its rows
  *      are still in the WAL.
  *   2. Everything else in the collection's directory — stages of builds,
- *      segment directories the catalog never committed or already dropped,
- *      temporary files — is removed.
+ *      segment directories (and stubs of evicted ones) the catalog never
+ *      committed or already dropped, temporary files — is removed.
  *   3. The PK index is rebuilt from the flushed segments' keys and delete
  *      bitmaps.
  *   4. The WAL is replayed past the checkpoint (the largest last LSN of a
@@ -15,6 +15,7 @@
  *      segment, sealing it at its threshold as writes would have.
  */
 #include <dirent.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "../fsutil.h"
 #include "../log.h"
 #include "seg_files.h"
+#include "seg_stub.h"
 #include "wal.h"
 
 #define WAL_DIR "wal"
@@ -123,8 +125,12 @@ static int sweep(struct dann_coll *c)
 		bool keep = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
 			    !strcmp(de->d_name, WAL_DIR);
 		unsigned long long id;
-		char tail;
-		if (!keep && sscanf(de->d_name, "s%llu%c", &id, &tail) == 1)
+		char tail, stub[32];
+		int nf = keep ? 0 : sscanf(de->d_name, "s%llu%c", &id, &tail);
+		/* a segment's directory, or the stub of an evicted one (seg_stub.h) */
+		if (nf == 1 || (nf == 2 && tail == '.' &&
+				snprintf(stub, sizeof stub, "s%llu%s", id, SEG_STUB_SUFFIX) > 0 &&
+				!strcmp(de->d_name, stub)))
 			keep = seg_find(c, id) != NULL;
 		if (keep)
 			continue;
@@ -159,6 +165,8 @@ static int replay_one(void *arg, uint64_t lsn, const void *payload, size_t len)
 static int replay(struct dann_coll *c)
 {
 	char dir[PATH_MAX], v[32];
+	struct stat st;
+	bool fresh;
 	int rc;
 
 	if (seg_prop_find(c->props, SEG_PROP_CKPT, v, sizeof v) == 0) {
@@ -166,8 +174,22 @@ static int replay(struct dann_coll *c)
 		if (p > c->ckpt_lsn)
 			c->ckpt_lsn = p;
 	}
-	if ((rc = seg_join(dir, c->dir, WAL_DIR)) < 0 || (rc = wal_open(dir, NULL, &c->wal)) < 0)
+	if ((rc = seg_join(dir, c->dir, WAL_DIR)) < 0)
 		return rc;
+	fresh = stat(dir, &st) != 0;
+	if ((rc = wal_open(dir, NULL, &c->wal)) < 0)
+		return rc;
+	/* A data dir that lost everything but its catalog (a node rebuilt
+	 * from the object store and a shared catalog) has its flushed
+	 * segments in the store and no log: the log starts after them. What
+	 * was written after the last flush is not in the store. */
+	if (fresh && c->db->tier && c->ckpt_lsn && wal_last_lsn(c->wal) == 0) {
+		dann_log(DANN_LOG_WARN, "segment", "%s: no WAL in %s; flushed segments up to LSN %llu come "
+			 "from the object store, rows written after them are not there", c->schema.name, c->dir,
+			 (unsigned long long)c->ckpt_lsn);
+		if ((rc = wal_start_after(c->wal, c->ckpt_lsn)) < 0)
+			return rc;
+	}
 	if (wal_last_lsn(c->wal) < c->ckpt_lsn)
 		return dann_fail(DANN_ECORRUPT, "%s: the WAL ends at LSN %llu, before the checkpoint %llu",
 				 dir, (unsigned long long)wal_last_lsn(c->wal),

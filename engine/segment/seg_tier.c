@@ -13,6 +13,7 @@
 
 #include "../error.h"
 #include "../log.h"
+#include "seg_stub.h"
 #include "seg_tier.h"
 
 struct seg_tier {
@@ -35,18 +36,27 @@ static struct seg *reg_find(struct seg_tier *t, uint64_t id, size_t *at)
 	return NULL;
 }
 
-/* The cache is removing id's directory: its files must be closed first.
- * The segment is unpinned and new pins wait, so no reader has them. */
-static void on_evict(void *arg, uint64_t id, const char *dir)
+/* The cache is removing id's directory: its stub is written (so the next
+ * open needs no download) and its files closed first; no stub, no
+ * eviction. The segment is unpinned and new pins wait, so no reader has
+ * its files. The stub is written under the registry lock, which keeps the
+ * segment from going meanwhile: one write per eviction. A segment that
+ * left the registry is being removed for good and needs neither. */
+static int on_evict(void *arg, uint64_t id, const char *dir)
 {
 	struct seg_tier *t = arg;
 	struct seg *s;
+	int rc = 0;
 
 	(void)dir;
 	pthread_mutex_lock(&t->mu);
-	if ((s = reg_find(t, id, NULL)) && s->disk)
+	/* a segment that a compaction or a drop replaced is never opened
+	 * again: no stub */
+	if ((s = reg_find(t, id, NULL)) && s->disk &&
+	    (atomic_load(&s->dropped) || atomic_load(&s->coll->dropped) || (rc = seg_stub_write(s)) == 0))
 		seg_disk_close_files(s->disk);
 	pthread_mutex_unlock(&t->mu);
+	return rc;
 }
 
 int seg_tier_open(struct dann_db *db)
@@ -158,9 +168,11 @@ void seg_tier_forget(struct seg *s)
 		return;
 	/* at close the entry stays (the cache goes with the db); a dropped
 	 * segment's local copy goes now, its objects with the next sync */
-	if ((atomic_load(&s->dropped) || atomic_load(&s->coll->dropped)) &&
-	    tier_cache_remove(t->cache, s->id, 0) < 0)
+	if (!atomic_load(&s->dropped) && !atomic_load(&s->coll->dropped))
+		return;
+	if (tier_cache_remove(t->cache, s->id, 0) < 0)
 		dann_log(DANN_LOG_WARN, "tier", "segment %llu: %s", (unsigned long long)s->id, dann_errmsg());
+	seg_stub_remove(s);
 }
 
 int seg_tier_pin(struct seg *s)
@@ -185,6 +197,24 @@ bool seg_tier_is_local(struct seg *s)
 	if (!s->disk || !s->disk->tiered)
 		return true;
 	return tier_cache_is_local(s->coll->db->tier->cache, s->id) == 1;
+}
+
+struct obj_store *seg_tier_store(struct dann_db *db)
+{
+	return db->tier ? db->tier->store : NULL;
+}
+
+bool seg_tier_held(struct dann_db *db, uint64_t id)
+{
+	struct seg_tier *t = db->tier;
+	bool held;
+
+	if (!t)
+		return false;
+	pthread_mutex_lock(&t->mu);
+	held = reg_find(t, id, NULL) != NULL;
+	pthread_mutex_unlock(&t->mu);
+	return held;
 }
 
 void seg_tier_kick(struct dann_db *db)

@@ -42,6 +42,12 @@ int seg_tier_pin(struct seg *s);
 void seg_tier_unpin(struct seg *s);
 /* Whether s's directory is local now (1 if not tiered). */
 bool seg_tier_is_local(struct seg *s);
+/* Whether a segment of this id is still held by some version (a reader
+ * of an older version may fetch it): the store must keep its objects.
+ * false if db is not tiered. */
+bool seg_tier_held(struct dann_db *db, uint64_t id);
+/* The store of a tiered db (NULL if not tiered). */
+struct obj_store *seg_tier_store(struct dann_db *db);
 /* Asks for a sync pass now (after a flush, a compaction, a drop). */
 void seg_tier_kick(struct dann_db *db);
 

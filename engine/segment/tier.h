@@ -25,7 +25,7 @@
  *     removed by tier_cache_add;
  *   - a segment is evicted only when it is uploaded and not pinned; pinned
  *     segments may hold the cache above its budget until they are unpinned;
- *   - eviction takes the least recently used (pinned or unpinned) first;
+ *   - eviction takes the least recently used unpinned segment first;
  *   - concurrent pins of an evicted segment share one download;
  *   - an upload's callback says "done" only after every file is stored, the
  *     MANIFEST last, and the stored MANIFEST read back matches the local one.
@@ -45,8 +45,11 @@
 
 /* Called before an evicted segment's directory is removed, without cache
  * locks held and with the segment unpinned (new pins wait until the
- * eviction is over): close every file of it. */
-typedef void (*tier_evict_fn)(void *arg, uint64_t seg_id, const char *dir);
+ * eviction is over): close every file of it, and keep locally what opening
+ * the segment again needs. A negative return keeps the directory (the
+ * segment becomes the most recently used; other segments are evicted in
+ * its place), except when the segment is being removed for good. */
+typedef int (*tier_evict_fn)(void *arg, uint64_t seg_id, const char *dir);
 
 struct tier_cache_params {
 	struct obj_store *store;   /* where uploaded segments are (not owned) */
@@ -152,6 +155,8 @@ struct tier_sync_stats {
 	uint64_t deletes_refreshed; /* delete bitmaps stored again */
 	uint64_t dropped;           /* collections whose objects were deleted */
 	uint64_t orphans_deleted;   /* segments no longer in the catalog (compacted) */
+	uint64_t orphans_kept;      /* ... but still held by a reader: left for a later sync */
+	uint64_t colls_kept;        /* not open here, but the catalog lists their segments */
 	uint64_t restored;          /* segments downloaded by a restore */
 };
 
@@ -160,9 +165,12 @@ struct tier_sync_stats {
  * the collection's lock, only if the segment is still flushed); stores
  * every flushed segment's current delete bitmap; deletes the objects of
  * segments the catalog no longer names (replaced by a compaction, or an
- * upload cut short before it was recorded); writes each collection's
+ * upload cut short before it was recorded) once no version a reader holds
+ * has them (a search on an older version may still fetch them); writes
+ * each collection's
  * SNAPSHOT; deletes the objects of collections the catalog no longer has
- * (their SNAPSHOT last). Runs beside searches and writes: the segments it
+ * (their SNAPSHOT last): not open in db and with no uploaded segment in
+ * the catalog. Runs beside searches and writes: the segments it
  * reads are held by a version reference. st may be NULL. */
 int tier_sync(struct dann_db *db, struct obj_store *store, struct tier_sync_stats *st);
 

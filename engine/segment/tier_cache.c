@@ -132,23 +132,36 @@ static uint64_t dir_bytes(const char *dir)
 }
 
 /* Closes (through the callback) and removes the local copy of e, which the
- * caller has set EVICTING; called and returns with c->mu held. */
-static void drop_local(struct tier_cache *c, struct tent *e)
+ * caller has set EVICTING; called and returns with c->mu held. An eviction
+ * (removing 0) the callback refuses keeps the copy and returns its code. */
+static int drop_local(struct tier_cache *c, struct tent *e, int removing)
 {
+	int rc = 0;
+
 	pthread_mutex_unlock(&c->mu);
 	if (c->p.evict)
-		c->p.evict(c->p.evict_arg, e->id, e->dir);
+		rc = c->p.evict(c->p.evict_arg, e->id, e->dir);
+	if (rc < 0 && !removing) {
+		dann_log(DANN_LOG_WARN, "tier", "segment %llu stays local: %s", (unsigned long long)e->id,
+			 dann_errmsg());
+		pthread_mutex_lock(&c->mu);
+		return rc;
+	}
 	if (fsu_rmtree(e->dir) < 0)
 		dann_log(DANN_LOG_WARN, "tier", "segment %llu: %s", (unsigned long long)e->id, dann_errmsg());
 	pthread_mutex_lock(&c->mu);
 	c->local_bytes -= e->bytes;
 	e->bytes = 0;
+	return 0;
 }
 
 /* Evicts least recently used, unpinned, uploaded segments until the local
- * bytes fit the budget. Called and returns with c->mu held. */
+ * bytes fit the budget; each segment is tried at most once per call, so a
+ * refused eviction does not spin. Called and returns with c->mu held. */
 static void evict_to_budget(struct tier_cache *c)
 {
+	uint64_t start = c->clock;
+
 	while (c->local_bytes > c->p.budget_bytes) {
 		struct tent *v = NULL;
 		size_t i;
@@ -157,15 +170,19 @@ static void evict_to_budget(struct tier_cache *c)
 			struct tent *e = c->e[i];
 
 			if (e->state == T_LOCAL && e->pins == 0 && e->prefix[0] && !e->removed &&
-			    (!v || e->last_used < v->last_used))
+			    e->last_used <= start && (!v || e->last_used < v->last_used))
 				v = e;
 		}
 		if (!v)
-			return; /* everything local is pinned or not uploaded yet */
+			return; /* everything local is pinned, not uploaded yet, or refused */
 		v->state = T_EVICTING;
-		drop_local(c, v);
-		v->state = T_REMOTE;
-		c->evictions++;
+		if (drop_local(c, v, 0) < 0) {
+			v->state = T_LOCAL;
+			v->last_used = ++c->clock; /* tried again after the others */
+		} else {
+			v->state = T_REMOTE;
+			c->evictions++;
+		}
 		pthread_cond_broadcast(&c->cv);
 	}
 }
@@ -358,7 +375,7 @@ static int remove_now(struct tier_cache *c, struct tent *e)
 
 	snprintf(prefix, sizeof prefix, "%s/", e->prefix);
 	e->state = T_EVICTING;
-	drop_local(c, e);
+	drop_local(c, e, 1);
 	if (del) {
 		pthread_mutex_unlock(&c->mu);
 		rc = obj_delete_prefix(c->p.store, prefix, NULL);

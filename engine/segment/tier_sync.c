@@ -164,6 +164,9 @@ static int note_orphan(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
+/* A segment a compaction replaced may still be in a version some search
+ * holds, and an evicted one is fetched from the store: its objects stay
+ * until its last reference is gone (the registry forgets it then). */
 static int delete_orphans(struct dann_coll *c, struct obj_store *store, const struct dann_cat_segment *recs,
 			  size_t n, struct tier_sync_stats *st)
 {
@@ -174,6 +177,10 @@ static int delete_orphans(struct dann_coll *c, struct obj_store *store, const st
 	snprintf(prefix, sizeof prefix, "c%llu/s", (unsigned long long)c->id);
 	if ((rc = obj_list(store, prefix, note_orphan, &o)) == 0)
 		for (size_t i = 0; i < o.norphans && rc == 0; i++) {
+			if (seg_tier_held(c->db, o.orphans[i])) {
+				st->orphans_kept++;
+				continue;
+			}
 			snprintf(prefix, sizeof prefix, "c%llu/s%llu/", (unsigned long long)c->id,
 				 (unsigned long long)o.orphans[i]);
 			if ((rc = obj_delete_prefix(store, prefix, NULL)) == 0)
@@ -258,6 +265,23 @@ static int note_snapshot(void *arg, const char *key, uint64_t size)
 	return 0;
 }
 
+/* 1 if the catalog still lists uploaded, flushed segments of collection
+ * id: not dropped, only not open here (a catalog that has not caught up
+ * yet, or a collection another node of a cluster owns). */
+static int still_listed(struct dann_db *db, uint64_t id)
+{
+	struct dann_cat_segment *recs = NULL;
+	size_t n = 0, live = 0;
+	int rc;
+
+	if ((rc = db->cat->seg_list(db->cat_ctx, id, &recs, &n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		live += recs[i].state == DANN_SEG_FLUSHED && recs[i].object_key[0];
+	free(recs);
+	return live > 0;
+}
+
 static int drop_gone(struct dann_db *db, struct obj_store *store, const uint64_t *live, size_t nlive,
 		     struct tier_sync_stats *st)
 {
@@ -266,7 +290,6 @@ static int drop_gone(struct dann_db *db, struct obj_store *store, const uint64_t
 	size_t i, j;
 	int rc;
 
-	(void)db;
 	if ((rc = obj_list(store, "c", note_snapshot, &k)) != 0)
 		goto out;
 	for (i = 0; i < k.n && rc == 0; i++) {
@@ -274,6 +297,13 @@ static int drop_gone(struct dann_db *db, struct obj_store *store, const uint64_t
 			;
 		if (j < nlive)
 			continue;
+		if ((rc = still_listed(db, k.ids[i])) != 0) {
+			if (rc > 0) {
+				st->colls_kept++;
+				rc = 0;
+			}
+			continue;
+		}
 		/* segments first, the SNAPSHOT last: a crash in between leaves
 		 * the SNAPSHOT, so the next sync finishes the job */
 		snprintf(prefix, sizeof prefix, "c%llu/s", (unsigned long long)k.ids[i]);

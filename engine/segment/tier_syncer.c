@@ -35,6 +35,8 @@ static void add_stats(struct tier_sync_stats *t, const struct tier_sync_stats *s
 	t->deletes_refreshed += s->deletes_refreshed;
 	t->dropped += s->dropped;
 	t->orphans_deleted += s->orphans_deleted;
+	t->orphans_kept += s->orphans_kept;
+	t->colls_kept += s->colls_kept;
 	t->restored += s->restored;
 }
 

@@ -397,6 +397,50 @@ out:
 	return rc;
 }
 
+int wal_start_after(struct wal *w, uint64_t lsn)
+{
+	char path[PATH_MAX];
+	int fd, rc = 0;
+
+	pthread_mutex_lock(&w->mu);
+	if (atomic_load(&w->last_lsn) != 0 || w->nfiles != 1 || w->files[0].first_lsn != 1) {
+		rc = dann_fail(DANN_EINVAL, "%s: the WAL holds records up to LSN %llu; it cannot start after %llu",
+			       w->dir, (unsigned long long)atomic_load(&w->last_lsn), (unsigned long long)lsn);
+		goto out;
+	}
+	if (lsn == 0)
+		goto out;
+	wal_file_path(w, 1, path);
+	if (unlink(path) != 0 && errno != ENOENT) {
+		rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot remove", path);
+		goto out;
+	}
+	/* from here on the open file is gone: a failure fails the log */
+	if ((rc = fsu_fsync_dir(w->dir)) < 0) {
+		fail_log(w, rc);
+		goto out;
+	}
+	wal_file_path(w, lsn + 1, path);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644)) < 0) {
+		rc = fail_log(w, dann_fail_errno(DANN_EIO, errno, "%s: cannot create WAL file", path));
+		goto out;
+	}
+	if ((rc = fsu_fsync_dir(w->dir)) < 0) {
+		close(fd);
+		unlink(path);
+		fail_log(w, rc);
+		goto out;
+	}
+	close(w->fd);
+	w->fd = fd;
+	w->files[0] = (struct wal_file){ .first_lsn = lsn + 1, .last_lsn = lsn, .size = 0 };
+	w->synced_lsn = lsn;
+	atomic_store(&w->last_lsn, lsn);
+out:
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
 uint64_t wal_last_lsn(const struct wal *w)
 {
 	return atomic_load(&((struct wal *)w)->last_lsn);

@@ -68,6 +68,13 @@ int wal_append2(struct wal *w, const void *a, size_t alen, const void *b, size_t
  * such records (the current file stays). */
 int wal_checkpoint(struct wal *w, uint64_t lsn);
 
+/* Makes a log that never held a record continue after lsn: the next
+ * append gets lsn + 1 (a data dir whose flushed segments came from the
+ * object store, up to lsn, with its log lost). The empty first file is
+ * removed before the new one is created, so a crash in between leaves an
+ * empty log again. DANN_EINVAL if the log holds records. */
+int wal_start_after(struct wal *w, uint64_t lsn);
+
 /* LSN of the last record (0 when empty). */
 uint64_t wal_last_lsn(const struct wal *w);
 

@@ -95,6 +95,9 @@ int dix_read_node(const struct dix_index *ix, uint32_t id, void *buf, void *rec)
 int dix_read_header(const char *dir, struct dix_header *h);
 /* The same on an open descriptor of the file at path. */
 int dix_read_header_fd(int fd, const char *path, struct dix_header *h);
+/* The same checks on a header read elsewhere (a ranged read from the
+ * object store) of a file of size bytes; path names it in messages. */
+int dix_header_check(const char *path, const struct dix_header *h, uint64_t size);
 
 /* Human-readable name of a layout ("plain", "locality"). */
 const char *dix_layout_name(uint32_t layout);

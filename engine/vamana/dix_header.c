@@ -20,7 +20,7 @@ const char *dix_layout_name(uint32_t layout)
 	return layout == DIX_LAYOUT_PLAIN ? "plain" : layout == DIX_LAYOUT_LOCALITY ? "locality" : "?";
 }
 
-static int header_check(const char *path, const struct dix_header *h, uint64_t size)
+int dix_header_check(const char *path, const struct dix_header *h, uint64_t size)
 {
 	struct dix_header g = *h;
 	uint32_t crc;
@@ -98,7 +98,7 @@ int dix_read_header_fd(int fd, const char *path, struct dix_header *h)
 		goto out;
 	}
 	memcpy(h, buf, sizeof *h);
-	rc = header_check(path, h, (uint64_t)st.st_size);
+	rc = dix_header_check(path, h, (uint64_t)st.st_size);
 out:
 	dann_aligned_free(buf);
 	return rc;

@@ -3,6 +3,7 @@
  * AWS environment variables (tools/objenv.c), as an operator would use it.
  */
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "helpers/cli.h"
 #include "helpers/s3rver.h"
@@ -69,5 +70,55 @@ Test(obj_cli, refused_credentials_and_a_missing_bucket_are_reported)
 	unsetenv("AWS_SECRET_ACCESS_KEY");
 	cr_assert_neq(cli_run(&out, &err, "obj", "ls", "s3://cli/p", NULL), 0);
 	cr_assert(strstr(err, "AWS_SECRET_ACCESS_KEY"), "%s", err);
+	free(out), free(err);
+}
+
+Test(obj_cli, the_shared_aws_files_configure_what_the_variables_leave_unset)
+{
+	const char *src = tmpdir_path("src");
+	char dir[600], path[700], *out = NULL, *err = NULL;
+	FILE *f;
+
+	pat_file(src, 3, 1000);
+	unsetenv("AWS_ENDPOINT_URL");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	unsetenv("AWS_SECRET_ACCESS_KEY");
+	unsetenv("AWS_REGION");
+	unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+	unsetenv("AWS_CONFIG_FILE");
+	snprintf(dir, sizeof dir, "%s", tmpdir_path("home"));
+	setenv("HOME", dir, 1);
+	snprintf(path, sizeof path, "%s/.aws", dir);
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof path, "%s/.aws/credentials", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("[default]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n\n"
+	      "[half]\naws_access_key_id = ONLYTHEID\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/.aws/config", dir);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fprintf(f, "# as `aws configure` writes it\n[default]\nregion = eu-west-1\nendpoint_url = %s\n\n"
+		   "[profile half]\nendpoint_url = %s\n", srv.endpoint, srv.endpoint);
+	fclose(f);
+
+	cr_assert_eq(cli_run(&out, &err, "obj", "put", "s3://cli/f", "k", src, NULL), 0, "%s", err);
+	free(out), free(err);
+	cr_assert_eq(cli_run(&out, &err, "obj", "ls", "s3://cli/f", NULL), 0, "%s", err);
+	cr_assert(strstr(out, "1000  k"), "endpoint and keys from the files: %s", out);
+	free(out), free(err);
+
+	setenv("AWS_PROFILE", "half", 1);
+	cr_assert_neq(cli_run(&out, &err, "obj", "ls", "s3://cli/f", NULL), 0);
+	cr_assert(strstr(err, "half") && strstr(err, "aws_secret_access_key"), "the profile's key pair is "
+		  "incomplete: %s", err);
+	free(out), free(err);
+	unsetenv("AWS_PROFILE");
+
+	cr_assert_not_null(f = fopen(path, "a"));
+	fputs("this line is not a setting\n", f);
+	fclose(f);
+	cr_assert_neq(cli_run(&out, &err, "obj", "ls", "s3://cli/f", NULL), 0);
+	cr_assert(strstr(err, "config:8"), "a bad line is named: %s", err);
 	free(out), free(err);
 }

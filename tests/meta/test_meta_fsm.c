@@ -106,6 +106,12 @@ Test(meta_fsm, every_command_decodes_to_what_was_encoded)
 	cr_assert_eq(memcmp(d.coll, &col, sizeof col), 0, "collection record differs after a round trip");
 	meta_cmd_free(&d);
 
+	memset(&c, 0, sizeof c);
+	c.type = META_CMD_COLL_CREATE_PROPS, c.coll = &col;
+	roundtrip(&c, &d);
+	cr_assert_eq(memcmp(d.coll, &col, sizeof col), 0, "created record differs after a round trip");
+	meta_cmd_free(&d);
+
 	for (int i = 0; i < 3; i++)
 		mt_segment(&segs[i], 10 + (uint64_t)i, 5, (enum dann_seg_state)i);
 	snprintf(segs[2].object_key, sizeof segs[2].object_key, "bucket/coll_5/seg_12");
@@ -241,6 +247,34 @@ Test(meta_fsm, collections_get_increasing_ids_and_unique_names)
 	cr_assert_str_eq(list[0].schema.name, "a");
 	cr_assert_eq(list[1].id, 2);
 	free(list);
+}
+
+Test(meta_fsm, a_collection_is_created_with_its_properties_in_one_command)
+{
+	struct dann_cat_coll col, *list = NULL;
+	struct meta_cmd c = { .type = META_CMD_COLL_CREATE_PROPS, .coll = &col };
+	struct meta_result r;
+	size_t n = 0;
+	uint64_t first = create("before", 1);
+
+	memset(&col, 0, sizeof col);
+	mt_schema(&col.schema, "owned", 16);
+	col.id = 777; /* ignored: the catalog assigns ids */
+	snprintf(col.props, sizeof col.props, "dann.owner=2\n");
+	r = run(&c, 7, 2);
+	cr_assert_eq(r.rc, 0, "%s", r.msg);
+	cr_assert_eq(r.value, first + 1, "id %llu after %llu", (unsigned long long)r.value, (unsigned long long)first);
+	cr_assert_eq(meta_fsm_coll_list(&F, &list, &n), 0);
+	cr_assert_eq(n, 2);
+	for (size_t i = 0; i < n; i++)
+		if (list[i].id == r.value) {
+			cr_assert_str_eq(list[i].schema.name, "owned");
+			cr_assert_str_eq(list[i].props, "dann.owner=2\n");
+		}
+	free(list);
+	/* A taken name is refused like any create, changing nothing. */
+	r = run(&c, 7, 3);
+	cr_assert_eq(r.rc, DANN_EEXIST, "%d %s", r.rc, r.msg);
 }
 
 Test(meta_fsm, drop_forgets_the_collection_and_its_segments)

@@ -55,6 +55,32 @@ static uint64_t create(struct meta_node *n, const char *name)
 	return id;
 }
 
+/* dannd's create (the record and its owner line) is one log entry: no
+ * crash can fall between the collection and its owner. */
+Test(meta_node, a_collection_and_its_first_properties_are_one_log_entry)
+{
+	struct meta_node *n = open_node(tmpdir_path("one"), 0);
+	struct meta_status before, after;
+	struct dann_cat_coll *list = NULL;
+	struct dann_schema s;
+	uint64_t id = 0;
+	size_t k = 0;
+
+	create(n, "warmup"); /* the one voter is leader and has applied */
+	mt_schema(&s, "owned", 8);
+	cr_assert_eq(meta_status(n, &before), 0, "%s", dann_errmsg());
+	cr_assert_eq(meta_coll_create(n, &s, "dann.owner=1\n", &id), 0, "%s", dann_errmsg());
+	cr_assert_eq(meta_status(n, &after), 0, "%s", dann_errmsg());
+	cr_assert_eq(after.last_index, before.last_index + 1, "log %llu -> %llu",
+		     (unsigned long long)before.last_index, (unsigned long long)after.last_index);
+	cr_assert_eq(meta_catalog_ops()->coll_list(n, &list, &k), 0);
+	for (size_t i = 0; i < k; i++)
+		if (list[i].id == id)
+			cr_assert_str_eq(list[i].props, "dann.owner=1\n");
+	free(list);
+	meta_close(n);
+}
+
 Test(meta_node, a_single_voter_serves_the_catalog_interface)
 {
 	const struct dann_catalog_ops *ops = meta_catalog_ops();

@@ -3,11 +3,15 @@
 // at once), rows with extra keys kept in the dynamic field, search with
 // output_fields, query, delete, and the errors a client must be able to
 // read (unknown collection, dimension mismatch).
-// usage: node quickstart.mjs HOST:PORT
+// usage: node quickstart.mjs HOST:PORT [OTHER]
+// With OTHER (another dannd of the same cluster), the collection is created
+// on HOST:PORT and every later call goes through OTHER, which forwards the
+// collection's calls to its owner.
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { check, ok } from './lib.mjs';
 
-const client = new MilvusClient({ address: process.argv[2] });
+const owner = new MilvusClient({ address: process.argv[2] });
+const client = process.argv[3] ? new MilvusClient({ address: process.argv[3] }) : owner;
 const name = 'quick_setup';
 const dim = 16;
 const vec = (i) => Array.from({ length: dim }, (_, d) => Math.sin(i * 31 + d * 7) + (d === i % dim ? 2 : 0));
@@ -16,7 +20,7 @@ ok(await client.getVersion(), 'GetVersion');
 const health = ok(await client.checkHealth(), 'CheckHealth');
 check(health.isHealthy === true, 'CheckHealth: not healthy');
 
-ok(await client.createCollection({ collection_name: name, dimension: dim }), 'create_collection');
+ok(await owner.createCollection({ collection_name: name, dimension: dim }), 'create_collection');
 check((await client.hasCollection({ collection_name: name })).value === true, 'has_collection');
 const desc = ok(await client.describeCollection({ collection_name: name }), 'describe_collection');
 const fields = Object.fromEntries(desc.schema.fields.map((f) => [f.name, f]));
@@ -70,6 +74,6 @@ ok(await client.releaseCollection({ collection_name: name }), 'release');
 const rel = await client.search({ collection_name: name, data: vec(1), limit: 3 });
 check(rel.status.error_code !== 'Success' && /not loaded/.test(rel.status.reason), `search on released: ${JSON.stringify(rel.status)}`);
 ok(await client.dropCollection({ collection_name: name }), 'drop');
-check((await client.hasCollection({ collection_name: name })).value === false, 'dropped');
+check((await owner.hasCollection({ collection_name: name })).value === false, 'dropped');
 console.log('quickstart: ok');
 process.exit(0);

@@ -7,8 +7,23 @@ usage: dannd_meta.py STUBDIR MODE ADDR [ARGS]
   verify ADDR NAME N   NAME is listed and has N rows, every key is there,
                        a search finds row 0 first
   create ADDR NAME     CreateCollection only
+  insert ADDR NAME FROM N  inserts rows FROM..FROM+N-1 (the vectors fill
+                       gives them) and flushes: through a node that does
+                       not own NAME, the calls are forwarded to its owner
   foreign ADDR NAME OWNER  a data request for NAME (owned by node OWNER)
-                       is refused, naming the owner
+                       marked as forwarded by another node is refused,
+                       naming the owner and its address, which ADDR knows
+                       from forwarding before (a node never forwards twice)
+  unreachable ADDR NAME OWNER  NAME's owner is down: UNAVAILABLE naming
+                       the owner and its address
+  flushmix ADDR NAME NAME2  one Flush naming collections of two nodes is
+                       refused, naming both
+  cross ADDR NAME ADDR2 NAME2 THREADS CALLS  NAME lives on ADDR, NAME2 on
+                       ADDR2: THREADS clients each make CALLS statistics
+                       calls for NAME through ADDR2 and for NAME2 through
+                       ADDR at once (every call forwarded, both ways); a
+                       RESOURCE_EXHAUSTED answer is retried; every call
+                       must finish
   listed ADDR NAME...  HasCollection and ShowCollections name each NAME
                        (retried for up to 15 s: a node's copy of the
                        catalog may lag the leader's by a heartbeat)
@@ -78,10 +93,20 @@ def fill(stub, name, n):
     ci.extra_params.add(key="params", value='{"max_degree": 16, "search_list_size": 32}')
     ok(stub.CreateIndex(ci, timeout=TIMEOUT), "create index")
     ok(stub.LoadCollection(milvus_pb2.LoadCollectionRequest(collection_name=name), timeout=TIMEOUT), "load")
-    vecs = vectors(n)
     t0 = time.monotonic()
-    for k0 in range(0, n, BATCH):
-        k1 = min(n, k0 + BATCH)
+    insert(stub, name, 0, n)
+    t1 = time.monotonic()
+    ok(stub.Flush(milvus_pb2.FlushRequest(collection_names=[name]), timeout=TIMEOUT), "flush")
+    t2 = time.monotonic()
+    print(f"inserted {n} rows in {t1 - t0:.2f} s ({n / max(t1 - t0, 1e-9):.0f} rows/s), "
+          f"flush {t2 - t1:.2f} s", flush=True)
+    rows(stub, name, n)
+
+
+def insert(stub, name, first, n):
+    vecs = vectors(first + n)
+    for k0 in range(first, first + n, BATCH):
+        k1 = min(first + n, k0 + BATCH)
         q = milvus_pb2.InsertRequest(collection_name=name, num_rows=k1 - k0)
         f = q.fields_data.add(type=schema_pb2.Int64, field_name="id")
         f.scalars.long_data.data.extend(range(k0, k1))
@@ -90,12 +115,6 @@ def fill(stub, name, n):
         v.vectors.float_vector.data.extend(vecs[k0:k1].reshape(-1).tolist())
         r = ok(stub.Insert(q, timeout=TIMEOUT), "insert")
         check(r.insert_cnt == k1 - k0, f"insert_cnt {r.insert_cnt}, sent {k1 - k0}")
-    t1 = time.monotonic()
-    ok(stub.Flush(milvus_pb2.FlushRequest(collection_names=[name]), timeout=TIMEOUT), "flush")
-    t2 = time.monotonic()
-    print(f"inserted {n} rows in {t1 - t0:.2f} s ({n / max(t1 - t0, 1e-9):.0f} rows/s), "
-          f"flush {t2 - t1:.2f} s", flush=True)
-    rows(stub, name, n)
 
 
 def rows(stub, name, n):
@@ -159,9 +178,64 @@ def listed(stub, names):
 
 def foreign(stub, name, owner):
     st = stub.GetCollectionStatistics(milvus_pb2.GetCollectionStatisticsRequest(collection_name=name),
-                                      timeout=TIMEOUT).status
-    check(st.code != 0 and f"served by node {owner}" in st.reason, f"{name} on {ADDR}: {st}")
+                                      timeout=TIMEOUT, metadata=(("dann-forwarded-by", "9"),)).status
+    check(st.code != 0 and f"served by node {owner} at 127.0.0.1:" in st.reason, f"{name} on {ADDR}: {st}")
     print(f"{name} on {ADDR}: {st.reason}", flush=True)
+
+
+def unreachable(stub, name, owner):
+    try:
+        r = stub.GetCollectionStatistics(milvus_pb2.GetCollectionStatisticsRequest(collection_name=name),
+                                         timeout=TIMEOUT)
+        fail(f"{name} on {ADDR} answered while its owner is down: {r}")
+    except grpc.RpcError as e:
+        check(e.code() == grpc.StatusCode.UNAVAILABLE and f"served by node {owner} of the cluster at 127.0.0.1:"
+              in e.details(), f"{name} on {ADDR}: {e.code()} {e.details()}")
+        print(f"{name} on {ADDR}: {e.code()} {e.details()}", flush=True)
+
+
+def flushmix(stub, names):
+    st = stub.Flush(milvus_pb2.FlushRequest(collection_names=names), timeout=TIMEOUT).status
+    check(st.code != 0 and "served by different nodes" in st.reason and all(n in st.reason for n in names),
+          f"Flush {names} on {ADDR}: {st}")
+    print(f"Flush {names} on {ADDR}: {st.reason}", flush=True)
+
+
+def cross(name_a, addr_b, name_b, threads, calls):
+    import threading
+    stubs = {ADDR: milvus_pb2_grpc.MilvusServiceStub(grpc.insecure_channel(ADDR)),
+             addr_b: milvus_pb2_grpc.MilvusServiceStub(grpc.insecure_channel(addr_b))}
+    counts = {"ok": 0, "busy": 0}
+    errors = []
+    lock = threading.Lock()
+
+    def run(i):
+        for k in range(calls):
+            via, name = (addr_b, name_a) if (i + k) % 2 == 0 else (ADDR, name_b)
+            for _ in range(1000):
+                try:
+                    ok(stubs[via].GetCollectionStatistics(
+                        milvus_pb2.GetCollectionStatisticsRequest(collection_name=name), timeout=20), "stats")
+                    with lock:
+                        counts["ok"] += 1
+                    break
+                except grpc.RpcError as e:
+                    if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                        with lock:
+                            errors.append(f"{name} via {via}: {e.code()} {e.details()}")
+                        return
+                    with lock:
+                        counts["busy"] += 1
+                    time.sleep(0.01)
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    check(not errors, f"{len(errors)} calls failed, first: {errors[:1]}")
+    check(counts["ok"] == threads * calls, f"{counts['ok']} of {threads * calls} calls answered")
+    print(f"{counts['ok']} forwarded calls both ways, {counts['busy']} retried after RESOURCE_EXHAUSTED", flush=True)
 
 
 def main():
@@ -176,8 +250,17 @@ def main():
         verify(stub, sys.argv[4], int(sys.argv[5]))
     elif MODE == "create":
         create(stub, sys.argv[4])
+    elif MODE == "insert":
+        insert(stub, sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+        ok(stub.Flush(milvus_pb2.FlushRequest(collection_names=[sys.argv[4]]), timeout=TIMEOUT), "flush")
     elif MODE == "foreign":
         foreign(stub, sys.argv[4], sys.argv[5])
+    elif MODE == "flushmix":
+        flushmix(stub, sys.argv[4:])
+    elif MODE == "cross":
+        cross(sys.argv[4], sys.argv[5], sys.argv[6], int(sys.argv[7]), int(sys.argv[8]))
+    elif MODE == "unreachable":
+        unreachable(stub, sys.argv[4], sys.argv[5])
     elif MODE == "listed":
         listed(stub, sys.argv[4:])
     elif MODE == "serve":

@@ -173,13 +173,14 @@ struct evicted {
 	uint64_t ids[16];
 };
 
-static void on_evict(void *arg, uint64_t id, const char *dir)
+static int on_evict(void *arg, uint64_t id, const char *dir)
 {
 	struct evicted *e = arg;
 
 	cr_assert_eq(access(dir, F_OK), 0, "the callback runs before the directory goes");
 	if (e->n < 16)
 		e->ids[e->n++] = id;
+	return 0;
 }
 
 Test(tier, the_cache_keeps_to_its_budget_and_evicts_the_least_recently_used)

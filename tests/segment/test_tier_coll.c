@@ -392,26 +392,32 @@ Test(tier_coll, a_process_killed_during_an_upload_or_a_fetch_loses_nothing)
 	cr_assert_geq(cache_stats(db).evictions, NSEG - 2, "every segment uploaded, then evicted");
 	dann_db_close(db);
 
-	/* killed while it downloads evicted segments (at open, for their
-	 * keys): a GET fails after the first few and backs off */
+	/* killed while a search downloads evicted segments (opening needs
+	 * none: their stubs are local): a GET fails after the first few and
+	 * backs off */
 	s3_config(&cfg, 10000);
-	s3rver_fault(&srv, "{\"method\":\"GET\",\"match\":\"/s\",\"action\":\"status\",\"status\":503,\"skip\":3,\"count\":1000}");
+	s3rver_fault(&srv, "{\"method\":\"GET\",\"match\":\"/n1/c\",\"action\":\"status\",\"status\":503,\"skip\":3,\"count\":1000}");
 	child = fork();
 	cr_assert_geq(child, 0);
 	if (child == 0) {
 		struct dann_db_params p;
 		struct dann_db *d;
+		struct dann_coll *c;
+		float q[ST_DIM];
 
 		dann_db_params_default(&p);
 		p.no_background = 1;
 		p.store_uri = uri;
 		p.store_config = &cfg;
 		p.tier_cache_bytes = budget;
-		if (dann_db_open(data, &p, &d) == 0)
-			sleep(60);
+		if (dann_db_open(data, &p, &d) == 0 && dann_coll_get(d, "docs", &c) == 0) {
+			/* no cr_assert in the child: its result is not looked at */
+			for (int i = 0; i < NSEG; i++)
+				dann_coll_get_vector(c, (int64_t)i * ROWS + 1, q);
+		}
 		_exit(0);
 	}
-	wait_count("GET", "/s", 4, "the fetch was under way");
+	wait_count("GET", "/n1/c", 4, "the fetch was under way");
 	kill(child, SIGKILL);
 	waitpid(child, NULL, 0);
 	{
@@ -424,12 +430,12 @@ Test(tier_coll, a_process_killed_during_an_upload_or_a_fetch_loses_nothing)
 		cr_assert_leq(n, 1, "%d partial downloads, %ld GETs", n, gets);
 	}
 
-	/* no limit now: each evicted segment is downloaded once, at open */
+	/* no limit now: each evicted segment is downloaded once, when searched */
 	s3_config(&cfg, 20);
 	db = open_db(data, uri, &cfg, 0);
 	cr_assert_eq(leftovers(data), 0, "the partial download was removed, never used");
-	cr_assert_geq(cache_stats(db).fetches, NSEG - 2);
 	answers(db, after);
+	cr_assert_geq(cache_stats(db).fetches, NSEG - 2);
 	cr_assert(memcmp(before, after, sizeof before) == 0, "nothing lost to the killed fetch");
 	cr_assert_eq(dann_coll_count(coll(db), &rows), 0);
 	cr_assert_eq(rows, (uint64_t)NSEG * ROWS - NDEL);
@@ -470,5 +476,222 @@ Test(tier_coll, the_cli_tiers_a_data_dir_named_by_DANN_STORE)
 	cr_assert_lt(cache_stats(db).local, NSEG, "the CLI's sync let the cache evict");
 	answers(db, after);
 	cr_assert(memcmp(before, after, sizeof before) == 0);
+	dann_db_close(db);
+}
+
+/* answers() as one batch: each segment is fetched once for all queries. */
+static void batch_answers(struct dann_db *db, int64_t *keys)
+{
+	struct dann_coll_search_params sp;
+	float q[NQ * ST_DIM], dists[NQ * K];
+	uint32_t found[NQ];
+
+	dann_coll_search_params_default(&sp);
+	sp.k = K;
+	for (int i = 0; i < NQ; i++)
+		st_vec(100000 + i, ST_DIM, q + i * ST_DIM);
+	cr_assert_eq(dann_coll_search_batch(coll(db), q, NQ, &sp, keys, dists, found, NULL), 0, "%s",
+		     dann_errmsg());
+	for (int i = 0; i < NQ; i++)
+		cr_assert_eq(found[i], K);
+}
+
+/* The stubs of evicted segments in data (paths into g). */
+static size_t stubs(const char *data, glob_t *g)
+{
+	char pat[1200];
+
+	snprintf(pat, sizeof pat, "%s/c*/s*.stub", data);
+	if (glob(pat, 0, NULL, g) != 0) {
+		g->gl_pathc = 0;
+		g->gl_pathv = NULL;
+	}
+	return g->gl_pathc;
+}
+
+/* Opens data with a one-byte budget: what opening downloaded (GETs of
+ * segment objects, counted by s3rver's proxy) and the cache's fetches. */
+static struct dann_db *open_counting(const char *data, const char *uri, const struct obj_config *cfg,
+				     long *gets, uint64_t *fetches)
+{
+	struct dann_db *db;
+
+	s3rver_clear(&srv);
+	db = open_db(data, uri, cfg, 1);
+	*gets = s3rver_count(&srv, "GET", "/n1/c");
+	*fetches = cache_stats(db).fetches;
+	return db;
+}
+
+Test(tier_coll, opening_with_every_segment_evicted_downloads_none_of_them)
+{
+	const char *uri = "s3://tier/n1";
+	char data[512];
+	int64_t before[NQ * K], after[NQ * K], late = -1;
+	struct obj_config cfg;
+	struct dann_db *db;
+	uint64_t rows, fetches;
+	float v[ST_DIM];
+	long gets;
+	glob_t g;
+
+	s3rver_start(&srv, tmpdir_path("s3rver"), "tier", 0, 0);
+	srv_up = 1;
+	s3_config(&cfg, 20);
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	db = open_db(data, uri, &cfg, 1);
+	fill(db);
+	batch_answers(db, before);
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(cache_stats(db).local, 0, "a one-byte budget evicts every uploaded segment");
+	dann_db_close(db);
+	cr_assert_eq(stubs(data, &g), NSEG, "a stub per evicted segment");
+	globfree(&g);
+	/* a row no answer holds, deleted while its segment is evicted */
+	for (int64_t k = 1; late < 0; k++) {
+		int used = is_deleted(k);
+		for (int i = 0; i < NQ * K && !used; i++)
+			used = before[i] == k;
+		late = used ? -1 : k;
+	}
+
+	for (int round = 0; round < 2; round++) {
+		db = open_counting(data, uri, &cfg, &gets, &fetches);
+		cr_assert_eq(gets, 0, "round %d: %ld GETs of segment objects at open", round, gets);
+		cr_assert_eq(fetches, 0);
+		cr_assert_eq(cache_stats(db).local, 0);
+		cr_assert_eq(dann_coll_count(coll(db), &rows), 0, "%s", dann_errmsg());
+		cr_assert_eq(rows, (uint64_t)NSEG * ROWS - NDEL - (uint64_t)round, "round %d", round);
+		cr_assert_eq(dann_coll_get_vector(coll(db), deleted[0], v), DANN_ENOTFOUND,
+			     "deletes come from the stub");
+		cr_assert_eq(dann_coll_get_vector(coll(db), late, v), round ? DANN_ENOTFOUND : 0, "round %d",
+			     round);
+		batch_answers(db, after);
+		cr_assert(memcmp(before, after, sizeof before) == 0, "round %d: the same answers", round);
+		cr_assert_geq(cache_stats(db).fetches, NSEG, "the searches fetched what they needed");
+		if (round == 0) {
+			/* a delete in an evicted segment: downloaded, written,
+			 * stored, evicted again with a new stub */
+			cr_assert_eq(dann_coll_delete(coll(db), &late, 1, NULL), 0, "%s", dann_errmsg());
+			cr_assert_eq(dann_coll_flush(coll(db)), 0, "%s", dann_errmsg());
+			cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+			cr_assert_eq(cache_stats(db).local, 0);
+		}
+		dann_db_close(db);
+	}
+
+	/* a damaged stub is not trusted: that segment's stub is made again
+	 * from its MANIFEST, keys, index header and delete bitmap alone */
+	cr_assert_eq(stubs(data, &g), NSEG);
+	{
+		FILE *f = fopen(g.gl_pathv[0], "r+b");
+		int b;
+
+		cr_assert_not_null(f);
+		fseek(f, 50, SEEK_SET);
+		b = fgetc(f);
+		fseek(f, 50, SEEK_SET);
+		fputc(b ^ 0x5a, f);
+		fclose(f);
+	}
+	globfree(&g);
+	db = open_counting(data, uri, &cfg, &gets, &fetches);
+	cr_assert_eq(fetches, 0, "no segment downloaded whole");
+	cr_assert(gets > 0 && gets <= 4, "%ld GETs for one segment's stub", gets);
+	cr_assert_eq(s3rver_count(&srv, "GET", "vectors."), 0);
+	cr_assert_eq(dann_coll_count(coll(db), &rows), 0);
+	cr_assert_eq(rows, (uint64_t)NSEG * ROWS - NDEL - 1);
+	dann_db_close(db);
+	db = open_counting(data, uri, &cfg, &gets, &fetches);
+	cr_assert_eq(gets, 0, "the stub was written again");
+	batch_answers(db, after);
+	cr_assert(memcmp(before, after, sizeof before) == 0);
+	dann_db_close(db);
+}
+
+static int count_manifests(void *arg, const char *key, uint64_t size)
+{
+	(void)size;
+	if (strstr(key, "/MANIFEST"))
+		(*(unsigned *)arg)++;
+	return 0;
+}
+
+static unsigned segments_in_bucket(const char *uri)
+{
+	struct obj_store *s;
+	unsigned n = 0;
+
+	cr_assert_eq(obj_open(uri, NULL, &s), 0, "%s", dann_errmsg());
+	cr_assert_eq(obj_list(s, "", count_manifests, &n), 0, "%s", dann_errmsg());
+	obj_close(s);
+	return n;
+}
+
+Test(tier_coll, a_search_on_an_older_version_still_fetches_segments_a_compaction_replaced)
+{
+	char uri[600], data[512];
+	int64_t del[ROWS / 2], keys[K];
+	float q[ST_DIM], dists[K];
+	struct dann_coll_search_params sp;
+	struct tier_sync_stats st;
+	struct seg_ver *old;
+	struct dann_coll *c;
+	struct dann_db *db;
+	size_t nnew, searched = 0;
+	uint32_t found;
+
+	snprintf(uri, sizeof uri, "file://%s", tmpdir_path("bucket"));
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	db = open_db(data, uri, NULL, 1);
+	fill(db);
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(cache_stats(db).local, 0, "every segment evicted");
+	c = coll(db);
+
+	/* a search holds the current version (as dann_coll_search does for
+	 * its whole run) while a compaction replaces two of its segments and
+	 * a sync runs */
+	old = seg_ver_get(c);
+	for (int s = 0; s < 2; s++) {
+		for (int i = 0; i < ROWS / 2; i++)
+			del[i] = (int64_t)s * ROWS + 2 * i;
+		cr_assert_eq(dann_coll_delete(c, del, ROWS / 2, NULL), 0);
+	}
+	cr_assert_eq(dann_coll_compact(c), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_stats(db, NULL, &st), 0);
+	cr_assert_geq(st.orphans_kept, 1, "the replaced segments' objects are kept while held");
+	cr_assert_eq(st.orphans_deleted, 0);
+
+	/* the held version's segments, evicted, are fetched from the bucket */
+	dann_coll_search_params_default(&sp);
+	sp.k = K;
+	st_vec(100000, ST_DIM, q);
+	for (size_t i = 0; i < old->n; i++) {
+		struct seg *s = old->s[i];
+		if (!s->disk)
+			continue;
+		cr_assert_eq(seg_disk_search(c, s, q, &sp, NULL, keys, dists, &found, NULL), 0,
+			     "segment %llu of the older version: %s", (unsigned long long)s->id, dann_errmsg());
+		cr_assert_eq(found, K);
+		searched++;
+	}
+	cr_assert_eq(searched, NSEG);
+	seg_ver_unref(old);
+
+	/* once let go, the next sync deletes them */
+	cr_assert_eq(seg_tier_sync_wait(db), 0, "%s", dann_errmsg());
+	cr_assert_eq(seg_tier_stats(db, NULL, &st), 0);
+	cr_assert_geq(st.orphans_deleted, 1);
+	{
+		struct dann_seg_info *si;
+		size_t n;
+		cr_assert_eq(dann_coll_segments(c, &si, &n), 0);
+		for (nnew = 0; n > 0; n--)
+			nnew += si[n - 1].state == DANN_SEG_FLUSHED;
+		free(si);
+	}
+	cr_assert_eq(segments_in_bucket(uri), nnew, "the bucket holds the %zu current segments only", nnew);
 	dann_db_close(db);
 }

@@ -279,3 +279,27 @@ Test(wal, ignores_other_files_in_its_directory)
 	cr_assert_eq(wal_last_lsn(w), 1);
 	wal_close(w);
 }
+
+Test(wal, an_empty_log_starts_after_a_given_lsn_and_a_log_with_records_refuses)
+{
+	const char *dir = tmpdir_path("log");
+	struct wal *w = wt_open(dir, NULL);
+	struct wt_replay *rp;
+	uint64_t lsn;
+
+	cr_assert_eq(wal_start_after(w, 41), 0, "%s", dann_errmsg());
+	cr_assert_eq(wal_last_lsn(w), 41);
+	cr_assert_neq(access(wt_file(dir, 1), F_OK), 0, "the empty first file is gone");
+	cr_assert_eq(wal_append(w, "x", 1, &lsn), 0, "%s", dann_errmsg());
+	cr_assert_eq(lsn, 42);
+	wal_close(w);
+	w = wt_open(dir, NULL);
+	cr_assert_eq(wal_last_lsn(w), 42);
+	rp = wt_replay_all(w, 41);
+	cr_assert_eq(rp->n, 1);
+	wt_replay_free(rp);
+	cr_assert_eq(wal_start_after(w, 100), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "holds records"), "%s", dann_errmsg());
+	cr_assert_eq(wal_last_lsn(w), 42, "a refused call changes nothing");
+	wal_close(w);
+}

@@ -44,6 +44,16 @@ Test(srv_config, command_line_overrides_the_file_and_names_bad_values)
 	cr_assert(strstr(dann_errmsg(), "no_such"), "%s", dann_errmsg());
 	cr_assert_eq(srv_config_set(&c, "user", "bob:plaintext"), DANN_EINVAL);
 	cr_assert_eq(srv_config_set(&c, "auth", "maybe"), DANN_EINVAL);
+	cr_assert_eq(srv_config_set(&c, "store", "s3://bucket/prefix"), 0);
+	cr_assert_str_eq(c.store, "s3://bucket/prefix");
+	cr_assert_eq(srv_config_set(&c, "tier-cache-bytes", "2G"), 0);
+	cr_assert_eq(c.tier_cache_bytes, 2ull << 30);
+	cr_assert_eq(srv_config_set(&c, "sync_interval_ms", "250"), 0);
+	cr_assert_eq(c.sync_interval_ms, 250);
+	cr_assert_eq(srv_config_set(&c, "store", "ftp://x"), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "store") && strstr(dann_errmsg(), "file://"), "%s", dann_errmsg());
+	cr_assert_eq(srv_config_set(&c, "sync_interval_ms", "0"), DANN_EINVAL);
+	cr_assert_str_eq(c.store, "s3://bucket/prefix", "a refused value changes nothing");
 
 	f = fopen(argv[2], "w");
 	fputs("workers = 2\nthis line has no equals\n", f);

@@ -17,6 +17,7 @@
 #include "srvpy.h"
 #include "srvtest.h"
 
+#define QUICKSTART_TIMEOUT_S 120
 #define ROWS "3000"
 
 static void setup(void)
@@ -142,15 +143,29 @@ struct cluster {
 	char data[NODES][256];
 };
 
-static void node_start(struct cluster *c, int i)
+/* Node i with the cluster's peers; peers "" starts it alone at its Raft
+ * address, "join" starts it empty to be added (both with GROW_WORKERS). */
+#define GROW_WORKERS "2"
+#define CROSS_THREADS "8"
+#define CROSS_CALLS "25"
+static void node_start_as(struct cluster *c, int i, const char *how)
 {
 	char id[16];
 	int rc;
 
 	snprintf(id, sizeof id, "%d", (i + 1) % 100);
-	rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
-			      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i], "--peers",
-			      c->peers, NULL);
+	if (!strcmp(how, "join"))
+		rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
+				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i],
+				      "--join", "true", "--workers", GROW_WORKERS, NULL);
+	else if (!how[0])
+		rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
+				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i],
+				      "--workers", GROW_WORKERS, NULL);
+	else
+		rc = proc_dannd_start(&c->d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c->data[i], "--listen",
+				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c->raft[i],
+				      "--peers", how, NULL);
 	if (rc < 0) {
 		char *log = cli_slurp(c->d[i].log);
 		cr_assert_fail("dannd node %d did not start: %s", i + 1, log ? log : "");
@@ -158,6 +173,11 @@ static void node_start(struct cluster *c, int i)
 	c->up[i] = 1;
 	live[i] = c->d[i].pid;
 	snprintf(c->grpc[i], sizeof c->grpc[i], "127.0.0.1:%d", c->d[i].port);
+}
+
+static void node_start(struct cluster *c, int i)
+{
+	node_start_as(c, i, c->peers);
 }
 
 static void node_stop(struct cluster *c, int i, int sig)
@@ -212,6 +232,7 @@ Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_lead
 	int lead, next;
 	uint64_t took = 0;
 	size_t off = 0;
+	char owner[16];
 
 	memset(&c, 0, sizeof c);
 	for (int i = 0; i < NODES; i++) {
@@ -233,12 +254,16 @@ Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_lead
 	cr_assert_eq(srvpy_run((char *[]){ "create", c.grpc[1], "two", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
 		cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[i], "owned", "two", NULL }), 0);
-	/* Its data lives on its owner: another node says which. */
-	{
-		char owner[16];
-		snprintf(owner, sizeof owner, "%d", lead + 1);
-		cr_assert_eq(srvpy_run((char *[]){ "foreign", c.grpc[(lead + 1) % NODES], "owned", owner, NULL }), 0);
-	}
+	/* Its data lives on its owner; every other node forwards its data
+	 * requests there: reads (statistics, query, search) through one,
+	 * inserts and a flush through another, read back through the first.
+	 * A call already forwarded is not forwarded again: it is refused,
+	 * naming the owner. */
+	snprintf(owner, sizeof owner, "%d", lead + 1);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[(lead + 1) % NODES], "owned", "1000", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "insert", c.grpc[(lead + 2) % NODES], "owned", "1000", "200", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[(lead + 1) % NODES], "owned", "1200", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "foreign", c.grpc[(lead + 1) % NODES], "owned", owner, NULL }), 0);
 	/* A name taken anywhere is taken everywhere. */
 	cr_assert_neq(srvpy_run((char *[]){ "create", c.grpc[(lead + 2) % NODES], "two", NULL }), 0);
 
@@ -249,6 +274,8 @@ Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_lead
 	cr_log_info("kill -9 of leader node %d: node %d leads after %llu ms", lead + 1, next + 1,
 		    (unsigned long long)took);
 	cr_assert_leq(took, FAILOVER_MAX_MS, "a new leader only after %llu ms", (unsigned long long)took);
+	/* Its owner is down: the answer says which node, at which address. */
+	cr_assert_eq(srvpy_run((char *[]){ "unreachable", c.grpc[next], "owned", owner, NULL }), 0);
 
 	/* Each survivor creates a collection; every survivor lists them all. */
 	for (int i = 0; i < NODES; i++)
@@ -271,8 +298,177 @@ Test(srv_meta_cluster, three_nodes_share_the_catalog_and_survive_losing_the_lead
 		char *log = cli_slurp(c.d[lead].log);
 		cr_assert_fail("restarted node %d did not catch up; its log:\n%s", lead + 1, log ? log : "");
 	}
-	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[lead], "owned", "1000", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[lead], "owned", "1200", NULL }), 0);
+	/* Back on another gRPC port: the others find it there, also the one
+	 * that still kept its old address (it forwarded before the kill and
+	 * not since): its first call there fails and goes to the new one. */
+	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[3 - lead - next], "owned", "1200", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[next], "owned", "1200", NULL }), 0);
 	for (int i = 0; i < NODES; i++)
+		node_stop(&c, i, SIGTERM);
+}
+
+/* `dann cluster add|remove VERB --peers ADDR --node NODE`: its exit status. */
+static int cluster_cmd(const char *verb, const char *peers, const char *node)
+{
+	const char *out = tmpdir_path("cluster.out");
+	int rc = proc_run(NULL, out, 60,
+			  (char *[]){ DANN_CLI, "cluster", (char *)verb, "--peers", (char *)peers, "--node", (char *)node,
+				      NULL });
+	char *text = cli_slurp(out);
+
+	cr_log_info("dann cluster %s %s: exit %d: %s", verb, node, rc, text ? text : "");
+	free(text);
+	return rc;
+}
+
+/* Members as node i sees them, within wait_ms: 1 once there are want
+ * voters and the catalog holds at least colls collections. */
+static int members_are(struct cluster *c, int i, uint32_t want, uint64_t colls, uint64_t wait_ms)
+{
+	uint64_t t0 = now_ms();
+	struct meta_status st;
+
+	while (now_ms() - t0 < wait_ms) {
+		if (meta_client_status(c->raft[i], STATUS_MS, &st) == 0 && st.leader_id) {
+			uint32_t voters = 0;
+			for (uint32_t k = 0; k < st.nmembers; k++)
+				voters += st.members[k].voter;
+			if (voters == want && st.nmembers == want && st.ncolls >= colls)
+				return 1;
+		}
+		usleep(50000);
+	}
+	return 0;
+}
+
+Test(srv_meta_cluster, a_one_voter_dannd_grows_to_three_nodes_and_shrinks_to_two)
+{
+	struct cluster c;
+	char node[64];
+
+	memset(&c, 0, sizeof c);
+	for (int i = 0; i < NODES; i++) {
+		int p = free_pair();
+		cr_assert_gt(p, 0, "no free loopback port pair");
+		snprintf(c.raft[i], sizeof c.raft[i], "127.0.0.1:%d", p);
+		snprintf(c.data[i], sizeof c.data[i], "%s%d", tmpdir_path("node"), i + 1);
+	}
+	/* Node 1 alone at its Raft address, with a collection and rows. */
+	node_start_as(&c, 0, "");
+	cr_assert_eq(srvpy_run((char *[]){ "fill", c.grpc[0], "grown", "500", NULL }), 0);
+
+	/* Nodes 2 and 3 start empty and are added through node 1: each gets
+	 * the catalog from the leader, lists the collection and serves it
+	 * (forwarding to node 1). */
+	for (int i = 1; i < NODES; i++) {
+		node_start_as(&c, i, "join");
+		snprintf(node, sizeof node, "%d@%s", i + 1, c.raft[i]);
+		cr_assert_eq(cluster_cmd("add", c.raft[0], node), 0);
+	}
+	for (int i = 0; i < NODES; i++)
+		cr_assert(members_are(&c, i, NODES, 1, LEADER_WAIT_MS), "node %d: not 3 voters with the catalog", i + 1);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[2], "grown", "500", NULL }), 0);
+	/* Milvus's quick start through the Node.js SDK: the collection made
+	 * on node 1, its whole life (describe, load state, insert, search,
+	 * query, delete, release, drop) through node 3. */
+	srvtest_need_node();
+	srvtest_node(QUICKSTART_TIMEOUT_S, (char *[]){ "node", "quickstart.mjs", c.grpc[0], c.grpc[2], NULL });
+	/* A stopped owner (SIGSTOP keeps its sockets open) fails a forwarded
+	 * call as UNAVAILABLE within the channel's keepalive, instead of
+	 * holding node 3's worker for the call's whole deadline. */
+	cr_assert_eq(kill(c.d[0].pid, SIGSTOP), 0);
+	{
+		uint64_t t0 = now_ms();
+		int rc = srvpy_run((char *[]){ "unreachable", c.grpc[2], "grown", "1", NULL });
+
+		kill(c.d[0].pid, SIGCONT);
+		cr_assert_eq(rc, 0);
+		cr_log_info("a stopped owner: UNAVAILABLE after %llu ms", (unsigned long long)(now_ms() - t0));
+	}
+	cr_assert_eq(srvpy_run((char *[]){ "create", c.grpc[2], "three", NULL }), 0);
+	for (int i = 0; i < NODES; i++)
+		cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[i], "grown", "three", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "flushmix", c.grpc[1], "grown", "three", NULL }), 0);
+	/* Two workers each, and calls forwarded both ways at once: the node
+	 * keeps a worker for its peers' calls, so all finish (some after a
+	 * RESOURCE_EXHAUSTED retry) where waiting workers on both sides would
+	 * deadlock. */
+	cr_assert_eq(srvpy_run((char *[]){ "cross", c.grpc[0], "grown", c.grpc[2], "three", CROSS_THREADS, CROSS_CALLS,
+					   NULL }), 0);
+	/* dann cluster status: each node's address for clients, and which
+	 * node serves each collection. */
+	{
+		const char *out = tmpdir_path("status.out");
+		char want[64], *text;
+		int rc = proc_run(NULL, out, 60, (char *[]){ DANN_CLI, "cluster", "status", "--peers", c.raft[1], NULL });
+
+		text = cli_slurp(out);
+		cr_assert_eq(rc, 0, "dann cluster status: %s", text ? text : "");
+		snprintf(want, sizeof want, "serves clients at %s", c.grpc[1]);
+		cr_assert(text && strstr(text, want), "no '%s' in: %s", want, text ? text : "");
+		cr_assert(strstr(text, "grown(") && strstr(strstr(text, "grown("), ")@1") &&
+			  strstr(text, "three(") && strstr(strstr(text, "three("), ")@3"), "owners missing: %s", text);
+		free(text);
+	}
+
+	/* Node 3 leaves (asked through node 2); the two left commit alone
+	 * and keep the whole catalog. */
+	cr_assert_eq(cluster_cmd("remove", c.raft[1], "3"), 0);
+	node_stop(&c, 2, SIGTERM);
+	for (int i = 0; i < 2; i++)
+		cr_assert(members_are(&c, i, 2, 2, LEADER_WAIT_MS), "node %d: not 2 voters", i + 1);
+	cr_assert_eq(srvpy_run((char *[]){ "create", c.grpc[1], "after", NULL }), 0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[i], "grown", "three", "after", NULL }), 0);
+	cr_assert_eq(srvpy_run((char *[]){ "verify", c.grpc[1], "grown", "500", NULL }), 0);
+	/* Its first member list is stale now: a restart with --join keeps
+	 * the stored configuration and catches up. */
+	node_stop(&c, 1, SIGTERM);
+	node_start_as(&c, 1, "join");
+	cr_assert(members_are(&c, 1, 2, 3, LEADER_WAIT_MS), "restarted node 2: not 2 voters with the catalog");
+	cr_assert_eq(srvpy_run((char *[]){ "listed", c.grpc[1], "grown", "three", "after", NULL }), 0);
+	for (int i = 0; i < 2; i++)
+		node_stop(&c, i, SIGTERM);
+}
+
+/* Forwarding keeps a cluster's security: over TLS (each node trusts the
+ * shared certificate) and with the caller's credentials, which the owner
+ * checks again. */
+Test(srv_meta_cluster, forwarded_calls_go_over_tls_with_the_callers_credentials)
+{
+	struct cluster c;
+	char node[64], key[256], cert[256], conf[256];
+
+	srvtest_need_node();
+	memset(&c, 0, sizeof c);
+	snprintf(key, sizeof key, "%s", tmpdir_path("key.pem"));
+	snprintf(cert, sizeof cert, "%s", tmpdir_path("cert.pem"));
+	srvtest_cert(key, cert);
+	snprintf(conf, sizeof conf, "%s", srvtest_auth_conf("bob", "pw one"));
+	for (int i = 0; i < 2; i++) {
+		int p = free_pair(), rc;
+		char id[16];
+
+		cr_assert_gt(p, 0, "no free loopback port pair");
+		snprintf(c.raft[i], sizeof c.raft[i], "127.0.0.1:%d", p);
+		snprintf(c.data[i], sizeof c.data[i], "%s%d", tmpdir_path("node"), i + 1);
+		snprintf(id, sizeof id, "%d", i + 1);
+		rc = proc_dannd_start(&c.d[i], DANND_BIN, SRVTEST_START_S, "--data-dir", c.data[i], "--listen",
+				      "127.0.0.1:0", "--metrics", "", "--node-id", id, "--raft-listen", c.raft[i],
+				      "--join", i ? "true" : "false", "--tls-cert", cert, "--tls-key", key, "--config", conf,
+				      NULL);
+		cr_assert_eq(rc, 0, "node %d did not start", i + 1);
+		c.up[i] = 1;
+		live[i] = c.d[i].pid;
+		snprintf(c.grpc[i], sizeof c.grpc[i], "127.0.0.1:%d", c.d[i].port);
+	}
+	snprintf(node, sizeof node, "2@%s", c.raft[1]);
+	cr_assert_eq(cluster_cmd("add", c.raft[0], node), 0);
+	cr_assert(members_are(&c, 1, 2, 0, LEADER_WAIT_MS), "node 2 was not added");
+	srvtest_node(QUICKSTART_TIMEOUT_S,
+		     (char *[]){ "node", "secure.mjs", "cluster", c.grpc[0], c.grpc[1], cert, "bob", "pw one", NULL });
+	for (int i = 0; i < 2; i++)
 		node_stop(&c, i, SIGTERM);
 }
 
