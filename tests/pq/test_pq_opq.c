@@ -10,7 +10,7 @@
 #include "error.h"
 #include "pq/pq.h"
 
-#define N 6000u
+#define N 3000u
 #define DIM 48u
 #define LATENT 6u
 #define M 8u
