@@ -427,12 +427,12 @@ void pq_table_build(const struct pq *pq, const float *q, float *table)
 
 /* Component j of the query in the quantizer's space: (R q)_j with OPQ, one
  * dot product computed when needed, so building a table never allocates. */
-static float query_component(const struct pq *pq, const float *q, uint32_t j)
+static float query_component(const struct pq *pq, const float *q, uint32_t j, int rotated)
 {
 	const float *r;
 	float s = 0;
 
-	if (!pq->rot)
+	if (!pq->rot || rotated)
 		return q[j];
 	r = pq->rot + (size_t)j * pq->dim;
 #pragma omp simd reduction(+ : s)
@@ -441,7 +441,23 @@ static float query_component(const struct pq *pq, const float *q, uint32_t j)
 	return s;
 }
 
+static void table_build(const struct pq *pq, enum dann_metric metric, const float *q, int rotated,
+			float *table);
+
 void pq_table_build_as(const struct pq *pq, enum dann_metric metric, const float *q, float *table)
+{
+	table_build(pq, metric, q, 0, table);
+}
+
+void pq_table_build_rotated(const struct pq *pq, enum dann_metric metric, const float *qr,
+			    float *table)
+{
+	table_build(pq, metric, qr, 1, table);
+}
+
+/* The norm of q (cosine) is the same before and after the rotation. */
+static void table_build(const struct pq *pq, enum dann_metric metric, const float *q, int rotated,
+			float *table)
 {
 	double qn = 0;
 	float scale = 1;
@@ -459,7 +475,7 @@ void pq_table_build_as(const struct pq *pq, enum dann_metric metric, const float
 		memset(row, 0, PQ_CENTROIDS * sizeof *row);
 		for (uint32_t j = 0; j < ds; j++) {
 			const float *tj = t + (size_t)j * PQ_CENTROIDS;
-			float c = pq->centre[off + j], qv = query_component(pq, q, off + j);
+			float c = pq->centre[off + j], qv = query_component(pq, q, off + j, rotated);
 			if (metric == DANN_METRIC_L2) {
 				float qc = qv - c;
 				for (uint32_t k = 0; k < PQ_CENTROIDS; k++) {

@@ -178,6 +178,14 @@ void pq_adc_ids(const struct pq *pq, const float *table, const uint32_t *ids, si
 /* out[i] = ADC distance of point first + i, for i < n (first + n <= pq_count). */
 void pq_adc_block(const struct pq *pq, const float *table, uint64_t first, size_t n, float *out);
 
+/* With OPQ: writes the n queries rotated into the quantizer's space
+ * (n * dim floats) with one matrix product, for a batch that builds many
+ * tables (pq_table_build_rotated); a copy without a rotation. DANN_ENOMEM. */
+int pq_rotate_queries(const struct pq *pq, const float *q, uint64_t n, float *out);
+/* pq_table_build_as for a query pq_rotate_queries already rotated. */
+void pq_table_build_rotated(const struct pq *pq, enum dann_metric metric, const float *qr,
+			    float *table);
+
 /* Same as the two above over caller-held codes (codes of n points, M bytes
  * each), for code arrays that do not belong to a struct pq. */
 void pq_adc_codes_ids(const struct pq *pq, const float *table, const uint8_t *codes,

@@ -69,6 +69,12 @@ int pq_rotate_rows(const struct pq *pq, float *x, uint64_t n)
 	return 0;
 }
 
+int pq_rotate_queries(const struct pq *pq, const float *q, uint64_t n, float *out)
+{
+	memcpy(out, q, n * pq->dim * sizeof *out);
+	return pq_rotate_rows(pq, out, n);
+}
+
 /* R = U V^T for the SVD of the row-major d x d matrix c (= Ŷ^T X).
  * LAPACK reads c as column-major, i.e. c^T = V S U^T: its left factor is
  * V and its right factor U^T, and their column-major product V U^T = R^T

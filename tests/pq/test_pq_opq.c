@@ -203,3 +203,30 @@ Test(pq_opq, a_pivots_file_whose_flags_disagree_with_its_version_is_refused)
 	pt_rmtree(dir);
 	free(x);
 }
+
+/* Queries rotated as a batch (one matrix product) build the same tables
+ * as queries rotated one by one while their table is built. */
+Test(pq_opq, batch_rotated_queries_build_the_same_tables)
+{
+	enum { Q = 8 };
+	float *x = low_rank(N, 7), *q = low_rank(Q, 8), *qr = malloc(Q * DIM * sizeof *qr);
+	struct pq *pq = train(DANN_METRIC_L2, x, 3, NULL);
+	float *t1 = malloc(pq_table_floats(pq) * sizeof *t1);
+	float *t2 = malloc(pq_table_floats(pq) * sizeof *t2);
+
+	cr_assert_eq(pq_rotate_queries(pq, q, Q, qr), 0, "%s", dann_errmsg());
+	for (int m = DANN_METRIC_L2; m <= DANN_METRIC_COSINE; m++)
+		for (int i = 0; i < Q; i++) {
+			pq_table_build_as(pq, (enum dann_metric)m, q + i * DIM, t1);
+			pq_table_build_rotated(pq, (enum dann_metric)m, qr + i * DIM, t2);
+			for (size_t e = 0; e < pq_table_floats(pq); e++)
+				cr_assert_float_eq(t1[e], t2[e], 1e-3 * (1 + fabs(t1[e])),
+						   "metric %d query %d entry %zu", m, i, e);
+		}
+	pq_free(pq);
+	free(x);
+	free(q);
+	free(qr);
+	free(t1);
+	free(t2);
+}
