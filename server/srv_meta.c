@@ -191,6 +191,11 @@ int srv_meta_clustered(const struct srv_meta *m)
 	return m && m->clustered;
 }
 
+int srv_meta_check(struct srv_meta *m)
+{
+	return m ? meta_fsm_check(meta_node_fsm(m->node)) : 0;
+}
+
 int srv_meta_remote(struct srv_meta *m, struct srv_meta_remote **out, size_t *n)
 {
 	struct dann_cat_coll *cc = NULL;
