@@ -4,6 +4,7 @@
  *
  *   bench_dannd --dannd BIN --work DIR --base F --queries F --gt F.ibin
  *               [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]
+ *               [--dannd-config FILE]
  *
  * 1. In process: opens DIR/data, creates collection "bench" from the base
  *    file (once; kept for later runs), flushes it, and runs --clients
@@ -11,7 +12,8 @@
  *    run makes it in the local catalog, which dannd imports into its Raft
  *    catalog (D/meta) when it starts; later runs open that catalog
  *    (tools/datadir.h).
- * 2. Starts dannd on DIR/data (a free loopback port) and drives it with
+ * 2. Starts dannd on DIR/data (a free loopback port; --dannd-config passed
+ *    to it as --config, e.g. to turn its search collector on) and drives it with
  *    --clients threads, each on its own channel, one Search RPC with one
  *    query at a time (blocking unary calls on a pluck queue); then with two
  *    threads sending --batch queries per RPC.
@@ -55,7 +57,7 @@
 static pid_t dannd_pid;
 
 struct opts {
-	const char *dannd, *work, *base, *queries, *gt;
+	const char *dannd, *work, *base, *queries, *gt, *dannd_config;
 	uint32_t clients, batch, seconds, L, k;
 };
 
@@ -445,7 +447,7 @@ static void start_dannd(const struct opts *o, const char *data, char *target, si
 		close(pfd[0]);
 		execl(o->dannd, o->dannd, "--data-dir", data, "--listen", "127.0.0.1:0", "--metrics", "",
 		      "--workers", workers, "--queue-max", "4096", "--slow-ms", "0", "--log-level", "warning",
-		      (char *)NULL);
+		      o->dannd_config ? "--config" : (char *)NULL, o->dannd_config, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -472,7 +474,8 @@ static void start_dannd(const struct opts *o, const char *data, char *target, si
 static void usage(void)
 {
 	fprintf(stderr, "usage: bench_dannd --dannd BIN --work DIR --base F --queries F --gt F.ibin\n"
-			"                   [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]\n");
+			"                   [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]\n"
+			"                   [--dannd-config FILE]\n");
 	exit(2);
 }
 
@@ -495,6 +498,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--gt")) o.gt = v;
 		else if (!strcmp(a, "--clients")) o.clients = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--batch")) o.batch = (uint32_t)atoi(v);
+		else if (!strcmp(a, "--dannd-config")) o.dannd_config = v;
 		else if (!strcmp(a, "--seconds")) o.seconds = (uint32_t)atoi(v);
 		else if (!strcmp(a, "-L")) o.L = (uint32_t)atoi(v);
 		else if (!strcmp(a, "-k")) o.k = (uint32_t)atoi(v);

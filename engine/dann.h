@@ -201,13 +201,16 @@ uint64_t dann_index_key(const struct dann_index *ix, uint32_t id);
 
 /* How a search with an allowed/deleted mask runs (engine/vamana/dix_filter.h):
  * BEAM is the beam search with the mask, its list grown with 1/selectivity;
- * EXACT scores every allowed row by PQ in RAM and re-ranks the best
- * max(L, k) by exact distance read from SSD. AUTO picks by the allowed
- * fraction (EXACT at or below 20%, up to 2^20 allowed rows). */
+ * BEAM_UNCOUNTED is the beam search whose list keeps L allowed candidates,
+ * excluded nodes traversed but not counted into L; EXACT scores every
+ * allowed row by PQ in RAM and re-ranks the best max(L, k) by exact
+ * distance read from SSD. AUTO picks by the allowed fraction: EXACT at or
+ * below 20% (up to 2^20 allowed rows), else BEAM_UNCOUNTED. */
 enum dann_filter_plan {
 	DANN_PLAN_AUTO = 0,
 	DANN_PLAN_BEAM = 1,
 	DANN_PLAN_EXACT = 2,
+	DANN_PLAN_BEAM_UNCOUNTED = 3,
 };
 
 struct dann_search_params {
@@ -538,7 +541,8 @@ int dann_coll_search(struct dann_coll *c, const float *query, const struct dann_
 /* nq queries: query i's results at keys[i*k], dists[i*k], found[i]; the
  * same as nq dann_coll_search calls, faster: each flushed segment takes
  * the queries in one disk batch (p->threads threads, p->inflight queries
- * in flight on each). stats[i].latency_ns is the time of the part of the
+ * in flight on each), and p->filter is compiled once and evaluated once
+ * per segment for the whole batch. stats[i].latency_ns is the time of the part of the
  * batch (up to 1024 queries) that held query i. */
 int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t nq,
 			   const struct dann_coll_search_params *p, int64_t *keys, float *dists,

@@ -1,5 +1,9 @@
 /*
- * srv_delete.c — Delete, Flush, GetFlushState.
+ * srv_delete.c — Delete (by keys or by any filter expression), Flush,
+ * GetFlushState.
+ *
+ * Delete by a filter deletes the rows that pass it when the call runs; a
+ * row inserted meanwhile may or may not be among them, as in Milvus.
  *
  * Flush seals each named collection's growing segment and waits until the
  * sealed segments are disk indexes (dann_coll_flush), so the segment ids
@@ -15,6 +19,31 @@
 #include "srv_meta.h"
 #include "srv_pkexpr.h"
 #include "srv_status.h"
+#include "srv_template.h"
+
+/* Keys an expression selects: the key fast path, or every live row that
+ * passes the filter (a bad expression is an error naming its column or
+ * field, and nothing is deleted). */
+static int delete_keys(struct srv_req *rq, struct dann_coll *c, const struct dann_schema *s, const char *expr,
+		       int64_t **keys, uint64_t *n)
+{
+	struct dann_coll_query_params qp = { .filter = expr };
+	int64_t *found = NULL;
+	int rc;
+
+	if (!expr || !expr[0])
+		return srv_fail(rq, SRV_M_PARAM_MISSING, DANN_EINVAL,
+				"Delete: the expression is empty (to delete every row, drop the collection)");
+	if ((rc = srv_pkexpr_match(rq, expr, s->pk_field, keys, n)) != 0)
+		return rc < 0 ? rc : 0;
+	if ((rc = dann_coll_query(c, &qp, &found, n, NULL)) < 0)
+		return rc;
+	*keys = srv_arena_alloc(rq->arena, (*n + 1) * sizeof **keys);
+	if (*keys)
+		memcpy(*keys, found, *n * sizeof **keys);
+	free(found);
+	return *keys ? 0 : DANN_ENOMEM;
+}
 
 int srv_h_delete(struct srv_req *rq, const void *in, void *out)
 {
@@ -22,16 +51,20 @@ int srv_h_delete(struct srv_req *rq, const void *in, void *out)
 	Milvus__Proto__Milvus__MutationResult *r = out;
 	struct dann_coll *c;
 	struct dann_schema s;
+	const char *expr = NULL;
 	int64_t *keys;
 	uint64_t n, deleted = 0;
 	int rc;
 
-	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_schema(c, &s)) < 0)
+	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_schema(c, &s)) < 0 ||
+	    (rc = SRV_TEMPLATE_RENDER(rq, q->expr, q->expr_template_values, q->n_expr_template_values, &expr)) < 0)
 		return rc;
-	if ((rc = srv_pkexpr_parse(rq, q->expr, s.pk_field, &keys, &n)) < 0)
-		return rc;
+	/* The rows are chosen and deleted under the write lock, so a
+	 * CreateIndex recreating the collection cannot fall between. */
 	pthread_rwlock_rdlock(&rq->srv->write_lock);
-	rc = dann_coll_delete(c, keys, n, &deleted);
+	rc = delete_keys(rq, c, &s, expr, &keys, &n);
+	if (rc == 0)
+		rc = dann_coll_delete(c, keys, n, &deleted);
 	pthread_rwlock_unlock(&rq->srv->write_lock);
 	if (rc < 0)
 		return rc;
@@ -136,16 +169,33 @@ int srv_h_flush(struct srv_req *rq, const void *in, void *out)
 	return 0;
 }
 
+/* Flushed when every segment asked about is a disk index (or already
+ * replaced by compaction, which only takes flushed ones) and no sealed
+ * segment still waits for its index: the SDK's flushSync ignores Flush's
+ * own status and polls this, so answering "flushed" regardless would hide
+ * a failed flush. Without a collection there is nothing to look at, and a
+ * Flush that answered OK left nothing unflushed. */
 int srv_h_get_flush_state(struct srv_req *rq, const void *in, void *out)
 {
 	const Milvus__Proto__Milvus__GetFlushStateRequest *q = in;
 	Milvus__Proto__Milvus__GetFlushStateResponse *r = out;
+	struct dann_seg_info *segs = NULL;
 	struct dann_coll *c;
+	size_t n = 0;
 	int rc;
 
-	if (q->collection_name && q->collection_name[0] &&
-	    (rc = srv_coll_get(rq, q->collection_name, &c)) < 0)
+	r->flushed = 1;
+	if (!q->collection_name || !q->collection_name[0])
+		return 0;
+	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_segments(c, &segs, &n)) < 0)
 		return rc;
-	r->flushed = 1; /* Flush answers only once its segments are flushed */
+	for (size_t i = 0; i < n && r->flushed; i++) {
+		if (segs[i].state == DANN_SEG_SEALED)
+			r->flushed = 0;
+		for (size_t j = 0; j < q->n_segmentids && r->flushed; j++)
+			if ((uint64_t)q->segmentids[j] == segs[i].id && segs[i].state == DANN_SEG_GROWING)
+				r->flushed = 0;
+	}
+	free(segs);
 	return 0;
 }

@@ -137,10 +137,54 @@ static int pack_var(struct srv_req *rq, const char *field, uint64_t n, char *con
 	if (!(buf = srv_arena_alloc(rq->arena, total + 1)))
 		return DANN_ENOMEM;
 	for (uint64_t i = 0; i < n; i++)
-		memcpy(buf + off[i], strs ? (const void *)strs[i] : (const void *)bins[i].data,
-		       off[i + 1] - off[i]);
+		if (off[i + 1] > off[i]) /* an empty value may have no bytes at all */
+			memcpy(buf + off[i], strs ? (const void *)strs[i] : (const void *)bins[i].data,
+			       off[i + 1] - off[i]);
 	col->values = buf;
 	col->offsets = off;
+	return 0;
+}
+
+/* The values array of a scalar column, its length and element size. */
+static const void *values_of(const Milvus__Proto__Schema__ScalarField *sc, size_t *have, size_t *elsize)
+{
+	switch (sc->data_case) {
+	case SC(BOOL_DATA): *have = sc->bool_data->n_data; *elsize = sizeof *sc->bool_data->data; return sc->bool_data->data;
+	case SC(INT_DATA): *have = sc->int_data->n_data; *elsize = sizeof *sc->int_data->data; return sc->int_data->data;
+	case SC(LONG_DATA): *have = sc->long_data->n_data; *elsize = sizeof *sc->long_data->data; return sc->long_data->data;
+	case SC(FLOAT_DATA): *have = sc->float_data->n_data; *elsize = sizeof *sc->float_data->data; return sc->float_data->data;
+	case SC(DOUBLE_DATA): *have = sc->double_data->n_data; *elsize = sizeof *sc->double_data->data; return sc->double_data->data;
+	case SC(STRING_DATA): *have = sc->string_data->n_data; *elsize = sizeof *sc->string_data->data; return sc->string_data->data;
+	case SC(JSON_DATA): *have = sc->json_data->n_data; *elsize = sizeof *sc->json_data->data; return sc->json_data->data;
+	default: *have = 0; *elsize = 0; return NULL;
+	}
+}
+
+/* The SDKs send a nullable column compact: values for the valid rows only,
+ * valid_data for every row. Spreads them over n rows (null rows zero: a
+ * false, a 0, an empty string pointer or an empty JSON). */
+static int spread(struct srv_req *rq, const Milvus__Proto__Schema__FieldData *f, const void *src, size_t have,
+		  size_t elsize, uint64_t n, const void **out)
+{
+	static char empty[1];
+	uint64_t valid = 0, at = 0;
+	char *dst;
+
+	for (uint64_t i = 0; i < f->n_valid_data; i++)
+		valid += f->valid_data[i] != 0;
+	if (f->n_valid_data != n || valid != have)
+		return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL,
+				"field %s: %zu values for %llu rows, of which %llu are valid", f->field_name, have,
+				(unsigned long long)n, (unsigned long long)valid);
+	if (!(dst = srv_arena_alloc(rq->arena, n * elsize + 1)))
+		return DANN_ENOMEM;
+	for (uint64_t i = 0; i < n; i++) {
+		if (f->valid_data[i])
+			memcpy(dst + i * elsize, (const char *)src + at++ * elsize, elsize);
+		else if (f->scalars->data_case == SC(STRING_DATA))
+			((char **)(void *)dst)[i] = empty;
+	}
+	*out = dst;
 	return 0;
 }
 
@@ -148,7 +192,8 @@ static int get_scalar(struct srv_req *rq, const Milvus__Proto__Schema__FieldData
 		      const struct dann_field *df, uint64_t n, struct dann_column *col)
 {
 	const Milvus__Proto__Schema__ScalarField *sc = f->scalars;
-	size_t have = 0;
+	size_t have = 0, elsize = 0;
+	const void *src;
 	int want_case, rc = 0;
 
 	if (f->field_case != MILVUS__PROTO__SCHEMA__FIELD_DATA__FIELD_SCALARS || !sc)
@@ -166,25 +211,17 @@ static int get_scalar(struct srv_req *rq, const Milvus__Proto__Schema__FieldData
 	if ((int)sc->data_case != want_case)
 		return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL,
 				"field %s: values of the wrong type for the field's data type", f->field_name);
-	switch (sc->data_case) {
-	case SC(BOOL_DATA): have = sc->bool_data->n_data; break;
-	case SC(INT_DATA): have = sc->int_data->n_data; break;
-	case SC(LONG_DATA): have = sc->long_data->n_data; break;
-	case SC(FLOAT_DATA): have = sc->float_data->n_data; break;
-	case SC(DOUBLE_DATA): have = sc->double_data->n_data; break;
-	case SC(STRING_DATA): have = sc->string_data->n_data; break;
-	case SC(JSON_DATA): have = sc->json_data->n_data; break;
-	default: break;
-	}
-	/* A nullable column may carry values for the valid rows only. */
-	if (have != n)
+	src = values_of(sc, &have, &elsize);
+	if (have != n && !f->n_valid_data)
 		return bad(rq, f->field_name, "values", have, n);
+	if (f->n_valid_data && f->n_valid_data != n)
+		return bad(rq, f->field_name, "valid_data", f->n_valid_data, n);
+	if (have != n && (rc = spread(rq, f, src, have, elsize, n, &src)) < 0)
+		return rc;
 	col->name = df->name;
 	col->type = df->type;
 	if (f->n_valid_data) {
 		uint8_t *v;
-		if (f->n_valid_data != n)
-			return bad(rq, f->field_name, "valid_data", f->n_valid_data, n);
 		if (!df->nullable)
 			for (uint64_t i = 0; i < n; i++)
 				if (!f->valid_data[i])
@@ -199,29 +236,29 @@ static int get_scalar(struct srv_req *rq, const Milvus__Proto__Schema__FieldData
 	}
 	switch (df->type) {
 	case DANN_FIELD_BOOL: {
+		const protobuf_c_boolean *in = src;
 		uint8_t *v = srv_arena_alloc(rq->arena, n + 1);
 		if (!v)
 			return DANN_ENOMEM;
 		for (uint64_t i = 0; i < n; i++)
-			v[i] = sc->bool_data->data[i] != 0;
+			v[i] = in[i] != 0;
 		col->values = v;
 		break;
 	}
 	case DANN_FIELD_INT8:
-		rc = narrow(rq, df->name, sc->int_data->data, n, 1, INT8_MIN, INT8_MAX, (void **)&col->values);
+		rc = narrow(rq, df->name, src, n, 1, INT8_MIN, INT8_MAX, (void **)&col->values);
 		break;
 	case DANN_FIELD_INT16:
-		rc = narrow(rq, df->name, sc->int_data->data, n, 2, INT16_MIN, INT16_MAX, (void **)&col->values);
+		rc = narrow(rq, df->name, src, n, 2, INT16_MIN, INT16_MAX, (void **)&col->values);
 		break;
-	case DANN_FIELD_INT32: col->values = sc->int_data->data; break;
-	case DANN_FIELD_INT64: col->values = sc->long_data->data; break;
-	case DANN_FIELD_FLOAT: col->values = sc->float_data->data; break;
-	case DANN_FIELD_DOUBLE: col->values = sc->double_data->data; break;
+	case DANN_FIELD_INT32: case DANN_FIELD_INT64: case DANN_FIELD_FLOAT: case DANN_FIELD_DOUBLE:
+		col->values = src;
+		break;
 	case DANN_FIELD_VARCHAR:
-		rc = pack_var(rq, df->name, n, sc->string_data->data, NULL, df->max_length, col);
+		rc = pack_var(rq, df->name, n, (char *const *)src, NULL, df->max_length, col);
 		break;
 	case DANN_FIELD_JSON:
-		rc = pack_var(rq, df->name, n, NULL, sc->json_data->data, 0, col);
+		rc = pack_var(rq, df->name, n, NULL, src, 0, col);
 		break;
 	}
 	return rc;

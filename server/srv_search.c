@@ -8,7 +8,10 @@
  * results is the same either way. search_list (DiskANN's search-time list
  * size) maps to L and must be at least the limit, as in Milvus. The call's
  * deadline and cancellation go into the search, so an abandoned search
- * stops and frees its slots.
+ * stops and frees its slots. A request of one query without a filter goes
+ * through the collector (srv_batch.h), which runs concurrent ones as one
+ * engine batch; a filter goes to the filtered search (dann_coll_search
+ * plans by its selectivity) and many queries to dann_coll_search_batch.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -17,12 +20,14 @@
 
 #include "common.pb-c.h"
 #include "milvus.pb-c.h"
+#include "srv_batch.h"
 #include "srv_coll.h"
 #include "srv_handlers.h"
 #include "srv_impl.h"
 #include "srv_load.h"
 #include "srv_output.h"
 #include "srv_status.h"
+#include "srv_template.h"
 
 #define SEARCH_TOPK_MAX 16384
 #define SEARCH_NQ_MAX 16384
@@ -191,6 +196,7 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	struct search_args a;
 	struct dann_coll *c;
 	struct dann_schema s;
+	const char *filter = NULL;
 	float *queries = NULL, *dists, *scores;
 	int64_t *keys, *hit_keys, *topks;
 	uint32_t nq = 0, kk, *found;
@@ -201,7 +207,8 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	    (rc = srv_coll_require_loaded(rq, c)) < 0)
 		return rc;
 	if ((rc = parse_args(rq, q, &s, &a)) < 0 || (rc = queries_of(rq, q, &s, &queries, &nq)) < 0 ||
-	    (rc = srv_output_resolve(rq, &s, q->output_fields, q->n_output_fields, &os)) < 0)
+	    (rc = srv_output_resolve(rq, &s, q->output_fields, q->n_output_fields, &os)) < 0 ||
+	    (rc = SRV_TEMPLATE_RENDER(rq, q->dsl, q->expr_template_values, q->n_expr_template_values, &filter)) < 0)
 		return rc;
 	kk = a.k + a.offset;
 	keys = srv_arena_alloc(rq->arena, (size_t)nq * kk * sizeof *keys);
@@ -214,11 +221,15 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	sp.L = a.L;
 	sp.threads = 1;
 	sp.inflight = SEARCH_INFLIGHT;
-	sp.filter = q->dsl && q->dsl[0] ? q->dsl : NULL;
+	sp.filter = filter && filter[0] ? filter : NULL;
 	sp.deadline_ns = rq->deadline_ns;
 	sp.cancel = rq->cancel;
-	rc = nq == 1 ? dann_coll_search(c, queries, &sp, keys, dists, found, NULL)
-		     : dann_coll_search_batch(c, queries, nq, &sp, keys, dists, found, NULL);
+	if (nq == 1 && !sp.filter && rq->srv->batcher)
+		rc = srv_batch_search(rq->srv->batcher, c, s.dim, queries, &sp, keys, dists, found);
+	else if (nq == 1)
+		rc = dann_coll_search(c, queries, &sp, keys, dists, found, NULL);
+	else
+		rc = dann_coll_search_batch(c, queries, nq, &sp, keys, dists, found, NULL);
 	if (rc < 0)
 		return rc;
 

@@ -15,14 +15,22 @@
  *
  * All chunks read one version: a swap during the batch is seen by none of
  * its queries. Chunks bound the memory held for hits and let cancel and
- * the deadline act between segment passes. A filtered batch runs the
- * single search per query.
+ * the deadline act between segment passes.
+ *
+ * A filtered batch is compiled once and evaluated once per segment, on
+ * the segment's first pass, into the allowed-rows mask every query of
+ * every chunk then shares (the single search evaluates it per query and
+ * segment: with one filter for the whole batch that work, a scan of the
+ * segment's columns or a scalar index lookup each time, was repeated nq
+ * times for the same mask). A disk segment's batch then plans once
+ * (dix_filter.h) and an exact plan lists the allowed ids once per chunk.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "../error.h"
+#include "expr.h"
 #include "seg_impl.h"
 
 #define BATCH_CHUNK 1024u              /* queries per pass over the segments */
@@ -60,49 +68,6 @@ static void first_error(_Atomic int *slot, int rc)
 	atomic_compare_exchange_strong(slot, &zero, rc);
 }
 
-/* ---- a filtered batch: the single search per query */
-
-struct each_job {
-	struct dann_coll *c;
-	const float *q;
-	uint64_t nq;
-	const struct dann_coll_search_params *p;
-	int64_t *keys;
-	float *dists;
-	uint32_t *found;
-	struct dann_coll_search_stats *stats;
-	_Atomic uint64_t next;
-	_Atomic int rc;
-};
-
-static void *each_main(void *arg)
-{
-	struct each_job *j = arg;
-	uint64_t i;
-
-	while (atomic_load(&j->rc) == 0 && (i = atomic_fetch_add(&j->next, 1)) < j->nq) {
-		size_t k = j->p->k;
-		int rc = dann_coll_search(j->c, j->q + i * j->c->schema.dim, j->p, j->keys + i * k,
-					  j->dists + i * k, &j->found[i], j->stats ? &j->stats[i] : NULL);
-		if (rc < 0)
-			first_error(&j->rc, rc);
-	}
-	return NULL;
-}
-
-static int search_each(struct dann_coll *c, const float *queries, uint64_t nq,
-		       const struct dann_coll_search_params *p, int64_t *keys, float *dists,
-		       uint32_t *found, struct dann_coll_search_stats *stats, uint32_t threads)
-{
-	struct each_job j = { .c = c, .q = queries, .nq = nq, .p = p, .keys = keys, .dists = dists,
-			      .found = found, .stats = stats };
-
-	atomic_init(&j.next, 0);
-	atomic_init(&j.rc, 0);
-	run_threads(each_main, &j, threads);
-	return atomic_load(&j.rc);
-}
-
 /* ---- one chunk of queries, segment by segment */
 
 struct chunk {
@@ -121,13 +86,21 @@ struct chunk {
 	uint32_t *ids;                     /* m * k */
 	struct dann_search_stats *dst;     /* m */
 	struct dann_coll_search_stats *st; /* m */
+	/* The filter (NULL: none) and its mask per segment of the version,
+	 * made on the segment's first pass and kept for the later chunks. */
+	const struct expr *filter;
+	uint64_t **masks;
+	uint64_t *mask_rows;
+	bool *masked;
 	/* RAM segment pass */
 	struct seg_mem *mem;
+	const uint64_t *mem_allowed;
+	uint64_t mem_nallowed;
 	_Atomic uint64_t next;
 	_Atomic int rc;
 };
 
-static int disk_pass(struct chunk *ch, struct seg *s)
+static int disk_pass(struct chunk *ch, struct seg *s, const uint64_t *allowed)
 {
 	const struct dann_coll_search_params *p = ch->p;
 	struct dann_search_params sp;
@@ -142,6 +115,8 @@ static int disk_pass(struct chunk *ch, struct seg *s)
 	sp.inflight = p->inflight ? p->inflight : sp.inflight;
 	sp.deleted = (const uint64_t *)s->disk->delw;
 	sp.deleted_bits = s->nrows;
+	sp.allowed = allowed; /* as the single search does (seg_disk_search) */
+	sp.allowed_bits = allowed ? s->nrows : 0;
 	/* pinned (and fetched back if the tier cache evicted it) while read */
 	if ((rc = seg_disk_use(ch->c, s)) < 0)
 		return rc;
@@ -164,17 +139,19 @@ static void *mem_main(void *arg)
 	uint64_t i;
 
 	while (atomic_load(&ch->rc) == 0 && (i = atomic_fetch_add(&ch->next, 1)) < ch->m) {
-		int rc = seg_mem_search(ch->c, ch->mem, ch->q + i * dim, k, ch->p->L, NULL, 0, ch->sk + i * k,
-					ch->sd + i * k, &ch->sf[i]);
+		int rc = seg_mem_search(ch->c, ch->mem, ch->q + i * dim, k, ch->p->L, ch->mem_allowed,
+					ch->mem_nallowed, ch->sk + i * k, ch->sd + i * k, &ch->sf[i]);
 		if (rc < 0)
 			first_error(&ch->rc, rc);
 	}
 	return NULL;
 }
 
-static int mem_pass(struct chunk *ch, struct seg *s)
+static int mem_pass(struct chunk *ch, struct seg *s, const uint64_t *allowed, uint64_t nallowed)
 {
 	ch->mem = s->mem;
+	ch->mem_allowed = allowed;
+	ch->mem_nallowed = nallowed;
 	atomic_store(&ch->next, 0);
 	atomic_store(&ch->rc, 0);
 	run_threads(mem_main, ch, ch->threads);
@@ -193,12 +170,17 @@ static int run_chunk(struct chunk *ch, struct seg_ver *v, int64_t *keys, float *
 		struct seg *s = v->s[si];
 		if ((rc = seg_search_stop(ch->c, ch->p)) < 0)
 			return rc;
-		if (s->disk)
-			rc = disk_pass(ch, s);
-		else if (s->mem->n)
-			rc = mem_pass(ch, s);
-		else
+		if (!s->disk && !s->mem->n)
 			continue;
+		if (ch->filter && !ch->masked[si]) {
+			if ((rc = seg_filter_mask(ch->c, s, ch->filter, &ch->masks[si], &ch->mask_rows[si])) < 0)
+				return rc;
+			ch->masked[si] = true;
+		}
+		if (s->disk)
+			rc = disk_pass(ch, s, ch->masks[si]);
+		else
+			rc = mem_pass(ch, s, ch->masks[si], ch->mask_rows[si]);
 		if (rc < 0)
 			return rc;
 		for (uint64_t i = 0; i < ch->m; i++) {
@@ -216,8 +198,13 @@ static int run_chunk(struct chunk *ch, struct seg_ver *v, int64_t *keys, float *
 	return 0;
 }
 
-static void chunk_free(struct chunk *ch)
+static void chunk_free(struct chunk *ch, size_t nseg)
 {
+	for (size_t i = 0; ch->masks && i < nseg; i++)
+		free(ch->masks[i]);
+	free(ch->masks);
+	free(ch->mask_rows);
+	free(ch->masked);
 	free(ch->hk);
 	free(ch->hd);
 	free(ch->nh);
@@ -241,21 +228,25 @@ static int chunk_alloc(struct chunk *ch, uint64_t m, size_t nseg, uint32_t k)
 	ch->ids = malloc(m * k * sizeof *ch->ids);
 	ch->dst = malloc(m * sizeof *ch->dst);
 	ch->st = malloc(m * sizeof *ch->st);
+	ch->masks = calloc(nseg + 1, sizeof *ch->masks);
+	ch->mask_rows = calloc(nseg + 1, sizeof *ch->mask_rows);
+	ch->masked = calloc(nseg + 1, sizeof *ch->masked);
 	if (!ch->hk || !ch->hd || !ch->nh || !ch->sk || !ch->sd || !ch->sf || !ch->ids || !ch->dst ||
-	    !ch->st)
+	    !ch->st || !ch->masks || !ch->mask_rows || !ch->masked)
 		return dann_fail(DANN_ENOMEM, "search_batch: %llu queries x %zu segments x %u results",
 				 (unsigned long long)m, nseg, k);
 	return 0;
 }
 
 static int search_chunks(struct dann_coll *c, struct seg_ver *v, const float *queries, uint64_t nq,
-			 const struct dann_coll_search_params *p, uint32_t threads, int64_t *keys,
-			 float *dists, uint32_t *found, struct dann_coll_search_stats *stats)
+			 const struct dann_coll_search_params *p, const struct expr *filter,
+			 uint32_t threads, int64_t *keys, float *dists, uint32_t *found,
+			 struct dann_coll_search_stats *stats)
 {
 	uint32_t k = p->k, dim = c->schema.dim;
 	size_t per_query = (v->n ? v->n : 1) * k * (sizeof(int64_t) + sizeof(float));
 	uint64_t m = BATCH_HIT_BYTES / per_query;
-	struct chunk ch = { .c = c, .p = p };
+	struct chunk ch = { .c = c, .p = p, .filter = filter };
 	int rc;
 
 	m = m < 1 ? 1 : m > BATCH_CHUNK ? BATCH_CHUNK : m;
@@ -277,7 +268,7 @@ static int search_chunks(struct dann_coll *c, struct seg_ver *v, const float *qu
 		}
 	}
 out:
-	chunk_free(&ch);
+	chunk_free(&ch, v->n);
 	return rc;
 }
 
@@ -286,6 +277,7 @@ int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t n
 			   uint32_t *found, struct dann_coll_search_stats *stats)
 {
 	struct dann_coll_search_params def;
+	struct expr *filter = NULL;
 	struct seg_ver *v;
 	uint32_t threads;
 	int rc;
@@ -299,20 +291,25 @@ int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t n
 	threads = p->threads ? p->threads : 1;
 	threads = threads > BATCH_MAX_THREADS ? BATCH_MAX_THREADS : threads;
 	memset(found, 0, nq * sizeof *found);
-	if (p->filter)
-		return search_each(c, queries, nq, p, keys, dists, found, stats, threads);
 	for (uint64_t i = 0; i < nq; i++)
 		if ((rc = seg_search_check(c, queries + i * c->schema.dim, p)) < 0)
 			return dann_fail_wrap(rc, "query %llu", (unsigned long long)i);
-	if (nq == 0)
+	/* compiled once for the batch, as the single search does per query */
+	if (p->filter && (rc = expr_compile(p->filter, &c->schema, &filter)) < 0)
+		return dann_fail_wrap(rc, "%s", c->schema.name);
+	if (nq == 0) {
+		expr_free(filter);
 		return 0;
+	}
 	/* again if a metric change flipped meanwhile (see dann_coll_search) */
 	for (int tries = 0;; tries++) {
 		uint32_t epoch = atomic_load(&c->metric_epoch);
 		v = seg_ver_get(c);
-		rc = search_chunks(c, v, queries, nq, p, threads, keys, dists, found, stats);
+		rc = search_chunks(c, v, queries, nq, p, filter, threads, keys, dists, found, stats);
 		seg_ver_unref(v);
 		if (rc < 0 || atomic_load(&c->metric_epoch) == epoch || tries == SEG_SEARCH_RETRIES)
-			return rc;
+			break;
 	}
+	expr_free(filter);
+	return rc;
 }

@@ -77,7 +77,7 @@ static int get_mem(struct seg_mem *m, uint32_t ci, uint64_t row, struct seg_val 
 		v->len = sc->offs[row + 1] - sc->offs[row];
 		if (!(v->var = malloc(v->len + 1)))
 			rc = dann_fail(DANN_ENOMEM, "column value of %zu bytes", v->len);
-		else
+		else if (v->len) /* a column no row has set yet has no bytes at all */
 			memcpy(v->var, sc->vals + sc->offs[row], v->len);
 	}
 	pthread_rwlock_unlock(&m->rw);

@@ -202,6 +202,7 @@ int seg_filter_mask(const struct dann_coll *c, struct seg *s, const struct expr 
 	int rc;
 
 	*words = NULL;
+	atomic_fetch_add(&s->filter_evals, 1);
 	if (s->disk) {
 		if ((rc = disk_cols(c, s, &x.dc)) < 0)
 			return rc;

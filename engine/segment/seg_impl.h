@@ -115,6 +115,9 @@ struct seg {
 	struct seg_mem *mem;
 	struct seg_disk *disk;
 	const struct dann_coll *coll;
+	/* Filter masks evaluated over this segment (seg_filter_mask): a
+	 * batch with one filter makes one per segment, whatever its size. */
+	_Atomic uint64_t filter_evals;
 };
 
 struct seg_ver {

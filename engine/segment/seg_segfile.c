@@ -21,6 +21,10 @@
 
 #define ROWS_PER_WRITE 4096u
 
+/* The MANIFEST must list a segment with every field slot taken: the index
+ * files (fewer than 16), and three files per field and the dynamic field. */
+_Static_assert(DIX_MANIFEST_MAX >= 16 + 3 * (DANN_MAX_FIELDS + 1), "DIX_MANIFEST_MAX too small for a segment");
+
 static int row_vector(const struct dann_coll *c, const struct seg_rowref *r, void *dst)
 {
 	if (r->s->disk)

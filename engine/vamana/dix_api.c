@@ -47,6 +47,8 @@ void dann_search_params_default(struct dann_search_params *p)
 
 static int to_dix(const struct dann_search_params *p, struct dix_search_params *d)
 {
+	int rc;
+
 	if (p->io_backend < DIO_BACKEND_AUTO || p->io_backend > DIO_BACKEND_PREAD)
 		return dann_fail(DANN_EINVAL, "search: I/O backend %d, expected 0..3", p->io_backend);
 	*d = (struct dix_search_params){ .k = p->k, .L = p->L, .W = p->W, .allowed = p->allowed,
@@ -54,9 +56,8 @@ static int to_dix(const struct dann_search_params *p, struct dix_search_params *
 					 .deleted_bits = p->deleted_bits,
 					 .sector_expand = p->sector_expand, .cancel = p->cancel,
 					 .deadline_ns = p->deadline_ns, .entry_seeds = p->entry_seeds };
-	if (p->filter_plan < DANN_PLAN_AUTO || p->filter_plan > DANN_PLAN_EXACT)
-		return dann_fail(DANN_EINVAL, "search: filter plan %d, expected 0 (auto), 1 (beam) or 2 (exact)",
-				 p->filter_plan);
+	if ((rc = dix_filter_plan_check(p->filter_plan)) < 0)
+		return rc;
 	return dix_search_params_check(d);
 }
 
@@ -243,13 +244,13 @@ int dann_search(struct dann_index *di, const float *query, const struct dann_sea
 		return rc;
 	if (plan.plan == DANN_PLAN_EXACT)
 		return search_exact(di, query, p, &dp, plan.rerank, ids, dists, found, stats);
-	dp.L = plan.L;
+	dix_filter_apply(&plan, &dp);
 	if ((rc = borrow(di, p->io_backend, &s)) < 0)
 		return rc;
 	rc = dix_search_run(s, di->ix, query, 1, &dp, NULL, ids, dists, found, stats);
 	give_back(di, p->io_backend, s);
 	if (rc == 0 && stats && (dp.allowed || dp.deleted))
-		stats->plan = DANN_PLAN_BEAM;
+		stats->plan = plan.plan;
 	return rc;
 }
 

@@ -9,7 +9,11 @@
  * reads). The exact plan's reads are `rerank` whatever s is, and its CPU is
  * one PQ distance (pq_bytes table lookups) per allowed row, so it wins
  * once the allowed rows are few. The thresholds in dix_filter.h come from
- * bench/run's `filter` stage.
+ * bench/run's `filter` stage. Of the two ways to walk the graph with a
+ * mask, the uncounted one (excluded nodes traversed but not counted into
+ * L) adapts the list to how selective the filter is near the query rather
+ * than on average, which is never worse and pays most where the two
+ * differ: below 10%, and filters that follow the vectors.
  *
  * The exact plan per query: PQ table; ADC over the allowed ids in blocks,
  * keeping the best `rerank` in a heap; those nodes' sectors read from SSD
@@ -19,7 +23,6 @@
 #include "dix_filter.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@
 #include "../error.h"
 #include "../pq/pq.h"
 #include "../topk.h"
+#include "dix_threads.h"
 
 #define ADC_BLOCK 1024u  /* ids scored per pq_adc_ids call */
 
@@ -60,15 +64,36 @@ static uint64_t mask_word(const struct dix_index *ix, const struct dix_search_pa
 	return m;
 }
 
+int dix_filter_plan_check(int want)
+{
+	if (want < DANN_PLAN_AUTO || want > DANN_PLAN_BEAM_UNCOUNTED)
+		return dann_fail(DANN_EINVAL, "search: filter plan %d, expected 0 (auto), 1 (beam), "
+				 "2 (exact) or 3 (beam, excluded uncounted)", want);
+	return 0;
+}
+
+/* The grown list of a beam plan at selectivity s: L / s, at most
+ * DIX_BEAM_MAX_GROWTH times L and DIX_MAX_L. */
+static uint32_t grown_L(uint32_t L, double s)
+{
+	double g = s > 0 ? ceil(L / s) : (double)L * DIX_BEAM_MAX_GROWTH;
+
+	if (g > (double)L * DIX_BEAM_MAX_GROWTH)
+		g = (double)L * DIX_BEAM_MAX_GROWTH;
+	if (g > DIX_MAX_L)
+		g = DIX_MAX_L;
+	return (uint32_t)g > L ? (uint32_t)g : L;
+}
+
 int dix_filter_choose(const struct dix_index *ix, const struct dix_search_params *p, int want,
 		      struct dix_filter_plan *out)
 {
 	uint64_t words = (ix->h.n + 63) / 64, count = 0;
-	double s, grown;
+	double s;
+	int rc;
 
-	if (want < DANN_PLAN_AUTO || want > DANN_PLAN_EXACT)
-		return dann_fail(DANN_EINVAL, "search: filter plan %d, expected 0 (auto), 1 (beam) or 2 (exact)",
-				 want);
+	if ((rc = dix_filter_plan_check(want)) < 0)
+		return rc;
 	memset(out, 0, sizeof *out);
 	out->plan = DANN_PLAN_BEAM;
 	out->L = p->L;
@@ -85,17 +110,27 @@ int dix_filter_choose(const struct dix_index *ix, const struct dix_search_params
 	out->rerank = p->L > p->k ? p->L : p->k;
 	if (out->rerank > count)
 		out->rerank = (uint32_t)count;
+	/* The beam walk AUTO runs, in both its bands (above the exact plan's
+	 * fraction, and below it when too many rows pass for a PQ scan), is
+	 * the uncounted one: at equal recall it read as few or fewer nodes at
+	 * every selectivity measured (dix_filter.h). */
 	if (want == DANN_PLAN_AUTO)
 		want = count == 0 || (s <= DIX_EXACT_MAX_FRACTION && count <= DIX_EXACT_MAX_ROWS)
-			       ? DANN_PLAN_EXACT : DANN_PLAN_BEAM;
+			       ? DANN_PLAN_EXACT : DANN_PLAN_BEAM_UNCOUNTED;
 	out->plan = (enum dann_filter_plan)want;
-	grown = s > 0 ? ceil(p->L / s) : (double)p->L * DIX_BEAM_MAX_GROWTH;
-	if (grown > (double)p->L * DIX_BEAM_MAX_GROWTH)
-		grown = (double)p->L * DIX_BEAM_MAX_GROWTH;
-	if (grown > DIX_MAX_L)
-		grown = DIX_MAX_L;
-	out->L = (uint32_t)grown > p->L ? (uint32_t)grown : p->L;
+	if (want == DANN_PLAN_BEAM)
+		out->L = grown_L(p->L, s);
+	out->list_max = grown_L(p->L, s) * DIX_UNCOUNTED_ROOM;
+	if (out->list_max > DIX_MAX_L)
+		out->list_max = DIX_MAX_L;
 	return 0;
+}
+
+void dix_filter_apply(const struct dix_filter_plan *plan, struct dix_search_params *p)
+{
+	p->L = plan->L;
+	p->excluded_uncounted = plan->plan == DANN_PLAN_BEAM_UNCOUNTED;
+	p->list_max = p->excluded_uncounted ? plan->list_max : 0;
 }
 
 int dix_filter_ids(const struct dix_index *ix, const struct dix_search_params *p, uint32_t **ids,
@@ -378,8 +413,7 @@ int dix_exact_run(struct dix_exact *x, const struct dix_index *ix, const float *
 
 /* ---- batches ------------------------------------------------------------ */
 
-struct exact_thread {
-	pthread_t tid;
+struct exact_job {
 	const struct dix_index *ix;
 	const float *queries;
 	uint64_t nq;
@@ -392,27 +426,22 @@ struct exact_thread {
 	float *dists;
 	uint32_t *found;
 	struct dann_search_stats *stats;
-	int rc;
-	char err[512];
-	char io[128];
 };
 
-static void *exact_main(void *arg)
+/* One thread of an exact batch (dix_threads.h): its own exact searcher. */
+static int exact_thread(void *arg, char *io, size_t io_cap)
 {
-	struct exact_thread *t = arg;
+	const struct exact_job *j = arg;
 	struct dix_exact *x = NULL;
+	int rc;
 
-	if ((t->rc = dix_exact_new(t->backend, &x)) == 0)
-		t->rc = dix_exact_run(x, t->ix, t->queries, t->nq, t->k, t->allowed, t->nallowed,
-				      t->rerank, t->next, t->ids, t->dists, t->found, t->stats);
+	if ((rc = dix_exact_new(j->backend, &x)) == 0)
+		rc = dix_exact_run(x, j->ix, j->queries, j->nq, j->k, j->allowed, j->nallowed,
+				   j->rerank, j->next, j->ids, j->dists, j->found, j->stats);
 	if (x)
-		snprintf(t->io, sizeof t->io, "%s", x->io_desc);
-	if (t->rc < 0) {
-		snprintf(t->err, sizeof t->err, "%s", dann_errmsg());
-		atomic_store(t->next, t->nq);
-	}
+		snprintf(io, io_cap, "%s", x->io_desc);
 	dix_exact_free(x);
-	return NULL;
+	return rc;
 }
 
 static int exact_batch(const struct dix_index *ix, const float *queries, uint64_t nq,
@@ -421,42 +450,17 @@ static int exact_batch(const struct dix_index *ix, const float *queries, uint64_
 		       uint32_t *found, struct dann_search_stats *stats, char *io_desc,
 		       size_t io_desc_cap)
 {
-	struct exact_thread *t = NULL;
 	_Atomic uint64_t next = 0;
-	uint32_t *allowed = NULL, started = 0;
-	uint64_t nallowed;
+	struct exact_job j = { .ix = ix, .queries = queries, .nq = nq, .k = p->k, .rerank = rerank,
+			       .backend = sp->backend, .next = &next, .ids = ids, .dists = dists,
+			       .found = found, .stats = stats };
+	uint32_t *allowed = NULL;
 	int rc;
 
-	if ((rc = dix_filter_ids(ix, p, &allowed, &nallowed)) < 0)
+	if ((rc = dix_filter_ids(ix, p, &allowed, &j.nallowed)) < 0)
 		return rc;
-	if (threads == 0)
-		threads = 1;
-	if (!(t = calloc(threads, sizeof *t))) {
-		free(allowed);
-		return dann_fail(DANN_ENOMEM, "search: no memory for %u threads", threads);
-	}
-	for (uint32_t i = 0; i < threads; i++) {
-		t[i] = (struct exact_thread){ .ix = ix, .queries = queries, .nq = nq, .k = p->k,
-					      .rerank = rerank, .allowed = allowed,
-					      .nallowed = nallowed, .backend = sp->backend,
-					      .next = &next, .ids = ids, .dists = dists,
-					      .found = found, .stats = stats };
-		if (i > 0 && pthread_create(&t[i].tid, NULL, exact_main, &t[i]) != 0) {
-			rc = dann_fail(DANN_EIO, "search: cannot start search thread %u", i);
-			atomic_store(&next, nq);
-			break;
-		}
-		started++;
-	}
-	exact_main(&t[0]);
-	for (uint32_t i = 1; i < started; i++)
-		pthread_join(t[i].tid, NULL);
-	for (uint32_t i = 0; i < started && rc == 0; i++)
-		if (t[i].rc < 0)
-			rc = dann_fail(t[i].rc, "%s", t[i].err);
-	if (io_desc && io_desc_cap)
-		snprintf(io_desc, io_desc_cap, "%s", t[0].io);
-	free(t);
+	j.allowed = allowed;
+	rc = dix_run_threads(threads, exact_thread, &j, &next, nq, io_desc, io_desc_cap);
 	free(allowed);
 	return rc;
 }
@@ -479,11 +483,11 @@ int dix_filter_batch(const struct dix_index *ix, const float *queries, uint64_t 
 		return exact_batch(ix, queries, nq, p, sp, threads, plan.rerank, ids, dists, found,
 				   stats, io_desc, io_desc_cap);
 	bp = *p;
-	bp.L = plan.L;
+	dix_filter_apply(&plan, &bp);
 	rc = dix_search_batch(ix, queries, nq, &bp, sp, threads, ids, dists, found, stats, io_desc,
 			      io_desc_cap);
 	if (rc == 0 && stats && (p->allowed || p->deleted))
 		for (uint64_t i = 0; i < nq; i++)
-			stats[i].plan = DANN_PLAN_BEAM;
+			stats[i].plan = plan.plan;
 	return rc;
 }

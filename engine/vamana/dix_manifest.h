@@ -15,7 +15,10 @@
 
 #include <stdint.h>
 
-#define DIX_MANIFEST_MAX 32     /* files per index directory */
+/* Files per index directory: a flushed segment's directory holds the disk
+ * index (about ten files), keys and vectors, and up to three files for each
+ * of its DANN_MAX_FIELDS scalar fields and the dynamic field. */
+#define DIX_MANIFEST_MAX 256
 #define DIX_NAME_MAX 64         /* bytes of a file name, with the NUL */
 
 struct dix_manifest_entry {

@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include "../stop.h"
 #include "../topk.h"
 #include "dix_entry.h"
+#include "dix_threads.h"
 
 #define TAG_SLOT_SHIFT 8 /* tag = slot << 8 | beam position (W <= 64) */
 #define VSET_MIN 1024u
@@ -60,6 +60,7 @@ struct qslot {
 	float *table;            /* PQ distance table */
 	float qnorm2;            /* IP: |q|^2, for the L2-to-IP estimate */
 	struct cand_list cl;
+	uint32_t live;           /* allowed entries in cl (excluded_uncounted) */
 	struct topk best;        /* exact distances of expanded allowed nodes */
 	struct vset seen;
 	uint32_t beam[DIX_MAX_W];
@@ -86,6 +87,10 @@ struct dix_searcher {
 	size_t region_bytes;
 	/* What the slots are sized for. */
 	uint32_t cap_L, cap_k, cap_W, cap_R, cap_nps, cap_read, cap_table;
+	/* The L the visited sets are sized for: an uncounted list's room
+	 * (list_max) is a bound, not the usual walk, and a visited set
+	 * sized for it would be cleared whole by every query. */
+	uint32_t cap_seen;
 	struct file_map files[DIO_DEFAULT_FILES];
 	uint32_t next_evict;
 	struct dio_req *reqs;
@@ -131,7 +136,16 @@ int dix_search_params_check(const struct dix_search_params *p)
 	if (p->entry_seeds < -1 || p->entry_seeds > (int)DIX_ENTRY_MAX_SEEDS)
 		return dann_fail(DANN_EINVAL, "search: entry seeds = %d, expected -1 (auto), 0 (none) "
 				 "or 1..%u", p->entry_seeds, DIX_ENTRY_MAX_SEEDS);
+	if (p->excluded_uncounted && (p->list_max < p->L || p->list_max > DIX_MAX_L))
+		return dann_fail(DANN_EINVAL, "search: list_max = %u, expected L (%u)..%u", p->list_max,
+				 p->L, DIX_MAX_L);
 	return 0;
+}
+
+/* Entries the candidate list may hold. */
+static uint32_t list_cap(const struct dix_search_params *p)
+{
+	return p->excluded_uncounted ? p->list_max : p->L;
 }
 
 static uint64_t now_ns(void)
@@ -230,6 +244,7 @@ static void slots_free(struct dix_searcher *s)
 	free(s->slots);
 	s->slots = NULL;
 	s->cap_L = 0;
+	s->cap_seen = 0;
 }
 
 static int dio_restart(struct dix_searcher *s, size_t region_bytes)
@@ -264,20 +279,21 @@ static int dio_restart(struct dix_searcher *s, size_t region_bytes)
 static int configure(struct dix_searcher *s, const struct dix_index *ix,
 		     const struct dix_search_params *p)
 {
-	uint32_t L = p->L, W = p->W, k = p->k, R = ix->h.R;
+	uint32_t L = list_cap(p), W = p->W, k = p->k, R = ix->h.R;
 	uint32_t nps = ix->h.nodes_per_sector, rb = ix->read_bytes;
 	uint32_t tf = (uint32_t)pq_table_floats(ix->pq);
 	bool grow_io = W > s->cap_W || rb > s->cap_read;
 	bool shrink = s->slots && s->cap_L > SHRINK_MIN_L && s->cap_L > SHRINK_FACTOR * L;
 	int rc;
 
-	if (s->slots && !shrink && L <= s->cap_L && k <= s->cap_k && !grow_io && R <= s->cap_R &&
-	    nps <= s->cap_nps && tf <= s->cap_table)
+	if (s->slots && !shrink && L <= s->cap_L && p->L <= s->cap_seen && k <= s->cap_k && !grow_io &&
+	    R <= s->cap_R && nps <= s->cap_nps && tf <= s->cap_table)
 		return 0;
 	slots_free(s);
 	if (shrink)
 		s->cap_k = 0;
 	s->cap_L = L > s->cap_L ? L : s->cap_L;
+	s->cap_seen = p->L > s->cap_seen ? p->L : s->cap_seen;
 	s->cap_k = k > s->cap_k ? k : s->cap_k;
 	s->cap_W = W > s->cap_W ? W : s->cap_W;
 	s->cap_R = R > s->cap_R ? R : s->cap_R;
@@ -309,7 +325,7 @@ static int configure(struct dix_searcher *s, const struct dix_index *ix,
 			goto fail;
 		}
 		if ((rc = cand_init(&q->cl, s->cap_L)) < 0 || (rc = topk_init(&q->best, s->cap_k)) < 0 ||
-		    (rc = vset_init(&q->seen, s->cap_L * (s->cap_R / 2 + 1))) < 0)
+		    (rc = vset_init(&q->seen, s->cap_seen * (s->cap_R / 2 + 1))) < 0)
 			goto fail;
 	}
 	return 0;
@@ -435,6 +451,55 @@ static void pq_dists(const struct dix_index *ix, const struct qslot *q, const ui
 			out[j] = 0.5f * (out[j] - q->qnorm2 - ix->norms[ids[j]]);
 }
 
+/* Keeps q's list ending at its L-th allowed entry: drops the entry that
+ * made L + 1 allowed and everything after it, then, once L are held, the
+ * excluded entries after the last allowed one. */
+static void trim_to_live(struct qslot *q, const struct dix_search_params *p)
+{
+	struct cand_list *cl = &q->cl;
+
+	if (q->live > p->L) {
+		while (cl->size && !allowed(p, cl->c[--cl->size].id))
+			;
+		q->live--;
+	}
+	if (q->live == p->L)
+		while (cl->size && !allowed(p, cl->c[cl->size - 1].id))
+			cl->size--;
+	if (cl->cursor > cl->size)
+		cl->cursor = cl->size;
+}
+
+/* Offers (id, d) to q's candidate list; its position, or -1 if it did not
+ * enter. With excluded_uncounted (dix_search.h) only allowed entries count
+ * toward L: once L are held, the last entry is the L-th allowed one and
+ * nothing after it enters; excluded entries fill the room up to
+ * list_max. */
+static int list_insert(struct qslot *q, const struct dix_search_params *p, uint32_t id, float d)
+{
+	struct cand_list *cl = &q->cl;
+	bool full;
+	int pos;
+
+	if (!p->excluded_uncounted)
+		return cand_insert(cl, id, d);
+	if (q->live == p->L) {
+		const struct cand *w = &cl->c[cl->size - 1];
+		if (d > w->dist || (d == w->dist && id >= w->id))
+			return -1;
+	}
+	full = cl->size == cl->cap;
+	if ((pos = cand_insert(cl, id, d)) < 0)
+		return -1;
+	/* a full list dropped its last entry, left at c[size] by the shift */
+	if (full && allowed(p, cl->c[cl->size].id))
+		q->live--;
+	if (allowed(p, id))
+		q->live++;
+	trim_to_live(q, p);
+	return pos;
+}
+
 /* Expands node u from its record: exact distance into the top-k, unseen
  * neighbours scored by PQ into the candidate list. */
 static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec)
@@ -459,7 +524,7 @@ static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const cha
 	}
 	pq_dists(ix, q, q->nb_ids, n, q->nb_dist);
 	for (uint32_t j = 0; j < n; j++)
-		cand_insert(&q->cl, q->nb_ids[j], q->nb_dist[j]);
+		list_insert(q, s->sp, q->nb_ids[j], q->nb_dist[j]);
 	return 0;
 }
 
@@ -480,7 +545,7 @@ static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const 
 		if ((rc = vset_add(&q->seen, v)) < 0)
 			return rc;
 		pq_dists(s->ix, q, &v, 1, &d);
-		pos = cand_insert(&q->cl, v, d);
+		pos = list_insert(q, s->sp, v, d);
 	}
 	if (pos < 0)
 		return 0;
@@ -511,7 +576,7 @@ static int entry_seed(struct dix_searcher *s, struct qslot *q)
 			continue;
 		}
 		pq_dists(ix, q, &ids[i], 1, &d);
-		cand_insert(&q->cl, ids[i], d);
+		list_insert(q, s->sp, ids[i], d);
 	}
 	return n > 0;
 }
@@ -534,7 +599,8 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 	cand_reset(&q->cl);
 	/* The slot's arrays fit the largest L this searcher has served (a
 	 * pooled searcher outlives its query); the list holds this query's. */
-	q->cl.cap = s->sp->L;
+	q->cl.cap = list_cap(s->sp);
+	q->live = 0;
 	topk_reset(&q->best);
 	vset_clear(&q->seen);
 	if ((rc = entry_seed(s, q)) < 0)
@@ -548,7 +614,7 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 			continue;
 		}
 		pq_dists(ix, q, &id, 1, &d);
-		cand_insert(&q->cl, id, d);
+		list_insert(q, s->sp, id, d);
 	}
 	q->state = Q_READY;
 	return 0;
@@ -773,8 +839,7 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 
 /* ---- threads ------------------------------------------------------------- */
 
-struct batch_thread {
-	pthread_t tid;
+struct batch_job {
 	const struct dix_index *ix;
 	const float *queries;
 	uint64_t nq;
@@ -785,29 +850,23 @@ struct batch_thread {
 	float *dists;
 	uint32_t *found;
 	struct dann_search_stats *stats;
-	int rc;
-	char err[512];
-	char io[128];
 };
 
-static void *batch_main(void *arg)
+/* One thread of a batch (dix_threads.h): its own searcher, one ring. */
+static int batch_thread(void *arg, char *io, size_t io_cap)
 {
-	struct batch_thread *t = arg;
+	const struct batch_job *j = arg;
 	struct dix_searcher *s = NULL;
+	int rc;
 
-	t->rc = dix_searcher_new(t->sp, &s);
-	if (t->rc == 0)
-		t->rc = dix_search_run(s, t->ix, t->queries, t->nq, t->p, t->next, t->ids, t->dists,
-				       t->found, t->stats);
+	rc = dix_searcher_new(j->sp, &s);
+	if (rc == 0)
+		rc = dix_search_run(s, j->ix, j->queries, j->nq, j->p, j->next, j->ids, j->dists,
+				    j->found, j->stats);
 	if (s)
-		snprintf(t->io, sizeof t->io, "%s", s->io_desc);
-	if (t->rc < 0) {
-		snprintf(t->err, sizeof t->err, "%s", dann_errmsg());
-		/* Stop the other threads early: nothing left to claim. */
-		atomic_store(t->next, t->nq);
-	}
+		snprintf(io, io_cap, "%s", s->io_desc);
 	dix_searcher_free(s);
-	return NULL;
+	return rc;
 }
 
 int dix_search_batch(const struct dix_index *ix, const float *queries, uint64_t nq,
@@ -815,36 +874,13 @@ int dix_search_batch(const struct dix_index *ix, const float *queries, uint64_t 
 		     uint32_t threads, uint32_t *ids, float *dists, uint32_t *found,
 		     struct dann_search_stats *stats, char *io_desc, size_t io_desc_cap)
 {
-	struct batch_thread *t;
 	_Atomic uint64_t next = 0;
-	uint32_t started = 0;
+	struct batch_job j = { .ix = ix, .queries = queries, .nq = nq, .p = p, .sp = sp,
+			       .next = &next, .ids = ids, .dists = dists, .found = found,
+			       .stats = stats };
 	int rc;
 
 	if ((rc = dix_search_params_check(p)) < 0)
 		return rc;
-	if (threads == 0)
-		threads = 1;
-	if (!(t = calloc(threads, sizeof *t)))
-		return dann_fail(DANN_ENOMEM, "search: no memory for %u threads", threads);
-	for (uint32_t i = 0; i < threads; i++) {
-		t[i] = (struct batch_thread){ .ix = ix, .queries = queries, .nq = nq, .p = p,
-					      .sp = sp, .next = &next, .ids = ids, .dists = dists,
-					      .found = found, .stats = stats };
-		if (i > 0 && pthread_create(&t[i].tid, NULL, batch_main, &t[i]) != 0) {
-			rc = dann_fail(DANN_EIO, "search: cannot start search thread %u", i);
-			atomic_store(&next, nq);
-			break;
-		}
-		started++;
-	}
-	batch_main(&t[0]);
-	for (uint32_t i = 1; i < started; i++)
-		pthread_join(t[i].tid, NULL);
-	for (uint32_t i = 0; i < started && rc == 0; i++)
-		if (t[i].rc < 0)
-			rc = dann_fail(t[i].rc, "%s", t[i].err);
-	if (io_desc && io_desc_cap)
-		snprintf(io_desc, io_desc_cap, "%s", t[0].io);
-	free(t);
-	return rc;
+	return dix_run_threads(threads, batch_thread, &j, &next, nq, io_desc, io_desc_cap);
 }

@@ -48,13 +48,23 @@ struct dix_search_params {
 	/* Seeds from the entry graph (dix_entry.h) when the index has one:
 	 * -1 auto (2 W), 0 none (the header's entry points), N seeds. */
 	int entry_seeds;
+	/* How excluded nodes (not allowed, or deleted) take room in the
+	 * candidate list. false: like any node, so the list holds L nodes of
+	 * which only the allowed can be answers (a caller keeps recall by
+	 * growing L). true: they are traversed but not counted into L: the
+	 * list holds the L closest allowed candidates and every excluded one
+	 * ranked among them, at most list_max entries in all (L..DIX_MAX_L),
+	 * so it widens only where the filter is locally selective. */
+	bool excluded_uncounted;
+	uint32_t list_max;
 };
 
 /* Fills defaults: k 10, L 100, W 4, no filter, sector_expand -1,
  * entry_seeds -1. */
 void dix_search_params_default(struct dix_search_params *p);
 /* DANN_EINVAL naming the bad field: k = 0, k > L, L > DIX_MAX_L, W = 0 or
- * > DIX_MAX_W, entry_seeds < -1 or > 64. */
+ * > DIX_MAX_W, entry_seeds < -1 or > 64, list_max outside L..DIX_MAX_L
+ * when excluded_uncounted. */
 int dix_search_params_check(const struct dix_search_params *p);
 
 /* Per-query statistics: struct dann_search_stats (dann.h). */

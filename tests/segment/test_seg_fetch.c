@@ -126,3 +126,53 @@ Test(seg_fetch, columns_come_back_from_every_kind_of_segment)
 	check_fetch(c, "reopened");
 	dann_db_close(db);
 }
+
+/* A schema with every field slot taken (DANN_MAX_FIELDS varchar fields,
+ * three files each, and the dynamic field) flushes into one segment
+ * directory whose MANIFEST lists them all; its columns come back after a
+ * reopen. (A MANIFEST of at most 32 files failed the build of any segment
+ * with more than about seven scalar fields.) */
+#define WIDE_ROWS 40
+Test(seg_fetch, a_segment_with_every_field_slot_flushes_and_reopens)
+{
+	static char vals[WIDE_ROWS * 8];
+	static uint64_t off[WIDE_ROWS + 1];
+	static struct dann_column cols[DANN_MAX_FIELDS];
+	int64_t keys[WIDE_ROWS];
+	float vecs[WIDE_ROWS * ST_DIM];
+	const char *want[2] = { "f0", "f63" };
+	struct dann_db *db = st_open(0);
+	struct dann_schema s;
+	struct dann_coll *c;
+	struct dann_rows *r;
+
+	st_schema(&s, "wide", ST_DIM);
+	s.dynamic_field = 1;
+	s.nfields = DANN_MAX_FIELDS;
+	for (uint32_t f = 0; f < DANN_MAX_FIELDS; f++) {
+		snprintf(s.fields[f].name, sizeof s.fields[f].name, "f%u", f);
+		s.fields[f].type = DANN_FIELD_VARCHAR;
+		s.fields[f].max_length = 8;
+		cols[f] = (struct dann_column){ .name = s.fields[f].name, .type = DANN_FIELD_VARCHAR,
+						.values = vals, .offsets = off };
+	}
+	for (int i = 0; i < WIDE_ROWS; i++) {
+		keys[i] = i;
+		st_vec(i, ST_DIM, vecs + i * ST_DIM);
+		off[i + 1] = off[i] + (uint64_t)snprintf(vals + off[i], 8, "v%d", i);
+	}
+	c = st_create(db, &s);
+	struct dann_batch b = { .n = WIDE_ROWS, .keys = keys, .vectors = vecs, .cols = cols,
+				.ncols = DANN_MAX_FIELDS };
+	cr_assert_eq(dann_coll_insert(c, &b, NULL), 0, "%s", dann_errmsg());
+	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	dann_db_close(db);
+	db = st_open(0);
+	cr_assert_eq(dann_coll_get(db, "wide", &c), 0);
+	cr_assert_eq(dann_coll_fetch(c, keys + 7, 1, want, 2, 0, &r), 0, "%s", dann_errmsg());
+	cr_assert(r->found[0]);
+	for (int f = 0; f < 2; f++)
+		cr_assert(r->cols[f].offsets[1] == 2 && !memcmp(r->cols[f].values, "v7", 2), "%s", want[f]);
+	dann_rows_free(r);
+	dann_db_close(db);
+}

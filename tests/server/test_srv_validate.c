@@ -180,7 +180,7 @@ static struct srv_reply delete_expr(const char *coll, const char *expr)
 	return srvunit_send("Delete", &q.base);
 }
 
-Test(srv_validate, delete_expressions_are_parsed_or_refused_with_their_position)
+Test(srv_validate, delete_expressions_are_evaluated_or_refused_with_their_position)
 {
 	const ProtobufCMessageDescriptor *mr = &milvus__proto__milvus__mutation_result__descriptor;
 	int64_t keys[3] = { 10, 20, 30 };
@@ -196,7 +196,9 @@ Test(srv_validate, delete_expressions_are_parsed_or_refused_with_their_position)
 	r = delete_expr("c", "id in [10, x]");
 	expect_status(&r, mr, 1100, "column 12");
 	r = delete_expr("c", "age > 3");
-	expect_status(&r, mr, 1100, "age > 3");
+	expect_status(&r, mr, 1100, "unknown field 'age'");
+	r = delete_expr("c", "id > 3 and");
+	expect_status(&r, mr, 1100, "column 11");
 	r = delete_expr("c", "");
 	expect_status(&r, mr, 1101, "empty");
 	r = delete_expr("c", "id in [99999999999999999999]");
@@ -205,8 +207,8 @@ Test(srv_validate, delete_expressions_are_parsed_or_refused_with_their_position)
 	r = delete_expr("c", " id  in[ 10 ,30, 40 ] ");
 	cr_assert_eq(srvunit_status(&r, mr, (void **)&res)->code, 0);
 	cr_assert_eq(res->delete_cnt, 2);
-	r = delete_expr("c", "id == 20");
-	cr_assert_eq(srvunit_status(&r, mr, (void **)&res)->code, 0);
+	r = delete_expr("c", "id > 15 && id % 2 == 0");
+	cr_assert_eq(srvunit_status(&r, mr, (void **)&res)->code, 0, "delete by any expression");
 	cr_assert_eq(res->delete_cnt, 1);
 	cr_assert_eq(row_count("c"), 0);
 }

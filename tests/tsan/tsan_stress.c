@@ -14,7 +14,11 @@
  *     dann_search_batch on 2 threads stopped by a cancel flag set from
  *     another thread;
  *   - an in-memory Vamana index taking inserts, deletes and consolidation
- *     while two threads search it.
+ *     while two threads search it;
+ *   - dannd's search collector (server/srv_batch.c, compiled in: it needs
+ *     only the library): eight threads' single queries gathered into
+ *     shared batches on a collection while a ninth's queries time out
+ *     waiting.
  * Exits 0 when every call returned what it should, 1 otherwise (with the
  * failure on stderr); TSan's reports make the tsan run fail by themselves.
  */
@@ -23,10 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dann.h"
 #include "error.h"
+#include "srv_batch.h"
 #include "vamana/vamana.h"
 #include "vf.h"
 
@@ -231,6 +237,84 @@ static void rmtree(const char *dir)
 		fprintf(stderr, "tsan_stress: could not remove %s\n", dir);
 }
 
+#define BATCH_THREADS 8
+#define BATCH_QUERIES 25
+
+struct batch_arg {
+	struct srv_batcher *b;
+	struct dann_coll *c;
+	const float *q;
+	int t;
+	int expire;              /* 1: queries whose deadline is already near */
+};
+
+static void *batch_main(void *p)
+{
+	struct batch_arg *a = p;
+	struct dann_coll_search_params sp;
+
+	dann_coll_search_params_default(&sp);
+	sp.k = 5;
+	sp.L = 20;
+	for (int i = 0; i < BATCH_QUERIES; i++) {
+		const float *q = a->q + (size_t)((a->t * 7 + i) % NQ) * DIM;
+		int64_t k1[5], k2[5];
+		float d1[5], d2[5];
+		uint32_t f1, f2;
+		int rc;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		sp.deadline_ns = a->expire ? (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 1000 : 0;
+		rc = srv_batch_search(a->b, a->c, DIM, q, &sp, k1, d1, &f1);
+		if (a->expire) {
+			CHECK(rc == 0 || rc == DANN_ETIMEDOUT, "collector: expiring query rc %d", rc);
+			continue;
+		}
+		CHECK(rc == 0, "collector: %s", dann_errmsg());
+		CHECK(dann_coll_search(a->c, q, &sp, k2, d2, &f2, NULL) == 0, "search: %s", dann_errmsg());
+		CHECK(f1 == f2 && !memcmp(k1, k2, f1 * sizeof *k1), "collector: thread %d query %d differs", a->t, i);
+	}
+	return NULL;
+}
+
+static void collector(const char *tmp)
+{
+	char data[512];
+	float *x = random_rows(N / 4, 3), *q = random_rows(NQ, 4);
+	static int64_t keys[N / 4];
+	struct dann_schema s;
+	struct dann_db *db = NULL;
+	struct dann_coll *c = NULL;
+	struct srv_batcher *b = NULL;
+	struct batch_arg ba[BATCH_THREADS + 1];
+	pthread_t th[BATCH_THREADS + 1];
+
+	snprintf(data, sizeof data, "%s/db", tmp);
+	dann_schema_default(&s);
+	snprintf(s.name, sizeof s.name, "c");
+	s.dim = DIM;
+	for (int i = 0; i < N / 4; i++)
+		keys[i] = i;
+	struct dann_batch rows = { .n = N / 4, .keys = keys, .vectors = x };
+	CHECK(dann_db_open(data, NULL, &db) == 0 && dann_coll_create(db, &s) == 0 && dann_coll_get(db, "c", &c) == 0 &&
+		      dann_coll_insert(c, &rows, NULL) == 0,
+	      "collector setup: %s", dann_errmsg());
+	CHECK(srv_batcher_new(64, 2, 1, 200, &b) == 0, "batcher: %s", dann_errmsg());
+	if (!c || !b)
+		goto out;
+	for (int t = 0; t <= BATCH_THREADS; t++) {
+		ba[t] = (struct batch_arg){ .b = b, .c = c, .q = q, .t = t, .expire = t == BATCH_THREADS };
+		pthread_create(&th[t], NULL, batch_main, &ba[t]);
+	}
+	for (int t = 0; t <= BATCH_THREADS; t++)
+		pthread_join(th[t], NULL);
+out:
+	srv_batcher_free(b);
+	dann_db_close(db);
+	free(x);
+	free(q);
+}
+
 int main(void)
 {
 	char tmp[] = "/tmp/dann-tsan-XXXXXX";
@@ -241,6 +325,7 @@ int main(void)
 	}
 	disk_index(tmp);
 	memory_index();
+	collector(tmp);
 	rmtree(tmp);
 	if (failures)
 		fprintf(stderr, "tsan_stress: %d failures\n", failures);

@@ -6,7 +6,9 @@
  * expressions, evaluated by the expression engine into the allowed mask;
  * ground truth is exact k-NN over the allowed rows only. Also: deleted
  * rows are never returned, the planner's choice follows the selectivity,
- * and an empty filter finds nothing.
+ * an empty filter finds nothing, and the uncounted beam walk (excluded
+ * nodes not counted into L) keeps recall and is the plain search when
+ * nothing is excluded.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -250,7 +252,7 @@ Test(dix_filter, recall_holds_at_every_selectivity)
 		double lo, hi;       /* expected allowed fraction */
 		uint32_t plan;       /* what AUTO should pick */
 	} cases[] = {
-		{ "r < 500", 0.45, 0.55, DANN_PLAN_BEAM },
+		{ "r < 500", 0.45, 0.55, DANN_PLAN_BEAM_UNCOUNTED },
 		{ "label == 3", 0.08, 0.12, DANN_PLAN_EXACT },
 		{ "r < 100", 0.08, 0.12, DANN_PLAN_EXACT },
 		{ "r < 10", 0.005, 0.015, DANN_PLAN_EXACT },
@@ -284,6 +286,77 @@ Test(dix_filter, each_plan_keeps_recall_where_it_is_used)
 	cr_expect_eq(o.bad, 0);
 	free(half);
 	free(tenth);
+}
+
+/* The uncounted walk (excluded nodes traversed, not counted into L) with
+ * nothing excluded is the plain beam search: same answers, same reads. */
+Test(dix_filter, uncounted_walk_with_nothing_excluded_is_the_plain_search)
+{
+	uint64_t count, *all = mask_of("r >= 0", &count);
+	struct dann_search_params sp;
+	uint32_t ids[K], pids[K], found, pfound;
+	float dists[K], pdists[K];
+	struct dann_search_stats st, pst;
+
+	cr_assert_eq(count, D.n);
+	dann_search_params_default(&sp);
+	sp.L = 32;
+	for (uint32_t q = 0; q < 10; q++) {
+		const float *v = D.q + (size_t)q * D.dim;
+		sp.allowed = NULL;
+		sp.allowed_bits = 0;
+		sp.filter_plan = DANN_PLAN_AUTO;
+		cr_assert_eq(dann_search(D.ix, v, &sp, pids, pdists, &pfound, &pst), 0, "%s", dann_errmsg());
+		sp.allowed = all;
+		sp.allowed_bits = D.n;
+		sp.filter_plan = DANN_PLAN_BEAM_UNCOUNTED;
+		cr_assert_eq(dann_search(D.ix, v, &sp, ids, dists, &found, &st), 0, "%s", dann_errmsg());
+		cr_assert_eq(st.plan, DANN_PLAN_BEAM_UNCOUNTED);
+		cr_assert_eq(found, pfound);
+		cr_assert_arr_eq(ids, pids, sizeof ids[0] * found, "query %u", q);
+		cr_assert_eq(st.reads, pst.reads, "query %u: %u reads against %u", q, st.reads, pst.reads);
+	}
+	free(all);
+}
+
+/* Where the beam plans are used (most rows allowed), the uncounted walk
+ * keeps recall and returns only allowed, undeleted rows; a single query
+ * answers what the batch does. */
+Test(dix_filter, uncounted_walk_keeps_recall_and_the_filter)
+{
+	static const char *exprs[] = { "r < 500" };
+	uint64_t ndel, *del = mask_of("r % 7 == 0", &ndel);
+	struct dann_search_params sp;
+	uint32_t ids[K], bids[K], found, bfound;
+	float dists[K], bdists[K];
+	struct dann_search_stats st;
+
+	for (size_t c = 0; c < sizeof exprs / sizeof exprs[0]; c++) {
+		uint64_t count, *w = mask_of(exprs[c], &count);
+		struct outcome o = run(w, NULL, DANN_PLAN_BEAM_UNCOUNTED, 64);
+		cr_expect_eq(o.plan, DANN_PLAN_BEAM_UNCOUNTED);
+		cr_expect_eq(o.bad, 0, "%s: %d results outside the filter", exprs[c], o.bad);
+		cr_expect_geq(o.recall, FLOOR, "%s: recall@10 %.4f, %.1f reads/query", exprs[c], o.recall,
+			      o.reads);
+		o = run(w, del, DANN_PLAN_BEAM_UNCOUNTED, 64);
+		cr_expect_eq(o.bad, 0, "%s: %d results deleted or outside the filter", exprs[c], o.bad);
+		cr_expect_geq(o.recall, FLOOR, "%s with deletes: recall@10 %.4f", exprs[c], o.recall);
+		dann_search_params_default(&sp);
+		sp.L = 64;
+		sp.allowed = w;
+		sp.allowed_bits = D.n;
+		sp.filter_plan = DANN_PLAN_BEAM_UNCOUNTED;
+		for (uint32_t q = 0; q < 3; q++) {
+			cr_assert_eq(dann_search(D.ix, D.q + (size_t)q * D.dim, &sp, ids, dists, &found, &st), 0,
+				     "%s", dann_errmsg());
+			cr_assert_eq(dann_search_batch(D.ix, D.q + (size_t)q * D.dim, 1, &sp, bids, bdists,
+						       &bfound, NULL), 0, "%s", dann_errmsg());
+			cr_assert_eq(found, bfound);
+			cr_assert_arr_eq(ids, bids, sizeof ids[0] * found);
+		}
+		free(w);
+	}
+	free(del);
 }
 
 Test(dix_filter, deleted_rows_are_never_returned)
