@@ -536,10 +536,15 @@ static int start_raft(struct meta_node *n, int fresh)
 					 raft_errmsg(&n->raft));
 	}
 	n->rfsm.error[0] = '\0';
-	if ((rv = raft_start(&n->raft)) != 0)
+	if ((rv = raft_start(&n->raft)) != 0) {
+		const char *rm = raft_errmsg(&n->raft);
+
+		if (meta_fsm_check(&n->fsm) < 0)  /* halted at a newer build's entry */
+			return dann_fail(DANN_EUNSUPPORTED, "meta: %s: %s", n->dir, n->rfsm.error);
 		return dann_fail(rv == RAFT_CORRUPT || n->rfsm.error[0] ? DANN_ECORRUPT : DANN_EIO,
-				 "meta: %s: cannot load its Raft state: %s%s%s", n->dir, raft_errmsg(&n->raft),
-				 n->rfsm.error[0] ? ": " : "", n->rfsm.error);
+				 "meta: %s: cannot load its Raft state: %s%s%s", n->dir, rm,
+				 rm[0] && n->rfsm.error[0] ? ": " : "", n->rfsm.error);
+	}
 	if (!n->p.join && (rv = check_members(n)) < 0)
 		return rv;
 	return 0;

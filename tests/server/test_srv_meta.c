@@ -13,7 +13,10 @@
 #include <time.h>
 
 #include "../meta/meta.h"
+#include "../meta/meta_buf.h"
 #include "../meta/meta_client.h"
+#include "../meta/meta_node.h"
+#include "crc.h"
 #include "fsutil.h"
 #include "srv.h"
 #include "srv_config.h"
@@ -81,6 +84,48 @@ Test(srv_meta, single_node_catalog_lives_in_raft_and_survives_restart)
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", d.port);
 	cr_assert_eq(srvpy_run((char *[]){ "verify", addr, "kept", ROWS, NULL }), 0);
 	srvtest_stop(&d);
+}
+
+/* A catalog log holding an entry of a newer build (an unknown command
+ * type) stops dannd at start, naming it, instead of serving a catalog that
+ * skipped it: its one voter halts at the entry as it takes office. */
+Test(srv_meta, a_catalog_entry_of_a_newer_build_stops_dannd_naming_it)
+{
+	struct meta_cmd c = { .type = META_CMD_ALLOC, .counter = DANN_CAT_TIMESTAMP, .count = 1 };
+	char data[256], metadir[300];
+	const char *out = tmpdir_path("dannd.out");
+	struct meta_params mp;
+	struct meta_node *node;
+	struct meta_req r;
+	uint8_t *b;
+	void *buf;
+	size_t len;
+	char *text;
+
+	snprintf(data, sizeof data, "%s", tmpdir_path("data"));
+	snprintf(metadir, sizeof metadir, "%s/meta", data);
+	meta_params_default(&mp);
+	mp.dir = metadir;
+	cr_assert_eq(meta_open(&mp, &node), 0, "meta_open %s: %s", metadir, dann_errmsg());
+	c.req.client = 9, c.req.seq = 1;
+	cr_assert_eq(meta_cmd_encode(&c, &buf, &len), 0, "%s", dann_errmsg());
+	b = buf;
+	b[6] = META_CMD_TYPE_MAX + 1;  /* the type (u16 at byte 6), checksum redone */
+	meta_st32(b + len - 4, crc32c(0, b, len - 4));
+	memset(&r, 0, sizeof r);
+	r.kind = META_REQ_APPLY, r.buf = buf, r.len = len;
+	meta_node_call(node, &r);
+	cr_assert_eq(r.rc, DANN_EUNSUPPORTED, "%d %s", r.rc, r.msg);
+	meta_close(node);
+	free(buf);
+
+	cr_assert_neq(proc_run(NULL, out, 60, (char *[]){ DANND_BIN, "--data-dir", data, "--listen", "127.0.0.1:0",
+						   "--metrics", "", NULL }), 0, "dannd served a halted catalog");
+	text = cli_slurp(out);
+	cr_log_info("dannd: %s", text ? text : "");
+	cr_assert(text && strstr(text, "upgrade this node") && strstr(text, "unknown type 12"), "%s",
+		  text ? text : "");
+	free(text);
 }
 
 /* ---- three dannd processes, one Raft group -------------------------------- */
