@@ -150,6 +150,7 @@ static void apply_cb(struct raft_apply *a, int status, void *result)
 	struct meta_applying *ap = a->data, **pp;
 	struct meta_req *r = ap->req;
 	struct meta_node *n = r ? r->node : NULL;
+	uint64_t index = a->index;
 
 	if (n)
 		for (pp = &n->applying; *pp; pp = &(*pp)->next)
@@ -162,7 +163,7 @@ static void apply_cb(struct raft_apply *a, int status, void *result)
 		return;  /* answered already (halted) */
 	if (status == 0) {
 		r->res = *(const struct meta_result *)result;
-		r->index = a->index;
+		r->index = index;
 		answer(r, 0);
 		return;
 	}
