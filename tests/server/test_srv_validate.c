@@ -324,3 +324,51 @@ Test(srv_validate, query_by_keys_returns_live_rows_once_in_the_order_asked)
 	cr_assert_eq(srvunit_status(&r, qd, (void **)&res)->code, 0);
 	cr_assert_eq(res->fields_data[0]->scalars->long_data->data[0], 3, "count(*) of the collection");
 }
+
+/* Whether GetFlushState says the collection's segments ids[] are flushed. */
+static int flush_state(const char *coll, int64_t *ids, size_t n)
+{
+	Milvus__Proto__Milvus__GetFlushStateRequest q = MILVUS__PROTO__MILVUS__GET_FLUSH_STATE_REQUEST__INIT;
+	Milvus__Proto__Milvus__GetFlushStateResponse *resp;
+	struct srv_reply r;
+
+	q.collection_name = (char *)coll;
+	q.segmentids = ids;
+	q.n_segmentids = n;
+	r = srvunit_send("GetFlushState", &q.base);
+	cr_assert_eq(srvunit_status(&r, &milvus__proto__milvus__get_flush_state_response__descriptor,
+				    (void **)&resp)->code, 0);
+	return resp->flushed;
+}
+
+/* The SDK's flushSync ignores Flush's status and polls GetFlushState, so a
+ * growing segment must not be reported flushed (it always was). */
+Test(srv_validate, get_flush_state_reports_a_growing_segment_as_not_flushed)
+{
+	int64_t keys[3] = { 1, 2, 3 }, low[16], *flushed;
+	float vec[12] = { 0 };
+	Milvus__Proto__Milvus__FlushRequest fq = MILVUS__PROTO__MILVUS__FLUSH_REQUEST__INIT;
+	Milvus__Proto__Milvus__FlushResponse *fr;
+	char *names[1] = { "fs" };
+	struct srv_reply r;
+	size_t nflushed;
+
+	r = create("fs", MILVUS__PROTO__SCHEMA__DATA_TYPE__Int64, MILVUS__PROTO__SCHEMA__DATA_TYPE__FloatVector, "4", 0);
+	expect_status(&r, status_d, 0, NULL);
+	r = insert("fs", keys, 3, vec, 12, 4);
+	expect_status(&r, &milvus__proto__milvus__mutation_result__descriptor, 0, NULL);
+	/* the one segment, growing, is among the first ids any catalog hands out */
+	for (int i = 0; i < 16; i++)
+		low[i] = i;
+	cr_expect_eq(flush_state("fs", low, 16), 0, "a growing segment was reported flushed");
+
+	fq.collection_names = names;
+	fq.n_collection_names = 1;
+	r = srvunit_send("Flush", &fq.base);
+	cr_assert_eq(srvunit_status(&r, &milvus__proto__milvus__flush_response__descriptor, (void **)&fr)->code, 0);
+	cr_assert_eq(fr->n_flush_coll_segids, 1);
+	flushed = fr->flush_coll_segids[0]->value->data;
+	nflushed = fr->flush_coll_segids[0]->value->n_data;
+	cr_assert_gt(nflushed, 0);
+	cr_expect_eq(flush_state("fs", flushed, nflushed), 1, "segments Flush returned are not reported flushed");
+}
