@@ -129,6 +129,11 @@ struct dann_build_params {
 	 * query (Starling/PipeANN): DANN_ENTRY_SAMPLE_AUTO (the default) is 1%
 	 * of n within [1000, 1000000]; 0 builds none (search from the medoid). */
 	uint64_t entry_sample;
+	/* 1: learn an OPQ rotation before PQ (PQ_OPQ_DEFAULT_ITERS rounds;
+	 * dim at most 4096), stored with the pivots and applied to every
+	 * query's table; 0 (default): plain PQ. Pays on embedding-like data
+	 * whose signal plain PQ's consecutive-dimension chunks split badly. */
+	int opq;
 	/* optional; phases "pq train", "pq encode", "vamana" ("vamana shards"
 	 * when partitioned), "layout", "entry graph" */
 	dann_progress_fn progress;
@@ -159,11 +164,21 @@ void dann_build_params_default(struct dann_build_params *p);
  * the last one ends. */
 int dann_index_build(const char *data_path, const char *out_dir, const struct dann_build_params *p);
 
+/* Which nodes the node cache holds. */
+enum dann_cache_policy {
+	DANN_CACHE_BFS = 0,    /* breadth-first from the entry points */
+	/* the nodes that 2000 warm-up searches (for every n/2000-th indexed
+	 * point, L 32) read most, then breadth-first: costs those searches'
+	 * reads at open (DiskANN's cache list from sample queries) */
+	DANN_CACHE_VISITS = 1,
+};
+
 struct dann_open_params {
-	uint64_t cache_nodes;  /* hot nodes kept in RAM (breadth-first from the entry point) */
+	uint64_t cache_nodes;  /* hot nodes kept in RAM (see cache_policy) */
 	uint64_t cache_bytes;  /* or a byte budget; the smaller wins when both are set */
 	int buffered;          /* 1: read through the page cache instead of O_DIRECT */
 	int verify_all;        /* 1: also checksum the node file on open (reads all of it) */
+	int cache_policy;      /* enum dann_cache_policy (default 0: breadth-first) */
 };
 
 struct dann_index;
@@ -188,6 +203,7 @@ struct dann_index_info {
 	uint32_t sectors_per_node;
 	int locality_order;
 	uint32_t pq_bytes;
+	int opq;                  /* 1 if PQ applies a learned rotation (built with opq) */
 	uint64_t cache_nodes;     /* nodes held in the cache */
 	uint64_t ram_bytes;       /* PQ + maps + cache */
 	uint64_t disk_bytes;      /* all files */
@@ -250,6 +266,12 @@ struct dann_search_stats {
 	uint32_t reads;       /* node reads from SSD */
 	uint32_t hops;        /* nodes expanded */
 	uint32_t cache_hits;  /* expansions served from the node cache */
+	/* Sector use (locality layout with sector expansion): the other nodes
+	 * in the sectors read, and how many of them were expanded with the
+	 * read (in, or entering, the candidate list) instead of costing a read
+	 * of their own. */
+	uint32_t sector_peers;
+	uint32_t sector_used;
 	uint32_t rounds;      /* beam rounds */
 	uint32_t plan;        /* enum dann_filter_plan that ran (0: no mask) */
 	uint64_t latency_ns;

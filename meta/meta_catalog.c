@@ -101,8 +101,12 @@ static int cat_alloc(void *ctx, enum dann_cat_counter which, uint64_t count, uin
  * only makes the engine keep more (meta_fsm_counter). */
 static int cat_counter(void *ctx, enum dann_cat_counter which, uint64_t *next)
 {
+	int rc;
+
 	if ((unsigned)which > DANN_CAT_TIMESTAMP)
 		return dann_fail(DANN_EINVAL, "meta: unknown counter %d", (int)which);
+	if ((rc = meta_fsm_check(meta_node_fsm(ctx))) < 0)
+		return rc;
 	*next = meta_fsm_counter(meta_node_fsm(ctx), which);
 	return 0;
 }

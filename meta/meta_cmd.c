@@ -373,17 +373,26 @@ int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c)
 	if (magic != META_CMD_MAGIC)
 		return dann_fail(DANN_ECORRUPT, "meta command: magic 0x%08x, expected 0x%08x", magic,
 				 META_CMD_MAGIC);
-	if (version != META_CMD_VERSION)
-		return dann_fail(DANN_ECORRUPT, "meta command: version %u, this build reads %d", version,
-				 META_CMD_VERSION);
+	/* A later version may frame its payload differently: the version is
+	 * judged before the frame, and one above ours is a newer build's
+	 * command (DANN_EUNSUPPORTED), not damage. */
+	if (version == 0)
+		return dann_fail(DANN_ECORRUPT, "meta command: version 0");
+	if (version > META_CMD_VERSION)
+		return dann_fail(DANN_EUNSUPPORTED, "meta command of version %u (type %u), this build reads up to %d",
+				 version, type, META_CMD_VERSION);
 	if ((uint64_t)plen + CMD_HEADER_BYTES + 4 != len)
 		return dann_fail(DANN_ECORRUPT, "meta command: payload length %u does not match %zu bytes", plen,
 				 len);
 	crc = meta_le32((const uint8_t *)buf + len - 4);
 	if (crc != crc32c(0, buf, len - 4))
 		return dann_fail(DANN_ECORRUPT, "meta command: checksum 0x%08x does not match its bytes", crc);
-	if (type < 1 || type > META_CMD_TYPE_MAX)
-		return dann_fail(DANN_ECORRUPT, "meta command: unknown type %u", type);
+	/* Intact (its checksum holds) but of a type added after this build. */
+	if (type > META_CMD_TYPE_MAX)
+		return dann_fail(DANN_EUNSUPPORTED, "meta command of unknown type %u (version %u), this build knows "
+				 "types 1..%d", type, version, META_CMD_TYPE_MAX);
+	if (type < 1)
+		return dann_fail(DANN_ECORRUPT, "meta command: type 0");
 	c->type = (enum meta_cmd_type)type;
 	r.len = len - 4;
 	get_payload(&r, c);

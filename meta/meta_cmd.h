@@ -10,8 +10,9 @@
  *   u32 magic "DMC1" | u16 version | u16 type | u64 client | u64 seq |
  *   u32 payload bytes | payload | u32 CRC32C of everything before it
  * Strings are a u16 length and bytes (no NUL). A decoder refuses a wrong
- * magic, an unknown version or type, a bad checksum, a field that runs past
- * the end or out of its range, and trailing bytes, naming what was wrong.
+ * magic, a bad checksum, a field that runs past the end or out of its
+ * range, and trailing bytes, naming what was wrong; a newer version or type
+ * it tells apart as unsupported, not malformed (meta_fsm_apply halts).
  */
 #ifndef META_CMD_H
 #define META_CMD_H
@@ -85,7 +86,10 @@ struct meta_cmd {
  * member the command needs but lacks (or too many segments). */
 int meta_cmd_encode(const struct meta_cmd *c, void **buf, size_t *len);
 /* Decodes len bytes into c (zeroed first). DANN_ECORRUPT naming the field or
- * check that failed; c holds nothing to free then. */
+ * check that failed; DANN_EUNSUPPORTED for a command this build does not
+ * know but a newer one may (magic right, and a version above
+ * META_CMD_VERSION, or an intact frame of a type above META_CMD_TYPE_MAX);
+ * c holds nothing to free then. */
 int meta_cmd_decode(const void *buf, size_t len, struct meta_cmd *c);
 /* Frees what a decode allocated; c may be partly filled or zeroed. */
 void meta_cmd_free(struct meta_cmd *c);

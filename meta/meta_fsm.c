@@ -341,9 +341,23 @@ int meta_fsm_apply(struct meta_fsm *f, const void *buf, size_t len, struct meta_
 	struct meta_result local, *res = out ? out : &local;
 	const struct meta_dedupe *d;
 	struct meta_cmd c;
+	int rc;
 
 	memset(res, 0, sizeof *res);
-	if (meta_cmd_decode(buf, len, &c) < 0) {
+	if ((rc = meta_fsm_check(f)) < 0)
+		return refuse(res, rc, "%s", dann_errmsg());
+	if ((rc = meta_cmd_decode(buf, len, &c)) == DANN_EUNSUPPORTED) {
+		/* A newer build's command: its nodes apply it, so moving past it
+		 * would leave this copy different from theirs. Stop here. */
+		pthread_rwlock_wrlock(&f->lock);
+		f->halted = 1;
+		snprintf(f->halt_msg, sizeof f->halt_msg,
+			 "catalog halted at a log entry this build cannot apply (%s): upgrade this node",
+			 dann_errmsg());
+		pthread_rwlock_unlock(&f->lock);
+		return refuse(res, rc, "%s", f->halt_msg);
+	}
+	if (rc < 0) {
 		/* Every node sees the same bytes and refuses them the same way. */
 		refuse(res, DANN_ECORRUPT, "%s", dann_errmsg());
 		pthread_rwlock_wrlock(&f->lock);
@@ -499,6 +513,7 @@ int meta_fsm_restore(struct meta_fsm *f, const void *buf, size_t len)
 	free_state(f);
 	memcpy(f->counters, t.counters, sizeof f->counters);
 	f->applied = t.applied;
+	f->halted = 0;  /* a whole state from the leader: consistent again */
 	f->colls = t.colls, f->ncolls = t.ncolls, f->capcolls = t.capcolls;
 	f->segs = t.segs, f->nsegs = t.nsegs, f->capsegs = t.capsegs;
 	f->users = t.users, f->nusers = t.nusers, f->capusers = t.capusers;
@@ -522,10 +537,25 @@ static int copy_out(const void *src, size_t n, size_t elem, void **out, size_t *
 	return 0;
 }
 
+int meta_fsm_check(struct meta_fsm *f)
+{
+	char msg[sizeof f->halt_msg];
+	int halted;
+
+	pthread_rwlock_rdlock(&f->lock);
+	halted = f->halted;
+	if (halted)
+		memcpy(msg, f->halt_msg, sizeof msg);
+	pthread_rwlock_unlock(&f->lock);
+	return halted ? dann_fail(DANN_EUNSUPPORTED, "meta: %s", msg) : 0;
+}
+
 int meta_fsm_coll_list(struct meta_fsm *f, struct dann_cat_coll **out, size_t *n)
 {
 	int rc;
 
+	if ((rc = meta_fsm_check(f)) < 0)
+		return rc;
 	pthread_rwlock_rdlock(&f->lock);
 	rc = copy_out(f->colls, f->ncolls, sizeof *f->colls, (void **)out, n, "collections");
 	pthread_rwlock_unlock(&f->lock);
@@ -536,7 +566,10 @@ int meta_fsm_seg_list(struct meta_fsm *f, uint64_t coll_id, struct dann_cat_segm
 {
 	struct dann_cat_segment *p;
 	size_t k = 0, cnt = 0;
+	int rc;
 
+	if ((rc = meta_fsm_check(f)) < 0)
+		return rc;
 	pthread_rwlock_rdlock(&f->lock);
 	for (size_t i = 0; i < f->nsegs; i++)
 		cnt += f->segs[i].coll_id == coll_id;
@@ -557,6 +590,8 @@ int meta_fsm_user_list(struct meta_fsm *f, struct meta_user **out, size_t *n)
 {
 	int rc;
 
+	if ((rc = meta_fsm_check(f)) < 0)
+		return rc;
 	pthread_rwlock_rdlock(&f->lock);
 	rc = copy_out(f->users, f->nusers, sizeof *f->users, (void **)out, n, "users");
 	pthread_rwlock_unlock(&f->lock);
@@ -566,7 +601,10 @@ int meta_fsm_user_list(struct meta_fsm *f, struct meta_user **out, size_t *n)
 int meta_fsm_user_get(struct meta_fsm *f, const char *name, struct meta_user *out)
 {
 	ssize_t i;
+	int rc;
 
+	if ((rc = meta_fsm_check(f)) < 0)
+		return rc;
 	pthread_rwlock_rdlock(&f->lock);
 	i = user_by_name(f, name);
 	if (i >= 0)

@@ -60,6 +60,8 @@ struct meta_fsm {
 	struct meta_dedupe *dedupe;      /* ring of META_DEDUPE_MAX */
 	size_t ndedupe, dedupe_head;     /* entries held, oldest entry's slot */
 	uint64_t applied;                /* commands applied (including refused ones) */
+	int halted;                      /* an entry of a newer build stopped apply (meta_fsm_apply) */
+	char halt_msg[240];              /* why, naming the entry and "upgrade this node" */
 };
 
 int meta_fsm_init(struct meta_fsm *f);
@@ -68,8 +70,16 @@ void meta_fsm_destroy(struct meta_fsm *f);
 /* Applies one encoded command. Returns 0 whenever the state is consistent
  * afterwards — a refused or malformed command included (it changes
  * nothing; res says why) — so every node moves past it the same way. res
- * may be NULL. */
+ * may be NULL.
+ * A well-framed command of a type or version this build does not know (a
+ * newer build wrote it) is not skipped: a newer node applies it, so
+ * skipping would make this copy diverge silently. The fsm halts instead:
+ * DANN_EUNSUPPORTED, nothing changed or counted, and from then on every
+ * apply and every reader fails with the halt message until a restore
+ * replaces the state (or the node is upgraded and restarted). */
 int meta_fsm_apply(struct meta_fsm *f, const void *buf, size_t len, struct meta_result *res);
+/* DANN_EUNSUPPORTED with the halt message if the fsm halted, else 0. */
+int meta_fsm_check(struct meta_fsm *f);
 
 /* Encodes the whole state (checksummed, versioned) into a malloc'd buffer. */
 int meta_fsm_snapshot(struct meta_fsm *f, void **buf, size_t *len);
@@ -77,7 +87,8 @@ int meta_fsm_snapshot(struct meta_fsm *f, void **buf, size_t *len);
  * and the state is unchanged, if the bytes do not decode. */
 int meta_fsm_restore(struct meta_fsm *f, const void *buf, size_t len);
 
-/* Readers (any thread): copies into malloc'd arrays the caller frees. */
+/* Readers (any thread): copies into malloc'd arrays the caller frees;
+ * the halt's DANN_EUNSUPPORTED rather than a stale copy once halted. */
 int meta_fsm_coll_list(struct meta_fsm *f, struct dann_cat_coll **out, size_t *n);
 int meta_fsm_seg_list(struct meta_fsm *f, uint64_t coll_id, struct dann_cat_segment **out, size_t *n);
 int meta_fsm_user_list(struct meta_fsm *f, struct meta_user **out, size_t *n);

@@ -147,11 +147,23 @@ static void answer_raft(struct meta_node *n, struct meta_req *r, int status, con
 
 static void apply_cb(struct raft_apply *a, int status, void *result)
 {
-	struct meta_req *r = a->data;
+	struct meta_applying *ap = a->data, **pp;
+	struct meta_req *r = ap->req;
+	struct meta_node *n = r ? r->node : NULL;
+	uint64_t index = a->index;
 
+	if (n)
+		for (pp = &n->applying; *pp; pp = &(*pp)->next)
+			if (*pp == ap) {
+				*pp = ap->next;
+				break;
+			}
+	free(ap);
+	if (!r)
+		return;  /* answered already (halted) */
 	if (status == 0) {
 		r->res = *(const struct meta_result *)result;
-		r->index = a->index;
+		r->index = index;
 		answer(r, 0);
 		return;
 	}
@@ -161,25 +173,60 @@ static void apply_cb(struct raft_apply *a, int status, void *result)
 
 static void do_apply(struct meta_node *n, struct meta_req *r)
 {
+	struct meta_applying *ap;
 	struct raft_buffer buf;
 	int rv;
 
+	if (meta_fsm_check(&n->fsm) < 0) {
+		snprintf(r->msg, sizeof r->msg, "%s", dann_errmsg());
+		return answer(r, DANN_EUNSUPPORTED);
+	}
 	if (raft_state(&n->raft) != RAFT_LEADER)
 		return answer_notleader(n, r);
 	buf.len = meta_raftfsm_padded(r->len);
-	if (!(buf.base = raft_calloc(1, buf.len))) {
+	ap = calloc(1, sizeof *ap);
+	if (!ap || !(buf.base = raft_calloc(1, buf.len))) {
+		free(ap);
 		snprintf(r->msg, sizeof r->msg, "out of memory");
 		return answer(r, DANN_ENOMEM);
 	}
 	memcpy(buf.base, r->buf, r->len);
-	r->apply.data = r;
-	rv = raft_apply(&n->raft, &r->apply, &buf, 1, apply_cb);
+	r->node = n;
+	ap->req = r;
+	ap->a.data = ap;
+	rv = raft_apply(&n->raft, &ap->a, &buf, 1, apply_cb);
 	if (rv != 0) {
 		/* Refused before the entry entered the log: the buffer is ours. */
 		if (rv == RAFT_NOTLEADER)
 			raft_free(buf.base);
-		answer_raft(n, r, rv, "apply");
+		free(ap);
+		return answer_raft(n, r, rv, "apply");
 	}
+	ap->next = n->applying;
+	n->applying = ap;
+}
+
+/* A halted catalog (meta_fsm_apply) applies nothing more: whoever waits
+ * for an apply or an index is told why now, not at the deadline. */
+static void answer_halted(struct meta_node *n)
+{
+	char msg[sizeof n->fsm.halt_msg + 16];
+
+	if (meta_fsm_check(&n->fsm) == 0)
+		return;
+	snprintf(msg, sizeof msg, "%s", dann_errmsg());
+	for (struct meta_applying *ap = n->applying; ap; ap = ap->next) {
+		snprintf(ap->req->msg, sizeof ap->req->msg, "%s", msg);
+		answer(ap->req, DANN_EUNSUPPORTED);
+		ap->req = NULL;
+	}
+	n->applying = NULL;
+	for (struct meta_req *r = n->waits, *next; r; r = next) {
+		next = r->next;
+		snprintf(r->msg, sizeof r->msg, "%s", msg);
+		answer(r, DANN_EUNSUPPORTED);
+	}
+	n->waits = NULL;
 }
 
 static void change_cb(struct raft_change *c, int status)
@@ -290,6 +337,8 @@ static void on_check(uv_check_t *h)
 
 	if (n->waits)
 		check_waits(n, 0);
+	if (n->waits || n->applying)
+		answer_halted(n);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -488,10 +537,15 @@ static int start_raft(struct meta_node *n, int fresh)
 					 raft_errmsg(&n->raft));
 	}
 	n->rfsm.error[0] = '\0';
-	if ((rv = raft_start(&n->raft)) != 0)
+	if ((rv = raft_start(&n->raft)) != 0) {
+		const char *rm = raft_errmsg(&n->raft);
+
+		if (meta_fsm_check(&n->fsm) < 0)  /* halted at a newer build's entry */
+			return dann_fail(DANN_EUNSUPPORTED, "meta: %s: %s", n->dir, n->rfsm.error);
 		return dann_fail(rv == RAFT_CORRUPT || n->rfsm.error[0] ? DANN_ECORRUPT : DANN_EIO,
-				 "meta: %s: cannot load its Raft state: %s%s%s", n->dir, raft_errmsg(&n->raft),
-				 n->rfsm.error[0] ? ": " : "", n->rfsm.error);
+				 "meta: %s: cannot load its Raft state: %s%s%s", n->dir, rm,
+				 rm[0] && n->rfsm.error[0] ? ": " : "", n->rfsm.error);
+	}
 	if (!n->p.join && (rv = check_members(n)) < 0)
 		return rv;
 	return 0;

@@ -52,13 +52,22 @@ struct meta_req {
 	struct meta_status *status;
 	/* loop-side state */
 	struct meta_node *node;
-	struct raft_apply apply;
 	struct raft_change change;
 	struct meta_req *next;
 	sem_t done;
 };
 
 struct meta_rpc_server;
+
+/* One raft_apply in flight. Kept apart from its meta_req (on the caller's
+ * stack) so that a halted catalog can answer the caller at once while
+ * libraft still holds the request: req is NULL then, and the callback
+ * libraft fires in the end (at close at the latest) only frees it. */
+struct meta_applying {
+	struct raft_apply a;
+	struct meta_req *req;
+	struct meta_applying *next;
+};
 
 struct meta_node {
 	char dir[4096];
@@ -87,6 +96,7 @@ struct meta_node {
 	struct meta_req *queue, *queue_tail;    /* under mu */
 	int closing;                            /* under mu */
 	struct meta_req *waits;                 /* loop thread only */
+	struct meta_applying *applying;         /* loop thread only: applies in flight */
 
 	uint64_t client_id;
 	atomic_uint_fast64_t seq;

@@ -39,7 +39,19 @@ static int rf_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **
 {
 	struct meta_raftfsm *rf = fsm->data;
 
-	meta_fsm_apply(rf->fsm, buf->base, unpadded(buf), &rf->last);
+	if (meta_fsm_apply(rf->fsm, buf->base, unpadded(buf), &rf->last) < 0) {
+		/* Halted (meta_fsm_apply): non-zero keeps libraft from moving
+		 * last_applied past the entry; 0.15 tries it again on later
+		 * commits (a follower turns unavailable, a one-voter group does
+		 * not start), so it is logged once. */
+		if (!rf->halt_logged++)
+			dann_log(DANN_LOG_ERROR, "meta", "%s", rf->last.msg);
+		snprintf(rf->error, sizeof rf->error, "%s", rf->last.msg);
+		if (rf->on_apply)
+			rf->on_apply(rf->arg);
+		return RAFT_INVALID;
+	}
+	rf->halt_logged = 0;
 	if (rf->last.rc == DANN_ECORRUPT)
 		dann_log(DANN_LOG_ERROR, "meta", "a log entry was refused: %s", rf->last.msg);
 	*result = &rf->last;

@@ -7,7 +7,9 @@
  * thread), so nothing is allocated per command. Snapshot encodes the state
  * into one raft_malloc'd buffer; restore decodes it and, on success, frees
  * the buffer (libraft's rule); on failure it leaves the state alone and
- * keeps the reason for whoever reports it (meta_raftfsm_error).
+ * keeps the reason for whoever reports it (meta_raftfsm_error). Apply
+ * returns non-zero only when the fsm halted on a newer build's command:
+ * libraft then does not count the entry as applied.
  */
 #ifndef META_RAFTFSM_H
 #define META_RAFTFSM_H
@@ -20,7 +22,8 @@ struct meta_raftfsm {
 	struct raft_fsm raft;      /* handed to raft_init; raft.data points here */
 	struct meta_fsm *fsm;
 	struct meta_result last;   /* the latest apply's result */
-	char error[256];           /* why the latest restore or snapshot failed */
+	char error[256];           /* why the latest restore, snapshot or apply failed */
+	int halt_logged;           /* the fsm's halt is in the log already */
 	void (*on_apply)(void *arg); /* optional: after every apply and restore */
 	void *arg;
 };

@@ -56,7 +56,7 @@ static int submit_buf(struct meta_node *n, const char *what, const void *buf, si
 			*res = r.res;
 			return 0;
 		}
-		if (r.rc == DANN_ECANCELED || r.rc == DANN_ENOMEM)
+		if (r.rc == DANN_ECANCELED || r.rc == DANN_ENOMEM || r.rc == DANN_EUNSUPPORTED)
 			return dann_fail(r.rc, "meta: %s: %s", what, r.msg);
 		snprintf(last, sizeof last, "%s", r.msg);
 		if (r.rc == META_RC_NOTLEADER && r.leader_id && r.leader_id != n->id) {
@@ -93,6 +93,9 @@ int meta_submit(struct meta_node *n, struct meta_cmd *c, struct meta_result *out
 	int rc;
 
 	memset(res, 0, sizeof *res);
+	/* A halted copy would not apply it: said at once, not at the deadline. */
+	if ((rc = meta_fsm_check(&n->fsm)) < 0)
+		return rc;
 	if (c->req.client == 0) {
 		c->req.client = n->client_id;
 		c->req.seq = atomic_fetch_add(&n->seq, 1) + 1;

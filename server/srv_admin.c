@@ -9,7 +9,10 @@
 #include "milvus.pb-c.h"
 #include "srv_handlers.h"
 #include "log.h"
+#include "error.h"
+#include "srv_arena.h"
 #include "srv_impl.h"
+#include "srv_meta.h"
 
 /* The Milvus protocol version dannd's subset follows; SDKs compare it to
  * decide which features to use. */
@@ -35,6 +38,15 @@ int srv_h_check_health(struct srv_req *rq, const void *in, void *out)
 	if (!r->ishealthy) {
 		r->n_reasons = 1;
 		r->reasons = stopping_reason;
+	} else if (srv_meta_check(rq->srv->meta) < 0) {
+		/* Halted catalog: no answers from a copy that stopped short. */
+		char **reason = srv_arena_alloc(rq->arena, sizeof *reason);
+
+		if (!reason || !(*reason = srv_arena_strdup(rq->arena, dann_errmsg())))
+			return DANN_ENOMEM;
+		r->ishealthy = 0;
+		r->n_reasons = 1;
+		r->reasons = reason;
 	}
 	return 0;
 }

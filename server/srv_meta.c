@@ -191,6 +191,11 @@ int srv_meta_clustered(const struct srv_meta *m)
 	return m && m->clustered;
 }
 
+int srv_meta_check(struct srv_meta *m)
+{
+	return m ? meta_fsm_check(meta_node_fsm(m->node)) : 0;
+}
+
 int srv_meta_remote(struct srv_meta *m, struct srv_meta_remote **out, size_t *n)
 {
 	struct dann_cat_coll *cc = NULL;
@@ -376,8 +381,12 @@ int srv_meta_open(const struct srv_config *c, struct srv_meta **out)
 		goto fail;
 	}
 	/* A fresh cluster's first start holds nothing to lose: it does not
-	 * wait for a quorum, so its nodes may be started one by one. */
-	if ((had_state || !m->clustered) && (rc = catch_up(m, c->raft_wait_ms, c->data_dir)) < 0)
+	 * wait for a quorum, so its nodes may be started one by one. A node
+	 * with a store always waits: an empty disk says nothing about the
+	 * bucket (a wiped node of a running cluster), and the store's sync,
+	 * run against a catalog that has not caught up, would delete the
+	 * objects of every collection it does not list yet. */
+	if ((had_state || !m->clustered || c->store[0]) && (rc = catch_up(m, c->raft_wait_ms, c->data_dir)) < 0)
 		goto fail;
 	/* Collections the library made in this data dir (its CATALOG) join
 	 * this catalog before the database looks for them. */

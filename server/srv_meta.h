@@ -36,6 +36,9 @@ void srv_meta_close(struct srv_meta *m);
 const struct dann_catalog_ops *srv_meta_catalog(void);
 /* 1 when peers or raft_listen were given. */
 int srv_meta_clustered(const struct srv_meta *m);
+/* 0 if the catalog is usable; DANN_EUNSUPPORTED with its message (naming
+ * the entry, "upgrade this node") if it halted on a newer build's entry. */
+int srv_meta_check(struct srv_meta *m);
 
 /* A collection of another node, as the catalog has it. */
 struct srv_meta_remote {

@@ -19,6 +19,7 @@
 #include "error.h"
 #include "srv_addr.h"
 #include "srv_impl.h"
+#include "srv_meta.h"
 #include "srv_pool.h"
 
 #define METRICS_METHODS_MAX 64
@@ -168,7 +169,7 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 	unsigned status = MHD_HTTP_OK;
-	char *page = NULL;
+	char *page = NULL, halt[300];
 	const char *body;
 	size_t len;
 
@@ -188,6 +189,11 @@ static enum MHD_Result on_http(void *cls, struct MHD_Connection *conn, const cha
 		body = atomic_load(&mx->srv->stopping) ? "stopping\n" : "ok\n";
 		if (atomic_load(&mx->srv->stopping))
 			status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		else if (srv_meta_check(mx->srv->meta) < 0) {
+			snprintf(halt, sizeof halt, "%s\n", dann_errmsg());
+			body = halt;
+			status = MHD_HTTP_SERVICE_UNAVAILABLE;
+		}
 	} else {
 		body = "not found: try /metrics or /healthz\n";
 		status = MHD_HTTP_NOT_FOUND;

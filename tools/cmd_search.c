@@ -29,7 +29,8 @@ int search_collection(const struct search_opts *o);
 static const char search_help[] =
 	"usage: dann search --index DIR --queries FILE [--gt FILE] [-k 10]\n"
 	"                   [-L 10,20,40,80,160] [-W 4] [-T 2] [--inflight 16]\n"
-	"                   [--cache-nodes N | --cache-mib MIB] [--io uring|aio|pread]\n"
+	"                   [--cache-nodes N | --cache-mib MIB] [--cache-policy bfs|visits]\n"
+	"                   [--io uring|aio|pread]\n"
 	"                   [--buffered] [--sector-expand auto|on|off]\n"
 	"                   [--entry-seeds auto|N] [--json]\n"
 	"       dann search --data-dir D --name C --queries FILE [--gt FILE] [-k 10]\n"
@@ -40,7 +41,8 @@ static const char search_help[] =
 	"and prints one row per L: recall@k (with --gt, an .ibin of true ids, at\n"
 	"least k per query), QPS, CPU time per query (user + system, in us),\n"
 	"mean/p50/p99 latency in ms, mean SSD reads and hops per query, and the\n"
-	"node cache's hit rate.\n"
+	"node cache's hit rate, and sector use: of the other nodes in the sectors\n"
+	"read, the share expanded with the read instead of costing one of their own.\n"
 	"\n"
 	"With --data-dir and --name it searches collection C of data directory D\n"
 	"(every segment, growing and flushed) instead: recall compares primary keys\n"
@@ -54,6 +56,9 @@ static const char search_help[] =
 	"  --inflight N     queries in flight per thread (default 16)\n"
 	"  --cache-nodes N  hot nodes cached in RAM, breadth-first from the entry\n"
 	"  --cache-mib M    ... or a cache budget in MiB\n"
+	"  --cache-policy P which nodes: bfs (default: breadth-first from the entry\n"
+	"                   points) or visits (those 2000 warm-up searches at open\n"
+	"                   read most, then breadth-first)\n"
 	"  --io BACKEND     first I/O backend to try (default: io_uring, then libaio,\n"
 	"                   then pread)\n"
 	"  --buffered       read through the page cache instead of O_DIRECT\n"
@@ -63,7 +68,7 @@ static const char search_help[] =
 	"                   nearest the query (auto: 2 W; 0: from the medoid)\n"
 	"  --json           a JSON array, one object per L with keys L, recall, qps,\n"
 	"                   mean_latency_ms, p50_ms, p99_ms, mean_reads,\n"
-	"                   cpu_us_per_query, mean_hops, cache_hit_rate\n";
+	"                   cpu_us_per_query, mean_hops, cache_hit_rate, sector_use\n";
 
 static int parse_Ls(const char *s, struct search_opts *o)
 {
@@ -90,7 +95,8 @@ static int parse_Ls(const char *s, struct search_opts *o)
 static int parse_args(int argc, char **argv, struct search_opts *o)
 {
 	enum { O_INDEX = 256, O_QUERIES, O_GT, O_INFLIGHT, O_CACHE, O_CACHE_MIB, O_IO, O_JSON,
-	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_ENTRY, O_FILTER, O_HELP };
+	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_ENTRY, O_FILTER, O_POLICY,
+	       O_HELP };
 	static const struct option longs[] = {
 		{ "index", required_argument, 0, O_INDEX },
 		{ "data-dir", required_argument, 0, O_DATA_DIR },
@@ -101,6 +107,7 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 		{ "inflight", required_argument, 0, O_INFLIGHT },
 		{ "cache-nodes", required_argument, 0, O_CACHE },
 		{ "cache-mib", required_argument, 0, O_CACHE_MIB },
+		{ "cache-policy", required_argument, 0, O_POLICY },
 		{ "io", required_argument, 0, O_IO },
 		{ "json", no_argument, 0, O_JSON },
 		{ "buffered", no_argument, 0, O_BUFFERED },
@@ -146,6 +153,15 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 			if (cmd_parse_u64("search", "--cache-mib", optarg, 1u << 24, &o->cache_mib) < 0)
 				return 2;
 			break;
+		case O_POLICY:
+			if (!strcmp(optarg, "bfs"))
+				o->cache_policy = DANN_CACHE_BFS;
+			else if (!strcmp(optarg, "visits"))
+				o->cache_policy = DANN_CACHE_VISITS;
+			else
+				return cmd_usage_error("search", "--cache-policy: '%s', expected bfs or visits",
+						       optarg);
+			break;
 		case O_IO:
 			if (dio_backend_parse(optarg, &b) < 0)
 				return cmd_usage_error("search", "--io: %s", dann_errmsg());
@@ -190,9 +206,9 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 					       "--data-dir D --name C");
 	if (!o->index && (!o->data_dir) != (!o->name))
 		return cmd_usage_error("search", "a collection needs both --data-dir D and --name C");
-	if (o->data_dir && (o->cache_nodes || o->cache_mib || o->backend || o->buffered || o->sector_expand != -1 ||
+	if (o->data_dir && (o->cache_nodes || o->cache_mib || o->cache_policy || o->backend || o->buffered || o->sector_expand != -1 ||
 			    o->entry_seeds != -1))
-		return cmd_usage_error("search", "--cache-nodes, --cache-mib, --io, --buffered, --sector-expand and "
+		return cmd_usage_error("search", "--cache-nodes, --cache-mib, --cache-policy, --io, --buffered, --sector-expand and "
 					       "--entry-seeds apply to --index; a collection's segments are opened by the data directory");
 	if ((!o->index && !o->data_dir) || !o->queries)
 		return cmd_usage_error("search", "--index DIR (or --data-dir D --name C) and --queries FILE "
@@ -214,7 +230,7 @@ static void summarize(struct dann_index *ix, const struct search_opts *o, uint64
 		      const int32_t *gt, uint32_t gt_k, double secs, double cpu_secs, int64_t *keys,
 		      uint64_t *lat, struct search_row *r)
 {
-	uint64_t reads = 0, hops = 0, cached = 0;
+	uint64_t reads = 0, hops = 0, cached = 0, peers = 0, used = 0;
 	uint32_t k = (uint32_t)o->k;
 	struct search_run run = { .nq = nq, .k = k, .keys = keys, .found = found, .lat_ns = lat,
 				  .gt = gt, .gt_k = gt_k, .secs = secs,
@@ -224,6 +240,8 @@ static void summarize(struct dann_index *ix, const struct search_opts *o, uint64
 		reads += st[i].reads;
 		hops += st[i].hops;
 		cached += st[i].cache_hits;
+		peers += st[i].sector_peers;
+		used += st[i].sector_used;
 		lat[i] = st[i].latency_ns;
 		for (uint32_t a = 0; a < k; a++)
 			keys[i * k + a] = a < found[i] && ids[i * k + a] != UINT32_MAX
@@ -234,6 +252,8 @@ static void summarize(struct dann_index *ix, const struct search_opts *o, uint64
 	r->reads = (double)reads / (double)nq;
 	r->hops = (double)hops / (double)nq;
 	r->hit_rate = hops ? (double)cached / (double)hops : 0;
+	/* NAN without sector expansion (plain order, one node per sector). */
+	r->sector_use = peers ? (double)used / (double)peers : NAN;
 	r->segments = NAN;
 }
 
@@ -259,6 +279,7 @@ static int run_search(int argc, char **argv)
 		return search_collection(&o);
 	op.cache_nodes = o.cache_nodes;
 	op.cache_bytes = o.cache_mib << 20;
+	op.cache_policy = o.cache_policy;
 	op.buffered = o.buffered;
 	if ((rc = dann_index_open(o.index, &op, &ix)) < 0)
 		return cmd_fail_lib("search", rc);
@@ -301,11 +322,12 @@ static int run_search(int argc, char **argv)
 	}
 	if (!o.json)
 		printf("# %s: %llu points, dim %u, R %u, %s order; %llu queries, k %llu, W %llu, "
-		       "T %llu, inflight %llu; cache %llu nodes; entry graph %llu points (%s); "
+		       "T %llu, inflight %llu; cache %llu nodes (%s); entry graph %llu points (%s); "
 		       "reads %s; %s\n",
 		       o.index, (unsigned long long)info.n, info.dim, info.R,
 		       info.locality_order ? "locality" : "plain", (unsigned long long)nq, o.k, o.W,
 		       o.T, o.inflight, (unsigned long long)info.cache_nodes,
+		       o.cache_policy == DANN_CACHE_VISITS ? "visits" : "bfs",
 		       (unsigned long long)info.entry_points, o.entry_seeds ? "seeds" : "off",
 		       info.direct ? "O_DIRECT" : "buffered (page cache)", dann_index_io(ix));
 	search_print_rows(o.json, rows, o.nL);

@@ -60,7 +60,8 @@ int info_index_dir(const char *dir)
 		return 1;
 	}
 	dann_index_info(ix, &info);
-	printf("  pq            %u bytes per vector\n", info.pq_bytes);
+	printf("  pq            %u bytes per vector%s\n", info.pq_bytes,
+	       info.opq ? ", OPQ rotation" : "");
 	printf("  sizing        RAM to search %.1f MiB (PQ codes + maps) + node cache; SSD %.1f MiB\n",
 	       (double)info.ram_bytes / MIB, (double)info.disk_bytes / MIB);
 	printf("  status        ok (every file's size and checksum match the MANIFEST)\n");

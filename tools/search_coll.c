@@ -78,6 +78,7 @@ int search_collection(const struct search_opts *o)
 		rows[i].segments = (double)segs / (double)nq;
 		rows[i].hops = NAN;
 		rows[i].hit_rate = NAN;
+		rows[i].sector_use = NAN;
 	}
 	if (!o->json)
 		printf("# collection %s in %s: %llu live rows, dim %u, %s, %s; %llu queries, k %llu, W %llu, "

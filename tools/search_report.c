@@ -152,6 +152,7 @@ static void print_json(const struct search_row *rows, uint32_t n)
 		json_num("cpu_us_per_query", r->cpu_us, "%.1f");
 		json_num("mean_hops", r->hops, "%.2f");
 		json_num("cache_hit_rate", r->hit_rate, "%.4f");
+		json_num("sector_use", r->sector_use, "%.4f");
 		if (!isnan(r->segments))
 			json_num("mean_segments", r->segments, "%.2f");
 		printf("}");
@@ -175,8 +176,9 @@ void search_print_rows(int json, const struct search_row *rows, uint32_t n)
 		print_json(rows, n);
 		return;
 	}
-	printf("%6s %9s %10s %9s %9s %9s %9s %10s %9s %9s%s\n", "L", "recall@k", "QPS", "cpu_us/q",
-	       "mean_ms", "p50_ms", "p99_ms", "reads/q", "hops/q", "cache%", segs ? "    segs/q" : "");
+	printf("%6s %9s %10s %9s %9s %9s %9s %10s %9s %9s %9s%s\n", "L", "recall@k", "QPS",
+	       "cpu_us/q", "mean_ms", "p50_ms", "p99_ms", "reads/q", "hops/q", "cache%", "sector%",
+	       segs ? "    segs/q" : "");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct search_row *r = &rows[i];
 		printf("%6u ", r->L);
@@ -187,6 +189,8 @@ void search_print_rows(int json, const struct search_row *rows, uint32_t n)
 		cell(r->hops, "%9.2f", 9);
 		printf(" ");
 		cell(isnan(r->hit_rate) ? NAN : 100 * r->hit_rate, "%8.1f%%", 9);
+		printf(" ");
+		cell(isnan(r->sector_use) ? NAN : 100 * r->sector_use, "%8.1f%%", 9);
 		if (segs)
 			cell(r->segments, " %9.2f", 10);
 		printf("\n");

@@ -20,6 +20,7 @@ struct search_opts {
 	uint32_t nL;
 	int backend;
 	int buffered, json, sector_expand, entry_seeds;
+	int cache_policy;                     /* enum dann_cache_policy */
 };
 
 /* One printed row. NAN in hops / hit_rate / segments: not measured for
@@ -28,6 +29,7 @@ struct search_row {
 	uint32_t L;
 	double recall, qps, mean_ms, p50_ms, p99_ms, reads, hops, hit_rate, segments;
 	double cpu_us;             /* user + system CPU time per query, in us */
+	double sector_use;         /* co-located nodes expanded / fetched; NAN: not measured */
 };
 
 /* Per-query results of one L, for search_row_fill. keys[i*k + a] is the

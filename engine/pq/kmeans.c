@@ -38,6 +38,7 @@ void km_params_default(struct km_params *p, uint32_t k)
 	p->seed = 1234;
 	p->threads = 0;
 	p->stop = NULL;
+	p->warm = 0;
 }
 
 int km_threads(uint32_t threads)
@@ -563,6 +564,10 @@ int km_train(const float *x, uint64_t n, uint32_t dim, const struct km_params *p
 		n = p->max_sample;
 	}
 	st.points = n;
+	if (p->warm) {
+		rc = lloyd(tx, n, dim, p, centroids, &rng, &st);
+		goto out;
+	}
 	ns = (uint64_t)KM_SEED_POINTS_PER_CENTROID * p->k;
 	if (ns >= n) {
 		ns = n;

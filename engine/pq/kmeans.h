@@ -48,6 +48,10 @@ struct km_params {
 	uint64_t seed;        /* random seed (default 1234) */
 	uint32_t threads;     /* OpenMP threads (default 0 = every core) */
 	const struct stop *stop; /* checked every Lloyd iteration (NULL: never) */
+	int warm;             /* 1: the centroids passed in are the start (no
+	                         seeding), as OPQ's alternation restarts each
+	                         chunk's k-means where the last round left it
+	                         (default 0) */
 };
 
 /* Fills p with the defaults above and the given k. */

@@ -30,10 +30,24 @@
  *           search's recall equal to L2's on unit vectors)
  * with x' = pq_decode(code) (up to float rounding).
  *
+ * OPQ (Ge et al. 2013, "Optimized Product Quantization"; faiss's
+ * OPQMatrix): with pq_params.opq_iters > 0, training first learns an
+ * orthonormal dim x dim rotation R (eigenvalue allocation, then
+ * alternating PQ training on the rotated sample with the Procrustes
+ * solution (SVD) for R; pq_opq.c), then trains the
+ * final quantizer on R x. Every vector is rotated before centring and
+ * chunking; a query is rotated as its table is built (dim^2 multiply-adds),
+ * so tables, ADC and the identity above are unchanged. R being orthonormal,
+ * L2 and inner products are the same in both spaces; pq_decode returns the
+ * vector in the original space.
+ *
  * Files (pq_save / pq_load, in an index directory):
  *   PQ_PIVOTS_FILE  header, centre (dim floats), chunk offsets (M+1 u32),
  *                   centroids (256 x dim floats, chunk by chunk, each
- *                   centroid's dims consecutive), CRC32C of all before it;
+ *                   centroid's dims consecutive), with OPQ the rotation
+ *                   (dim x dim floats, row-major), CRC32C of all before it;
+ *                   version 1 without a rotation, 2 with one (flag bit 0
+ *                   set), so builds without OPQ stay readable by older dann;
  *   PQ_CODES_FILE   header, n x M code bytes, CRC32C of all before it.
  * Headers hold magic, version, metric, dim and M (codes: also n); every
  * field and the checksum are verified on load, and a file that fails is
@@ -58,6 +72,8 @@
 #define PQ_CENTROIDS 256u          /* per sub-space: 8-bit codes */
 #define PQ_DEFAULT_SAMPLE 262144u  /* training rows (all if fewer) */
 #define PQ_MAX_BYTES 4096u         /* largest M accepted */
+#define PQ_OPQ_MAX_DIM 4096u       /* largest dim OPQ rotates (64 MiB matrix) */
+#define PQ_OPQ_DEFAULT_ITERS 10u   /* alternation rounds of dann build --opq */
 
 struct vf;
 struct pq;
@@ -68,6 +84,7 @@ struct pq_params {
 	uint64_t sample;     /* training rows at most (default PQ_DEFAULT_SAMPLE; 0 = all) */
 	uint32_t iters;      /* Lloyd iterations per chunk (default 25) */
 	uint64_t seed;       /* default 1234 */
+	uint32_t opq_iters;  /* OPQ rounds before the final training; 0 = plain PQ (default) */
 	uint32_t threads;    /* OpenMP threads for training (default 0 = every core) */
 	const struct stop *stop; /* checked every Lloyd iteration (NULL: never) */
 };
@@ -110,6 +127,8 @@ void pq_free(struct pq *pq);
 enum dann_metric pq_metric(const struct pq *pq);
 uint32_t pq_dim(const struct pq *pq);
 uint32_t pq_bytes(const struct pq *pq);      /* M */
+/* OPQ's rotation (dim x dim, row-major: y = R x), NULL for plain PQ. */
+const float *pq_rotation(const struct pq *pq);
 /* Dimensions [off[m], off[m+1]) form chunk m; M + 1 entries. */
 const uint32_t *pq_chunk_offsets(const struct pq *pq);
 
@@ -158,6 +177,14 @@ void pq_adc_ids(const struct pq *pq, const float *table, const uint32_t *ids, si
 
 /* out[i] = ADC distance of point first + i, for i < n (first + n <= pq_count). */
 void pq_adc_block(const struct pq *pq, const float *table, uint64_t first, size_t n, float *out);
+
+/* With OPQ: writes the n queries rotated into the quantizer's space
+ * (n * dim floats) with one matrix product, for a batch that builds many
+ * tables (pq_table_build_rotated); a copy without a rotation. DANN_ENOMEM. */
+int pq_rotate_queries(const struct pq *pq, const float *q, uint64_t n, float *out);
+/* pq_table_build_as for a query pq_rotate_queries already rotated. */
+void pq_table_build_rotated(const struct pq *pq, enum dann_metric metric, const float *qr,
+			    float *table);
 
 /* Same as the two above over caller-held codes (codes of n points, M bytes
  * each), for code arrays that do not belong to a struct pq. */

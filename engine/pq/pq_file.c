@@ -26,7 +26,9 @@
 #include "error.h"
 #include "fsutil.h"
 
-#define PQ_FILE_VERSION 1u
+#define PQ_FILE_VERSION 1u     /* codes, and pivots without a rotation */
+#define PQ_PIVOTS_VERSION_OPQ 2u /* pivots followed by OPQ's rotation */
+#define PQ_PIVOTS_FLAG_ROT 1u    /* pivots_hdr.flags: a rotation follows */
 #define PQ_IO_CHUNK (64u << 20) /* bytes per read of the codes */
 
 static const char PIVOTS_MAGIC[8] = { 'D', 'A', 'N', 'N', 'P', 'Q', 'P', 'V' };
@@ -39,7 +41,7 @@ struct pivots_hdr {
 	uint32_t dim;
 	uint32_t M;
 	uint32_t ksub;
-	uint32_t reserved;
+	uint32_t flags;    /* version 1: 0; version 2: PQ_PIVOTS_FLAG_ROT */
 };
 
 struct codes_hdr {
@@ -120,8 +122,11 @@ fail:
 
 static int save_pivots(const struct pq *pq, const char *path)
 {
-	struct pivots_hdr h = { .version = PQ_FILE_VERSION, .metric = (uint32_t)pq->metric,
-				.dim = pq->dim, .M = pq->M, .ksub = PQ_CENTROIDS };
+	/* Version 1 unless there is a rotation: an index built without OPQ
+	 * stays readable by a dann that predates it. */
+	struct pivots_hdr h = { .version = pq->rot ? PQ_PIVOTS_VERSION_OPQ : PQ_FILE_VERSION,
+				.metric = (uint32_t)pq->metric, .dim = pq->dim, .M = pq->M,
+				.ksub = PQ_CENTROIDS, .flags = pq->rot ? PQ_PIVOTS_FLAG_ROT : 0 };
 	struct wfile w;
 	int rc;
 
@@ -131,7 +136,8 @@ static int save_pivots(const struct pq *pq, const char *path)
 	if ((rc = wf_put(&w, &h, sizeof h)) < 0 ||
 	    (rc = wf_put(&w, pq->centre, (size_t)pq->dim * sizeof(float))) < 0 ||
 	    (rc = wf_put(&w, pq->off, (size_t)(pq->M + 1) * sizeof(uint32_t))) < 0 ||
-	    (rc = wf_put(&w, pq->cent, (size_t)PQ_CENTROIDS * pq->dim * sizeof(float))) < 0) {
+	    (rc = wf_put(&w, pq->cent, (size_t)PQ_CENTROIDS * pq->dim * sizeof(float))) < 0 ||
+	    (pq->rot && (rc = wf_put(&w, pq->rot, (size_t)pq->dim * pq->dim * sizeof(float))) < 0)) {
 		wf_abort(&w);
 		return rc;
 	}
@@ -215,14 +221,14 @@ static int read_next(int fd, const char *path, uint64_t *pos, void *buf, uint64_
 }
 
 static int check_common(const char *path, const char *magic, const char *want, uint32_t version,
-			uint32_t metric, uint32_t dim, uint32_t M)
+			uint32_t max_version, uint32_t metric, uint32_t dim, uint32_t M)
 {
 	if (memcmp(magic, want, 8) != 0)
 		return dann_fail(DANN_ECORRUPT, "%s: bad magic: not a dann PQ %s file", path,
 				 want == PIVOTS_MAGIC ? "pivots" : "codes");
-	if (version != PQ_FILE_VERSION)
-		return dann_fail(DANN_ECORRUPT, "%s: format version %u, expected %u", path, version,
-				 PQ_FILE_VERSION);
+	if (version < PQ_FILE_VERSION || version > max_version)
+		return dann_fail(DANN_ECORRUPT, "%s: format version %u, expected %u..%u", path, version,
+				 PQ_FILE_VERSION, max_version);
 	if (metric > DANN_METRIC_COSINE)
 		return dann_fail(DANN_ECORRUPT, "%s: metric %u in header, expected 0..2", path, metric);
 	if (dim == 0 || dim > 65536)
@@ -258,15 +264,23 @@ static int load_pivots(const char *path, struct pq **out)
 		goto fail;
 	}
 	if ((rc = read_next(fd, path, &pos, &h, sizeof h)) < 0 ||
-	    (rc = check_common(path, h.magic, PIVOTS_MAGIC, h.version, h.metric, h.dim, h.M)) < 0)
+	    (rc = check_common(path, h.magic, PIVOTS_MAGIC, h.version, PQ_PIVOTS_VERSION_OPQ, h.metric,
+				h.dim, h.M)) < 0)
 		goto fail;
+	if (h.flags != (h.version == PQ_PIVOTS_VERSION_OPQ ? PQ_PIVOTS_FLAG_ROT : 0u) ||
+	    (h.flags && h.dim > PQ_OPQ_MAX_DIM)) {
+		rc = dann_fail(DANN_ECORRUPT, "%s: flags %#x in a version %u header of dim %u", path,
+			       h.flags, h.version, h.dim);
+		goto fail;
+	}
 	if (h.ksub != PQ_CENTROIDS) {
 		rc = dann_fail(DANN_ECORRUPT, "%s: %u centroids per chunk in header, expected %u", path,
 			       h.ksub, PQ_CENTROIDS);
 		goto fail;
 	}
 	want = sizeof h + (uint64_t)h.dim * 4 + (uint64_t)(h.M + 1) * 4 +
-	       (uint64_t)PQ_CENTROIDS * h.dim * 4 + sizeof crc;
+	       (uint64_t)PQ_CENTROIDS * h.dim * 4 + sizeof crc +
+	       (h.flags ? (uint64_t)h.dim * h.dim * 4 : 0);
 	if (size != want) {
 		rc = dann_fail(DANN_ECORRUPT, "%s: %llu bytes, expected %llu for dim %u and M %u", path,
 			       (unsigned long long)size, (unsigned long long)want, h.dim, h.M);
@@ -274,6 +288,10 @@ static int load_pivots(const char *path, struct pq **out)
 	}
 	if ((rc = pq_alloc((enum dann_metric)h.metric, h.dim, h.M, &pq)) < 0)
 		goto fail;
+	if (h.flags && !(pq->rot = malloc((size_t)h.dim * h.dim * sizeof *pq->rot))) {
+		rc = dann_fail(DANN_ENOMEM, "%s: rotation of %u x %u", path, h.dim, h.dim);
+		goto fail;
+	}
 	crc = crc32c(0, &h, sizeof h);
 	{
 		uint32_t *off = malloc((h.M + 1) * sizeof *off);
@@ -284,6 +302,8 @@ static int load_pivots(const char *path, struct pq **out)
 		if ((rc = read_next(fd, path, &pos, pq->centre, (uint64_t)h.dim * 4)) < 0 ||
 		    (rc = read_next(fd, path, &pos, off, (uint64_t)(h.M + 1) * 4)) < 0 ||
 		    (rc = read_next(fd, path, &pos, pq->cent, (uint64_t)PQ_CENTROIDS * h.dim * 4)) < 0 ||
+		    (pq->rot &&
+		     (rc = read_next(fd, path, &pos, pq->rot, (uint64_t)h.dim * h.dim * 4)) < 0) ||
 		    (rc = read_next(fd, path, &pos, &stored, sizeof stored)) < 0) {
 			free(off);
 			goto fail;
@@ -291,6 +311,8 @@ static int load_pivots(const char *path, struct pq **out)
 		crc = crc32c(crc, pq->centre, (size_t)h.dim * 4);
 		crc = crc32c(crc, off, (size_t)(h.M + 1) * 4);
 		crc = crc32c(crc, pq->cent, (size_t)PQ_CENTROIDS * h.dim * 4);
+		if (pq->rot)
+			crc = crc32c(crc, pq->rot, (size_t)h.dim * h.dim * 4);
 		if ((rc = check_crc(path, crc, stored)) == 0 &&
 		    memcmp(off, pq->off, (h.M + 1) * sizeof *off) != 0)
 			rc = dann_fail(DANN_ECORRUPT,
@@ -326,7 +348,8 @@ static int load_codes(const char *path, struct pq *pq)
 		goto out;
 	}
 	if ((rc = read_next(fd, path, &pos, &h, sizeof h)) < 0 ||
-	    (rc = check_common(path, h.magic, CODES_MAGIC, h.version, h.metric, h.dim, h.M)) < 0)
+	    (rc = check_common(path, h.magic, CODES_MAGIC, h.version, PQ_FILE_VERSION, h.metric, h.dim,
+				h.M)) < 0)
 		goto out;
 	if (h.metric != (uint32_t)pq->metric || h.dim != pq->dim || h.M != pq->M) {
 		rc = dann_fail(DANN_ECORRUPT,

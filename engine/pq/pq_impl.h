@@ -23,6 +23,10 @@ struct pq {
 	                     ([k][dsub]): the file layout, read by decode */
 	float *cent_t;    /* the same, dim-major per chunk ([dsub][k]), so that
 	                     table building runs down 256 contiguous floats */
+	float *rot;       /* dim * dim, row-major, orthonormal: OPQ's rotation,
+	                     y = rot x, applied before centring and chunking
+	                     (centre and centroids live in the rotated space);
+	                     NULL for plain PQ */
 	uint8_t *codes;   /* n * M, from dann_aligned_alloc; NULL if none */
 	uint64_t n;
 	const struct pq_kernels *kern;
@@ -55,6 +59,15 @@ int pq_encode_rows(const struct pq *pq, float *x, uint64_t n, uint8_t *out);
  * (rows[i] if rows is given, else first + i) if a value is not finite. */
 int pq_rows_to_float(const struct pq *pq, const void *src, enum dann_dtype dtype, uint64_t n,
 		     const uint64_t *rows, uint64_t first, float *dst);
+
+/* OPQ (pq_opq.c): learns pq->rot on the ns x dim rows x (normalised for
+ * cosine, not centred) by p->opq_iters rounds of PQ training and Procrustes,
+ * then rotates x in place. DANN_EINVAL for dim > PQ_OPQ_MAX_DIM,
+ * DANN_ENOMEM, DANN_EIO when the SVD fails, or the stop's error. */
+int pq_opq_train(struct pq *pq, const struct pq_params *p, float *x, uint64_t ns);
+
+/* x := rot x for n rows in place (nothing without a rotation). */
+int pq_rotate_rows(const struct pq *pq, float *x, uint64_t n);
 
 /* Replaces pq's codes with an aligned array for n points (zeroed). */
 int pq_alloc_codes(struct pq *pq, uint64_t n);

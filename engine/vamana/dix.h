@@ -28,11 +28,18 @@
 struct pq;
 struct dix_entry;
 
+/* Which nodes the cache holds (dix_open.c, dix_warm.h). */
+enum dix_cache_policy {
+	DIX_CACHE_BFS = 0,    /* breadth-first from the entry points */
+	DIX_CACHE_VISITS = 1, /* most read by warm-up searches, then breadth-first */
+};
+
 struct dix_open_params {
 	uint64_t cache_nodes;  /* hot nodes to cache (0 = none) ... */
 	uint64_t cache_bytes;  /* ... or a byte budget; the smaller wins when both are set */
 	bool buffered;         /* read through the page cache instead of O_DIRECT */
 	bool verify_all;       /* also checksum disk.index (slow: reads all of it) */
+	enum dix_cache_policy cache_policy;
 };
 
 struct dix_index {

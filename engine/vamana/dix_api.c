@@ -72,7 +72,13 @@ int dann_index_open(const char *dir, const struct dann_open_params *p, struct da
 		op = (struct dix_open_params){ .cache_nodes = p->cache_nodes,
 					       .cache_bytes = p->cache_bytes,
 					       .buffered = p->buffered != 0,
-					       .verify_all = p->verify_all != 0 };
+					       .verify_all = p->verify_all != 0,
+					       .cache_policy = p->cache_policy == DANN_CACHE_VISITS
+								       ? DIX_CACHE_VISITS
+								       : DIX_CACHE_BFS };
+	if (p && p->cache_policy != DANN_CACHE_BFS && p->cache_policy != DANN_CACHE_VISITS)
+		return dann_fail(DANN_EINVAL, "%s: cache policy %d, expected 0 (bfs) or 1 (visits)", dir,
+				 p->cache_policy);
 	if (!(di = calloc(1, sizeof *di)))
 		return dann_fail(DANN_ENOMEM, "%s: no memory", dir);
 	if ((rc = dix_open(dir, &op, &di->ix)) < 0) {
@@ -115,6 +121,7 @@ int dann_index_info(const struct dann_index *di, struct dann_index_info *out)
 	out->sectors_per_node = ix->h.sectors_per_node;
 	out->locality_order = ix->h.layout == DIX_LAYOUT_LOCALITY;
 	out->pq_bytes = pq_bytes(ix->pq);
+	out->opq = pq_rotation(ix->pq) != NULL;
 	out->cache_nodes = ix->cache.count;
 	out->ram_bytes = dix_ram_bytes(ix);
 	out->direct = ix->direct;

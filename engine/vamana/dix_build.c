@@ -78,6 +78,9 @@ static int check_params(const struct dann_build_params *p, const struct vf *f, u
 	if (*M > dim || *M > PQ_MAX_BYTES)
 		return dann_fail(DANN_EINVAL, "build: --pq-bytes %u, expected 1..%u for dimension %u",
 				 *M, dim < PQ_MAX_BYTES ? dim : PQ_MAX_BYTES, dim);
+	if (p->opq && dim > PQ_OPQ_MAX_DIM)
+		return dann_fail(DANN_EINVAL, "build: --opq on dimension %u: the rotation is kept up to %u dims",
+				 dim, PQ_OPQ_MAX_DIM);
 	if (!(p->build_ram_gib >= 0) || p->build_ram_gib > 1e9)
 		return dann_fail(DANN_EINVAL, "build: --build-ram %g GiB, expected >= 0 (0 = no limit)",
 				 p->build_ram_gib);
@@ -172,6 +175,7 @@ static int build_into(const struct dann_build_params *p, const struct stop *stop
 	pq_params_default(&pp, p->metric, M);
 	pp.threads = p->threads;
 	pp.stop = stop;
+	pp.opq_iters = p->opq ? PQ_OPQ_DEFAULT_ITERS : 0;
 	if (p->build_ram_gib > 0) {
 		/* The training sample (float rows) takes at most a quarter of the
 		 * budget, but never fewer than 40 rows per centroid. */

@@ -25,6 +25,7 @@
 #include "../pq/pq.h"
 #include "dix_entry.h"
 #include "dix_manifest.h"
+#include "dix_warm.h"
 
 static _Atomic uint64_t next_serial;
 
@@ -100,19 +101,20 @@ static int cache_node(struct dix_index *ix, uint32_t id, char *buf, char *rec)
  * once: the header's entry points (the medoid: where a search without
  * seeds starts), then, with an entry graph (dix_entry.h), its sample
  * points, since a seeded search starts at those nearest its query and its
- * first round is then served from RAM. */
-static int cache_fill(struct dix_index *ix, uint64_t max_nodes)
+ * first round is then served from RAM. With the visit-count policy the
+ * nodes the warm-up searches read most come before all of these
+ * (dix_warm.h), and breadth-first fills what budget they leave. */
+static int cache_fill(struct dix_index *ix, uint64_t max_nodes, enum dix_cache_policy policy)
 {
 	uint32_t *queue = NULL;
 	char *buf = NULL, *rec = NULL;
-	uint64_t head = 0, tail = 0;
+	uint64_t head = 0, tail = 0, nhot = 0;
 	int rc;
 
 	if (max_nodes > ix->h.n)
 		max_nodes = ix->h.n;
-	if ((rc = dix_cache_init(&ix->cache, ix->h.node_bytes, (uint32_t)max_nodes)) < 0 ||
-	    max_nodes == 0)
-		return rc;
+	if (max_nodes == 0)
+		return dix_cache_init(&ix->cache, ix->h.node_bytes, 0);
 	queue = malloc(sizeof *queue * max_nodes);
 	buf = dann_aligned_alloc(ix->read_bytes);
 	rec = malloc(ix->h.node_bytes);
@@ -120,13 +122,21 @@ static int cache_fill(struct dix_index *ix, uint64_t max_nodes)
 		rc = dann_fail(DANN_ENOMEM, "%s: no memory to fill the node cache", ix->dir);
 		goto out;
 	}
-	for (uint32_t e = 0; e < ix->h.n_entry && tail < max_nodes; e++) {
+	/* The warm-up searches run with the cache still empty. */
+	if (policy == DIX_CACHE_VISITS && (rc = dix_warm_visits(ix, max_nodes, queue, &nhot)) < 0)
+		goto out;
+	if ((rc = dix_cache_init(&ix->cache, ix->h.node_bytes, (uint32_t)max_nodes)) < 0)
+		goto out;
+	for (uint64_t i = 0; i < nhot; i++)
+		if ((rc = cache_node(ix, queue[i], buf, rec)) < 0)
+			goto out;
+	for (uint32_t e = 0; e < ix->h.n_entry && ix->cache.count < max_nodes; e++) {
 		if ((rc = cache_node(ix, ix->h.entry[e], buf, rec)) < 0)
 			goto out;
 		if (rc)
 			queue[tail++] = ix->h.entry[e];
 	}
-	for (uint64_t e = 0; e < dix_entry_count(ix->entry) && tail < max_nodes; e++) {
+	for (uint64_t e = 0; e < dix_entry_count(ix->entry) && ix->cache.count < max_nodes; e++) {
 		uint32_t id = dix_entry_ids(ix->entry)[e];
 		if ((rc = cache_node(ix, id, buf, rec)) < 0)
 			goto out;
@@ -139,7 +149,7 @@ static int cache_fill(struct dix_index *ix, uint64_t max_nodes)
 		const char *r = dix_cache_get(&ix->cache, u);
 		uint32_t deg = dix_rec_degree(r, ix->vec_bytes);
 		const uint32_t *nb = dix_rec_nbrs(r, ix->vec_bytes);
-		for (uint32_t j = 0; j < deg && tail < max_nodes; j++) {
+		for (uint32_t j = 0; j < deg && ix->cache.count < max_nodes; j++) {
 			if (dix_cache_get(&ix->cache, nb[j]))
 				continue;
 			if ((rc = dix_read_node(ix, nb[j], buf, rec)) < 0 ||
@@ -267,7 +277,7 @@ int dix_open(const char *dir, const struct dix_open_params *p, struct dix_index 
 		if (!cache_nodes || by_bytes < cache_nodes)
 			cache_nodes = by_bytes;
 	}
-	if ((rc = cache_fill(ix, cache_nodes)) < 0)
+	if ((rc = cache_fill(ix, cache_nodes, p->cache_policy)) < 0)
 		goto fail;
 	*out = ix;
 	return 0;
@@ -303,6 +313,8 @@ uint64_t dix_ram_bytes(const struct dix_index *ix)
 	b += (uint64_t)ix->cache.count * dix_cache_bytes_per_node(ix->h.node_bytes);
 	b += pq_count(ix->pq) * pq_bytes(ix->pq) +
 	     (uint64_t)PQ_CENTROIDS * ix->h.dim * sizeof(float); /* pivots */
+	if (pq_rotation(ix->pq))
+		b += (uint64_t)ix->h.dim * ix->h.dim * sizeof(float); /* OPQ's rotation */
 	b += dix_entry_ram_bytes(ix->entry);
 	return b;
 }

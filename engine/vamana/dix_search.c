@@ -550,7 +550,7 @@ static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const 
 	if (pos < 0)
 		return 0;
 	cand_mark(&q->cl, pos);
-	return expand(s, q, v, rec);
+	return (rc = expand(s, q, v, rec)) < 0 ? rc : 1;
 }
 
 /* Seeds the candidate list from the entry graph's sample points nearest
@@ -590,12 +590,14 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 	q->q = s->queries + qi * ix->h.dim;
 	memset(&q->st, 0, sizeof q->st);
 	q->t0 = now_ns();
-	if (ix->norms) {
-		pq_table_build_as(ix->pq, DANN_METRIC_L2, q->q, q->table);
+	if (s->sp->rotated)
+		pq_table_build_rotated(ix->pq, ix->norms ? DANN_METRIC_L2 : pq_metric(ix->pq),
+				       s->sp->rotated + qi * ix->h.dim, q->table);
+	else
+		pq_table_build_as(ix->pq, ix->norms ? DANN_METRIC_L2 : pq_metric(ix->pq), q->q,
+				  q->table);
+	if (ix->norms)
 		q->qnorm2 = dist_norm2_f32(q->q, ix->h.dim);
-	} else {
-		pq_table_build(ix->pq, q->q, q->table);
-	}
 	cand_reset(&q->cl);
 	/* The slot's arrays fit the largest L this searcher has served (a
 	 * pooled searcher outlives its query); the list holds this query's. */
@@ -680,6 +682,8 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 			};
 			q->pending++;
 			q->st.reads++;
+			if (s->sp->visits)
+				__atomic_fetch_add(&s->sp->visits[u], 1, __ATOMIC_RELAXED);
 		}
 		if (q->pending)
 			q->state = Q_WAIT;
@@ -710,8 +714,12 @@ static int query_reads_done(struct dix_searcher *s, struct qslot *q)
 			continue;
 		for (uint64_t sv = su - su % nps; sv < su - su % nps + nps && sv < ix->h.n; sv++) {
 			uint32_t v = ix->id_of_slot ? ix->id_of_slot[sv] : (uint32_t)sv;
-			if (sv != su && (rc = co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
+			if (sv == su)
+				continue;
+			if ((rc = co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
 				return rc;
+			q->st.sector_peers++;
+			q->st.sector_used += (uint32_t)rc;
 		}
 	}
 	q->state = Q_READY;
@@ -875,12 +883,28 @@ int dix_search_batch(const struct dix_index *ix, const float *queries, uint64_t 
 		     struct dann_search_stats *stats, char *io_desc, size_t io_desc_cap)
 {
 	_Atomic uint64_t next = 0;
-	struct batch_job j = { .ix = ix, .queries = queries, .nq = nq, .p = p, .sp = sp,
+	struct dix_search_params rp = *p;
+	struct batch_job j = { .ix = ix, .queries = queries, .nq = nq, .p = &rp, .sp = sp,
 			       .next = &next, .ids = ids, .dists = dists, .found = found,
 			       .stats = stats };
+	float *rot = NULL;
 	int rc;
 
 	if ((rc = dix_search_params_check(p)) < 0)
 		return rc;
-	return dix_run_threads(threads, batch_thread, &j, &next, nq, io_desc, io_desc_cap);
+	/* OPQ: a batch's queries rotated at once (on 784 dims a query's own
+	 * rotation reads the whole 2.4 MB matrix). */
+	if (pq_rotation(ix->pq) && nq > 1 && !p->rotated) {
+		if (!(rot = malloc(nq * ix->h.dim * sizeof *rot)))
+			return dann_fail(DANN_ENOMEM, "search: rotating %llu queries",
+					 (unsigned long long)nq);
+		if ((rc = pq_rotate_queries(ix->pq, queries, nq, rot)) < 0) {
+			free(rot);
+			return rc;
+		}
+		rp.rotated = rot;
+	}
+	rc = dix_run_threads(threads, batch_thread, &j, &next, nq, io_desc, io_desc_cap);
+	free(rot);
+	return rc;
 }

@@ -57,6 +57,16 @@ struct dix_search_params {
 	 * so it widens only where the filter is locally selective. */
 	bool excluded_uncounted;
 	uint32_t list_max;
+	/* Optional (NULL: none): n counters, one per internal id; every node
+	 * read from disk adds one to its counter (relaxed atomic add, so
+	 * threads may share the array). The visit-count cache fill
+	 * (dix_warm.c) ranks nodes by it. */
+	uint32_t *visits;
+	/* Optional (NULL: none): the queries already rotated into the PQ
+	 * space of an OPQ index (pq_rotate_queries), row for row; set by
+	 * dix_search_batch, which rotates a batch with one matrix product
+	 * instead of one matrix-vector product per query. */
+	const float *rotated;
 };
 
 /* Fills defaults: k 10, L 100, W 4, no filter, sector_expand -1,

@@ -173,9 +173,13 @@ Test(meta_fsm, malformed_commands_are_refused_naming_the_problem)
 	cr_assert(strstr(dann_errmsg(), "magic"), "%s", dann_errmsg());
 	b[0] = 'D';
 
+	/* A newer version is not damage: a newer build wrote it. */
 	b[4] = 9;
-	cr_assert_eq(meta_cmd_decode(buf, len, &d), DANN_ECORRUPT);
+	cr_assert_eq(meta_cmd_decode(buf, len, &d), DANN_EUNSUPPORTED);
 	cr_assert(strstr(dann_errmsg(), "version 9"), "%s", dann_errmsg());
+	b[4] = 0;
+	cr_assert_eq(meta_cmd_decode(buf, len, &d), DANN_ECORRUPT);
+	cr_assert(strstr(dann_errmsg(), "version 0"), "%s", dann_errmsg());
 	b[4] = 1;
 
 	/* A counter out of range, with a valid checksum: the field is named. */
@@ -184,12 +188,17 @@ Test(meta_fsm, malformed_commands_are_refused_naming_the_problem)
 	cr_assert_eq(meta_cmd_decode(buf, len, &d), DANN_ECORRUPT);
 	cr_assert(strstr(dann_errmsg(), "alloc.counter"), "%s", dann_errmsg());
 
-	/* An unknown type with a valid checksum. */
+	/* An unknown type with a valid checksum: a newer build's command;
+	 * with a bad one, damage. */
 	b[28] = 1;
 	b[6] = 77;
 	meta_st32(b + len - 4, crc32c(0, b, len - 4));
-	cr_assert_eq(meta_cmd_decode(buf, len, &d), DANN_ECORRUPT);
+	cr_assert_eq(meta_cmd_decode(buf, len, &d), DANN_EUNSUPPORTED);
 	cr_assert(strstr(dann_errmsg(), "unknown type 77"), "%s", dann_errmsg());
+	b[20] ^= 1;
+	cr_assert_eq(meta_cmd_decode(buf, len, &d), DANN_ECORRUPT);
+	cr_assert(strstr(dann_errmsg(), "checksum"), "%s", dann_errmsg());
+	b[20] ^= 1;
 	free(buf);
 
 	/* A string longer than its field: named. */
@@ -228,6 +237,34 @@ Test(meta_fsm, malformed_bytes_in_the_log_change_nothing)
 	cr_assert(strstr(r.msg, "magic"), "%s", r.msg);
 	cr_assert_eq(F.ncolls, 1);
 	cr_assert_eq(meta_fsm_counter(&F, DANN_CAT_COLL_ID), 2);
+}
+
+/* A newer build's command halts the fsm: not counted, nothing after it. */
+Test(meta_fsm, a_newer_builds_command_halts_the_fsm)
+{
+	struct meta_cmd c = { .type = META_CMD_ALLOC, .counter = DANN_CAT_SEGMENT_ID, .count = 4 };
+	struct meta_result r;
+	struct dann_cat_coll *cl;
+	uint64_t applied;
+	uint8_t *b;
+	void *buf, *ok;
+	size_t len, oklen, n;
+
+	create("a", 1);
+	applied = F.applied;
+	mt_encode(&c, 1, 1, &buf, &len);
+	mt_encode(&c, 1, 2, &ok, &oklen);
+	b = buf;
+	b[4] = 2;  /* version 2 */
+	cr_assert_eq(meta_fsm_apply(&F, buf, len, &r), DANN_EUNSUPPORTED);
+	cr_assert(strstr(r.msg, "version 2") && strstr(r.msg, "upgrade this node"), "%s", r.msg);
+	cr_assert_eq(F.applied, applied, "a halting entry counted as applied");
+	cr_assert_eq(meta_fsm_apply(&F, ok, oklen, &r), DANN_EUNSUPPORTED, "applied past the halt");
+	cr_assert_eq(meta_fsm_counter(&F, DANN_CAT_SEGMENT_ID), 1);
+	cr_assert_eq(meta_fsm_coll_list(&F, &cl, &n), DANN_EUNSUPPORTED);
+	cr_assert(strstr(dann_errmsg(), "upgrade this node"), "%s", dann_errmsg());
+	free(buf);
+	free(ok);
 }
 
 Test(meta_fsm, collections_get_increasing_ids_and_unique_names)
