@@ -158,26 +158,36 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* A free pair P, P+1 of loopback ports (Raft, then meta's request port)
+ * chosen below Linux's ephemeral range (32768..): a pair taken from the
+ * ephemeral range was seen stolen, between the pick and dannd's bind, by a
+ * port-0 listener of a test running beside this one. Pairs handed out by
+ * this process are not handed out again (they are not bound yet). */
 static int free_pair(void)
 {
-	for (int tries = 0; tries < 200; tries++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		socklen_t len = sizeof sa;
-		int a = socket(AF_INET, SOCK_STREAM, 0), b = socket(AF_INET, SOCK_STREAM, 0), port = 0;
+	static int given[64];
+	static unsigned ngiven;
+	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (ngiven * 7919u);
 
-		if (a >= 0 && b >= 0 && bind(a, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-		    getsockname(a, (struct sockaddr *)&sa, &len) == 0) {
-			int p = ntohs(sa.sin_port);
-			sa.sin_port = htons((uint16_t)(p + 1));
-			if (p < 65535 && bind(b, (struct sockaddr *)&sa, sizeof sa) == 0)
-				port = p;
+	for (int tries = 0; tries < 500; tries++) {
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int p = 20000 + 2 * (int)(rand_r(&seed) % 6000), ok = 1;
+
+		for (unsigned i = 0; i < ngiven; i++)
+			ok &= abs(given[i] - p) > 1;
+		for (int k = 0; k < 2 && ok; k++) {
+			int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+			sa.sin_port = htons((uint16_t)(p + k));
+			ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+			if (fd >= 0)
+				close(fd);
 		}
-		if (a >= 0)
-			close(a);
-		if (b >= 0)
-			close(b);
-		if (port)
-			return port;
+		if (ok) {
+			if (ngiven < sizeof given / sizeof given[0])
+				given[ngiven++] = p;
+			return p;
+		}
 	}
 	return -1;
 }
