@@ -52,7 +52,7 @@ static int port_free(int port)
 	return ok;
 }
 
-static int free_pair(const int *taken, unsigned ntaken, unsigned *seed)
+int cproc_free_pair(const int *taken, unsigned ntaken, unsigned *seed)
 {
 	for (int tries = 0; tries < 500; tries++) {
 		int port = PORT_LOW + 2 * (int)(rand_r(seed) % PORT_PAIRS), clash = 0;
@@ -80,7 +80,7 @@ int cproc_init(struct cproc *c, const char *dann, unsigned n, const char *base, 
 		struct cproc_node *m = &c->nodes[i];
 		size_t l = strlen(c->members), lp = strlen(c->peers);
 
-		if ((ports[i] = free_pair(ports, i, &seed)) < 0)
+		if ((ports[i] = cproc_free_pair(ports, i, &seed)) < 0)
 			return ports[i];
 		m->id = i + 1;
 		snprintf(m->addr, sizeof m->addr, "127.0.0.1:%d", ports[i]);

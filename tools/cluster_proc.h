@@ -49,4 +49,9 @@ int cproc_leader(struct cproc *c, unsigned timeout_ms);
 void cproc_shutdown(struct cproc *c);
 double cproc_now_s(void);
 
+/* A free pair P, P+1 of loopback ports (a member's Raft port and its
+ * request port), below Linux's ephemeral range so no port-0 listener takes
+ * it before its node binds it, and not within one of taken[0..ntaken). */
+int cproc_free_pair(const int *taken, unsigned ntaken, unsigned *seed);
+
 #endif

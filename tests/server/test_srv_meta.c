@@ -16,6 +16,7 @@
 #include "../meta/meta_buf.h"
 #include "../meta/meta_client.h"
 #include "../meta/meta_node.h"
+#include "cluster_proc.h"
 #include "crc.h"
 #include "fsutil.h"
 #include "srv.h"
@@ -158,38 +159,19 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* A free pair P, P+1 of loopback ports (Raft, then meta's request port)
- * chosen below Linux's ephemeral range (32768..): a pair taken from the
- * ephemeral range was seen stolen, between the pick and dannd's bind, by a
- * port-0 listener of a test running beside this one. Pairs handed out by
- * this process are not handed out again (they are not bound yet). */
+/* A free port pair (Raft, then meta's request port), never one this run
+ * already handed out (those are not bound yet). */
 static int free_pair(void)
 {
 	static int given[64];
-	static unsigned ngiven;
-	unsigned seed = (unsigned)getpid() ^ (unsigned)time(NULL) ^ (ngiven * 7919u);
+	static unsigned ngiven, seed;
+	int p;
 
-	for (int tries = 0; tries < 500; tries++) {
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-		int p = 20000 + 2 * (int)(rand_r(&seed) % 6000), ok = 1;
-
-		for (unsigned i = 0; i < ngiven; i++)
-			ok &= abs(given[i] - p) > 1;
-		for (int k = 0; k < 2 && ok; k++) {
-			int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-			sa.sin_port = htons((uint16_t)(p + k));
-			ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-			if (fd >= 0)
-				close(fd);
-		}
-		if (ok) {
-			if (ngiven < sizeof given / sizeof given[0])
-				given[ngiven++] = p;
-			return p;
-		}
-	}
-	return -1;
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)(cproc_now_s() * 1e6);
+	if ((p = cproc_free_pair(given, ngiven, &seed)) > 0 && ngiven < sizeof given / sizeof given[0])
+		given[ngiven++] = p;
+	return p;
 }
 
 struct cluster {
