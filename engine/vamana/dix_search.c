@@ -71,11 +71,29 @@ struct qslot {
 	float *nb_dist;
 	struct dann_search_stats st;
 	uint64_t t0;
+	/* What this slot's query runs on and where its results go: the run's
+	 * (dix_search_run) or its own task's (dix_stream_run). */
+	const struct dix_index *ix;
+	const struct dix_search_params *sp;
+	uint32_t file;
+	int sector_expand;
+	const float *rot;        /* the query rotated for OPQ, or NULL */
+	uint32_t *o_ids;
+	float *o_dists;
+	uint32_t *o_found;
+	struct dann_search_stats *o_stats;
+	/* Stream only: the task, its file map entry, and the error that
+	 * stopped it while reads were still out (0: none). */
+	struct dix_task task;
+	uint32_t fmap;
+	int stop_rc;
+	char err[DIX_TASK_ERR_MAX];
 };
 
 struct file_map {
 	uint64_t serial;         /* index serial (0 = unused) */
 	uint32_t slot;           /* dio file slot */
+	uint32_t users;          /* stream slots reading it: not evicted while > 0 */
 };
 
 struct dix_searcher {
@@ -110,6 +128,10 @@ struct dix_searcher {
 	int sector_expand;
 	uint32_t file;
 	struct stop stop;
+	/* Stream: a task that did not fit the slots as sized, started once
+	 * they are all free. */
+	struct dix_task parked;
+	bool has_parked;
 };
 
 void dix_search_params_default(struct dix_search_params *p)
@@ -274,6 +296,15 @@ static int dio_restart(struct dix_searcher *s, size_t region_bytes)
 	return 0;
 }
 
+/* Whether the slots, ring and buffers as sized hold a query of ix with p. */
+static bool sized_for(const struct dix_searcher *s, const struct dix_index *ix,
+		      const struct dix_search_params *p)
+{
+	return s->slots && list_cap(p) <= s->cap_L && p->L <= s->cap_seen && p->k <= s->cap_k &&
+	       p->W <= s->cap_W && ix->read_bytes <= s->cap_read && ix->h.R <= s->cap_R &&
+	       ix->h.nodes_per_sector <= s->cap_nps && pq_table_floats(ix->pq) <= s->cap_table;
+}
+
 /* Sizes every slot for index ix and parameters p, reallocating only when
  * something grew since the last call. */
 static int configure(struct dix_searcher *s, const struct dix_index *ix,
@@ -286,8 +317,7 @@ static int configure(struct dix_searcher *s, const struct dix_index *ix,
 	bool shrink = s->slots && s->cap_L > SHRINK_MIN_L && s->cap_L > SHRINK_FACTOR * L;
 	int rc;
 
-	if (s->slots && !shrink && L <= s->cap_L && p->L <= s->cap_seen && k <= s->cap_k && !grow_io &&
-	    R <= s->cap_R && nps <= s->cap_nps && tf <= s->cap_table)
+	if (!shrink && sized_for(s, ix, p))
 		return 0;
 	slots_free(s);
 	if (shrink)
@@ -502,9 +532,9 @@ static int list_insert(struct qslot *q, const struct dix_search_params *p, uint3
 
 /* Expands node u from its record: exact distance into the top-k, unseen
  * neighbours scored by PQ into the candidate list. */
-static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec)
+static int expand(struct qslot *q, uint32_t u, const char *rec)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	uint32_t deg = dix_rec_degree(rec, ix->vec_bytes), n = 0;
 	const uint32_t *nb = dix_rec_nbrs(rec, ix->vec_bytes);
 	int rc;
@@ -512,7 +542,7 @@ static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const cha
 	if (deg > ix->h.R)
 		return bad_record(ix, u);
 	q->st.hops++;
-	if (allowed(s->sp, u))
+	if (allowed(q->sp, u))
 		topk_push(&q->best, u, ix->dist(q->q, rec, ix->h.dim));
 	for (uint32_t j = 0; j < deg; j++) {
 		if (nb[j] >= ix->h.n)
@@ -524,13 +554,13 @@ static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const cha
 	}
 	pq_dists(ix, q, q->nb_ids, n, q->nb_dist);
 	for (uint32_t j = 0; j < n; j++)
-		list_insert(q, s->sp, q->nb_ids[j], q->nb_dist[j]);
+		list_insert(q, q->sp, q->nb_ids[j], q->nb_dist[j]);
 	return 0;
 }
 
 /* Another node v in a sector just read for this query: expand it too if
  * it is an unvisited candidate or, once scored, would become one. */
-static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const char *rec)
+static int co_expand(struct qslot *q, uint32_t v, const char *rec)
 {
 	int pos = -1, rc;
 
@@ -544,28 +574,28 @@ static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const 
 		float d;
 		if ((rc = vset_add(&q->seen, v)) < 0)
 			return rc;
-		pq_dists(s->ix, q, &v, 1, &d);
-		pos = list_insert(q, s->sp, v, d);
+		pq_dists(q->ix, q, &v, 1, &d);
+		pos = list_insert(q, q->sp, v, d);
 	}
 	if (pos < 0)
 		return 0;
 	cand_mark(&q->cl, pos);
-	return (rc = expand(s, q, v, rec)) < 0 ? rc : 1;
+	return (rc = expand(q, v, rec)) < 0 ? rc : 1;
 }
 
 /* Seeds the candidate list from the entry graph's sample points nearest
  * the query (dix_entry.h). 1 if it did, 0 if the index has no entry graph
  * or the caller turned seeding off. */
-static int entry_seed(struct dix_searcher *s, struct qslot *q)
+static int entry_seed(struct qslot *q)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	uint32_t ids[DIX_ENTRY_MAX_SEEDS], n = 0;
-	int want = s->sp->entry_seeds, rc;
+	int want = q->sp->entry_seeds, rc;
 
 	if (!ix->entry || want == 0)
 		return 0;
 	if (want < 0)
-		want = (int)(2 * s->sp->W);
+		want = (int)(2 * q->sp->W);
 	if ((rc = dix_entry_seeds(ix->entry, q->q, (uint32_t)want, ids, &n)) < 0)
 		return rc;
 	for (uint32_t i = 0; i < n; i++) {
@@ -576,23 +606,23 @@ static int entry_seed(struct dix_searcher *s, struct qslot *q)
 			continue;
 		}
 		pq_dists(ix, q, &ids[i], 1, &d);
-		list_insert(q, s->sp, ids[i], d);
+		list_insert(q, q->sp, ids[i], d);
 	}
 	return n > 0;
 }
 
-static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
+/* Sets up slot q for its query (q->ix, sp, q and outputs set): PQ table,
+ * list and visited set reset, entry points scored. */
+static int slot_begin(struct qslot *q)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	int rc;
 
-	q->qi = qi;
-	q->q = s->queries + qi * ix->h.dim;
 	memset(&q->st, 0, sizeof q->st);
 	q->t0 = now_ns();
-	if (s->sp->rotated)
-		pq_table_build_rotated(ix->pq, ix->norms ? DANN_METRIC_L2 : pq_metric(ix->pq),
-				       s->sp->rotated + qi * ix->h.dim, q->table);
+	if (q->rot)
+		pq_table_build_rotated(ix->pq, ix->norms ? DANN_METRIC_L2 : pq_metric(ix->pq), q->rot,
+				       q->table);
 	else
 		pq_table_build_as(ix->pq, ix->norms ? DANN_METRIC_L2 : pq_metric(ix->pq), q->q,
 				  q->table);
@@ -601,11 +631,11 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 	cand_reset(&q->cl);
 	/* The slot's arrays fit the largest L this searcher has served (a
 	 * pooled searcher outlives its query); the list holds this query's. */
-	q->cl.cap = list_cap(s->sp);
+	q->cl.cap = list_cap(q->sp);
 	q->live = 0;
 	topk_reset(&q->best);
 	vset_clear(&q->seen);
-	if ((rc = entry_seed(s, q)) < 0)
+	if ((rc = entry_seed(q)) < 0)
 		return rc;
 	for (uint32_t e = 0; rc == 0 && e < ix->h.n_entry; e++) {
 		uint32_t id = ix->h.entry[e];
@@ -616,30 +646,49 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 			continue;
 		}
 		pq_dists(ix, q, &id, 1, &d);
-		list_insert(q, s->sp, id, d);
+		list_insert(q, q->sp, id, d);
 	}
 	q->state = Q_READY;
 	return 0;
 }
 
-static void query_finish(struct dix_searcher *s, struct qslot *q)
+/* Query qi of the run into slot q. */
+static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 {
-	uint32_t k = s->sp->k, n = topk_sort(&q->best);
+	uint32_t dim = s->ix->h.dim, k = s->sp->k;
+
+	q->qi = qi;
+	q->ix = s->ix;
+	q->sp = s->sp;
+	q->file = s->file;
+	q->sector_expand = s->sector_expand;
+	q->q = s->queries + qi * dim;
+	q->rot = s->sp->rotated ? s->sp->rotated + qi * dim : NULL;
+	q->o_ids = s->out_ids + qi * k;
+	q->o_dists = s->out_dists + qi * k;
+	q->o_found = s->out_found + qi;
+	q->o_stats = s->out_stats ? s->out_stats + qi : NULL;
+	return slot_begin(q);
+}
+
+static void query_finish(struct qslot *q)
+{
+	uint32_t k = q->sp->k, n = topk_sort(&q->best);
 
 	if (n > k)
 		n = k;
 	for (uint32_t i = 0; i < n; i++) {
-		s->out_ids[q->qi * k + i] = q->best.id[i];
-		s->out_dists[q->qi * k + i] = q->best.dist[i];
+		q->o_ids[i] = q->best.id[i];
+		q->o_dists[i] = q->best.dist[i];
 	}
 	for (uint32_t i = n; i < k; i++) {
-		s->out_ids[q->qi * k + i] = UINT32_MAX;
-		s->out_dists[q->qi * k + i] = INFINITY;
+		q->o_ids[i] = UINT32_MAX;
+		q->o_dists[i] = INFINITY;
 	}
-	s->out_found[q->qi] = n;
+	*q->o_found = n;
 	q->st.latency_ns = now_ns() - q->t0;
-	if (s->out_stats)
-		s->out_stats[q->qi] = q->st;
+	if (q->o_stats)
+		*q->o_stats = q->st;
 	q->state = Q_FREE;
 }
 
@@ -647,18 +696,18 @@ static void query_finish(struct dix_searcher *s, struct qslot *q)
  * is finished (Q_FREE). Reads are queued in s->reqs. */
 static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_index)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	int rc;
 
 	while (q->state == Q_READY) {
 		int i;
 		q->nbeam = 0;
-		while (q->nbeam < s->sp->W && (i = cand_next_unvisited(&q->cl)) >= 0) {
+		while (q->nbeam < q->sp->W && (i = cand_next_unvisited(&q->cl)) >= 0) {
 			cand_mark(&q->cl, i);
 			q->beam[q->nbeam++] = q->cl.c[i].id;
 		}
 		if (q->nbeam == 0) {
-			query_finish(s, q);
+			query_finish(q);
 			return 0;
 		}
 		q->st.rounds++;
@@ -668,7 +717,7 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 			const char *rec = dix_cache_get(&ix->cache, u);
 			if (rec) {
 				q->st.cache_hits++;
-				if ((rc = expand(s, q, u, rec)) < 0)
+				if ((rc = expand(q, u, rec)) < 0)
 					return rc;
 				q->beam[b] = UINT32_MAX;
 				continue;
@@ -678,12 +727,12 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 				.off = dix_slot_sector_offset(&ix->h, dix_slot(ix, u)),
 				.buf = q->buf + (size_t)b * s->cap_read,
 				.len = ix->read_bytes,
-				.file = s->file,
+				.file = q->file,
 			};
 			q->pending++;
 			q->st.reads++;
-			if (s->sp->visits)
-				__atomic_fetch_add(&s->sp->visits[u], 1, __ATOMIC_RELAXED);
+			if (q->sp->visits)
+				__atomic_fetch_add(&q->sp->visits[u], 1, __ATOMIC_RELAXED);
 		}
 		if (q->pending)
 			q->state = Q_WAIT;
@@ -695,7 +744,7 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
  * sector's other nodes if sector expansion is on. */
 static int query_reads_done(struct dix_searcher *s, struct qslot *q)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	uint32_t nps = ix->h.nodes_per_sector;
 	int rc;
 
@@ -708,15 +757,15 @@ static int query_reads_done(struct dix_searcher *s, struct qslot *q)
 		su = dix_slot(ix, u);
 		if ((rc = dix_block_check(ix, sec, dix_slot_sector_offset(&ix->h, su))) < 0)
 			return rc;
-		if ((rc = expand(s, q, u, sec + dix_slot_in_sector(&ix->h, su))) < 0)
+		if ((rc = expand(q, u, sec + dix_slot_in_sector(&ix->h, su))) < 0)
 			return rc;
-		if (!s->sector_expand || nps < 2)
+		if (!q->sector_expand || nps < 2)
 			continue;
 		for (uint64_t sv = su - su % nps; sv < su - su % nps + nps && sv < ix->h.n; sv++) {
 			uint32_t v = ix->id_of_slot ? ix->id_of_slot[sv] : (uint32_t)sv;
 			if (sv == su)
 				continue;
-			if ((rc = co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
+			if ((rc = co_expand(q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
 				return rc;
 			q->st.sector_peers++;
 			q->st.sector_used += (uint32_t)rc;
@@ -759,11 +808,11 @@ static int handle_cqe(struct dix_searcher *s, const struct dio_cqe *c)
 	uint32_t si = (uint32_t)(c->tag >> TAG_SLOT_SHIFT), b = (uint32_t)(c->tag & 0xff);
 	struct qslot *q = &s->slots[si];
 
-	if (c->res != (int64_t)s->ix->read_bytes)
+	if (c->res != (int64_t)q->ix->read_bytes)
 		return c->res < 0 ? dann_fail_errno(DANN_EIO, (int)-c->res, "%s/%s: read of node %u",
-						    s->ix->dir, DIX_DATA_FILE, q->beam[b])
+						    q->ix->dir, DIX_DATA_FILE, q->beam[b])
 				  : dann_fail(DANN_ECORRUPT, "%s/%s: short read of node %u (truncated?)",
-					      s->ix->dir, DIX_DATA_FILE, q->beam[b]);
+					      q->ix->dir, DIX_DATA_FILE, q->beam[b]);
 	if (--q->pending == 0)
 		return query_reads_done(s, q);
 	return 0;
@@ -843,6 +892,260 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 	}
 	s->ix = NULL;
 	return rc;
+}
+
+/* ---- the stream engine --------------------------------------------------- */
+
+static bool any_busy(const struct dix_searcher *s)
+{
+	for (uint32_t i = 0; s->slots && i < s->p.inflight; i++)
+		if (s->slots[i].state != Q_FREE)
+			return true;
+	return false;
+}
+
+/* The file map entry of ix for a stream slot, its users counted. 1 if
+ * every entry is read by other indexes' slots now (the task waits). */
+static int stream_file(struct dix_searcher *s, const struct dix_index *ix, uint32_t *fmap)
+{
+	int rc;
+
+	for (uint32_t i = 0; i < DIO_DEFAULT_FILES; i++)
+		if (s->files[i].serial == ix->serial) {
+			s->files[i].users++;
+			*fmap = i;
+			return 0;
+		}
+	for (uint32_t n = 0; n < DIO_DEFAULT_FILES; n++) {
+		uint32_t i = (s->next_evict + n) % DIO_DEFAULT_FILES;
+		struct file_map *f = &s->files[i];
+		if (f->users)
+			continue;
+		if (f->serial && (rc = dio_file_remove(s->dio, f->slot)) < 0)
+			return rc;
+		f->serial = 0;
+		if ((rc = dio_file_add(s->dio, ix->fd, &f->slot)) < 0)
+			return rc;
+		f->serial = ix->serial;
+		f->users = 1;
+		s->next_evict = (i + 1) % DIO_DEFAULT_FILES;
+		*fmap = i;
+		return 0;
+	}
+	return 1;
+}
+
+static void task_fail(const struct dix_source *src, struct dix_task *t, int rc)
+{
+	char msg[DIX_TASK_ERR_MAX];
+
+	snprintf(msg, sizeof msg, "%s", dann_errmsg());
+	src->done(src->arg, t, rc, msg);
+}
+
+/* Slot q's task ends: its file entry let go, the slot free, the source
+ * told (rc 0: results in the task's outputs). */
+static void stream_end(struct dix_searcher *s, const struct dix_source *src, struct qslot *q, int rc)
+{
+	s->files[q->fmap].users--;
+	q->state = Q_FREE;
+	src->done(src->arg, &q->task, rc, rc < 0 ? q->err : "");
+}
+
+/* Slot q's task failed with rc (the message set): it ends now, or once
+ * its reads are back if it has some out (their buffers are its). */
+static void stream_fail(struct dix_searcher *s, const struct dix_source *src, struct qslot *q, int rc)
+{
+	if (!q->stop_rc) {
+		q->stop_rc = rc;
+		snprintf(q->err, sizeof q->err, "%s", dann_errmsg());
+	}
+	if (q->pending) {
+		q->state = Q_WAIT;
+		return;
+	}
+	stream_end(s, src, q, q->stop_rc);
+}
+
+static void stream_start(struct dix_searcher *s, const struct dix_source *src, struct qslot *q,
+			 const struct dix_task *t, uint32_t fmap)
+{
+	const struct dix_index *ix = t->ix;
+	int rc;
+
+	q->task = *t;
+	q->ix = ix;
+	q->sp = &q->task.p;
+	q->fmap = fmap;
+	q->file = s->files[fmap].slot;
+	q->sector_expand = t->p.sector_expand < 0 ? ix->h.layout == DIX_LAYOUT_LOCALITY
+						  : t->p.sector_expand > 0;
+	q->q = t->query;
+	q->rot = t->p.rotated;
+	q->o_ids = t->ids;
+	q->o_dists = t->dists;
+	q->o_found = t->found;
+	q->o_stats = t->stats;
+	q->stop_rc = 0;
+	q->pending = 0;
+	q->err[0] = 0;
+	q->state = Q_READY; /* busy from here on, even if it fails at once */
+	if ((rc = slot_begin(q)) < 0)
+		stream_fail(s, src, q, rc);
+}
+
+/* Gives free slot i a task: the parked one once no slot is busy, else the
+ * source's next. 1 if slot i took one, 0 if there is none to take now,
+ * < 0 the source's error. Tasks that fail before they start go straight
+ * back to the source. */
+static int admit(struct dix_searcher *s, const struct dix_source *src, uint32_t i)
+{
+	struct dix_task t;
+	uint32_t fmap;
+	int rc;
+
+	for (;;) {
+		if (s->has_parked) {
+			if (any_busy(s))
+				return 0;
+			t = s->parked;
+			s->has_parked = false;
+		} else {
+			if ((rc = src->next(src->arg, &t)) <= 0)
+				return rc;
+			if ((rc = dix_search_params_check(&t.p)) < 0 ||
+			    (rc = dix_searcher_depth_check(s->p.inflight, t.p.W)) < 0) {
+				task_fail(src, &t, rc);
+				continue;
+			}
+		}
+		if (!sized_for(s, t.ix, &t.p)) {
+			if (any_busy(s)) {
+				s->parked = t;
+				s->has_parked = true;
+				return 0;
+			}
+			if ((rc = configure(s, t.ix, &t.p)) < 0) {
+				task_fail(src, &t, rc);
+				continue;
+			}
+		}
+		if ((rc = stream_file(s, t.ix, &fmap)) < 0) {
+			task_fail(src, &t, rc);
+			continue;
+		}
+		if (rc > 0) {
+			s->parked = t;
+			s->has_parked = true;
+			return 0;
+		}
+		stream_start(s, src, &s->slots[i], &t, fmap);
+		return 1;
+	}
+}
+
+/* One completion of a stream: the read's slot expands its nodes once all
+ * its reads are back, or ends if it was stopped meanwhile. */
+static void stream_cqe(struct dix_searcher *s, const struct dix_source *src, const struct dio_cqe *c)
+{
+	uint32_t si = (uint32_t)(c->tag >> TAG_SLOT_SHIFT), b = (uint32_t)(c->tag & 0xff);
+	struct qslot *q = &s->slots[si];
+	int rc = 0;
+
+	if (c->res != (int64_t)q->ix->read_bytes && !q->stop_rc)
+		rc = c->res < 0 ? dann_fail_errno(DANN_EIO, (int)-c->res, "%s/%s: read of node %u",
+						  q->ix->dir, DIX_DATA_FILE, q->beam[b])
+				: dann_fail(DANN_ECORRUPT, "%s/%s: short read of node %u (truncated?)",
+					    q->ix->dir, DIX_DATA_FILE, q->beam[b]);
+	q->pending--;
+	if (rc < 0 || q->stop_rc) {
+		stream_fail(s, src, q, rc < 0 ? rc : q->stop_rc);
+		return;
+	}
+	if (q->pending == 0 && (rc = query_reads_done(s, q)) < 0)
+		stream_fail(s, src, q, rc);
+}
+
+/* Runs slot q until it waits for reads or is free, ending it at its
+ * deadline or cancel and when it finishes. */
+static void stream_step(struct dix_searcher *s, const struct dix_source *src, struct qslot *q,
+			uint32_t i)
+{
+	struct stop st = { .cancel = q->task.p.cancel, .deadline_ns = q->task.p.deadline_ns };
+	int rc;
+
+	if (q->state == Q_FREE)
+		return;
+	if (!q->stop_rc && (rc = stop_check(&st, "search")) < 0) {
+		stream_fail(s, src, q, rc);
+		return;
+	}
+	if (q->state != Q_READY)
+		return;
+	if ((rc = query_advance(s, q, i)) < 0)
+		stream_fail(s, src, q, rc);
+	else if (q->state == Q_FREE)
+		stream_end(s, src, q, 0);
+}
+
+/* The ring failed: every read still out is drained (its buffer is a
+ * slot's), then every task held goes back with rc. */
+static int stream_abort(struct dix_searcher *s, const struct dix_source *src, int rc)
+{
+	char msg[DIX_TASK_ERR_MAX];
+	struct dio_cqe c;
+
+	snprintf(msg, sizeof msg, "%s", dann_errmsg());
+	while (dio_pending(s->dio) > 0 && dio_reap(s->dio, &c, 1, 1, -1) > 0)
+		;
+	s->nreqs = 0;
+	for (uint32_t i = 0; s->slots && i < s->p.inflight; i++) {
+		struct qslot *q = &s->slots[i];
+		if (q->state == Q_FREE)
+			continue;
+		s->files[q->fmap].users--;
+		q->state = Q_FREE;
+		src->done(src->arg, &q->task, rc, msg);
+	}
+	if (s->has_parked) {
+		s->has_parked = false;
+		src->done(src->arg, &s->parked, rc, msg);
+	}
+	return dann_fail(rc, "%s", msg);
+}
+
+int dix_stream_run(struct dix_searcher *s, const struct dix_source *src)
+{
+	int rc;
+
+	for (;;) {
+		bool waiting = false;
+		for (uint32_t i = 0; i < s->p.inflight; i++) {
+			for (;;) {
+				if (!s->slots || s->slots[i].state == Q_FREE) {
+					if ((rc = admit(s, src, i)) < 0)
+						return stream_abort(s, src, rc);
+					if (rc == 0)
+						break;
+				}
+				stream_step(s, src, &s->slots[i], i);
+				if (s->slots[i].state != Q_FREE)
+					break;
+			}
+			waiting |= s->slots && s->slots[i].state == Q_WAIT;
+		}
+		if (!waiting) {
+			if (s->has_parked)
+				continue; /* every slot is free: the parked task starts */
+			return 0;
+		}
+		if ((rc = submit_all(s)) < 0)
+			return stream_abort(s, src, rc);
+		if ((rc = dio_reap(s->dio, s->cqes, s->p.inflight * s->cap_W, 1, -1)) < 0)
+			return stream_abort(s, src, rc);
+		for (int j = 0, n = rc; j < n; j++)
+			stream_cqe(s, src, &s->cqes[j]);
+	}
 }
 
 /* ---- threads ------------------------------------------------------------- */
