@@ -17,8 +17,10 @@
 
 #define SRV_ADDR_MAX 256
 #define SRV_USERS_MAX 16
-/* search_inflight by default (README "dannd", bench_dannd) */
-#define SRV_SEARCH_INFLIGHT 0
+/* search_inflight and search_threads by default: 64 single-query clients
+ * on 2 cores (README "dannd", bench_dannd) */
+#define SRV_SEARCH_INFLIGHT 32
+#define SRV_SEARCH_THREADS 2
 
 struct srv_user {
 	char name[64];
@@ -65,7 +67,7 @@ struct srv_config {
 
 /* Fills c with the defaults (listen 127.0.0.1:19530, metrics
  * 127.0.0.1:9091, 4 workers, 2 queue threads, queue 256, 64 MiB messages,
- * grace 5 s, slow 1 s, no search collector). */
+ * grace 5 s, slow 1 s, searcher of 32 in flight x 2 threads). */
 void srv_config_default(struct srv_config *c);
 
 struct srv;

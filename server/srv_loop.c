@@ -94,7 +94,7 @@ void srv_config_default(struct srv_config *c)
 	c->grace_ms = 5000;
 	c->slow_ms = 1000;
 	c->search_inflight = SRV_SEARCH_INFLIGHT;
-	c->search_threads = 1;
+	c->search_threads = SRV_SEARCH_THREADS;
 	c->log_level = DANN_LOG_INFO;
 	c->node_id = 1;
 	c->raft_heartbeat_ms = 5;
