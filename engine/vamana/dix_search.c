@@ -14,9 +14,12 @@
  * ready slot until it has reads outstanding (or finishes), submit all the
  * queued reads with one dio_submit, reap at least one completion, repeat.
  * A slot is a state machine, so no thread ever blocks on one query's read
- * while another query could use the CPU.
+ * while another query could use the CPU. The stream loop, which takes
+ * tasks from a source instead of an array, is dix_stream.c; the searcher
+ * and slot structures both loops use are in dix_search_impl.h.
  */
 #include "dix_search.h"
+#include "dix_search_impl.h"
 
 #include <errno.h>
 #include <math.h>
@@ -34,7 +37,6 @@
 #include "dix_entry.h"
 #include "dix_threads.h"
 
-#define TAG_SLOT_SHIFT 8 /* tag = slot << 8 | beam position (W <= 64) */
 #define VSET_MIN 1024u
 /* A searcher sized for a list more than SHRINK_FACTOR times the query's L
  * (and above SHRINK_MIN_L) is sized down: each query clears its visited
@@ -43,96 +45,6 @@
  * 77 us), and the pool would keep that memory for good. */
 #define SHRINK_FACTOR 4u
 #define SHRINK_MIN_L 256u
-
-enum qstate { Q_FREE, Q_READY, Q_WAIT };
-
-/* Ids already scored for this query: open addressing, cleared per query. */
-struct vset {
-	uint32_t *keys;
-	uint32_t mask;
-	uint32_t count;
-};
-
-struct qslot {
-	enum qstate state;
-	uint64_t qi;
-	const float *q;
-	float *table;            /* PQ distance table */
-	float qnorm2;            /* IP: |q|^2, for the L2-to-IP estimate */
-	struct cand_list cl;
-	uint32_t live;           /* allowed entries in cl (excluded_uncounted) */
-	struct topk best;        /* exact distances of expanded allowed nodes */
-	struct vset seen;
-	uint32_t beam[DIX_MAX_W];
-	uint32_t nbeam;
-	uint32_t pending;        /* reads outstanding */
-	char *buf;               /* W * read_bytes inside the registered region */
-	uint32_t *nb_ids;        /* scratch: unseen neighbours of one node */
-	float *nb_dist;
-	struct dann_search_stats st;
-	uint64_t t0;
-	/* What this slot's query runs on and where its results go: the run's
-	 * (dix_search_run) or its own task's (dix_stream_run). */
-	const struct dix_index *ix;
-	const struct dix_search_params *sp;
-	uint32_t file;
-	int sector_expand;
-	const float *rot;        /* the query rotated for OPQ, or NULL */
-	uint32_t *o_ids;
-	float *o_dists;
-	uint32_t *o_found;
-	struct dann_search_stats *o_stats;
-	/* Stream only: the task, its file map entry, and the error that
-	 * stopped it while reads were still out (0: none). */
-	struct dix_task task;
-	uint32_t fmap;
-	int stop_rc;
-	char err[DIX_TASK_ERR_MAX];
-};
-
-struct file_map {
-	uint64_t serial;         /* index serial (0 = unused) */
-	uint32_t slot;           /* dio file slot */
-	uint32_t users;          /* stream slots reading it: not evicted while > 0 */
-};
-
-struct dix_searcher {
-	struct dix_searcher_params p;
-	struct dio *dio;
-	char io_desc[128];
-	struct qslot *slots;
-	char *region;
-	size_t region_bytes;
-	/* What the slots are sized for. */
-	uint32_t cap_L, cap_k, cap_W, cap_R, cap_nps, cap_read, cap_table;
-	/* The L the visited sets are sized for: an uncounted list's room
-	 * (list_max) is a bound, not the usual walk, and a visited set
-	 * sized for it would be cleared whole by every query. */
-	uint32_t cap_seen;
-	struct file_map files[DIO_DEFAULT_FILES];
-	uint32_t next_evict;
-	struct dio_req *reqs;
-	struct dio_cqe *cqes;
-	uint32_t nreqs;
-	/* State of the current run. */
-	const struct dix_index *ix;
-	const struct dix_search_params *sp;
-	const float *queries;
-	uint64_t nq;
-	_Atomic uint64_t *next;
-	uint64_t next_local;
-	uint32_t *out_ids;
-	float *out_dists;
-	uint32_t *out_found;
-	struct dann_search_stats *out_stats;
-	int sector_expand;
-	uint32_t file;
-	struct stop stop;
-	/* Stream: a task that did not fit the slots as sized, started once
-	 * they are all free. */
-	struct dix_task parked;
-	bool has_parked;
-};
 
 void dix_search_params_default(struct dix_search_params *p)
 {
@@ -297,7 +209,7 @@ static int dio_restart(struct dix_searcher *s, size_t region_bytes)
 }
 
 /* Whether the slots, ring and buffers as sized hold a query of ix with p. */
-static bool sized_for(const struct dix_searcher *s, const struct dix_index *ix,
+bool dix_sized_for(const struct dix_searcher *s, const struct dix_index *ix,
 		      const struct dix_search_params *p)
 {
 	return s->slots && list_cap(p) <= s->cap_L && p->L <= s->cap_seen && p->k <= s->cap_k &&
@@ -307,7 +219,7 @@ static bool sized_for(const struct dix_searcher *s, const struct dix_index *ix,
 
 /* Sizes every slot for index ix and parameters p, reallocating only when
  * something grew since the last call. */
-static int configure(struct dix_searcher *s, const struct dix_index *ix,
+int dix_configure(struct dix_searcher *s, const struct dix_index *ix,
 		     const struct dix_search_params *p)
 {
 	uint32_t L = list_cap(p), W = p->W, k = p->k, R = ix->h.R;
@@ -317,7 +229,7 @@ static int configure(struct dix_searcher *s, const struct dix_index *ix,
 	bool shrink = s->slots && s->cap_L > SHRINK_MIN_L && s->cap_L > SHRINK_FACTOR * L;
 	int rc;
 
-	if (!shrink && sized_for(s, ix, p))
+	if (!shrink && dix_sized_for(s, ix, p))
 		return 0;
 	slots_free(s);
 	if (shrink)
@@ -613,7 +525,7 @@ static int entry_seed(struct qslot *q)
 
 /* Sets up slot q for its query (q->ix, sp, q and outputs set): PQ table,
  * list and visited set reset, entry points scored. */
-static int slot_begin(struct qslot *q)
+int dix_slot_begin(struct qslot *q)
 {
 	const struct dix_index *ix = q->ix;
 	int rc;
@@ -668,7 +580,7 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 	q->o_dists = s->out_dists + qi * k;
 	q->o_found = s->out_found + qi;
 	q->o_stats = s->out_stats ? s->out_stats + qi : NULL;
-	return slot_begin(q);
+	return dix_slot_begin(q);
 }
 
 static void query_finish(struct qslot *q)
@@ -694,7 +606,7 @@ static void query_finish(struct qslot *q)
 
 /* Runs slot q's rounds until it has reads outstanding (Q_WAIT) or its query
  * is finished (Q_FREE). Reads are queued in s->reqs. */
-static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_index)
+int dix_slot_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_index)
 {
 	const struct dix_index *ix = q->ix;
 	int rc;
@@ -742,7 +654,7 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 
 /* All of slot q's reads are back: expand each fetched node, then the
  * sector's other nodes if sector expansion is on. */
-static int query_reads_done(struct dix_searcher *s, struct qslot *q)
+int dix_slot_reads_done(struct dix_searcher *s, struct qslot *q)
 {
 	const struct dix_index *ix = q->ix;
 	uint32_t nps = ix->h.nodes_per_sector;
@@ -787,7 +699,7 @@ static bool claim(struct dix_searcher *s, uint64_t *qi)
 	return *qi < s->nq;
 }
 
-static int submit_all(struct dix_searcher *s)
+int dix_submit_all(struct dix_searcher *s)
 {
 	uint32_t done = 0;
 
@@ -814,7 +726,7 @@ static int handle_cqe(struct dix_searcher *s, const struct dio_cqe *c)
 				  : dann_fail(DANN_ECORRUPT, "%s/%s: short read of node %u (truncated?)",
 					      q->ix->dir, DIX_DATA_FILE, q->beam[b]);
 	if (--q->pending == 0)
-		return query_reads_done(s, q);
+		return dix_slot_reads_done(s, q);
 	return 0;
 }
 
@@ -837,7 +749,7 @@ static int engine(struct dix_searcher *s)
 					if ((rc = query_start(s, q, qi)) < 0)
 						return rc;
 				}
-				if (q->state == Q_READY && (rc = query_advance(s, q, i)) < 0)
+				if (q->state == Q_READY && (rc = dix_slot_advance(s, q, i)) < 0)
 					return rc;
 				if (q->state != Q_FREE)
 					break;
@@ -846,7 +758,7 @@ static int engine(struct dix_searcher *s)
 		}
 		if (!waiting)
 			return 0;
-		if ((rc = submit_all(s)) < 0)
+		if ((rc = dix_submit_all(s)) < 0)
 			return rc;
 		if ((rc = dio_reap(s->dio, s->cqes, cap, 1, -1)) < 0)
 			return rc;
@@ -863,7 +775,7 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 	int rc;
 
 	if ((rc = dix_search_params_check(p)) < 0 ||
-	    (rc = dix_searcher_depth_check(s->p.inflight, p->W)) < 0 || (rc = configure(s, ix, p)) < 0 ||
+	    (rc = dix_searcher_depth_check(s->p.inflight, p->W)) < 0 || (rc = dix_configure(s, ix, p)) < 0 ||
 	    (rc = file_slot(s, ix, &s->file)) < 0)
 		return rc;
 	s->ix = ix;
@@ -892,260 +804,6 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 	}
 	s->ix = NULL;
 	return rc;
-}
-
-/* ---- the stream engine --------------------------------------------------- */
-
-static bool any_busy(const struct dix_searcher *s)
-{
-	for (uint32_t i = 0; s->slots && i < s->p.inflight; i++)
-		if (s->slots[i].state != Q_FREE)
-			return true;
-	return false;
-}
-
-/* The file map entry of ix for a stream slot, its users counted. 1 if
- * every entry is read by other indexes' slots now (the task waits). */
-static int stream_file(struct dix_searcher *s, const struct dix_index *ix, uint32_t *fmap)
-{
-	int rc;
-
-	for (uint32_t i = 0; i < DIO_DEFAULT_FILES; i++)
-		if (s->files[i].serial == ix->serial) {
-			s->files[i].users++;
-			*fmap = i;
-			return 0;
-		}
-	for (uint32_t n = 0; n < DIO_DEFAULT_FILES; n++) {
-		uint32_t i = (s->next_evict + n) % DIO_DEFAULT_FILES;
-		struct file_map *f = &s->files[i];
-		if (f->users)
-			continue;
-		if (f->serial && (rc = dio_file_remove(s->dio, f->slot)) < 0)
-			return rc;
-		f->serial = 0;
-		if ((rc = dio_file_add(s->dio, ix->fd, &f->slot)) < 0)
-			return rc;
-		f->serial = ix->serial;
-		f->users = 1;
-		s->next_evict = (i + 1) % DIO_DEFAULT_FILES;
-		*fmap = i;
-		return 0;
-	}
-	return 1;
-}
-
-static void task_fail(const struct dix_source *src, struct dix_task *t, int rc)
-{
-	char msg[DIX_TASK_ERR_MAX];
-
-	snprintf(msg, sizeof msg, "%s", dann_errmsg());
-	src->done(src->arg, t, rc, msg);
-}
-
-/* Slot q's task ends: its file entry let go, the slot free, the source
- * told (rc 0: results in the task's outputs). */
-static void stream_end(struct dix_searcher *s, const struct dix_source *src, struct qslot *q, int rc)
-{
-	s->files[q->fmap].users--;
-	q->state = Q_FREE;
-	src->done(src->arg, &q->task, rc, rc < 0 ? q->err : "");
-}
-
-/* Slot q's task failed with rc (the message set): it ends now, or once
- * its reads are back if it has some out (their buffers are its). */
-static void stream_fail(struct dix_searcher *s, const struct dix_source *src, struct qslot *q, int rc)
-{
-	if (!q->stop_rc) {
-		q->stop_rc = rc;
-		snprintf(q->err, sizeof q->err, "%s", dann_errmsg());
-	}
-	if (q->pending) {
-		q->state = Q_WAIT;
-		return;
-	}
-	stream_end(s, src, q, q->stop_rc);
-}
-
-static void stream_start(struct dix_searcher *s, const struct dix_source *src, struct qslot *q,
-			 const struct dix_task *t, uint32_t fmap)
-{
-	const struct dix_index *ix = t->ix;
-	int rc;
-
-	q->task = *t;
-	q->ix = ix;
-	q->sp = &q->task.p;
-	q->fmap = fmap;
-	q->file = s->files[fmap].slot;
-	q->sector_expand = t->p.sector_expand < 0 ? ix->h.layout == DIX_LAYOUT_LOCALITY
-						  : t->p.sector_expand > 0;
-	q->q = t->query;
-	q->rot = t->p.rotated;
-	q->o_ids = t->ids;
-	q->o_dists = t->dists;
-	q->o_found = t->found;
-	q->o_stats = t->stats;
-	q->stop_rc = 0;
-	q->pending = 0;
-	q->err[0] = 0;
-	q->state = Q_READY; /* busy from here on, even if it fails at once */
-	if ((rc = slot_begin(q)) < 0)
-		stream_fail(s, src, q, rc);
-}
-
-/* Gives free slot i a task: the parked one once no slot is busy, else the
- * source's next. 1 if slot i took one, 0 if there is none to take now,
- * < 0 the source's error. Tasks that fail before they start go straight
- * back to the source. */
-static int admit(struct dix_searcher *s, const struct dix_source *src, uint32_t i)
-{
-	struct dix_task t;
-	uint32_t fmap;
-	int rc;
-
-	for (;;) {
-		if (s->has_parked) {
-			if (any_busy(s))
-				return 0;
-			t = s->parked;
-			s->has_parked = false;
-		} else {
-			if ((rc = src->next(src->arg, &t)) <= 0)
-				return rc;
-			if ((rc = dix_search_params_check(&t.p)) < 0 ||
-			    (rc = dix_searcher_depth_check(s->p.inflight, t.p.W)) < 0) {
-				task_fail(src, &t, rc);
-				continue;
-			}
-		}
-		if (!sized_for(s, t.ix, &t.p)) {
-			if (any_busy(s)) {
-				s->parked = t;
-				s->has_parked = true;
-				return 0;
-			}
-			if ((rc = configure(s, t.ix, &t.p)) < 0) {
-				task_fail(src, &t, rc);
-				continue;
-			}
-		}
-		if ((rc = stream_file(s, t.ix, &fmap)) < 0) {
-			task_fail(src, &t, rc);
-			continue;
-		}
-		if (rc > 0) {
-			s->parked = t;
-			s->has_parked = true;
-			return 0;
-		}
-		stream_start(s, src, &s->slots[i], &t, fmap);
-		return 1;
-	}
-}
-
-/* One completion of a stream: the read's slot expands its nodes once all
- * its reads are back, or ends if it was stopped meanwhile. */
-static void stream_cqe(struct dix_searcher *s, const struct dix_source *src, const struct dio_cqe *c)
-{
-	uint32_t si = (uint32_t)(c->tag >> TAG_SLOT_SHIFT), b = (uint32_t)(c->tag & 0xff);
-	struct qslot *q = &s->slots[si];
-	int rc = 0;
-
-	if (c->res != (int64_t)q->ix->read_bytes && !q->stop_rc)
-		rc = c->res < 0 ? dann_fail_errno(DANN_EIO, (int)-c->res, "%s/%s: read of node %u",
-						  q->ix->dir, DIX_DATA_FILE, q->beam[b])
-				: dann_fail(DANN_ECORRUPT, "%s/%s: short read of node %u (truncated?)",
-					    q->ix->dir, DIX_DATA_FILE, q->beam[b]);
-	q->pending--;
-	if (rc < 0 || q->stop_rc) {
-		stream_fail(s, src, q, rc < 0 ? rc : q->stop_rc);
-		return;
-	}
-	if (q->pending == 0 && (rc = query_reads_done(s, q)) < 0)
-		stream_fail(s, src, q, rc);
-}
-
-/* Runs slot q until it waits for reads or is free, ending it at its
- * deadline or cancel and when it finishes. */
-static void stream_step(struct dix_searcher *s, const struct dix_source *src, struct qslot *q,
-			uint32_t i)
-{
-	struct stop st = { .cancel = q->task.p.cancel, .deadline_ns = q->task.p.deadline_ns };
-	int rc;
-
-	if (q->state == Q_FREE)
-		return;
-	if (!q->stop_rc && (rc = stop_check(&st, "search")) < 0) {
-		stream_fail(s, src, q, rc);
-		return;
-	}
-	if (q->state != Q_READY)
-		return;
-	if ((rc = query_advance(s, q, i)) < 0)
-		stream_fail(s, src, q, rc);
-	else if (q->state == Q_FREE)
-		stream_end(s, src, q, 0);
-}
-
-/* The ring failed: every read still out is drained (its buffer is a
- * slot's), then every task held goes back with rc. */
-static int stream_abort(struct dix_searcher *s, const struct dix_source *src, int rc)
-{
-	char msg[DIX_TASK_ERR_MAX];
-	struct dio_cqe c;
-
-	snprintf(msg, sizeof msg, "%s", dann_errmsg());
-	while (dio_pending(s->dio) > 0 && dio_reap(s->dio, &c, 1, 1, -1) > 0)
-		;
-	s->nreqs = 0;
-	for (uint32_t i = 0; s->slots && i < s->p.inflight; i++) {
-		struct qslot *q = &s->slots[i];
-		if (q->state == Q_FREE)
-			continue;
-		s->files[q->fmap].users--;
-		q->state = Q_FREE;
-		src->done(src->arg, &q->task, rc, msg);
-	}
-	if (s->has_parked) {
-		s->has_parked = false;
-		src->done(src->arg, &s->parked, rc, msg);
-	}
-	return dann_fail(rc, "%s", msg);
-}
-
-int dix_stream_run(struct dix_searcher *s, const struct dix_source *src)
-{
-	int rc;
-
-	for (;;) {
-		bool waiting = false;
-		for (uint32_t i = 0; i < s->p.inflight; i++) {
-			for (;;) {
-				if (!s->slots || s->slots[i].state == Q_FREE) {
-					if ((rc = admit(s, src, i)) < 0)
-						return stream_abort(s, src, rc);
-					if (rc == 0)
-						break;
-				}
-				stream_step(s, src, &s->slots[i], i);
-				if (s->slots[i].state != Q_FREE)
-					break;
-			}
-			waiting |= s->slots && s->slots[i].state == Q_WAIT;
-		}
-		if (!waiting) {
-			if (s->has_parked)
-				continue; /* every slot is free: the parked task starts */
-			return 0;
-		}
-		if ((rc = submit_all(s)) < 0)
-			return stream_abort(s, src, rc);
-		if ((rc = dio_reap(s->dio, s->cqes, s->p.inflight * s->cap_W, 1, -1)) < 0)
-			return stream_abort(s, src, rc);
-		for (int j = 0, n = rc; j < n; j++)
-			stream_cqe(s, src, &s->cqes[j]);
-	}
 }
 
 /* ---- threads ------------------------------------------------------------- */
