@@ -210,7 +210,7 @@ static int dio_restart(struct dix_searcher *s, size_t region_bytes)
 
 /* Whether the slots, ring and buffers as sized hold a query of ix with p. */
 bool dix_sized_for(const struct dix_searcher *s, const struct dix_index *ix,
-		      const struct dix_search_params *p)
+		   const struct dix_search_params *p)
 {
 	return s->slots && list_cap(p) <= s->cap_L && p->L <= s->cap_seen && p->k <= s->cap_k &&
 	       p->W <= s->cap_W && ix->read_bytes <= s->cap_read && ix->h.R <= s->cap_R &&
@@ -220,7 +220,7 @@ bool dix_sized_for(const struct dix_searcher *s, const struct dix_index *ix,
 /* Sizes every slot for index ix and parameters p, reallocating only when
  * something grew since the last call. */
 int dix_configure(struct dix_searcher *s, const struct dix_index *ix,
-		     const struct dix_search_params *p)
+		  const struct dix_search_params *p)
 {
 	uint32_t L = list_cap(p), W = p->W, k = p->k, R = ix->h.R;
 	uint32_t nps = ix->h.nodes_per_sector, rb = ix->read_bytes;
