@@ -611,14 +611,14 @@ void dann_searcher_free(struct dann_searcher *s);
  * results in place, or the error and its message. */
 typedef void (*dann_search_done_fn)(void *arg, int rc, const char *msg);
 
-/* Queues one query of collection c (copied) with p (k, L, W, deadline_ns,
- * cancel; no filter, threads and inflight unused) for s; its results go
+/* Queues one query of collection c (copied) with p (k, L, W, filter,
+ * deadline_ns, cancel; threads and inflight unused) for s; its results go
  * to keys, dists (p->k each) and *found, which, like *p->cancel, must stay
  * valid until done(arg, ...) is called, and c must stay open until then.
  * A query past its deadline or cancelled stops where it is and frees its
  * slot (DANN_ETIMEDOUT / DANN_ECANCELED). Errors, done not called: those
- * of dann_coll_search for bad parameters or query, DANN_EINVAL for a
- * filter, DANN_EBUSY when queue_max queries wait already. */
+ * of dann_coll_search for bad parameters, query or filter (compiled here),
+ * DANN_EBUSY when queue_max queries wait already. */
 int dann_searcher_submit(struct dann_searcher *s, struct dann_coll *c, const float *query,
 			 const struct dann_coll_search_params *p, int64_t *keys, float *dists,
 			 uint32_t *found, dann_search_done_fn done, void *arg);

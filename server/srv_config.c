@@ -232,7 +232,7 @@ const char *srv_config_usage(void)
 	       "  max_send_bytes N      largest response (64M)\n"
 	       "  grace_ms N            shutdown: time for in-flight calls before cancel (5000)\n"
 	       "  slow_ms N             log calls slower than this (1000; 0 off)\n"
-	       "  search_inflight N     single-query, unfiltered searches go to search threads that\n"
+	       "  search_inflight N     single-query searches go to search threads that\n"
 	       "                        keep up to N each in flight, admitting a waiting one as\n"
 	       "                        soon as a slot frees (32; 0: one blocking search per\n"
 	       "                        call, on its worker)\n"

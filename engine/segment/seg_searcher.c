@@ -10,8 +10,10 @@
  * skipped, RAM ones searched at once (seg_mem_search, as the single
  * search), a flushed one handed to the engine as a task (the plan and
  * parameters dann_search would use; an exact plan is run by dann_search
- * itself). When every segment answered, the hits are merged by the single
- * search's own merge, so a query's results are dann_coll_search's.
+ * itself). A filter is compiled once at submit and evaluated per segment
+ * into the allowed-rows mask the segment's search takes, as the single
+ * search does. When every segment answered, the hits are merged by the
+ * single search's own merge, so a query's results are dann_coll_search's.
  *
  * A query reads one version, pinned from its start to its end, and reruns
  * if a metric change flipped meanwhile (as dann_coll_search does). The
@@ -27,6 +29,7 @@
 
 #include "../error.h"
 #include "../vamana/dix_search.h"
+#include "expr.h"
 #include "seg_impl.h"
 
 #define SQ_MAX_THREADS 64u
@@ -55,6 +58,9 @@ struct sq {
 	float *hd;
 	size_t nh, cap;
 	struct seg *cur;           /* the disk segment its task reads */
+	struct expr *filter;       /* compiled p.filter, or NULL */
+	uint64_t *mask;            /* the filter's rows of the current segment */
+	uint64_t mask_rows;
 	uint32_t *ids;             /* one segment's results: k each */
 	int64_t *sk;
 	float *sd;
@@ -102,6 +108,8 @@ static void sq_free(struct sq *q)
 {
 	if (!q)
 		return;
+	expr_free(q->filter);
+	free(q->mask);
 	free(q->hk);
 	free(q->hd);
 	free(q->ids);
@@ -180,13 +188,15 @@ static int disk_task(struct sq *q, struct seg *s, struct dix_task *t)
 	sp.W = q->p.W ? q->p.W : sp.W;
 	sp.deleted = (const uint64_t *)s->disk->delw;
 	sp.deleted_bits = s->nrows;
+	sp.allowed = q->mask; /* the filter's rows: dann_search plans by their fraction */
+	sp.allowed_bits = q->mask ? s->nrows : 0;
 	sp.cancel = q->p.cancel;
 	sp.deadline_ns = q->p.deadline_ns;
 	if ((rc = dix_task_of(s->disk->ix, &sp, t)) <= 0) {
 		seg_disk_done(q->c, s);
 		if (rc < 0)
 			return rc;
-		if ((rc = seg_disk_search(q->c, s, q->q, &q->p, NULL, q->sk, q->sd, &q->sf, NULL)) < 0)
+		if ((rc = seg_disk_search(q->c, s, q->q, &q->p, q->mask, q->sk, q->sd, &q->sf, NULL)) < 0)
 			return rc;
 		add_hits(q, q->sf);
 		return 0;
@@ -229,9 +239,15 @@ static int sq_advance(struct dann_searcher *s, struct sq *q, struct dix_task *t)
 			q->si++;
 			continue;
 		}
+		/* the mask of the segment before (its task is done) goes */
+		free(q->mask);
+		q->mask = NULL;
+		q->mask_rows = 0;
+		if (q->filter && (rc = seg_filter_mask(q->c, g, q->filter, &q->mask, &q->mask_rows)) < 0)
+			goto fail;
 		if (!g->disk) {
-			if ((rc = seg_mem_search(q->c, g->mem, q->q, q->p.k, q->p.L, NULL, 0, q->sk, q->sd,
-						 &q->sf)) < 0)
+			if ((rc = seg_mem_search(q->c, g->mem, q->q, q->p.k, q->p.L, q->mask, q->mask_rows,
+						 q->sk, q->sd, &q->sf)) < 0)
 				goto fail;
 			add_hits(q, q->sf);
 			q->si++;
@@ -433,14 +449,16 @@ static int submit(struct dann_searcher *s, struct dann_coll *c, const float *que
 	}
 	if ((rc = seg_search_check(c, query, p)) < 0)
 		return rc;
-	if (p->filter)
-		return dann_fail(DANN_EINVAL, "%s: a searcher takes no filter (dann_coll_search does)",
-				 c->schema.name);
 	dim = c->schema.dim;
 	if (!(q = calloc(1, sizeof *q + dim * sizeof(float))))
 		return dann_fail(DANN_ENOMEM, "searcher: a query of %u dims", dim);
 	*q = (struct sq){ .c = c, .p = *p, .keys = keys, .dists = dists, .found = found, .done = done,
 			  .arg = arg };
+	q->p.filter = NULL; /* compiled now: the caller's text may go */
+	if (p->filter && (rc = expr_compile(p->filter, &c->schema, &q->filter)) < 0) {
+		sq_free(q);
+		return dann_fail_wrap(rc, "%s", c->schema.name);
+	}
 	memcpy(q->q, query, dim * sizeof(float));
 	q->ids = malloc(p->k * sizeof *q->ids);
 	q->sk = malloc(p->k * sizeof *q->sk);

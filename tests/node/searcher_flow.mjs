@@ -1,9 +1,9 @@
 // The searcher through the Node.js SDK: many single-query Search RPCs at
 // once (dannd started with search_inflight on) each get their own answer —
 // the row nearest its query first, the limit and filter it asked for —
-// whatever slots and threads they shared; requests with other limits share
-// the slots too, filtered ones skip the searcher (3 rounds x 42 unfiltered
-// queries go through it: test_srv_searcher.c counts them).
+// whatever slots and threads they shared; requests with other limits and
+// filtered ones share the slots too (all 3 rounds x 48 go through it:
+// test_srv_searcher.c counts them).
 // usage: node searcher_flow.mjs HOST:PORT
 import { MilvusClient, DataType } from '@zilliz/milvus2-sdk-node';
 import { check, ok } from './lib.mjs';

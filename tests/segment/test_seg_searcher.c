@@ -2,8 +2,8 @@
  * test_seg_searcher.c — the searcher (dann_searcher_*): queries admitted
  * one by one into long-lived search threads return exactly what
  * dann_coll_search_batch returns for them, over flushed, sealed and
- * growing segments with deletes, with mixed parameters in flight at once
- * and from many submitting threads; a query past its deadline or
+ * growing segments with deletes, with mixed parameters in flight at once,
+ * with filters, and from many submitting threads; a query past its deadline or
  * cancelled ends with that status, in flight or still waiting; a full
  * queue says DANN_EBUSY; a compaction and a drop while queries run leave
  * every answer correct or a clear error.
@@ -109,14 +109,21 @@ static void expect_same(const struct slot *got, const int64_t *keys, const float
 	}
 }
 
-/* The batch's answers for the NQ queries at (k, L). */
-static void batch(struct dann_coll *c, const float *q, uint32_t k, uint32_t L, int64_t *keys, float *dists,
-		  uint32_t *found)
+/* The batch's answers for the NQ queries at (k, L) with filter. */
+static void batch_f(struct dann_coll *c, const float *q, uint32_t k, uint32_t L, const char *filter, int64_t *keys,
+		    float *dists, uint32_t *found)
 {
 	struct dann_coll_search_params p;
 
 	params(&p, k, L);
+	p.filter = filter;
 	cr_assert_eq(dann_coll_search_batch(c, q, NQ, &p, keys, dists, found, NULL), 0, "%s", dann_errmsg());
+}
+
+static void batch(struct dann_coll *c, const float *q, uint32_t k, uint32_t L, int64_t *keys, float *dists,
+		  uint32_t *found)
+{
+	batch_f(c, q, k, L, NULL, keys, dists, found);
 }
 
 Test(seg_searcher, equals_the_batch_with_mixed_parameters_in_flight)
@@ -471,4 +478,93 @@ Test(seg_searcher, compaction_and_drop_while_queries_run)
 	cr_assert_gt(atomic_load(&l.gone), 0, "no query saw the drop");
 	dann_searcher_free(l.s);
 	dann_db_close(db);
+}
+
+/* Rows first.. with a field cat = key % 10. */
+static void insert_cat(struct dann_coll *c, int64_t first, uint64_t n)
+{
+	int64_t *keys = malloc(n * sizeof *keys);
+	float *vecs = malloc(n * ST_DIM * sizeof *vecs);
+	int32_t *cat = malloc(n * sizeof *cat);
+	struct dann_column col = { .name = "cat", .type = DANN_FIELD_INT32, .values = cat };
+	struct dann_batch b = { .n = n, .keys = keys, .vectors = vecs, .cols = &col, .ncols = 1 };
+
+	for (uint64_t i = 0; i < n; i++) {
+		keys[i] = first + (int64_t)i;
+		cat[i] = (int32_t)(keys[i] % 10);
+		st_vec(keys[i], ST_DIM, vecs + i * ST_DIM);
+	}
+	cr_assert_eq(dann_coll_insert(c, &b, NULL), 0, "%s", dann_errmsg());
+	free(keys);
+	free(vecs);
+	free(cat);
+}
+
+Test(seg_searcher, filtered_queries_equal_the_filtered_batch)
+{
+	/* 10% of the rows (the disk segments' exact plan), 50% (the beam
+	 * plan), and one over the key and a field */
+	static const char *const filters[] = { "cat == 3", "cat < 5", "cat in [1, 2] and id > 300" };
+	struct dann_db *db = st_open(0);
+	struct dann_schema sc;
+	struct dann_coll *c;
+	struct dann_searcher_params sp;
+	struct dann_searcher *s;
+	struct dann_coll_search_params p;
+	float *q = malloc(NQ * ST_DIM * sizeof *q);
+	struct slot *got = calloc(3 * NQ, sizeof *got);
+	int64_t bk[NQ * K];
+	float bd[NQ * K];
+	uint32_t bf[NQ];
+	uint64_t del;
+	int rc;
+
+	st_schema(&sc, "f", ST_DIM);
+	sc.seal_rows = 600;
+	sc.nfields = 1;
+	snprintf(sc.fields[0].name, sizeof sc.fields[0].name, "cat");
+	sc.fields[0].type = DANN_FIELD_INT32;
+	c = st_create(db, &sc);
+	insert_cat(c, 1, 600);
+	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	insert_cat(c, 601, 600);
+	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
+	insert_cat(c, 1201, 600);
+	insert_cat(c, 1801, 300);
+	for (int64_t k = 2; k <= 2100; k += 7)
+		cr_assert_eq(dann_coll_delete(c, &k, 1, &del), 0);
+	queries(q, NQ);
+	dann_searcher_params_default(&sp);
+	sp.threads = 2;
+	sp.inflight = 8;
+	cr_assert_eq(dann_searcher_new(&sp, &s), 0, "%s", dann_errmsg());
+	atomic_store(&n_done, 0);
+	for (uint32_t i = 0; i < NQ; i++)
+		for (uint32_t f = 0; f < 3; f++) {
+			char text[64];
+			struct slot *g = &got[f * NQ + i];
+			params(&p, K, 40);
+			/* the text may go once submitted */
+			snprintf(text, sizeof text, "%s", filters[f]);
+			p.filter = text;
+			cr_assert_eq(dann_searcher_submit(s, c, q + i * ST_DIM, &p, g->keys, g->dists, &g->found,
+							  on_done, g), 0, "%s", dann_errmsg());
+			memset(text, 0, sizeof text);
+		}
+	wait_done(3 * NQ);
+	for (uint32_t f = 0; f < 3; f++) {
+		batch_f(c, q, K, 40, filters[f], bk, bd, bf);
+		for (uint32_t i = 0; i < NQ; i++)
+			expect_same(&got[f * NQ + i], bk + i * K, bd + i * K, bf[i], i);
+	}
+	/* a bad filter is refused at once, naming what is wrong */
+	params(&p, K, 40);
+	p.filter = "nope == 1";
+	rc = dann_searcher_submit(s, c, q, &p, got[0].keys, got[0].dists, &got[0].found, on_done, &got[0]);
+	cr_assert_eq(rc, DANN_EINVAL, "%d", rc);
+	cr_assert(strstr(dann_errmsg(), "nope"), "%s", dann_errmsg());
+	dann_searcher_free(s);
+	dann_db_close(db);
+	free(q);
+	free(got);
 }
