@@ -368,6 +368,10 @@ struct dann_index_params {
 	uint32_t R, L;
 	float alpha;
 	uint32_t pq_bytes;       /* 0: dim / 8 */
+	/* 1: every segment build (seal, compaction, metric change) learns an
+	 * OPQ rotation before PQ (dann_build_params.opq; dim at most 4096);
+	 * 0 (default): plain PQ. Applies to segments built from then on. */
+	int opq;
 	double build_ram_gib;    /* 0: no limit */
 };
 
