@@ -176,7 +176,7 @@ enum dann_cache_policy {
 /* The node cache a collection's disk segments (dann_db_params.cache_bytes
  * DANN_CACHE_AUTO) and `dann search` get unless told otherwise: this
  * fraction of the node file (disk.index), filled by this policy. Chosen
- * from bench/cache.py's reads per query per L (README, "Node cache"):
+ * from bench/cache.py's reads per query per L (README.md, Benchmarks):
  * RAM = the fraction x the node file, per open segment. */
 #define DANN_CACHE_DEFAULT_FRAC 0.02
 #define DANN_CACHE_DEFAULT_POLICY DANN_CACHE_BFS
