@@ -42,7 +42,7 @@ struct srv_config {
 	                                   (dann_searcher; 0: one blocking search per RPC) */
 	uint32_t search_threads;        /* the searcher's threads, each its own I/O ring */
 	uint32_t build_threads;         /* dann_db_params.threads */
-	uint64_t cache_bytes;           /* dann_db_params.cache_bytes */
+	uint64_t cache_bytes;           /* dann_db_params.cache_bytes (default DANN_CACHE_AUTO) */
 	char tls_cert[PATH_MAX];        /* PEM certificate chain; "" = plaintext */
 	char tls_key[PATH_MAX];         /* PEM private key */
 	int auth;                       /* 1: every call must carry a known user's credentials */
