@@ -38,8 +38,8 @@ static void queries(float *q, uint32_t n)
 }
 
 /* Four segments: two flushed, one sealed (not built), one growing; every
- * seventh key deleted. */
-static struct dann_coll *four_segments(struct dann_db *db)
+ * seventh key deleted; disk segments with an OPQ rotation if opq. */
+static struct dann_coll *four_segments_opq(struct dann_db *db, int opq)
 {
 	struct dann_schema s;
 	struct dann_coll *c;
@@ -47,6 +47,7 @@ static struct dann_coll *four_segments(struct dann_db *db)
 
 	st_schema(&s, "q", ST_DIM);
 	s.seal_rows = 600;
+	s.index.opq = opq;
 	c = st_create(db, &s);
 	st_insert_range(c, 1, 600, ST_DIM);
 	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
@@ -57,6 +58,11 @@ static struct dann_coll *four_segments(struct dann_db *db)
 	for (int64_t k = 2; k <= 2100; k += 7)
 		cr_assert_eq(dann_coll_delete(c, &k, 1, &del), 0);
 	return c;
+}
+
+static struct dann_coll *four_segments(struct dann_db *db)
+{
+	return four_segments_opq(db, 0);
 }
 
 /* One query's outputs and how it ended. */
@@ -563,6 +569,39 @@ Test(seg_searcher, filtered_queries_equal_the_filtered_batch)
 	rc = dann_searcher_submit(s, c, q, &p, got[0].keys, got[0].dists, &got[0].found, on_done, &got[0]);
 	cr_assert_eq(rc, DANN_EINVAL, "%d", rc);
 	cr_assert(strstr(dann_errmsg(), "nope"), "%s", dann_errmsg());
+	dann_searcher_free(s);
+	dann_db_close(db);
+	free(q);
+	free(got);
+}
+
+/* OPQ: a query's rotation is the single search's (one matrix-vector
+ * product per query and segment), so the answers are dann_coll_search's. */
+Test(seg_searcher, an_opq_collection_answers_as_the_single_search)
+{
+	struct dann_db *db = st_open(0);
+	struct dann_coll *c = four_segments_opq(db, 1);
+	struct dann_searcher *s;
+	struct dann_coll_search_params p;
+	float *q = malloc(NQ * ST_DIM * sizeof *q);
+	struct slot *got = calloc(NQ, sizeof *got);
+
+	queries(q, NQ);
+	cr_assert_eq(dann_searcher_new(NULL, &s), 0, "%s", dann_errmsg());
+	atomic_store(&n_done, 0);
+	params(&p, K, 40);
+	for (uint32_t i = 0; i < NQ; i++)
+		cr_assert_eq(dann_searcher_submit(s, c, q + i * ST_DIM, &p, got[i].keys, got[i].dists, &got[i].found,
+						  on_done, &got[i]), 0, "%s", dann_errmsg());
+	wait_done(NQ);
+	for (uint32_t i = 0; i < NQ; i++) {
+		int64_t keys[K];
+		float dists[K];
+		uint32_t found;
+		cr_assert_eq(dann_coll_search(c, q + i * ST_DIM, &p, keys, dists, &found, NULL), 0, "%s",
+			     dann_errmsg());
+		expect_same(&got[i], keys, dists, found, i);
+	}
 	dann_searcher_free(s);
 	dann_db_close(db);
 	free(q);
