@@ -18,9 +18,10 @@
 #define SRV_ADDR_MAX 256
 #define SRV_USERS_MAX 16
 /* search_inflight and search_threads by default: 64 single-query clients
- * on 2 cores (README "dannd", bench_dannd) */
-#define SRV_SEARCH_INFLIGHT 32
-#define SRV_SEARCH_THREADS 2
+ * on 2 busy cores, where more threads get more of the CPU once node caches
+ * make queries CPU-bound (README "dannd", bench_dannd) */
+#define SRV_SEARCH_INFLIGHT 8
+#define SRV_SEARCH_THREADS 8
 
 struct srv_user {
 	char name[64];
@@ -67,7 +68,7 @@ struct srv_config {
 
 /* Fills c with the defaults (listen 127.0.0.1:19530, metrics
  * 127.0.0.1:9091, 4 workers, 2 queue threads, queue 256, 64 MiB messages,
- * grace 5 s, slow 1 s, searcher of 32 in flight x 2 threads). */
+ * grace 5 s, slow 1 s, searcher of 8 in flight x 8 threads). */
 void srv_config_default(struct srv_config *c);
 
 struct srv;
