@@ -133,6 +133,9 @@ int dix_search_params_check(const struct dix_search_params *p)
 				 p->k, p->L);
 	if (p->W == 0 || p->W > DIX_MAX_W)
 		return dann_fail(DANN_EINVAL, "search: W = %u, expected 1..%u", p->W, DIX_MAX_W);
+	if (p->sector_expand < DANN_SECTOR_AUTO || p->sector_expand > DANN_SECTOR_EXACT)
+		return dann_fail(DANN_EINVAL, "search: sector expansion %d, expected -1 (auto), 0 (off), "
+				 "1 (on) or 2 (exact)", p->sector_expand);
 	if (p->entry_seeds < -1 || p->entry_seeds > (int)DIX_ENTRY_MAX_SEEDS)
 		return dann_fail(DANN_EINVAL, "search: entry seeds = %d, expected -1 (auto), 0 (none) "
 				 "or 1..%u", p->entry_seeds, DIX_ENTRY_MAX_SEEDS);
@@ -500,9 +503,11 @@ static int list_insert(struct qslot *q, const struct dix_search_params *p, uint3
 	return pos;
 }
 
-/* Expands node u from its record: exact distance into the top-k, unseen
- * neighbours scored by PQ into the candidate list. */
-static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec)
+/* Expands node u from its record: exact distance (taken here unless the
+ * caller has it in *exact) into the top-k, unseen neighbours scored by PQ
+ * into the candidate list. */
+static int expand_with(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec,
+		       const float *exact)
 {
 	const struct dix_index *ix = s->ix;
 	uint32_t deg = dix_rec_degree(rec, ix->vec_bytes), n = 0;
@@ -512,8 +517,14 @@ static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const cha
 	if (deg > ix->h.R)
 		return bad_record(ix, u);
 	q->st.hops++;
-	if (allowed(s->sp, u))
-		topk_push(&q->best, u, ix->dist(q->q, rec, ix->h.dim));
+	if (allowed(s->sp, u)) {
+		float d = exact ? *exact : ix->dist(q->q, rec, ix->h.dim);
+		/* EXACT pushes sector peers it does not expand: no id twice */
+		if (s->sector_expand == DANN_SECTOR_EXACT)
+			topk_push_unique(&q->best, u, d);
+		else
+			topk_push(&q->best, u, d);
+	}
 	for (uint32_t j = 0; j < deg; j++) {
 		if (nb[j] >= ix->h.n)
 			return bad_record(ix, u);
@@ -526,6 +537,11 @@ static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const cha
 	for (uint32_t j = 0; j < n; j++)
 		list_insert(q, s->sp, q->nb_ids[j], q->nb_dist[j]);
 	return 0;
+}
+
+static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec)
+{
+	return expand_with(s, q, u, rec, NULL);
 }
 
 /* Another node v in a sector just read for this query: expand it too if
@@ -551,6 +567,35 @@ static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const 
 		return 0;
 	cand_mark(&q->cl, pos);
 	return (rc = expand(s, q, v, rec)) < 0 ? rc : 1;
+}
+
+/* EXACT's co_expand (Starling's in-block search): v's exact distance
+ * enters the results whatever follows; v is expanded if it is an
+ * unvisited candidate, or unseen and entering the list at its exact
+ * distance. */
+static int co_expand_exact(struct dix_searcher *s, struct qslot *q, uint32_t v, const char *rec)
+{
+	const struct dix_index *ix = s->ix;
+	int pos = -1, rc;
+	float d = ix->dist(q->q, rec, ix->h.dim);
+
+	if (allowed(s->sp, v))
+		topk_push_unique(&q->best, v, d);
+	if (vset_has(&q->seen, v)) {
+		for (uint32_t i = q->cl.cursor; i < q->cl.size; i++)
+			if (q->cl.c[i].id == v) {
+				pos = q->cl.c[i].visited ? -1 : (int)i;
+				break;
+			}
+	} else {
+		if ((rc = vset_add(&q->seen, v)) < 0)
+			return rc;
+		pos = list_insert(q, s->sp, v, d);
+	}
+	if (pos < 0)
+		return 0;
+	cand_mark(&q->cl, pos);
+	return (rc = expand_with(s, q, v, rec, &d)) < 0 ? rc : 1;
 }
 
 /* Seeds the candidate list from the entry graph's sample points nearest
@@ -716,7 +761,10 @@ static int query_reads_done(struct dix_searcher *s, struct qslot *q)
 			uint32_t v = ix->id_of_slot ? ix->id_of_slot[sv] : (uint32_t)sv;
 			if (sv == su)
 				continue;
-			if ((rc = co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
+			rc = s->sector_expand == DANN_SECTOR_EXACT
+				     ? co_expand_exact(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))
+				     : co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv));
+			if (rc < 0)
 				return rc;
 			q->st.sector_peers++;
 			q->st.sector_used += (uint32_t)rc;
@@ -829,8 +877,9 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 	s->out_found = found;
 	s->out_stats = stats;
 	s->nreqs = 0;
-	s->sector_expand = p->sector_expand < 0 ? ix->h.layout == DIX_LAYOUT_LOCALITY
-						: p->sector_expand > 0;
+	s->sector_expand = p->sector_expand != DANN_SECTOR_AUTO ? p->sector_expand
+			   : ix->h.layout != DIX_LAYOUT_PLAIN	  ? DANN_SECTOR_ON
+								  : DANN_SECTOR_OFF;
 	for (uint32_t i = 0; i < s->p.inflight; i++)
 		s->slots[i].state = Q_FREE;
 	rc = engine(s);
