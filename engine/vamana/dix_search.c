@@ -64,6 +64,11 @@ struct qslot {
 	struct topk best;        /* exact distances of expanded allowed nodes */
 	struct vset seen;
 	uint32_t beam[DIX_MAX_W];
+	/* beam[b]'s record arrives with the read of beam[src[b]] (src[b] ==
+	 * b: a read of its own): with sector expansion on, beam nodes that
+	 * share a sector share its read */
+	uint8_t src[DIX_MAX_W];
+	uint8_t bufi[DIX_MAX_W]; /* a reading beam node's buffer (< W) */
 	uint32_t nbeam;
 	uint32_t pending;        /* reads outstanding */
 	char *buf;               /* W * read_bytes inside the registered region */
@@ -688,20 +693,49 @@ static void query_finish(struct dix_searcher *s, struct qslot *q)
 	q->state = Q_FREE;
 }
 
+/* Picks slot q's beam: its W closest unvisited candidates, each a place
+ * in the round. With sector expansion on, a candidate in the sector of an
+ * earlier beam node that is read (not cached) shares that read and takes
+ * no place, so a round still makes W reads. Cached nodes' records into
+ * recs (else NULL). */
+static void pick_beam(struct dix_searcher *s, struct qslot *q, const char **recs)
+{
+	const struct dix_index *ix = s->ix;
+	bool share = s->sector_expand != DANN_SECTOR_OFF && ix->h.nodes_per_sector > 1;
+	uint64_t off[DIX_MAX_W];
+	uint32_t places = 0;
+	int i;
+
+	q->nbeam = 0;
+	while (places < s->sp->W && q->nbeam < DIX_MAX_W && (i = cand_next_unvisited(&q->cl)) >= 0) {
+		uint32_t b = q->nbeam++, u = q->cl.c[i].id;
+		cand_mark(&q->cl, i);
+		q->beam[b] = u;
+		q->src[b] = (uint8_t)b;
+		places++;
+		if ((recs[b] = dix_cache_get(&ix->cache, u)) || !share)
+			continue;
+		off[b] = dix_slot_sector_offset(&ix->h, dix_slot(ix, u));
+		for (uint32_t c = 0; c < b; c++)
+			if (!recs[c] && q->src[c] == c && off[c] == off[b]) {
+				q->src[b] = (uint8_t)c;
+				places--;
+				break;
+			}
+	}
+}
+
 /* Runs slot q's rounds until it has reads outstanding (Q_WAIT) or its query
  * is finished (Q_FREE). Reads are queued in s->reqs. */
 static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_index)
 {
 	const struct dix_index *ix = s->ix;
+	const char *recs[DIX_MAX_W];
 	int rc;
 
 	while (q->state == Q_READY) {
-		int i;
-		q->nbeam = 0;
-		while (q->nbeam < s->sp->W && (i = cand_next_unvisited(&q->cl)) >= 0) {
-			cand_mark(&q->cl, i);
-			q->beam[q->nbeam++] = q->cl.c[i].id;
-		}
+		uint32_t nbuf = 0;
+		pick_beam(s, q, recs);
 		if (q->nbeam == 0) {
 			query_finish(s, q);
 			return 0;
@@ -710,18 +744,20 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 		q->pending = 0;
 		for (uint32_t b = 0; b < q->nbeam; b++) {
 			uint32_t u = q->beam[b];
-			const char *rec = dix_cache_get(&ix->cache, u);
-			if (rec) {
+			if (recs[b]) {
 				q->st.cache_hits++;
-				if ((rc = expand(s, q, u, rec)) < 0)
+				if ((rc = expand(s, q, u, recs[b])) < 0)
 					return rc;
 				q->beam[b] = UINT32_MAX;
 				continue;
 			}
+			if (q->src[b] != b)
+				continue;
+			q->bufi[b] = (uint8_t)nbuf++;
 			s->reqs[s->nreqs++] = (struct dio_req){
 				.tag = (uint64_t)slot_index << TAG_SLOT_SHIFT | b,
 				.off = dix_slot_sector_offset(&ix->h, dix_slot(ix, u)),
-				.buf = q->buf + (size_t)b * s->cap_read,
+				.buf = q->buf + (size_t)q->bufi[b] * s->cap_read,
 				.len = ix->read_bytes,
 				.file = s->file,
 			};
@@ -746,16 +782,18 @@ static int query_reads_done(struct dix_searcher *s, struct qslot *q)
 
 	for (uint32_t b = 0; b < q->nbeam; b++) {
 		uint32_t u = q->beam[b];
-		const char *sec = q->buf + (size_t)b * s->cap_read;
+		const char *sec = q->buf + (size_t)q->bufi[q->src[b]] * s->cap_read;
 		uint64_t su;
 		if (u == UINT32_MAX)
 			continue;
 		su = dix_slot(ix, u);
-		if ((rc = dix_block_check(ix, sec, dix_slot_sector_offset(&ix->h, su))) < 0)
+		/* a shared read was checked, and its peers offered, with the
+		 * earlier beam node that made it */
+		if (q->src[b] == b && (rc = dix_block_check(ix, sec, dix_slot_sector_offset(&ix->h, su))) < 0)
 			return rc;
 		if ((rc = expand(s, q, u, sec + dix_slot_in_sector(&ix->h, su))) < 0)
 			return rc;
-		if (!s->sector_expand || nps < 2)
+		if (!s->sector_expand || nps < 2 || q->src[b] != b)
 			continue;
 		for (uint64_t sv = su - su % nps; sv < su - su % nps + nps && sv < ix->h.n; sv++) {
 			uint32_t v = ix->id_of_slot ? ix->id_of_slot[sv] : (uint32_t)sv;
