@@ -23,7 +23,10 @@ import json
 import os
 import re
 import statistics
+import struct
 import sys
+
+import numpy as np
 
 from opq import emit, prepare, run, say  # noqa: E402 (same data files)
 
@@ -39,11 +42,35 @@ def build(a, base, out, M, order):
     out_, err, secs = run(argv)
     kb = int(re.search(r"maxrss_kb (\d+)", err).group(1))
     ph = re.search(r"phases:(.*)", out_ + err)
-    edges = re.search(r"same-sector edges (\d+) -> (\d+)", err)
     return {"seconds": round(secs, 1), "maxrss_mib": round(kb / 1024, 1),
-            "phases": ph.group(1).strip() if ph else "",
-            "same_sector_edges": f"{edges.group(1)} -> {edges.group(2)}" if edges else "",
-            "command": " ".join(argv[3:])}
+            "phases": ph.group(1).strip() if ph else "", "command": " ".join(argv[3:])}
+
+
+def sector_edges(idx):
+    """(nodes per sector, % of graph edges whose ends share a sector) from
+    disk.index and slots.bin (the header layout of dix_format.h)."""
+    raw = np.fromfile(os.path.join(idx, "disk.index"), dtype=np.uint8)
+    h = raw[:4096].tobytes()
+    dtype, dim = struct.unpack_from("<2I", h, 16)
+    n, = struct.unpack_from("<Q", h, 24)
+    R, = struct.unpack_from("<I", h, 32)
+    node_bytes, nps, _, layout = struct.unpack_from("<4I", h, 72)
+    vb = (dim * (4 if dtype == 0 else 1) + 3) & ~3
+    slot = np.fromfile(os.path.join(idx, "slots.bin"), dtype=np.uint32) if layout else \
+        np.arange(n, dtype=np.uint32)
+    block = slot // nps
+    secs = raw[4096:].reshape(-1, 4096)
+    same = total = 0
+    for s in range(nps):
+        ids = np.arange(len(secs)) * nps + s  # slots in this position
+        ok = ids < n
+        rec = secs[ok, s * node_bytes:(s + 1) * node_bytes]
+        deg = rec[:, vb:vb + 4].copy().view(np.uint32).ravel()
+        nb = rec[:, vb + 4:vb + 4 + 4 * R].copy().view(np.uint32)
+        live = np.arange(R)[None, :] < deg[:, None]
+        same += int(((block[nb] == (ids[ok] // nps)[:, None]) & live).sum())
+        total += int(live.sum())
+    return nps, round(100 * same / total, 2)
 
 
 def search(a, idx, q, gt, Ls, mode):
@@ -83,9 +110,10 @@ def main():
         for order in orders:
             idx[order] = os.path.join(a.work, name, f"index-{order}")
             say(f"{name}: build --order {order}")
-            b = build(a, base, idx[order], M, order)
-            if b:
-                emit(dict(b, bench="layout_build", dataset=name, order=order))
+            b = build(a, base, idx[order], M, order) or {}
+            nps, pct = sector_edges(idx[order])
+            emit(dict(b, bench="layout_build", dataset=name, order=order, nodes_per_sector=nps,
+                      same_sector_edges_pct=pct))
         Ls = [10, 20, 40, 80] if a.quick else \
             [10, 15, 20, 30, 40, 50, 60, 80, 100, 130, 160, 200, 250]
         per, cmds = {}, {}

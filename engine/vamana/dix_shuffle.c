@@ -4,11 +4,14 @@
  * Starling (Wang et al., SIGMOD 2024, section 4.2) reassigns nodes to
  * blocks by block neighbour frequency (BNF): a node belongs in the block
  * that holds most of its neighbours. Here that rule refines the locality
- * order: for each node v (in slot order) the block B holding most of v's
- * out-neighbours is the target; as every sector is full, v moves there by
- * swapping with the member w of B whose swap gains most, and only when the
- * swap raises the count of same-sector edges (both directions, computed
- * exactly from the rows of both blocks). Every swap keeps each node in
+ * order: for each node v (in slot order) the SHUFFLE_TARGETS blocks
+ * holding most of v's out-neighbours are the targets; as every sector is
+ * full, v moves to one by swapping with the member w whose swap gains
+ * most, and only when the swap raises the count of same-sector edges
+ * (both directions, computed exactly from the rows of both blocks).
+ * Trying four blocks rather than the most frequent one alone found 10%
+ * more same-sector edges on `dann gen` 10k x 128 (25.7k against 23.4k,
+ * from the locality order's 17.8k). Every swap keeps each node in
  * exactly one slot, so the order stays a permutation and the objective
  * never falls; passes stop when one gains under SHUFFLE_MIN_GAIN of the
  * edges or after SHUFFLE_PASSES.
@@ -25,7 +28,8 @@
 #include "dix_graph.h"
 #include "dix_write.h"
 
-#define SHUFFLE_PASSES 4
+#define SHUFFLE_PASSES 8
+#define SHUFFLE_TARGETS 4 /* blocks tried per node: those holding most of its neighbours */
 #define SHUFFLE_MIN_GAIN 0.005 /* a pass adding < 0.5% same-sector edges is the last */
 
 struct shuffle {
@@ -111,27 +115,34 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The block holding most of v's out-neighbours (ties: the lower block),
- * or v's own block when it already holds as many. */
-static uint64_t target_block(struct shuffle *s, const uint32_t *nb, uint32_t deg, uint64_t own)
+/* Up to SHUFFLE_TARGETS blocks other than own that hold most of v's
+ * out-neighbours, most first, into out; their number. */
+static uint32_t target_blocks(struct shuffle *s, const uint32_t *nb, uint32_t deg, uint64_t own,
+			      uint64_t *out)
 {
-	uint64_t best = own, *b = s->blocks;
-	uint32_t best_c = 0;
+	uint64_t *b = s->blocks;
+	uint32_t cnt[SHUFFLE_TARGETS], m = 0;
 
-	for (uint32_t j = 0; j < deg; j++) {
+	for (uint32_t j = 0; j < deg; j++)
 		b[j] = block_of(s, nb[j]);
-		best_c += b[j] == own;
-	}
 	qsort(b, deg, sizeof *b, cmp_u64);
 	for (uint32_t j = 0, k; j < deg; j = k) {
+		uint32_t c, at;
 		for (k = j; k < deg && b[k] == b[j]; k++)
 			;
-		if (k - j > best_c) {
-			best = b[j];
-			best_c = k - j;
+		c = k - j;
+		if (b[j] == own || (m == SHUFFLE_TARGETS && c <= cnt[m - 1]))
+			continue;
+		at = m < SHUFFLE_TARGETS ? m++ : m - 1;
+		while (at > 0 && cnt[at - 1] < c) {
+			cnt[at] = cnt[at - 1];
+			out[at] = out[at - 1];
+			at--;
 		}
+		cnt[at] = c;
+		out[at] = b[j];
 	}
-	return best;
+	return m;
 }
 
 /* One pass over the nodes in slot order; adds the edges it gained. */
@@ -143,8 +154,8 @@ static int shuffle_pass(struct shuffle *s, const struct stop *stop, uint64_t *ga
 
 	*gained = 0;
 	for (uint64_t sl = 0; sl < g->n; sl++) {
-		uint32_t v = s->id_of[sl], na, nb, a = UINT32_MAX, best_w = UINT32_MAX;
-		uint64_t A = sl / s->nps, B;
+		uint32_t v = s->id_of[sl], na, nb, a = UINT32_MAX, m, best_w = UINT32_MAX;
+		uint64_t A = sl / s->nps, B[SHUFFLE_TARGETS];
 		const uint32_t *row;
 		int64_t best = 0;
 
@@ -152,22 +163,26 @@ static int shuffle_pass(struct shuffle *s, const struct stop *stop, uint64_t *ga
 			return rc;
 		if ((rc = dix_graph_nbrs(g, v, vbuf, &row)) < 0)
 			return rc;
-		if ((B = target_block(s, row, g->degree[v], A)) == A)
+		if ((m = target_blocks(s, row, g->degree[v], A, B)) == 0)
 			continue;
-		if ((rc = load_block(s, A, 0, &na)) < 0 || (rc = load_block(s, B, s->nps, &nb)) < 0)
+		if ((rc = load_block(s, A, 0, &na)) < 0)
 			return rc;
 		for (uint32_t i = 0; i < na; i++)
 			if (s->id[i] == v)
 				a = i;
-		for (uint32_t b = s->nps; b < s->nps + nb; b++) {
-			int64_t d = swap_gain(s, a, na, b, nb, A, B);
-			if (d > best) {
-				best = d;
-				best_w = b;
+		for (uint32_t t = 0; t < m; t++) {
+			if ((rc = load_block(s, B[t], s->nps, &nb)) < 0)
+				return rc;
+			for (uint32_t b = s->nps; b < s->nps + nb; b++) {
+				int64_t d = swap_gain(s, a, na, b, nb, A, B[t]);
+				if (d > best) {
+					best = d;
+					best_w = s->id[b];
+				}
 			}
 		}
 		if (best_w != UINT32_MAX) {
-			uint32_t w = s->id[best_w], sv = s->slot_of[v], sw = s->slot_of[w];
+			uint32_t w = best_w, sv = s->slot_of[v], sw = s->slot_of[w];
 			s->slot_of[v] = sw;
 			s->slot_of[w] = sv;
 			s->id_of[sw] = v;
