@@ -31,6 +31,11 @@
 #define SHUFFLE_PASSES 8
 #define SHUFFLE_TARGETS 4 /* blocks tried per node: those holding most of its neighbours */
 #define SHUFFLE_MIN_GAIN 0.005 /* a pass adding < 0.5% same-sector edges is the last */
+/* From a graph file, rows are preads (about 1 us each from the page
+ * cache, a pass up to 1 + (1 + SHUFFLE_TARGETS) x nodes_per_sector of them
+ * a node): no pass starts past this many row reads a node in all, which
+ * holds a 10M-node layout to minutes. */
+#define SHUFFLE_FILE_ROWS_PER_NODE 64
 
 struct shuffle {
 	const struct dix_graph *g;
@@ -43,6 +48,7 @@ struct shuffle {
 	uint32_t deg[2 * (DIX_SECTOR / 4)];
 	uint32_t id[2 * (DIX_SECTOR / 4)];
 	uint64_t *blocks;       /* scratch: the blocks of one node's neighbours */
+	uint64_t rows_read;     /* rows read so far (the file budget) */
 };
 
 static inline uint64_t block_of(const struct shuffle *s, uint32_t v)
@@ -61,6 +67,7 @@ static int load_block(struct shuffle *s, uint64_t b, uint32_t base, uint32_t *co
 		uint32_t v = s->id_of[sl];
 		if ((rc = dix_graph_nbrs(g, v, s->buf + (size_t)(base + c) * g->R, &s->row[base + c])) < 0)
 			return rc;
+		s->rows_read++;
 		s->id[base + c] = v;
 		s->deg[base + c] = g->degree[v];
 	}
@@ -163,6 +170,7 @@ static int shuffle_pass(struct shuffle *s, const struct stop *stop, uint64_t *ga
 			return rc;
 		if ((rc = dix_graph_nbrs(g, v, vbuf, &row)) < 0)
 			return rc;
+		s->rows_read++;
 		if ((m = target_blocks(s, row, g->degree[v], A, B)) == 0)
 			continue;
 		if ((rc = load_block(s, A, 0, &na)) < 0)
@@ -237,6 +245,8 @@ int dix_order_shuffle(const struct dix_graph *g, uint32_t nodes_per_sector, cons
 		goto out;
 	edges = start;
 	for (int pass = 0; pass < SHUFFLE_PASSES; pass++) {
+		if (g->file && s.rows_read >= SHUFFLE_FILE_ROWS_PER_NODE * g->n)
+			break;
 		if ((rc = shuffle_pass(&s, stop, &gained)) < 0)
 			goto out;
 		edges += gained;
