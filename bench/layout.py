@@ -14,8 +14,12 @@ from `dann gt`):
      search), every (order, mode) once per round, rounds alternating;
      medians of QPS and CPU per query over the rounds; recall@10, reads per
      query and sector use (peers expanded / peers fetched) from the first;
+     With --base-dann (the previous commit's CLI), the locality index is
+     also searched by it with its defaults (mode "base") in the same
+     rounds;
   3. per target recall (0.95, 0.99): the first L reaching it per (order,
-     mode), its reads and QPS as ratios to the default (locality, on).
+     mode), its reads and QPS as ratios to the reference: "base" when
+     given, else this build's default (locality, on).
 One JSON object per row on stdout; progress on stderr.
 """
 import argparse
@@ -74,11 +78,12 @@ def sector_edges(idx):
 
 
 def search(a, idx, q, gt, Ls, mode):
-    argv = [a.dann, "search", "--index", idx, "--queries", q, "--gt", gt, "-k", "10",
-            "-L", ",".join(map(str, Ls)), "-W", "4", "-T", str(a.threads), "--inflight", "16",
-            "--cache-nodes", "0", "--sector-expand", mode, "--json"]
+    argv = [a.base_dann if mode == "base" else a.dann, "search", "--index", idx, "--queries", q,
+            "--gt", gt, "-k", "10", "-L", ",".join(map(str, Ls)), "-W", "4", "-T", str(a.threads),
+            "--inflight", "16", "--cache-nodes", "0", "--json"] + \
+        ([] if mode == "base" else ["--sector-expand", mode])
     out, _, _ = run(argv)
-    return json.loads(out), " ".join(argv[1:])
+    return json.loads(out), ("base " if mode == "base" else "") + "dann " + " ".join(argv[1:])
 
 
 def first_at(rows, target):
@@ -99,11 +104,16 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--gen-n", type=int, default=100000)
     ap.add_argument("--nq", type=int, default=1000)
+    ap.add_argument("--base-dann", default="",
+                    help="the previous commit's dann: searches the locality index as mode 'base'")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     if a.quick:
         a.gen_n, a.nq, a.rounds = 10000, 100, 1
     orders, modes = a.orders.split(","), a.modes.split(",")
+    combos = ([("locality", "base")] if a.base_dann else []) + \
+        [(o, m) for o in orders for m in modes]
+    ref_combo = ("locality", "base") if a.base_dann else DEFAULT
     for name in a.datasets.split(","):
         base, q, gt, M = prepare(a, name)
         idx = {}
@@ -119,11 +129,10 @@ def main():
         per, cmds = {}, {}
         for rnd in range(a.rounds):
             say(f"{name}: round {rnd + 1}/{a.rounds}")
-            for order in orders:
-                for mode in modes:
-                    rows, cmds[order, mode] = search(a, idx[order], q, gt, Ls, mode)
-                    for r in rows:
-                        per.setdefault((order, mode), {}).setdefault(r["L"], []).append(r)
+            for order, mode in combos:
+                rows, cmds[order, mode] = search(a, idx[order], q, gt, Ls, mode)
+                for r in rows:
+                    per.setdefault((order, mode), {}).setdefault(r["L"], []).append(r)
         table = {}
         for (order, mode), byL in per.items():
             for L, rs in sorted(byL.items()):
@@ -136,10 +145,10 @@ def main():
                             "qps": round(med("qps")),
                             "cpu_us_per_query": round(med("cpu_us_per_query"), 1),
                             "mean_ms": round(med("mean_latency_ms"), 3),
-                            "rounds": len(rs), "command": "dann " + cmds[order, mode]})
+                            "rounds": len(rs), "command": cmds[order, mode]})
                 table.setdefault((order, mode), []).append(row)
         for target in (0.95, 0.99):
-            ref = first_at(table.get(DEFAULT, []), target)
+            ref = first_at(table.get(ref_combo, []), target)
             for (order, mode), rows in table.items():
                 hit = first_at(rows, target)
                 if not hit:
