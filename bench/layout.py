@@ -106,6 +106,7 @@ def main():
     ap.add_argument("--nq", type=int, default=1000)
     ap.add_argument("--base-dann", default="",
                     help="the previous commit's dann: searches the locality index as mode 'base'")
+    ap.add_argument("--Ls", default="", help="comma-separated L values (default: 10 to 250)")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args()
     if a.quick:
@@ -124,8 +125,8 @@ def main():
             nps, pct = sector_edges(idx[order])
             emit(dict(b, bench="layout_build", dataset=name, order=order, nodes_per_sector=nps,
                       same_sector_edges_pct=pct))
-        Ls = [10, 20, 40, 80] if a.quick else \
-            [10, 15, 20, 30, 40, 50, 60, 80, 100, 130, 160, 200, 250]
+        Ls = [int(x) for x in a.Ls.split(",")] if a.Ls else [10, 20, 40, 80] if a.quick else \
+            [10, 15, 20, 25, 30, 35, 40, 50, 60, 80, 100, 130, 160, 200, 250]
         per, cmds = {}, {}
         for rnd in range(a.rounds):
             say(f"{name}: round {rnd + 1}/{a.rounds}")
