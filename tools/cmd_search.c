@@ -66,7 +66,7 @@ static const char search_help[] =
 	"                   or entering by PQ, the candidate list; exact also takes\n"
 	"                   every one's exact distance into the results and lets\n"
 	"                   them enter at it (Starling's in-block search); default\n"
-	"                   auto: on unless the index has the plain order\n"
+	"                   auto: exact unless the index has the plain order\n"
 	"  --entry-seeds N  start from the N points of the index's entry graph\n"
 	"                   nearest the query (auto: 2 W; 0: from the medoid)\n"
 	"  --json           a JSON array, one object per L with keys L, recall, qps,\n"

@@ -916,7 +916,7 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 	s->out_stats = stats;
 	s->nreqs = 0;
 	s->sector_expand = p->sector_expand != DANN_SECTOR_AUTO ? p->sector_expand
-			   : ix->h.layout != DIX_LAYOUT_PLAIN	  ? DANN_SECTOR_ON
+			   : ix->h.layout != DIX_LAYOUT_PLAIN	  ? DANN_SECTOR_EXACT
 								  : DANN_SECTOR_OFF;
 	for (uint32_t i = 0; i < s->p.inflight; i++)
 		s->slots[i].state = Q_FREE;

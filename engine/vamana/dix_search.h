@@ -40,8 +40,8 @@ struct dix_search_params {
 	 * ON expands those that are in, or by PQ distance would enter, the
 	 * candidate list; EXACT (Starling's in-block search) takes the exact
 	 * distance of every one into the results and expands those that
-	 * would enter the list at that distance; AUTO is ON for indexes with
-	 * a slot map, OFF for the plain order. */
+	 * would enter the list at that distance; AUTO is EXACT for indexes
+	 * with a slot map, OFF for the plain order. */
 	int sector_expand;
 	/* Stop (DANN_ECANCELED) once *cancel is nonzero, or (DANN_ETIMEDOUT)
 	 * past deadline_ns on CLOCK_MONOTONIC (0 = none); checked before the
