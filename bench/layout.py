@@ -130,7 +130,9 @@ def main():
         per, cmds = {}, {}
         for rnd in range(a.rounds):
             say(f"{name}: round {rnd + 1}/{a.rounds}")
-            for order, mode in combos:
+            # every other round in reverse, so that no combination always
+            # runs first or last in a round (the load of other jobs drifts)
+            for order, mode in (combos if rnd % 2 == 0 else combos[::-1]):
                 rows, cmds[order, mode] = search(a, idx[order], q, gt, Ls, mode)
                 for r in rows:
                     per.setdefault((order, mode), {}).setdefault(r["L"], []).append(r)
