@@ -9,9 +9,10 @@ from `dann gt`):
      Starling's block shuffling), R 64, L 100, built with one build thread
      so that both orders lay out the same graph;
   2. `dann search` on each (O_DIRECT, no node cache, W 4, T 2, 16 in
-     flight) with each --sector-expand mode (off; on, the default: peers in
-     or entering the list by PQ are expanded; exact: Starling's in-block
-     search), every (order, mode) once per round, rounds alternating;
+     flight) with each --sector-expand mode (off; on: peers in or entering
+     the list by PQ are expanded; exact, the default: Starling's in-block
+     search), every (order, mode) once per round, every other round in
+     reverse order;
      medians of QPS and CPU per query over the rounds; recall@10, reads per
      query and sector use (peers expanded / peers fetched) from the first;
      With --base-dann (the previous commit's CLI), the locality index is
@@ -19,7 +20,7 @@ from `dann gt`):
      rounds;
   3. per target recall (0.95, 0.99): the first L reaching it per (order,
      mode), its reads and QPS as ratios to the reference: "base" when
-     given, else this build's default (locality, on).
+     given, else this build's default (locality, exact).
 One JSON object per row on stdout; progress on stderr.
 """
 import argparse
@@ -34,7 +35,7 @@ import numpy as np
 
 from opq import emit, prepare, run, say  # noqa: E402 (same data files)
 
-DEFAULT = ("locality", "on")
+DEFAULT = ("locality", "exact")
 
 
 def build(a, base, out, M, order):
