@@ -299,7 +299,7 @@ Test(dix_shuffle, exact_sector_expansion_returns_the_true_neighbours_each_once)
 	uint64_t used = 0, peers = 0;
 	double r;
 
-	fx_data(&f, 400, 16); /* 132-byte records: 30 a sector */
+	fx_data(&f, 400, 16); /* 164-byte records (R 24): 24 a sector */
 	fx_build(&f, "shuffle");
 	cr_assert_eq(knn_exact(DANN_METRIC_L2, DANN_DTYPE_F32, 16, f.x, f.n, f.q, NQ, 10, gt), 0);
 	dann_search_params_default(&p);
@@ -329,7 +329,38 @@ Test(dix_shuffle, exact_sector_expansion_returns_the_true_neighbours_each_once)
 	}
 	cr_assert_gt(peers, 0);
 	cr_assert_gt(used, 0);
-	cr_assert_geq(recall(gt, &a, 10), 0.5, "L 10 with 30 nodes a sector");
+	cr_assert_geq(recall(gt, &a, 10), 0.5, "L 10 with 24 nodes a sector");
+	fx_free(&f);
+}
+
+Test(dix_shuffle, beam_nodes_in_one_sector_share_its_read)
+{
+	struct fx f;
+	struct dann_search_params p;
+	static struct answers on, off;
+	static uint32_t gt[NQ * 10];
+	uint64_t reads_on = 0, reads_off = 0;
+
+	fx_data(&f, 60, 16); /* 164-byte records (R 24), 24 a sector: three sectors */
+	fx_build(&f, "locality");
+	cr_assert_eq(knn_exact(DANN_METRIC_L2, DANN_DTYPE_F32, 16, f.x, f.n, f.q, NQ, 10, gt), 0);
+	dann_search_params_default(&p);
+	p.L = 60;
+	p.sector_expand = DANN_SECTOR_ON;
+	search(f.dir, f.q, &p, &on);
+	p.sector_expand = DANN_SECTOR_OFF;
+	search(f.dir, f.q, &p, &off);
+	cr_assert_eq(recall(gt, &on, 10), 1.0);
+	assert_well_formed(&on, 10);
+	for (uint32_t i = 0; i < NQ; i++) {
+		/* A sector is read once: its beam nodes share the read and its
+		 * other nodes are expanded with it (the list holds all 60). */
+		cr_assert_leq(on.st[i].reads, 3, "query %u read %u sectors of 3", i, on.st[i].reads);
+		reads_on += on.st[i].reads;
+		reads_off += off.st[i].reads;
+	}
+	cr_assert_gt(reads_off, 10 * reads_on, "off %llu, on %llu reads", (unsigned long long)reads_off,
+		     (unsigned long long)reads_on);
 	fx_free(&f);
 }
 
