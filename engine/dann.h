@@ -182,9 +182,20 @@ enum dann_cache_policy {
 	DANN_CACHE_VISITS = 1,
 };
 
+/* The node cache a collection's disk segments (dann_db_params.cache_bytes
+ * DANN_CACHE_AUTO) and `dann search` get unless told otherwise: this
+ * fraction of the node file (disk.index), filled by this policy. Chosen
+ * from bench/cache.py's reads per query per L (README.md, Benchmarks):
+ * RAM = the fraction x the node file, per open segment. */
+#define DANN_CACHE_DEFAULT_FRAC 0.02
+#define DANN_CACHE_DEFAULT_POLICY DANN_CACHE_BFS
+
 struct dann_open_params {
 	uint64_t cache_nodes;  /* hot nodes kept in RAM (see cache_policy) */
-	uint64_t cache_bytes;  /* or a byte budget; the smaller wins when both are set */
+	uint64_t cache_bytes;  /* or a byte budget */
+	/* or a fraction of the node file's bytes (0..1); the smallest of the
+	 * bounds set wins; all three 0: no cache */
+	double cache_frac;
 	int buffered;          /* 1: read through the page cache instead of O_DIRECT */
 	int verify_all;        /* 1: also checksum the node file on open (reads all of it) */
 	int cache_policy;      /* enum dann_cache_policy (default 0: breadth-first) */
@@ -393,6 +404,10 @@ struct dann_index_params {
 	uint32_t R, L;
 	float alpha;
 	uint32_t pq_bytes;       /* 0: dim / 8 */
+	/* 1: every segment build (seal, compaction, metric change) learns an
+	 * OPQ rotation before PQ (dann_build_params.opq; dim at most 4096);
+	 * 0 (default): plain PQ. Applies to segments built from then on. */
+	int opq;
 	double build_ram_gib;    /* 0: no limit */
 };
 
@@ -517,7 +532,12 @@ struct obj_config;
 struct dann_db_params {
 	uint32_t threads;            /* background build / compaction threads (0: all cores) */
 	int buffered;                /* 1: segment reads through the page cache */
-	uint64_t cache_bytes;        /* node-cache budget per open disk segment (0: none) */
+	/* Node-cache budget per open disk segment: DANN_CACHE_AUTO (the
+	 * default) is DANN_CACHE_DEFAULT_FRAC of its node file; 0: none;
+	 * else bytes. cache_policy: enum dann_cache_policy (default
+	 * DANN_CACHE_DEFAULT_POLICY). */
+	uint64_t cache_bytes;
+	int cache_policy;
 	int no_background;           /* 1: seal builds and compaction only run when asked (tests) */
 	const struct dann_catalog_ops *catalog; /* NULL: the local catalog in the data dir */
 	void *catalog_ctx;
@@ -533,6 +553,7 @@ struct dann_db_params {
 	uint32_t sync_interval_ms;   /* 0: DANN_DEFAULT_SYNC_INTERVAL_MS */
 };
 #define DANN_DEFAULT_SYNC_INTERVAL_MS 10000u
+#define DANN_CACHE_AUTO UINT64_MAX
 void dann_db_params_default(struct dann_db_params *p);
 
 /* Opens (creating if needed) the data directory dir: takes its lock,

@@ -15,6 +15,8 @@
 #include "meta_buf.h"
 
 #define CMD_HEADER_BYTES 28  /* magic, version, type, client, seq, payload length */
+#define META_INDEX_HAS_FLAGS 0x80u  /* in the schema's metric byte */
+#define META_INDEX_FLAG_OPQ 1u      /* index.opq */
 
 const char *meta_cmd_name(enum meta_cmd_type t)
 {
@@ -79,7 +81,11 @@ void meta_put_schema(struct meta_wbuf *w, const struct dann_schema *s)
 			meta_put_str(w, d->s, DANN_DEFAULT_MAX);
 		}
 	}
-	meta_put_u8(w, (uint8_t)s->index.metric);
+	/* bit 7 of the metric byte: a u32 of index flags follows (older
+	 * encodings have the metric alone, 0..2, so they read as no flags) */
+	meta_put_u8(w, (uint8_t)(s->index.metric | (s->index.opq ? META_INDEX_HAS_FLAGS : 0)));
+	if (s->index.opq)
+		meta_put_u32(w, META_INDEX_FLAG_OPQ);
 	meta_put_u32(w, s->index.R);
 	meta_put_u32(w, s->index.L);
 	meta_put_u32(w, f32_bits(s->index.alpha));
@@ -129,9 +135,17 @@ void meta_get_schema(struct meta_rbuf *r, struct dann_schema *s)
 			f->def.len = (uint32_t)strlen(f->def.s);
 		}
 	}
-	s->index.metric = (enum dann_metric)meta_get_u8(r, "schema.index.metric");
+	u32 = meta_get_u8(r, "schema.index.metric");
+	s->index.metric = (enum dann_metric)(u32 & ~META_INDEX_HAS_FLAGS);
 	if (s->index.metric > DANN_METRIC_COSINE)
 		meta_rbuf_bad(r, "schema.index.metric: %d, expected 0..2", (int)s->index.metric);
+	if (u32 & META_INDEX_HAS_FLAGS) {
+		u32 = meta_get_u32(r, "schema.index.flags");
+		if (u32 & ~META_INDEX_FLAG_OPQ)
+			meta_rbuf_bad(r, "schema.index.flags: 0x%x, this build knows 0x%x", u32,
+				      META_INDEX_FLAG_OPQ);
+		s->index.opq = (u32 & META_INDEX_FLAG_OPQ) != 0;
+	}
 	s->index.R = meta_get_u32(r, "schema.index.R");
 	s->index.L = meta_get_u32(r, "schema.index.L");
 	u32 = meta_get_u32(r, "schema.index.alpha");

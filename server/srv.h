@@ -39,7 +39,7 @@ struct srv_config {
 	uint32_t search_batch_threads;  /* search threads (I/O rings) of one batch */
 	uint32_t search_batch_window_us; /* a batch waits this long to fill (0: only while others run) */
 	uint32_t build_threads;         /* dann_db_params.threads */
-	uint64_t cache_bytes;           /* dann_db_params.cache_bytes */
+	uint64_t cache_bytes;           /* dann_db_params.cache_bytes (default DANN_CACHE_AUTO) */
 	char tls_cert[PATH_MAX];        /* PEM certificate chain; "" = plaintext */
 	char tls_key[PATH_MAX];         /* PEM private key */
 	int auth;                       /* 1: every call must carry a known user's credentials */

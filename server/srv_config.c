@@ -120,7 +120,13 @@ int srv_config_set(struct srv_config *c, const char *key_in, const char *v)
 	if (!strcmp(key, "search_batch_threads")) return set_u32(&c->search_batch_threads, key, v, 1, 64);
 	if (!strcmp(key, "search_batch_window_us")) return set_u32(&c->search_batch_window_us, key, v, 0, 1000000);
 	if (!strcmp(key, "build_threads")) return set_u32(&c->build_threads, key, v, 0, 1024);
-	if (!strcmp(key, "cache_bytes")) return set_u64(&c->cache_bytes, key, v, 0, UINT64_MAX >> 10);
+	if (!strcmp(key, "cache_bytes")) {
+		if (!strcmp(v, "auto")) {
+			c->cache_bytes = DANN_CACHE_AUTO;
+			return 0;
+		}
+		return set_u64(&c->cache_bytes, key, v, 0, UINT64_MAX >> 10);
+	}
 	if (!strcmp(key, "user")) return set_user(c, v);
 	if (!strcmp(key, "store")) return set_store(c, v);
 	if (!strcmp(key, "tier_cache_bytes")) return set_u64(&c->tier_cache_bytes, key, v, 0, UINT64_MAX >> 10);
@@ -243,7 +249,8 @@ const char *srv_config_usage(void)
 	       "  search_batch_window_us N  a batch waits this long to fill (0: gathers only while\n"
 	       "                        other batches run)\n"
 	       "  build_threads N       segment build threads (0: all cores)\n"
-	       "  cache_bytes N         node cache per disk segment (0)\n"
+	       "  cache_bytes N|auto    node cache per disk segment (auto: 2% of its node file,\n"
+	       "                        DANN_CACHE_DEFAULT_FRAC; 0: none)\n"
 	       "  tls_cert FILE         PEM certificate chain: serve TLS\n"
 	       "  tls_key FILE          PEM private key\n"
 	       "  auth true|false       require user and password on every call (false)\n"

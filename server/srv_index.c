@@ -7,7 +7,9 @@
  * DISKANN (AUTOINDEX means the same here), metric L2 / IP / COSINE, and
  * DiskANN's build parameters mapped onto dann's: max_degree -> R,
  * search_list_size -> L, pq_code_budget_gb_ratio (PQ code bytes as a share
- * of the raw vector bytes) -> pq_bytes, build_dram_budget_gb -> build RAM.
+ * of the raw vector bytes) -> pq_bytes, build_dram_budget_gb -> build RAM;
+ * and dann's own "opq" (true/false: a learned rotation before PQ, for
+ * embedding-like data), which DescribeIndex shows back as a JSON bool.
  * Parameters come either as their own key-value pairs or inside the
  * "params" JSON, as the SDKs send them. Other index types are refused.
  */
@@ -64,6 +66,40 @@ static int num_param(struct srv_req *rq, const char *key, const char *v, double 
 	return 0;
 }
 
+/* "opq": a JSON bool, or the text true/false/1/0 (a key-value pair's
+ * value is text); absent keeps *out. */
+static int opq_param(struct srv_req *rq, const Milvus__Proto__Milvus__CreateIndexRequest *q,
+		     const cJSON *params, int *out)
+{
+	const char *v = srv_kv_find(q->extra_params, q->n_extra_params, "opq");
+	const cJSON *j = params ? cJSON_GetObjectItemCaseSensitive(params, "opq") : NULL;
+
+	if (!v && j) {
+		if (cJSON_IsBool(j)) {
+			*out = cJSON_IsTrue(j);
+			return 0;
+		}
+		if (cJSON_IsNumber(j) && (j->valuedouble == 0 || j->valuedouble == 1)) {
+			*out = j->valuedouble == 1;
+			return 0;
+		}
+		if (!cJSON_IsString(j))
+			return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL,
+					"index param opq: expected true or false");
+		v = j->valuestring;
+	}
+	if (!v)
+		return 0;
+	if (!strcasecmp(v, "true") || !strcmp(v, "1"))
+		*out = 1;
+	else if (!strcasecmp(v, "false") || !strcmp(v, "0"))
+		*out = 0;
+	else
+		return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL,
+				"index param opq '%s': expected true or false", v);
+	return 0;
+}
+
 int srv_metric_parse(struct srv_req *rq, const char *v, enum dann_metric *out)
 {
 	char low[16];
@@ -98,7 +134,8 @@ static int build_params(struct srv_req *rq, const Milvus__Proto__Milvus__CreateI
 	    (rc = num_param(rq, "pq_code_budget_gb_ratio", param(rq, q, params, "pq_code_budget_gb_ratio"),
 			    1e-6, 1, &ratio)) < 0 ||
 	    (rc = num_param(rq, "build_dram_budget_gb", param(rq, q, params, "build_dram_budget_gb"), 0,
-			    1e6, &ram)) < 0)
+			    1e6, &ram)) < 0 ||
+	    (rc = opq_param(rq, q, params, &ip->opq)) < 0)
 		return rc;
 	ip->R = (uint32_t)R;
 	ip->L = (uint32_t)L;
@@ -130,6 +167,11 @@ static char *params_json(struct srv_req *rq, const Milvus__Proto__Milvus__Create
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "metric_type");
 	cJSON_AddStringToObject(o, "metric_type", ip->metric == DANN_METRIC_L2 ? "L2"
 						  : ip->metric == DANN_METRIC_IP ? "IP" : "COSINE");
+	/* what the builds use, as a bool, whichever way it was asked */
+	if (ip->opq || cJSON_GetObjectItemCaseSensitive(o, "opq")) {
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "opq");
+		cJSON_AddBoolToObject(o, "opq", ip->opq);
+	}
 	if ((txt = cJSON_PrintUnformatted(o))) {
 		if (strlen(txt) < INDEX_PARAMS_MAX)
 			copy = srv_arena_strdup(rq->arena, txt);

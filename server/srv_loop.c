@@ -102,6 +102,7 @@ void srv_config_default(struct srv_config *c)
 	c->raft_heartbeat_ms = 5;
 	c->raft_election_ms = 1000;
 	c->raft_wait_ms = 60000;
+	c->cache_bytes = DANN_CACHE_AUTO;
 }
 
 static int check_config(const struct srv_config *c)

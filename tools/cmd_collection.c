@@ -1,7 +1,7 @@
 /*
- * cmd_collection.c — `dann collection create|list|describe|drop`: the
- * collections of a data directory (dann_coll_create, _list, _schema,
- * _segments, _drop).
+ * cmd_collection.c — `dann collection create|index|list|describe|drop`:
+ * the collections of a data directory (dann_coll_create, _set_index,
+ * _list, _schema, _segments, _drop).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,9 +18,11 @@
 static const char collection_help[] =
 	"usage: dann collection create --data-dir D --name C --dim N [--metric l2|ip|cosine]\n"
 	"                              [--dtype float32|uint8|int8] [--auto-id] [-R 64] [-L 100]\n"
-	"                              [--alpha 1.2] [--pq-bytes B] [--build-ram GiB]\n"
+	"                              [--alpha 1.2] [--pq-bytes B] [--opq] [--build-ram GiB]\n"
 	"                              [--seal-rows N] [--seal-mib M]\n"
 	"                              [--field NAME:TYPE[?] ...] [--dynamic-field]\n"
+	"       dann collection index --data-dir D --name C [--metric M] [-R N] [-L N]\n"
+	"                             [--alpha A] [--pq-bytes B] [--opq | --no-opq] [--build-ram GiB]\n"
 	"       dann collection list --data-dir D\n"
 	"       dann collection describe --data-dir D --name C\n"
 	"       dann collection drop --data-dir D --name C\n"
@@ -28,10 +30,13 @@ static const char collection_help[] =
 	"A data directory (created on first use) holds any number of collections.\n"
 	"create makes collection C of N-dimensional vectors (default float32, L2)\n"
 	"whose rows have int64 primary keys, given with each insert or, with\n"
-	"--auto-id, assigned by the collection. -R, -L, --alpha, --pq-bytes and\n"
-	"--build-ram are the disk index parameters of every sealed segment (see\n"
-	"dann build --help); --seal-rows / --seal-mib seal the growing segment at\n"
-	"that many rows / MiB of vectors (default: the engine's). list prints the\n"
+	"--auto-id, assigned by the collection. -R, -L, --alpha, --pq-bytes, --opq\n"
+	"and --build-ram are the disk index parameters of every sealed segment and\n"
+	"compaction (see dann build --help; --opq learns a rotation before PQ,\n"
+	"for embedding-like data); --seal-rows / --seal-mib seal the growing\n"
+	"segment at that many rows / MiB of vectors (default: the engine's). index\n"
+	"changes the parameters it is given (the rest stay) for segments built from\n"
+	"then on; a new --metric rebuilds the flushed segments. list prints the\n"
 	"names, describe the schema, row count and segments, drop removes C and\n"
 	"its files.\n"
 	"\n"
@@ -45,10 +50,18 @@ static const char collection_help[] =
 	"Fields are written with dann insert --fields and read by dann query and\n"
 	"dann search --filter.\n";
 
+/* Which options were given: index changes only those, and refuses the
+ * ones that belong to create. */
+enum {
+	G_METRIC = 1 << 0, G_R = 1 << 1, G_L = 1 << 2, G_ALPHA = 1 << 3, G_PQ = 1 << 4,
+	G_OPQ = 1 << 5, G_RAM = 1 << 6, G_CREATE_ONLY = 1 << 7,
+};
+
 struct coll_opts {
 	const char *data_dir, *name;
 	struct dann_schema s;
 	int have_dim;
+	unsigned given;   /* G_* */
 };
 
 /* VALUE of a :default= suffix, read as the field's type; whether it fits
@@ -146,7 +159,7 @@ static int parse(int argc, char **argv, struct coll_opts *o)
 {
 	enum { O_DATA_DIR = 256, O_NAME, O_DIM, O_METRIC, O_DTYPE, O_AUTO, O_FIELD, O_DYNAMIC, O_ALPHA, O_PQ,
 	       O_RAM, O_SEAL_ROWS,
-	       O_SEAL_MIB, O_HELP };
+	       O_SEAL_MIB, O_OPQ, O_NO_OPQ, O_HELP };
 	static const struct option longs[] = {
 		{ "data-dir", required_argument, 0, O_DATA_DIR },
 		{ "name", required_argument, 0, O_NAME },
@@ -158,6 +171,8 @@ static int parse(int argc, char **argv, struct coll_opts *o)
 		{ "dynamic-field", no_argument, 0, O_DYNAMIC },
 		{ "alpha", required_argument, 0, O_ALPHA },
 		{ "pq-bytes", required_argument, 0, O_PQ },
+		{ "opq", no_argument, 0, O_OPQ },
+		{ "no-opq", no_argument, 0, O_NO_OPQ },
 		{ "build-ram", required_argument, 0, O_RAM },
 		{ "seal-rows", required_argument, 0, O_SEAL_ROWS },
 		{ "seal-mib", required_argument, 0, O_SEAL_MIB },
@@ -179,56 +194,74 @@ static int parse(int argc, char **argv, struct coll_opts *o)
 				return 2;
 			o->s.dim = (uint32_t)v;
 			o->have_dim = 1;
+			o->given |= G_CREATE_ONLY;
 			break;
 		case O_METRIC:
 			if (dann_metric_parse(optarg, &o->s.index.metric) < 0)
 				return cmd_usage_error(CMD, "--metric: %s", dann_errmsg());
+			o->given |= G_METRIC;
 			break;
 		case O_DTYPE:
 			if (coll_cli_parse_dtype(CMD, optarg, &o->s.dtype) < 0)
 				return 2;
+			o->given |= G_CREATE_ONLY;
 			break;
-		case O_AUTO: o->s.auto_id = 1; break;
+		case O_AUTO: o->s.auto_id = 1; o->given |= G_CREATE_ONLY; break;
 		case O_FIELD:
 			if (parse_field(optarg, &o->s))
 				return 2;
+			o->given |= G_CREATE_ONLY;
 			break;
-		case O_DYNAMIC: o->s.dynamic_field = 1; break;
+		case O_DYNAMIC: o->s.dynamic_field = 1; o->given |= G_CREATE_ONLY; break;
 		case 'R':
 			if (cmd_parse_u64(CMD, "-R", optarg, 1024, &v) < 0)
 				return 2;
 			o->s.index.R = (uint32_t)v;
+			o->given |= G_R;
 			break;
 		case 'L':
 			if (cmd_parse_u64(CMD, "-L", optarg, 100000, &v) < 0)
 				return 2;
 			o->s.index.L = (uint32_t)v;
+			o->given |= G_L;
 			break;
 		case O_ALPHA:
 			if (cmd_parse_double(CMD, "--alpha", optarg, &d) < 0)
 				return 2;
 			o->s.index.alpha = (float)d;
+			o->given |= G_ALPHA;
 			break;
 		case O_PQ:
 			if (cmd_parse_u64(CMD, "--pq-bytes", optarg, 4096, &v) < 0)
 				return 2;
 			o->s.index.pq_bytes = (uint32_t)v;
+			o->given |= G_PQ;
+			break;
+		case O_OPQ:
+		case O_NO_OPQ:
+			if ((o->given & G_OPQ) && o->s.index.opq != (c == O_OPQ))
+				return cmd_usage_error(CMD, "--opq and --no-opq contradict each other");
+			o->s.index.opq = c == O_OPQ;
+			o->given |= G_OPQ;
 			break;
 		case O_RAM:
 			if (cmd_parse_double(CMD, "--build-ram", optarg, &o->s.index.build_ram_gib) < 0)
 				return 2;
 			if (o->s.index.build_ram_gib < 0)
 				return cmd_usage_error(CMD, "--build-ram must not be negative");
+			o->given |= G_RAM;
 			break;
 		case O_SEAL_ROWS:
 			if (cmd_parse_u64(CMD, "--seal-rows", optarg, 1ull << 40, &v) < 0)
 				return 2;
 			o->s.seal_rows = v;
+			o->given |= G_CREATE_ONLY;
 			break;
 		case O_SEAL_MIB:
 			if (cmd_parse_u64(CMD, "--seal-mib", optarg, 1u << 20, &v) < 0)
 				return 2;
 			o->s.seal_bytes = v << 20;
+			o->given |= G_CREATE_ONLY;
 			break;
 		case 'h':
 		case O_HELP: fputs(collection_help, stdout); return -1;
@@ -260,6 +293,42 @@ static int do_create(struct coll_opts *o)
 		printf("created collection %s: dim %u, %s, %s, %s keys\n", o->s.name, o->s.dim,
 		       dann_dtype_name(o->s.dtype), dann_metric_name(o->s.index.metric),
 		       o->s.auto_id ? "auto-id" : "user");
+	coll_cli_close(&cc);
+	return status;
+}
+
+/* The current index parameters with the given ones changed. */
+static int do_index(struct coll_opts *o)
+{
+	const struct dann_index_params *in = &o->s.index;
+	struct dann_index_params ip;
+	struct coll_cli cc;
+	int rc, status;
+
+	if (!o->name)
+		return cmd_usage_error(CMD, "index needs --name C");
+	if (o->given & G_CREATE_ONLY)
+		return cmd_usage_error(CMD, "index changes the index parameters only (--metric, -R, -L, "
+					    "--alpha, --pq-bytes, --opq, --no-opq, --build-ram)");
+	if (!o->given)
+		return cmd_usage_error(CMD, "index needs a parameter to change (--metric, -R, -L, --alpha, "
+					    "--pq-bytes, --opq, --no-opq, --build-ram)");
+	if ((status = coll_cli_open(CMD, o->data_dir, o->name, 0, &cc)))
+		return status;
+	ip = cc.schema.index;
+	if (o->given & G_METRIC) ip.metric = in->metric;
+	if (o->given & G_R) ip.R = in->R;
+	if (o->given & G_L) ip.L = in->L;
+	if (o->given & G_ALPHA) ip.alpha = in->alpha;
+	if (o->given & G_PQ) ip.pq_bytes = in->pq_bytes;
+	if (o->given & G_OPQ) ip.opq = in->opq;
+	if (o->given & G_RAM) ip.build_ram_gib = in->build_ram_gib;
+	if ((rc = dann_coll_set_index(cc.c, &ip)) < 0)
+		status = cmd_fail_lib(CMD, rc);
+	else
+		printf("collection %s: index %s, R %u, L %u, alpha %.2f, pq bytes %u, %s for segments "
+		       "built from now on\n", o->name, dann_metric_name(ip.metric), ip.R, ip.L,
+		       (double)ip.alpha, ip.pq_bytes, ip.opq ? "OPQ" : "plain PQ");
 	coll_cli_close(&cc);
 	return status;
 }
@@ -317,8 +386,9 @@ static int do_describe(struct coll_opts *o)
 	printf("  vector        %s: dim %u, %s, metric %s\n", s->vector_field, s->dim, dann_dtype_name(s->dtype),
 	       dann_metric_name(s->index.metric));
 	printf("  primary key   %s (int64, %s)\n", s->pk_field, s->auto_id ? "auto-id" : "given with each insert");
-	printf("  index         R %u, L %u, alpha %.2f, pq bytes %u%s, build RAM ", s->index.R, s->index.L,
-	       (double)s->index.alpha, s->index.pq_bytes, s->index.pq_bytes ? "" : " (dim/8)");
+	printf("  index         R %u, L %u, alpha %.2f, pq bytes %u%s%s, build RAM ", s->index.R, s->index.L,
+	       (double)s->index.alpha, s->index.pq_bytes, s->index.pq_bytes ? "" : " (dim/8)",
+	       s->index.opq ? ", OPQ" : "");
 	if (s->index.build_ram_gib > 0)
 		printf("%.2f GiB\n", s->index.build_ram_gib);
 	else
@@ -374,7 +444,8 @@ static int run_collection(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(struct coll_opts *o);
-	} subs[] = { { "create", do_create }, { "list", do_list }, { "describe", do_describe }, { "drop", do_drop } };
+	} subs[] = { { "create", do_create }, { "index", do_index }, { "list", do_list },
+		     { "describe", do_describe }, { "drop", do_drop } };
 	struct coll_opts o;
 	int rc;
 
@@ -385,7 +456,7 @@ static int run_collection(int argc, char **argv)
 			fputs(collection_help, stdout);
 			return 0;
 		}
-		return cmd_usage_error(CMD, "expected a subcommand: create, list, describe or drop");
+		return cmd_usage_error(CMD, "expected a subcommand: create, index, list, describe or drop");
 	}
 	for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
 		if (strcmp(argv[1], subs[i].name))
@@ -394,7 +465,8 @@ static int run_collection(int argc, char **argv)
 			return rc < 0 ? 0 : rc;
 		return subs[i].fn(&o);
 	}
-	return cmd_usage_error(CMD, "unknown subcommand '%s' (create, list, describe or drop)", argv[1]);
+	return cmd_usage_error(CMD, "unknown subcommand '%s' (create, index, list, describe or drop)", argv[1]);
 }
 
-DANN_COMMAND(collection, "create, list, describe or drop the collections of a data directory", run_collection)
+DANN_COMMAND(collection, "create, index, list, describe or drop the collections of a data directory",
+	     run_collection)

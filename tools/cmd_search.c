@@ -29,7 +29,8 @@ int search_collection(const struct search_opts *o);
 static const char search_help[] =
 	"usage: dann search --index DIR --queries FILE [--gt FILE] [-k 10]\n"
 	"                   [-L 10,20,40,80,160] [-W 4] [-T 2] [--inflight 16]\n"
-	"                   [--cache-nodes N | --cache-mib MIB] [--cache-policy bfs|visits]\n"
+	"                   [--cache-nodes N | --cache-mib MIB | --cache-frac F]\n"
+	"                   [--cache-policy bfs|visits]\n"
 	"                   [--io uring|aio|pread]\n"
 	"                   [--buffered] [--sector-expand auto|on|exact|off]\n"
 	"                   [--entry-seeds auto|N] [--json]\n"
@@ -54,8 +55,10 @@ static const char search_help[] =
 	"  -W N             beam width: node reads per round (default 4)\n"
 	"  -T N             search threads (default 2)\n"
 	"  --inflight N     queries in flight per thread (default 16)\n"
-	"  --cache-nodes N  hot nodes cached in RAM, breadth-first from the entry\n"
-	"  --cache-mib M    ... or a cache budget in MiB\n"
+	"  --cache-nodes N  hot nodes cached in RAM (0: no cache) ...\n"
+	"  --cache-mib M    ... or a cache budget in MiB ...\n"
+	"  --cache-frac F   ... or a fraction of the node file (default 0.02, the\n"
+	"                   library's DANN_CACHE_DEFAULT_FRAC; the smallest given wins)\n"
 	"  --cache-policy P which nodes: bfs (default: breadth-first from the entry\n"
 	"                   points) or visits (those 2000 warm-up searches at open\n"
 	"                   read most, then breadth-first)\n"
@@ -98,7 +101,7 @@ static int parse_Ls(const char *s, struct search_opts *o)
 static int parse_args(int argc, char **argv, struct search_opts *o)
 {
 	enum { O_INDEX = 256, O_QUERIES, O_GT, O_INFLIGHT, O_CACHE, O_CACHE_MIB, O_IO, O_JSON,
-	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_ENTRY, O_FILTER, O_POLICY,
+	       O_BUFFERED, O_SECTOR, O_DATA_DIR, O_NAME, O_ENTRY, O_FILTER, O_POLICY, O_CACHE_FRAC,
 	       O_HELP };
 	static const struct option longs[] = {
 		{ "index", required_argument, 0, O_INDEX },
@@ -110,6 +113,7 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 		{ "inflight", required_argument, 0, O_INFLIGHT },
 		{ "cache-nodes", required_argument, 0, O_CACHE },
 		{ "cache-mib", required_argument, 0, O_CACHE_MIB },
+		{ "cache-frac", required_argument, 0, O_CACHE_FRAC },
 		{ "cache-policy", required_argument, 0, O_POLICY },
 		{ "io", required_argument, 0, O_IO },
 		{ "json", no_argument, 0, O_JSON },
@@ -151,12 +155,23 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 		case O_CACHE:
 			if (cmd_parse_u64("search", "--cache-nodes", optarg, UINT32_MAX, &o->cache_nodes) < 0)
 				return 2;
+			o->cache_given = 1;
 			break;
 		case O_CACHE_MIB:
 			if (cmd_parse_u64("search", "--cache-mib", optarg, 1u << 24, &o->cache_mib) < 0)
 				return 2;
+			o->cache_given = 1;
+			break;
+		case O_CACHE_FRAC:
+			if (cmd_parse_double("search", "--cache-frac", optarg, &o->cache_frac) < 0)
+				return 2;
+			if (!(o->cache_frac >= 0 && o->cache_frac <= 1))
+				return cmd_usage_error("search", "--cache-frac: '%s', expected a fraction 0..1 "
+							 "of the node file", optarg);
+			o->cache_given = 1;
 			break;
 		case O_POLICY:
+			o->policy_given = 1;
 			if (!strcmp(optarg, "bfs"))
 				o->cache_policy = DANN_CACHE_BFS;
 			else if (!strcmp(optarg, "visits"))
@@ -211,10 +226,11 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 					       "--data-dir D --name C");
 	if (!o->index && (!o->data_dir) != (!o->name))
 		return cmd_usage_error("search", "a collection needs both --data-dir D and --name C");
-	if (o->data_dir && (o->cache_nodes || o->cache_mib || o->cache_policy || o->backend || o->buffered || o->sector_expand != -1 ||
+	if (o->data_dir && (o->cache_given || o->policy_given || o->backend || o->buffered || o->sector_expand != -1 ||
 			    o->entry_seeds != -1))
-		return cmd_usage_error("search", "--cache-nodes, --cache-mib, --cache-policy, --io, --buffered, --sector-expand and "
-					       "--entry-seeds apply to --index; a collection's segments are opened by the data directory");
+		return cmd_usage_error("search", "--cache-nodes, --cache-mib, --cache-frac, --cache-policy, --io, --buffered, "
+					       "--sector-expand and --entry-seeds apply to --index; a collection's segments are "
+					       "opened by the data directory");
 	if ((!o->index && !o->data_dir) || !o->queries)
 		return cmd_usage_error("search", "--index DIR (or --data-dir D --name C) and --queries FILE "
 					       "are required");
@@ -282,9 +298,11 @@ static int run_search(int argc, char **argv)
 		return rc < 0 ? 0 : rc;
 	if (o.data_dir)
 		return search_collection(&o);
+	/* no cache option: the library's default budget (a collection's too) */
 	op.cache_nodes = o.cache_nodes;
 	op.cache_bytes = o.cache_mib << 20;
-	op.cache_policy = o.cache_policy;
+	op.cache_frac = o.cache_given ? o.cache_frac : DANN_CACHE_DEFAULT_FRAC;
+	op.cache_policy = o.policy_given ? o.cache_policy : DANN_CACHE_DEFAULT_POLICY;
 	op.buffered = o.buffered;
 	if ((rc = dann_index_open(o.index, &op, &ix)) < 0)
 		return cmd_fail_lib("search", rc);
@@ -335,7 +353,7 @@ static int run_search(int argc, char **argv)
 								    : "plain",
 		       (unsigned long long)nq, o.k, o.W,
 		       o.T, o.inflight, (unsigned long long)info.cache_nodes,
-		       o.cache_policy == DANN_CACHE_VISITS ? "visits" : "bfs",
+		       op.cache_policy == DANN_CACHE_VISITS ? "visits" : "bfs",
 		       (unsigned long long)info.entry_points, o.entry_seeds ? "seeds" : "off",
 		       info.direct ? "O_DIRECT" : "buffered (page cache)", dann_index_io(ix));
 	search_print_rows(o.json, rows, o.nL);

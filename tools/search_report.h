@@ -21,6 +21,8 @@ struct search_opts {
 	int backend;
 	int buffered, json, sector_expand, entry_seeds;
 	int cache_policy;                     /* enum dann_cache_policy */
+	int cache_given, policy_given;        /* the options were given (else the defaults) */
+	double cache_frac;                    /* --cache-frac */
 };
 
 /* One printed row. NAN in hops / hit_rate / segments: not measured for

@@ -11,7 +11,9 @@
  * collection records, the segment records, u32 crc. Dropped collections
  * and segments are not kept: their ids never come back (the counters
  * only grow), and the segment layer removes their files. Version 1 files
- * (before field defaults) are read through seg_catalog_v1.c.
+ * (before field defaults) are read through seg_catalog_v1.c. Version 2
+ * records are today's size: index.opq sits where version 2 had padding
+ * (whatever bytes it held), so it is read as 0, plain PQ.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -25,7 +27,7 @@
 
 #define CAT_FILE SEG_CATALOG_FILE
 #define CAT_MAGIC "DANNCAT1"
-#define CAT_VERSION 2u     /* 2: fields have defaults; 1 is still read */
+#define CAT_VERSION 3u     /* 3: index.opq; 2: fields have defaults; 1 and 2 are still read */
 #define CAT_NCOUNTERS 4
 
 struct cat_head {
@@ -101,10 +103,10 @@ static int cat_load(struct local_cat *lc)
 	}
 	memcpy(&h, buf, sizeof h);
 	memcpy(&crc, buf + len - 4, 4);
-	if (memcmp(h.magic, CAT_MAGIC, 8) || (h.version != CAT_VERSION && h.version != 1) ||
+	if (memcmp(h.magic, CAT_MAGIC, 8) || h.version < 1 || h.version > CAT_VERSION ||
 	    h.coll_size != (h.version == 1 ? seg_catalog_v1_coll_size() : sizeof(struct dann_cat_coll)) ||
 	    h.seg_size != sizeof(struct dann_cat_segment)) {
-		dann_fail(rc, "%s: not a version 1 or %u catalog of this build", lc->path, CAT_VERSION);
+		dann_fail(rc, "%s: not a version 1..%u catalog of this build", lc->path, CAT_VERSION);
 		goto out;
 	}
 	want = sizeof h + (size_t)h.ncolls * h.coll_size + (size_t)h.nsegs * h.seg_size + 4;
@@ -127,6 +129,9 @@ static int cat_load(struct local_cat *lc)
 			seg_catalog_v1_coll(buf + sizeof h + (size_t)i * h.coll_size, &lc->colls[i]);
 	else
 		memcpy(lc->colls, buf + sizeof h, (size_t)h.ncolls * h.coll_size);
+	if (h.version < 3)
+		for (uint32_t i = 0; i < h.ncolls; i++)
+			lc->colls[i].schema.index.opq = 0;
 	memcpy(lc->segs, buf + sizeof h + (size_t)h.ncolls * h.coll_size, (size_t)h.nsegs * h.seg_size);
 	lc->ncolls = h.ncolls;
 	lc->nsegs = h.nsegs;

@@ -2,7 +2,9 @@
  * seg_catalog_v1.c — reading a version 1 local CATALOG (written before
  * fields had defaults). Its collection records are struct dann_cat_coll as
  * it was then, frozen here; each converts to today's record with no
- * default on any field. The next change rewrites the file as version 2.
+ * default on any field. The next change rewrites the file as today's
+ * version. (struct dann_index_params has kept its size: index.opq took
+ * what was padding.)
  */
 #include <string.h>
 
@@ -68,6 +70,7 @@ void seg_catalog_v1_coll(const void *rec, struct dann_cat_coll *out)
 		s->fields[i].nullable = o->fields[i].nullable;
 	}
 	s->index = o->index;
+	s->index.opq = 0; /* padding in version 1: plain PQ */
 	s->seal_rows = o->seal_rows;
 	s->seal_bytes = o->seal_bytes;
 }

@@ -32,6 +32,8 @@
 void dann_db_params_default(struct dann_db_params *p)
 {
 	memset(p, 0, sizeof *p);
+	p->cache_bytes = DANN_CACHE_AUTO;
+	p->cache_policy = DANN_CACHE_DEFAULT_POLICY;
 }
 
 int seg_dir_lock(const char *dir, int *fd)
@@ -174,6 +176,9 @@ int dann_db_open(const char *dir, const struct dann_db_params *p, struct dann_db
 
 	if (!dir || !*dir || !out)
 		return dann_fail(DANN_EINVAL, "db_open: no directory");
+	if (p && p->cache_policy != DANN_CACHE_BFS && p->cache_policy != DANN_CACHE_VISITS)
+		return dann_fail(DANN_EINVAL, "db_open: cache_policy %d, expected 0 (bfs) or 1 (visits)",
+				 p->cache_policy);
 	if (!(db = calloc(1, sizeof *db)))
 		return dann_fail(DANN_ENOMEM, "db_open: %s", dir);
 	db->lock_fd = -1;

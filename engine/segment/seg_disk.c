@@ -113,12 +113,16 @@ static void close_files(struct seg_disk *d)
 static int open_index_files(const struct dann_coll *c, struct seg *s)
 {
 	struct seg_disk *d = s->disk;
-	struct dann_open_params op = { .cache_bytes = c->db->p.cache_bytes,
+	struct dann_open_params op = { .cache_policy = c->db->p.cache_policy,
 				       .buffered = c->db->p.buffered };
 	struct dann_index_info info;
 	char path[PATH_MAX];
 	int rc;
 
+	if (c->db->p.cache_bytes == DANN_CACHE_AUTO)
+		op.cache_frac = DANN_CACHE_DEFAULT_FRAC;
+	else
+		op.cache_bytes = c->db->p.cache_bytes;
 	if ((rc = dann_index_open(s->dir, &op, &d->ix)) < 0 || (rc = dann_index_info(d->ix, &info)) < 0)
 		goto fail;
 	if (info.dim != c->schema.dim || info.dtype != c->schema.dtype) {

@@ -37,19 +37,24 @@ struct job {
 	uint64_t *nrows;
 };
 
+/* "metric R L alpha pq_bytes build_ram_gib opq"; a property written
+ * before OPQ lacks the last word and reads as plain PQ. */
 static void encode(const struct dann_index_params *ip, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s %u %u %a %u %a", dann_metric_name(ip->metric), ip->R, ip->L,
-		 (double)ip->alpha, ip->pq_bytes, ip->build_ram_gib);
+	snprintf(buf, cap, "%s %u %u %a %u %a %d", dann_metric_name(ip->metric), ip->R, ip->L,
+		 (double)ip->alpha, ip->pq_bytes, ip->build_ram_gib, ip->opq);
 }
 
 static int decode(const struct dann_coll *c, const char *s, struct dann_index_params *ip)
 {
 	char m[32];
 	double alpha;
+	int n;
 
-	if (sscanf(s, "%31s %u %u %la %u %la", m, &ip->R, &ip->L, &alpha, &ip->pq_bytes,
-		   &ip->build_ram_gib) != 6 || dann_metric_parse(m, &ip->metric) < 0)
+	memset(ip, 0, sizeof *ip);
+	n = sscanf(s, "%31s %u %u %la %u %la %d", m, &ip->R, &ip->L, &alpha, &ip->pq_bytes,
+		   &ip->build_ram_gib, &ip->opq);
+	if ((n != 6 && n != 7) || (ip->opq != 0 && ip->opq != 1) || dann_metric_parse(m, &ip->metric) < 0)
 		return dann_fail(DANN_ECORRUPT, "%s: property %s = \"%s\" is not index parameters",
 				 c->schema.name, SEG_PROP_REINDEX, s);
 	ip->alpha = (float)alpha;
@@ -59,7 +64,7 @@ static int decode(const struct dann_coll *c, const char *s, struct dann_index_pa
 static bool same_params(const struct dann_index_params *a, const struct dann_index_params *b)
 {
 	return a->metric == b->metric && a->R == b->R && a->L == b->L && a->alpha == b->alpha &&
-	       a->pq_bytes == b->pq_bytes && a->build_ram_gib == b->build_ram_gib;
+	       a->pq_bytes == b->pq_bytes && a->build_ram_gib == b->build_ram_gib && a->opq == b->opq;
 }
 
 int seg_reindex_request(struct dann_coll *c, const struct dann_index_params *ip)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../error.h"
+#include "../pq/pq.h"
 #include "seg_impl.h"
 
 void dann_schema_default(struct dann_schema *s)
@@ -113,6 +114,12 @@ static int check_index(const struct dann_schema *s)
 	if (!(ip->build_ram_gib >= 0))
 		return dann_fail(DANN_EINVAL, "schema %s: index.build_ram_gib = %g, expected >= 0",
 				 s->name, ip->build_ram_gib);
+	if (ip->opq != 0 && ip->opq != 1)
+		return dann_fail(DANN_EINVAL, "schema %s: index.opq = %d, expected 0 or 1", s->name,
+				 ip->opq);
+	if (ip->opq && s->dim > PQ_OPQ_MAX_DIM)
+		return dann_fail(DANN_EINVAL, "schema %s: index.opq on dim %u: the OPQ rotation is kept "
+				 "up to %u dims", s->name, s->dim, PQ_OPQ_MAX_DIM);
 	return 0;
 }
 

@@ -136,6 +136,7 @@ static void build_params(const struct dann_coll *c, const struct dann_index_para
 	bp->L = ip->L;
 	bp->alpha = ip->alpha;
 	bp->pq_bytes = ip->pq_bytes;
+	bp->opq = ip->opq;
 	bp->build_ram_gib = ip->build_ram_gib;
 	bp->threads = c->db->p.threads;
 }

@@ -61,6 +61,7 @@ static cJSON *schema_json(const struct dann_schema *s)
 	cJSON_AddNumberToObject(ix, "alpha", s->index.alpha);
 	cJSON_AddNumberToObject(ix, "pq_bytes", s->index.pq_bytes);
 	cJSON_AddNumberToObject(ix, "build_ram_gib", s->index.build_ram_gib);
+	cJSON_AddNumberToObject(ix, "opq", s->index.opq);
 	cJSON_AddItemToObject(j, "index", ix);
 	for (i = 0; i < s->nfields && i < DANN_MAX_FIELDS; i++) {
 		cJSON *f = cJSON_CreateObject();
@@ -237,6 +238,9 @@ static void read_schema(struct rd *r, const cJSON *j, struct dann_schema *s)
 	s->index.alpha = (float)get_num(r, ix, "alpha", 0, 100);
 	s->index.pq_bytes = (uint32_t)get_num(r, ix, "pq_bytes", 0, DANN_MAX_DIM);
 	s->index.build_ram_gib = get_num(r, ix, "build_ram_gib", 0, 1e9);
+	/* snapshots written before OPQ lack it: plain PQ */
+	if (cJSON_GetObjectItemCaseSensitive(ix, "opq"))
+		s->index.opq = (int)get_num(r, ix, "opq", 0, 1);
 	if (cJSON_GetArraySize(fs) > DANN_MAX_FIELDS) {
 		bad(r, "more fields than DANN_MAX_FIELDS");
 		return;

@@ -36,7 +36,8 @@ enum dix_cache_policy {
 
 struct dix_open_params {
 	uint64_t cache_nodes;  /* hot nodes to cache (0 = none) ... */
-	uint64_t cache_bytes;  /* ... or a byte budget; the smaller wins when both are set */
+	uint64_t cache_bytes;  /* ... or a byte budget ... */
+	double cache_frac;     /* ... or a fraction of disk.index's bytes; the smallest set wins */
 	bool buffered;         /* read through the page cache instead of O_DIRECT */
 	bool verify_all;       /* also checksum disk.index (slow: reads all of it) */
 	enum dix_cache_policy cache_policy;

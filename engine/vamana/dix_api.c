@@ -71,6 +71,7 @@ int dann_index_open(const char *dir, const struct dann_open_params *p, struct da
 	if (p)
 		op = (struct dix_open_params){ .cache_nodes = p->cache_nodes,
 					       .cache_bytes = p->cache_bytes,
+					       .cache_frac = p->cache_frac,
 					       .buffered = p->buffered != 0,
 					       .verify_all = p->verify_all != 0,
 					       .cache_policy = p->cache_policy == DANN_CACHE_VISITS

@@ -223,12 +223,38 @@ static int open_data(struct dix_index *ix, bool buffered)
 	return dix_read_header_fd(ix->fd, path, &ix->h);
 }
 
+/* Nodes the cache may hold: the smallest of the bounds set (a node count,
+ * bytes, a fraction of the node file); 0 when none is. */
+static int cache_budget(const struct dix_index *ix, const struct dix_open_params *p, uint64_t *nodes)
+{
+	size_t per_node = dix_cache_bytes_per_node(ix->h.node_bytes);
+	uint64_t n = p->cache_nodes, by;
+	struct stat st;
+
+	if (!(p->cache_frac >= 0 && p->cache_frac <= 1))
+		return dann_fail(DANN_EINVAL, "%s: cache fraction %g, expected 0..1", ix->dir, p->cache_frac);
+	if (p->cache_bytes) {
+		by = p->cache_bytes / per_node;
+		if (!n || by < n)
+			n = by;
+	}
+	if (p->cache_frac > 0) {
+		if (fstat(ix->fd, &st) < 0)
+			return dann_fail_errno(DANN_EIO, errno, "%s/%s: cannot stat", ix->dir, DIX_DATA_FILE);
+		by = (uint64_t)(p->cache_frac * (double)st.st_size) / per_node;
+		if (!n || by < n)
+			n = by;
+	}
+	*nodes = n;
+	return 0;
+}
+
 int dix_open(const char *dir, const struct dix_open_params *p, struct dix_index **out)
 {
 	static const struct dix_open_params defaults;
 	struct dix_manifest m;
 	struct dix_index *ix;
-	uint64_t cache_nodes;
+	uint64_t cache_nodes = 0;
 	int rc;
 
 	*out = NULL;
@@ -271,13 +297,8 @@ int dix_open(const char *dir, const struct dix_open_params *p, struct dix_index 
 	if ((rc = dix_entry_load(dir, (enum dann_metric)ix->h.metric, (enum dann_dtype)ix->h.dtype,
 				 ix->h.dim, ix->h.n, &ix->entry)) < 0)
 		goto fail;
-	cache_nodes = p->cache_nodes;
-	if (p->cache_bytes) {
-		uint64_t by_bytes = p->cache_bytes / dix_cache_bytes_per_node(ix->h.node_bytes);
-		if (!cache_nodes || by_bytes < cache_nodes)
-			cache_nodes = by_bytes;
-	}
-	if ((rc = cache_fill(ix, cache_nodes, p->cache_policy)) < 0)
+	if ((rc = cache_budget(ix, p, &cache_nodes)) < 0 ||
+	    (rc = cache_fill(ix, cache_nodes, p->cache_policy)) < 0)
 		goto fail;
 	*out = ix;
 	return 0;

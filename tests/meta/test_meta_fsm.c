@@ -147,6 +147,52 @@ Test(meta_fsm, every_command_decodes_to_what_was_encoded)
 	}
 }
 
+/* index.opq rides on bit 7 of the metric byte with a u32 of flags after
+ * it: a schema without OPQ encodes as before OPQ existed (so records in a
+ * Raft log or snapshot written then read as plain PQ), one with it round
+ * trips, and flags this build does not know are refused. */
+Test(meta_fsm, index_opq_round_trips_and_records_without_it_read_as_plain_pq)
+{
+	struct dann_schema s, got;
+	struct meta_wbuf plain, opq;
+	struct meta_rbuf r;
+	size_t at;
+
+	mt_schema(&s, "emb", 64);
+	s.index.metric = DANN_METRIC_IP;
+	meta_wbuf_init(&plain);
+	meta_put_schema(&plain, &s);
+	s.index.opq = 1;
+	meta_wbuf_init(&opq);
+	meta_put_schema(&opq, &s);
+	cr_assert_eq(opq.len, plain.len + 4, "OPQ adds the flags word only");
+
+	meta_rbuf_init(&r, plain.p, plain.len, "schema");
+	meta_get_schema(&r, &got);
+	cr_assert_eq(meta_rbuf_check(&r), 0, "%s", dann_errmsg());
+	cr_assert_eq(r.off, plain.len);
+	cr_assert_eq(got.index.opq, 0);
+	cr_assert_eq(got.index.metric, DANN_METRIC_IP);
+
+	meta_rbuf_init(&r, opq.p, opq.len, "schema");
+	meta_get_schema(&r, &got);
+	cr_assert_eq(meta_rbuf_check(&r), 0, "%s", dann_errmsg());
+	cr_assert_eq(r.off, opq.len);
+	cr_assert_eq(memcmp(&got, &s, sizeof s), 0, "schema differs after a round trip");
+
+	/* the metric byte sits where the two encodings first differ */
+	for (at = 0; at < plain.len && plain.p[at] == opq.p[at]; at++)
+		;
+	cr_assert_eq(opq.p[at], 0x80 | DANN_METRIC_IP);
+	meta_st32(opq.p + at + 1, 0x3);
+	meta_rbuf_init(&r, opq.p, opq.len, "schema");
+	meta_get_schema(&r, &got);
+	cr_assert_eq(meta_rbuf_check(&r), DANN_ECORRUPT);
+	cr_assert(strstr(dann_errmsg(), "schema.index.flags"), "%s", dann_errmsg());
+	meta_wbuf_free(&plain);
+	meta_wbuf_free(&opq);
+}
+
 Test(meta_fsm, malformed_commands_are_refused_naming_the_problem)
 {
 	struct meta_cmd c = { .type = META_CMD_ALLOC, .counter = DANN_CAT_SEGMENT_ID, .count = 4 }, d;

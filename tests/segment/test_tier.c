@@ -598,3 +598,41 @@ Test(tier, a_damaged_or_hostile_snapshot_is_refused)
 	cr_assert_eq(tier_snapshot_get(s, "missing", &snap), DANN_ENOTFOUND);
 	obj_close(s);
 }
+
+/* index.opq in the snapshot (issue 16): kept; a snapshot written before
+ * OPQ (no "opq" key) reads as plain PQ; a value other than 0 or 1 is
+ * refused. */
+Test(tier, a_snapshot_keeps_opq_and_an_older_one_reads_as_plain_pq)
+{
+	struct obj_store *s = file_store();
+	struct dann_cat_coll coll;
+	struct tier_snapshot snap;
+	const char *fmt = "{\"coll_id\":\"7\",\"props\":\"\",\"schema\":{\"name\":\"x\",\"description\":\"\","
+			  "\"pk_field\":\"id\",\"vector_field\":\"v\",\"dim\":4,\"dtype\":0,\"auto_id\":0,"
+			  "\"dynamic_field\":0,\"seal_rows\":0,\"seal_bytes\":0,\"index\":{\"metric\":0,\"R\":8,"
+			  "\"L\":8,\"alpha\":1.2,\"pq_bytes\":0,\"build_ram_gib\":0%s},\"fields\":[]},"
+			  "\"segments\":[]}";
+	char json[1024], buf[2048];
+	int len;
+
+	example_coll(&coll);
+	coll.schema.index.opq = 1;
+	cr_assert_eq(tier_snapshot_put(s, "snap", &coll, NULL, 0), 0, "%s", dann_errmsg());
+	cr_assert_eq(tier_snapshot_get(s, "snap", &snap), 0, "%s", dann_errmsg());
+	cr_assert_eq(snap.coll.schema.index.opq, 1);
+	tier_snapshot_free(&snap);
+
+	snprintf(json, sizeof json, fmt, "");
+	len = snprintf(buf, sizeof buf, "DANNSNAP 1 %08x\n%s", crc32c(0, json, strlen(json)), json);
+	cr_assert_eq(obj_put(s, "old", buf, (size_t)len), 0);
+	cr_assert_eq(tier_snapshot_get(s, "old", &snap), 0, "%s", dann_errmsg());
+	cr_assert_eq(snap.coll.schema.index.opq, 0);
+	tier_snapshot_free(&snap);
+
+	snprintf(json, sizeof json, fmt, ",\"opq\":5");
+	len = snprintf(buf, sizeof buf, "DANNSNAP 1 %08x\n%s", crc32c(0, json, strlen(json)), json);
+	cr_assert_eq(obj_put(s, "bad", buf, (size_t)len), 0);
+	cr_assert_eq(tier_snapshot_get(s, "bad", &snap), DANN_ECORRUPT);
+	cr_assert(strstr(dann_errmsg(), "\"opq\""), "%s", dann_errmsg());
+	obj_close(s);
+}

@@ -54,6 +54,16 @@ Test(srv_config, command_line_overrides_the_file_and_names_bad_values)
 	cr_assert(strstr(dann_errmsg(), "store") && strstr(dann_errmsg(), "file://"), "%s", dann_errmsg());
 	cr_assert_eq(srv_config_set(&c, "sync_interval_ms", "0"), DANN_EINVAL);
 	cr_assert_str_eq(c.store, "s3://bucket/prefix", "a refused value changes nothing");
+	/* the node cache: the library's default budget unless set */
+	cr_assert_eq(c.cache_bytes, DANN_CACHE_AUTO);
+	cr_assert_eq(srv_config_set(&c, "cache_bytes", "0"), 0);
+	cr_assert_eq(c.cache_bytes, 0, "0: no cache");
+	cr_assert_eq(srv_config_set(&c, "cache_bytes", "64M"), 0);
+	cr_assert_eq(c.cache_bytes, 64u << 20);
+	cr_assert_eq(srv_config_set(&c, "cache_bytes", "auto"), 0);
+	cr_assert_eq(c.cache_bytes, DANN_CACHE_AUTO);
+	cr_assert_eq(srv_config_set(&c, "cache_bytes", "lots"), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "cache_bytes"), "%s", dann_errmsg());
 
 	f = fopen(argv[2], "w");
 	fputs("workers = 2\nthis line has no equals\n", f);

@@ -3,10 +3,12 @@
  * a user runs them: create / list / describe / drop, insert and upsert
  * from vector files with keys from --first-id, .ibin and int64 key files,
  * get, delete, search (table and JSON, with recall against ground truth),
- * flush and compact; and for bad input a clear error, the documented exit
- * status (2 usage, 1 failure) and no change to the collection.
+ * flush and compact, --opq and `collection index`; and for bad input a
+ * clear error, the documented exit status (2 usage, 1 failure) and no
+ * change to the collection.
  */
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,4 +346,46 @@ Test(collection_cli, auto_id_assigns_distinct_keys_and_writes_them_out)
 	get_vector("auto", (long long)keys[123], got);
 	cr_assert_eq(memcmp(want, got, sizeof want), 0, "the key written out for row 123 gets row 123");
 	free(keys);
+}
+
+/* --opq on create: describe says so and every flushed segment's index has
+ * the rotation; collection index changes only what it is given. */
+Test(collection_cli, opq_on_create_reaches_the_segments_and_index_changes_it)
+{
+	struct dann_index_info info;
+	struct dann_index *ix;
+	char pat[1024], *o;
+	glob_t g;
+
+	create("emb", "--opq");
+	o = OK("collection", "describe", "--data-dir", data, "--name", "emb");
+	cr_assert(strstr(o, "pq bytes 8, OPQ"), "%s", o);
+	free(o);
+	free(OK("insert", "--data-dir", data, "--name", "emb", "--vectors", base, "--first-id", "0"));
+	free(OK("flush", "--data-dir", data, "--name", "emb"));
+	snprintf(pat, sizeof pat, "%s/c*/s*", data);
+	cr_assert_eq(glob(pat, 0, NULL, &g), 0, "no segment directory");
+	cr_assert_geq(g.gl_pathc, 1);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		cr_assert_eq(dann_index_open(g.gl_pathv[i], NULL, &ix), 0, "%s", dann_errmsg());
+		cr_assert_eq(dann_index_info(ix, &info), 0);
+		cr_assert_eq(info.opq, 1, "%s: no rotation", g.gl_pathv[i]);
+		dann_index_close(ix);
+	}
+	globfree(&g);
+
+	o = OK("collection", "index", "--data-dir", data, "--name", "emb", "--no-opq", "-L", "40");
+	cr_assert(strstr(o, "plain PQ"), "%s", o);
+	free(o);
+	o = OK("collection", "describe", "--data-dir", data, "--name", "emb");
+	cr_assert(strstr(o, "R 16, L 40"), "R kept, L changed: %s", o);
+	cr_assert(!strstr(o, "OPQ"), "%s", o);
+	free(o);
+	FAILS(2, "contradict", "collection", "index", "--data-dir", data, "--name", "emb", "--opq", "--no-opq");
+	FAILS(2, "index parameters only", "collection", "index", "--data-dir", data, "--name", "emb", "--dim", "8");
+	FAILS(2, "needs a parameter", "collection", "index", "--data-dir", data, "--name", "emb");
+	FAILS(1, "nope", "collection", "index", "--data-dir", data, "--name", "nope", "--opq");
+	o = OK("collection", "describe", "--data-dir", data, "--name", "emb");
+	cr_assert(!strstr(o, "OPQ") && strstr(o, "L 40"), "a refused change changed it: %s", o);
+	free(o);
 }

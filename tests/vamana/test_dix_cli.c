@@ -4,8 +4,10 @@
  * queries and parameters.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dix_testutil.h"
 #include "helpers/cli.h"
@@ -93,6 +95,50 @@ Test(dix_cli, build_then_search_prints_a_row_per_L_and_json_with_every_key)
 	cr_assert_not_null(strstr(out, "1500 x 16 float32"), "%s", out);
 	cr_assert_not_null(strstr(out, "status        ok"), "%s", out);
 	free(out);
+	free(err);
+	tu_rmtree(f.tmp);
+}
+
+/* The "cache N nodes" of a search's comment line. */
+static unsigned long long cached_nodes(struct cfx *f, const char *opt, const char *val)
+{
+	char *out = NULL, *err = NULL, *p;
+	unsigned long long n = 0;
+	int rc = cli_run(&out, &err, "search", "--index", f->dir, "--queries", f->queries, "-L", "20",
+			 opt, val, NULL);
+
+	cr_assert_eq(rc, 0, "search %s %s: %s", opt ? opt : "", val ? val : "", err);
+	cr_assert_not_null(p = strstr(out, "cache "), "%s", out);
+	cr_assert_eq(sscanf(p, "cache %llu nodes", &n), 1, "%s", out);
+	free(out);
+	free(err);
+	return n;
+}
+
+/* Without a cache option the search gets the library's default budget
+ * (DANN_CACHE_DEFAULT_FRAC of the node file); --cache-nodes 0 or
+ * --cache-frac 0 turn it off; the smallest bound given wins. */
+Test(dix_cli, search_caches_a_share_of_the_node_file_by_default)
+{
+	struct cfx f;
+	char path[PATH_MAX + 16], *err = NULL;
+	struct stat st;
+	unsigned long long def, half;
+
+	cfx_build(&f);
+	TU_FMT(path, "%s/disk.index", f.dir);
+	cr_assert_eq(stat(path, &st), 0);
+	def = cached_nodes(&f, NULL, NULL);
+	cr_assert_gt(def, 0, "no cache by default");
+	cr_assert_leq(def * 16 * sizeof(float), (unsigned long long)(DANN_CACHE_DEFAULT_FRAC * st.st_size),
+		      "%llu nodes hold more than the default share of %lld bytes", def, (long long)st.st_size);
+	half = cached_nodes(&f, "--cache-frac", "0.01");
+	cr_assert(half > 0 && half < def, "1%%: %llu nodes, 2%%: %llu", half, def);
+	cr_assert_eq(cached_nodes(&f, "--cache-nodes", "0"), 0);
+	cr_assert_eq(cached_nodes(&f, "--cache-frac", "0"), 0);
+	cr_assert_neq(cli_run(NULL, &err, "search", "--index", f.dir, "--queries", f.queries,
+			      "--cache-frac", "2", NULL), 0);
+	cr_assert_not_null(strstr(err, "--cache-frac"), "%s", err);
 	free(err);
 	tu_rmtree(f.tmp);
 }

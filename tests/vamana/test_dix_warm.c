@@ -2,15 +2,18 @@
  * test_dix_warm.c — the node cache's visit-count policy (dix_warm.h) and a
  * disk index built with OPQ: the visit-count cache serves more of the
  * searches' reads than breadth-first at the same budget and keeps the
- * recall; an unknown policy is refused; an OPQ index stores its rotation
+ * recall; an unknown policy is refused; a budget as a fraction of the
+ * node file; an OPQ index stores its rotation
  * and searches with recall at least that of plain PQ; the search counts
  * how many co-located nodes of each sector read it uses.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dix_testutil.h"
 #include "error.h"
@@ -162,6 +165,56 @@ Test(dix_warm, an_unknown_cache_policy_is_refused)
 	cr_assert_eq(dann_index_open(f.plain, &op, &ix), DANN_EINVAL);
 	cr_assert_null(ix);
 	cr_assert_not_null(strstr(dann_errmsg(), "cache policy"), "%s", dann_errmsg());
+	wfx_free(&f);
+}
+
+/* dann_open_params.cache_frac: a budget of that share of disk.index's
+ * bytes, the same cache a byte budget of that size gives; the smallest
+ * bound set wins; a fraction outside 0..1 is refused. */
+Test(dix_warm, a_cache_fraction_budgets_by_the_node_file)
+{
+	struct wfx f;
+	struct dann_open_params frac = { .cache_frac = 0.05 };
+	struct dann_open_params by, both = { .cache_frac = 0.05, .cache_nodes = 10 };
+	struct dann_index_info a, b;
+	struct dann_index *ix = NULL;
+	char path[PATH_MAX + 16];
+	const double bad[] = { -0.1, 1.5, NAN };
+	struct stat st;
+	uint64_t r_none, r_frac;
+
+	wfx_make(&f);
+	build(&f, f.plain, 0);
+	TU_FMT(path, "%s/disk.index", f.plain);
+	cr_assert_eq(stat(path, &st), 0);
+	by = (struct dann_open_params){ .cache_bytes = (uint64_t)(0.05 * (double)st.st_size) };
+	cr_assert_eq(dann_index_open(f.plain, &frac, &ix), 0, "%s", dann_errmsg());
+	dann_index_info(ix, &a);
+	r_frac = 0;
+	run(ix, &f, 40, &r_frac, NULL);
+	dann_index_close(ix);
+	cr_assert_eq(dann_index_open(f.plain, &by, &ix), 0, "%s", dann_errmsg());
+	dann_index_info(ix, &b);
+	dann_index_close(ix);
+	cr_assert_gt(a.cache_nodes, 0);
+	cr_assert_eq(a.cache_nodes, b.cache_nodes, "fraction %llu nodes, the same bytes %llu",
+		     (unsigned long long)a.cache_nodes, (unsigned long long)b.cache_nodes);
+	cr_assert_eq(dann_index_open(f.plain, &both, &ix), 0, "%s", dann_errmsg());
+	dann_index_info(ix, &b);
+	dann_index_close(ix);
+	cr_assert_eq(b.cache_nodes, 10);
+	cr_assert_eq(dann_index_open(f.plain, NULL, &ix), 0, "%s", dann_errmsg());
+	run(ix, &f, 40, &r_none, NULL);
+	dann_index_close(ix);
+	cr_assert_lt(r_frac, r_none, "cached %llu reads, uncached %llu", (unsigned long long)r_frac,
+		     (unsigned long long)r_none);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		frac.cache_frac = bad[i];
+		ix = NULL;
+		cr_assert_eq(dann_index_open(f.plain, &frac, &ix), DANN_EINVAL);
+		cr_assert_null(ix);
+		cr_assert_not_null(strstr(dann_errmsg(), "cache fraction"), "%s", dann_errmsg());
+	}
 	wfx_free(&f);
 }
 
