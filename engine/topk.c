@@ -87,6 +87,16 @@ void topk_push(struct topk *t, uint32_t id, float dist)
 	sift_down(t, 0);
 }
 
+void topk_push_unique(struct topk *t, uint32_t id, float dist)
+{
+	if (t->n == t->k && !heap_less(dist, id, t->dist[0], t->id[0]))
+		return;
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->id[i] == id)
+			return;
+	topk_push(t, id, dist);
+}
+
 uint32_t topk_sort(struct topk *t)
 {
 	uint32_t n = t->n;

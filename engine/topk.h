@@ -37,6 +37,10 @@ float topk_bound(const struct topk *t);
 /* Offers (id, dist); kept if among the k smallest so far. Ties keep the
  * earlier entry. */
 void topk_push(struct topk *t, uint32_t id, float dist);
+/* topk_push for an id that may have been offered before with the same
+ * distance: ignored if already held (a scan of the k entries, made only
+ * when it would enter). */
+void topk_push_unique(struct topk *t, uint32_t id, float dist);
 /* Sorts the held entries ascending by (dist, id) in place; the heap is no
  * longer a heap afterwards (reset before pushing again). Returns n. */
 uint32_t topk_sort(struct topk *t);

@@ -17,7 +17,7 @@
 static const char build_help[] =
 	"usage: dann build --data FILE --out DIR [--metric l2|ip|cosine] [-R 64] [-L 100]\n"
 	"                  [--alpha 1.2] [--pq-bytes B] [--build-ram GiB] [--threads N]\n"
-	"                  [--order locality|plain] [--entry-sample auto|N] [--opq]\n"
+	"                  [--order locality|shuffle|plain] [--entry-sample auto|N] [--opq]\n"
 	"\n"
 	"Builds a disk index of the vectors in FILE (.fbin/.u8bin/.i8bin/.fvecs/.bvecs)\n"
 	"into DIR, which must not exist: PQ codes (--pq-bytes bytes per vector,\n"
@@ -26,7 +26,8 @@ static const char build_help[] =
 	"sector-aligned) read by `dann search`. The directory appears only once\n"
 	"complete. --build-ram refuses a build estimated to need more memory;\n"
 	"--order plain keeps nodes in id order instead of packing graph neighbours\n"
-	"into shared sectors. --entry-sample N keeps an in-RAM graph over N sampled\n"
+	"into shared sectors; --order shuffle refines the packing by block shuffling\n"
+	"(Starling: nodes swap sectors while more edges end inside one). --entry-sample N keeps an in-RAM graph over N sampled\n"
 	"points that starts each search near its query (auto: 1% of the points,\n"
 	"1000 to 1000000; 0: none, searches start at the medoid). --opq learns a\n"
 	"rotation before PQ (OPQ) that steers the search better on embedding-like data\n"
@@ -153,11 +154,13 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 			break;
 		case O_ORDER:
 			if (!strcmp(optarg, "locality"))
-				p->locality_order = 1;
+				p->locality_order = DANN_ORDER_LOCALITY;
+			else if (!strcmp(optarg, "shuffle"))
+				p->locality_order = DANN_ORDER_SHUFFLE;
 			else if (!strcmp(optarg, "plain"))
-				p->locality_order = 0;
+				p->locality_order = DANN_ORDER_PLAIN;
 			else
-				return cmd_usage_error("build", "--order: '%s', expected locality or plain",
+				return cmd_usage_error("build", "--order: '%s', expected locality, shuffle or plain",
 						       optarg);
 			break;
 		case O_ENTRY:

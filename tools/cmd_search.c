@@ -32,7 +32,7 @@ static const char search_help[] =
 	"                   [--cache-nodes N | --cache-mib MIB | --cache-frac F]\n"
 	"                   [--cache-policy bfs|visits]\n"
 	"                   [--io uring|aio|pread]\n"
-	"                   [--buffered] [--sector-expand auto|on|off]\n"
+	"                   [--buffered] [--sector-expand auto|on|exact|off]\n"
 	"                   [--entry-seeds auto|N] [--json]\n"
 	"       dann search --data-dir D --name C --queries FILE [--gt FILE] [-k 10]\n"
 	"                   [-L ...] [-W 4] [-T 2] [--inflight 16] [--filter EXPR] [--json]\n"
@@ -65,8 +65,11 @@ static const char search_help[] =
 	"  --io BACKEND     first I/O backend to try (default: io_uring, then libaio,\n"
 	"                   then pread)\n"
 	"  --buffered       read through the page cache instead of O_DIRECT\n"
-	"  --sector-expand  expand the other nodes of each read sector (default:\n"
-	"                   auto, on for locality-ordered indexes)\n"
+	"  --sector-expand  the other nodes of each read sector: on expands those in,\n"
+	"                   or entering by PQ, the candidate list; exact also takes\n"
+	"                   every one's exact distance into the results and lets\n"
+	"                   them enter at it (Starling's in-block search); default\n"
+	"                   auto: exact unless the index has the plain order\n"
 	"  --entry-seeds N  start from the N points of the index's entry graph\n"
 	"                   nearest the query (auto: 2 W; 0: from the medoid)\n"
 	"  --json           a JSON array, one object per L with keys L, recall, qps,\n"
@@ -186,13 +189,15 @@ static int parse_args(int argc, char **argv, struct search_opts *o)
 		case O_BUFFERED: o->buffered = 1; break;
 		case O_SECTOR:
 			if (!strcmp(optarg, "on"))
-				o->sector_expand = 1;
+				o->sector_expand = DANN_SECTOR_ON;
+			else if (!strcmp(optarg, "exact"))
+				o->sector_expand = DANN_SECTOR_EXACT;
 			else if (!strcmp(optarg, "off"))
-				o->sector_expand = 0;
+				o->sector_expand = DANN_SECTOR_OFF;
 			else if (!strcmp(optarg, "auto"))
-				o->sector_expand = -1;
+				o->sector_expand = DANN_SECTOR_AUTO;
 			else
-				return cmd_usage_error("search", "--sector-expand: '%s', expected auto, on or off",
+				return cmd_usage_error("search", "--sector-expand: '%s', expected auto, on, exact or off",
 						       optarg);
 			break;
 		case O_ENTRY: {
@@ -343,7 +348,10 @@ static int run_search(int argc, char **argv)
 		       "T %llu, inflight %llu; cache %llu nodes (%s); entry graph %llu points (%s); "
 		       "reads %s; %s\n",
 		       o.index, (unsigned long long)info.n, info.dim, info.R,
-		       info.locality_order ? "locality" : "plain", (unsigned long long)nq, o.k, o.W,
+		       info.locality_order == DANN_ORDER_SHUFFLE    ? "shuffle"
+		       : info.locality_order == DANN_ORDER_LOCALITY ? "locality"
+								    : "plain",
+		       (unsigned long long)nq, o.k, o.W,
 		       o.T, o.inflight, (unsigned long long)info.cache_nodes,
 		       op.cache_policy == DANN_CACHE_VISITS ? "visits" : "bfs",
 		       (unsigned long long)info.entry_points, o.entry_seeds ? "seeds" : "off",

@@ -120,7 +120,9 @@ int dann_index_info(const struct dann_index *di, struct dann_index_info *out)
 	out->node_bytes = ix->h.node_bytes;
 	out->nodes_per_sector = ix->h.nodes_per_sector;
 	out->sectors_per_node = ix->h.sectors_per_node;
-	out->locality_order = ix->h.layout == DIX_LAYOUT_LOCALITY;
+	out->locality_order = ix->h.layout == DIX_LAYOUT_SHUFFLE    ? DANN_ORDER_SHUFFLE
+			      : ix->h.layout == DIX_LAYOUT_LOCALITY ? DANN_ORDER_LOCALITY
+								    : DANN_ORDER_PLAIN;
 	out->pq_bytes = pq_bytes(ix->pq);
 	out->opq = pq_rotation(ix->pq) != NULL;
 	out->cache_nodes = ix->cache.count;

@@ -84,6 +84,9 @@ static int check_params(const struct dann_build_params *p, const struct vf *f, u
 	if (!(p->build_ram_gib >= 0) || p->build_ram_gib > 1e9)
 		return dann_fail(DANN_EINVAL, "build: --build-ram %g GiB, expected >= 0 (0 = no limit)",
 				 p->build_ram_gib);
+	if (p->locality_order < DANN_ORDER_PLAIN || p->locality_order > DANN_ORDER_SHUFFLE)
+		return dann_fail(DANN_EINVAL, "build: node order %d, expected 0 (plain), 1 (locality) "
+				 "or 2 (shuffle)", p->locality_order);
 	if (p->threads > BUILD_MAX_THREADS)
 		return dann_fail(DANN_EINVAL, "build: threads = %u, expected 0 (every core) .. %u",
 				 p->threads, BUILD_MAX_THREADS);
@@ -159,8 +162,9 @@ static int build_into(const struct dann_build_params *p, const struct stop *stop
 		      uint32_t M, const char *dir, const uint64_t *keys)
 {
 	struct dix_write_params wp = { .metric = p->metric, .dtype = vf_dtype(f), .dim = vf_dim(f),
-				       .layout = p->locality_order ? DIX_LAYOUT_LOCALITY
-								   : DIX_LAYOUT_PLAIN,
+				       .layout = p->locality_order == DANN_ORDER_SHUFFLE ? DIX_LAYOUT_SHUFFLE
+						 : p->locality_order == DANN_ORDER_LOCALITY ? DIX_LAYOUT_LOCALITY
+											    : DIX_LAYOUT_PLAIN,
 				       .progress = p->progress, .progress_arg = p->progress_arg,
 				       .stop = stop };
 	char graph_path[PATH_MAX];

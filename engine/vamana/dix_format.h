@@ -59,6 +59,7 @@
 enum dix_layout {
 	DIX_LAYOUT_PLAIN = 0,    /* slot = internal id */
 	DIX_LAYOUT_LOCALITY = 1, /* neighbours packed into the same sector (slots.bin) */
+	DIX_LAYOUT_SHUFFLE = 2,  /* locality, then block shuffling (slots.bin) */
 };
 
 /* The header, at offset 0 of disk.index; the rest of sector 0 is zero.

@@ -17,7 +17,16 @@
 
 const char *dix_layout_name(uint32_t layout)
 {
-	return layout == DIX_LAYOUT_PLAIN ? "plain" : layout == DIX_LAYOUT_LOCALITY ? "locality" : "?";
+	switch (layout) {
+	case DIX_LAYOUT_PLAIN:
+		return "plain";
+	case DIX_LAYOUT_LOCALITY:
+		return "locality";
+	case DIX_LAYOUT_SHUFFLE:
+		return "shuffle";
+	default:
+		return "?";
+	}
 }
 
 int dix_header_check(const char *path, const struct dix_header *h, uint64_t size)
@@ -56,7 +65,7 @@ int dix_header_check(const char *path, const struct dix_header *h, uint64_t size
 	for (uint32_t i = 0; i < h->n_entry; i++)
 		if (h->entry[i] >= h->n)
 			return dann_fail(DANN_ECORRUPT, "%s: entry point %u >= n", path, h->entry[i]);
-	if (h->layout > DIX_LAYOUT_LOCALITY)
+	if (h->layout > DIX_LAYOUT_SHUFFLE)
 		return dann_fail(DANN_ECORRUPT, "%s: layout %u in header", path, h->layout);
 	g = *h;
 	dix_header_geometry(&g, (uint32_t)dann_dtype_size(h->dtype));

@@ -179,7 +179,7 @@ static int load_maps(struct dix_index *ix)
 	if ((rc = dix_read_small_file(ix->dir, DIX_IDS_FILE, sizeof *ix->keys * ix->h.n,
 				      (void **)&ix->keys)) < 0)
 		return rc;
-	if (ix->h.layout == DIX_LAYOUT_LOCALITY) {
+	if (ix->h.layout != DIX_LAYOUT_PLAIN) {
 		if ((rc = dix_read_small_file(ix->dir, DIX_SLOTS_FILE, sizeof *ix->slot_of * ix->h.n,
 					      (void **)&ix->slot_of)) < 0)
 			return rc;

@@ -67,6 +67,9 @@ int dix_search_params_check(const struct dix_search_params *p)
 				 p->k, p->L);
 	if (p->W == 0 || p->W > DIX_MAX_W)
 		return dann_fail(DANN_EINVAL, "search: W = %u, expected 1..%u", p->W, DIX_MAX_W);
+	if (p->sector_expand < DANN_SECTOR_AUTO || p->sector_expand > DANN_SECTOR_EXACT)
+		return dann_fail(DANN_EINVAL, "search: sector expansion %d, expected -1 (auto), 0 (off), "
+				 "1 (on) or 2 (exact)", p->sector_expand);
 	if (p->entry_seeds < -1 || p->entry_seeds > (int)DIX_ENTRY_MAX_SEEDS)
 		return dann_fail(DANN_EINVAL, "search: entry seeds = %d, expected -1 (auto), 0 (none) "
 				 "or 1..%u", p->entry_seeds, DIX_ENTRY_MAX_SEEDS);
@@ -208,6 +211,8 @@ static int dio_restart(struct dix_searcher *s, size_t region_bytes)
 	return 0;
 }
 
+/* Sizes every slot for index ix and parameters p, reallocating only when
+ * something grew since the last call. */
 /* Whether the slots, ring and buffers as sized hold a query of ix with p. */
 bool dix_sized_for(const struct dix_searcher *s, const struct dix_index *ix,
 		   const struct dix_search_params *p)
@@ -217,8 +222,6 @@ bool dix_sized_for(const struct dix_searcher *s, const struct dix_index *ix,
 	       ix->h.nodes_per_sector <= s->cap_nps && pq_table_floats(ix->pq) <= s->cap_table;
 }
 
-/* Sizes every slot for index ix and parameters p, reallocating only when
- * something grew since the last call. */
 int dix_configure(struct dix_searcher *s, const struct dix_index *ix,
 		  const struct dix_search_params *p)
 {
@@ -442,9 +445,10 @@ static int list_insert(struct qslot *q, const struct dix_search_params *p, uint3
 	return pos;
 }
 
-/* Expands node u from its record: exact distance into the top-k, unseen
- * neighbours scored by PQ into the candidate list. */
-static int expand(struct qslot *q, uint32_t u, const char *rec)
+/* Expands node u from its record: exact distance (taken here unless the
+ * caller has it in *exact) into the top-k, unseen neighbours scored by PQ
+ * into the candidate list. */
+static int expand_with(struct qslot *q, uint32_t u, const char *rec, const float *exact)
 {
 	const struct dix_index *ix = q->ix;
 	uint32_t deg = dix_rec_degree(rec, ix->vec_bytes), n = 0;
@@ -454,8 +458,14 @@ static int expand(struct qslot *q, uint32_t u, const char *rec)
 	if (deg > ix->h.R)
 		return bad_record(ix, u);
 	q->st.hops++;
-	if (allowed(q->sp, u))
-		topk_push(&q->best, u, ix->dist(q->q, rec, ix->h.dim));
+	if (allowed(q->sp, u)) {
+		float d = exact ? *exact : ix->dist(q->q, rec, ix->h.dim);
+		/* EXACT pushes sector peers it does not expand: no id twice */
+		if (q->sector_expand == DANN_SECTOR_EXACT)
+			topk_push_unique(&q->best, u, d);
+		else
+			topk_push(&q->best, u, d);
+	}
 	for (uint32_t j = 0; j < deg; j++) {
 		if (nb[j] >= ix->h.n)
 			return bad_record(ix, u);
@@ -468,6 +478,11 @@ static int expand(struct qslot *q, uint32_t u, const char *rec)
 	for (uint32_t j = 0; j < n; j++)
 		list_insert(q, q->sp, q->nb_ids[j], q->nb_dist[j]);
 	return 0;
+}
+
+static int expand(struct qslot *q, uint32_t u, const char *rec)
+{
+	return expand_with(q, u, rec, NULL);
 }
 
 /* Another node v in a sector just read for this query: expand it too if
@@ -493,6 +508,35 @@ static int co_expand(struct qslot *q, uint32_t v, const char *rec)
 		return 0;
 	cand_mark(&q->cl, pos);
 	return (rc = expand(q, v, rec)) < 0 ? rc : 1;
+}
+
+/* EXACT's co_expand (Starling's in-block search): v's exact distance
+ * enters the results whatever follows; v is expanded if it is an
+ * unvisited candidate, or unseen and entering the list at its exact
+ * distance. */
+static int co_expand_exact(struct qslot *q, uint32_t v, const char *rec)
+{
+	const struct dix_index *ix = q->ix;
+	int pos = -1, rc;
+	float d = ix->dist(q->q, rec, ix->h.dim);
+
+	if (allowed(q->sp, v))
+		topk_push_unique(&q->best, v, d);
+	if (vset_has(&q->seen, v)) {
+		for (uint32_t i = q->cl.cursor; i < q->cl.size; i++)
+			if (q->cl.c[i].id == v) {
+				pos = q->cl.c[i].visited ? -1 : (int)i;
+				break;
+			}
+	} else {
+		if ((rc = vset_add(&q->seen, v)) < 0)
+			return rc;
+		pos = list_insert(q, q->sp, v, d);
+	}
+	if (pos < 0)
+		return 0;
+	cand_mark(&q->cl, pos);
+	return (rc = expand_with(q, v, rec, &d)) < 0 ? rc : 1;
 }
 
 /* Seeds the candidate list from the entry graph's sample points nearest
@@ -604,20 +648,49 @@ static void query_finish(struct qslot *q)
 	q->state = Q_FREE;
 }
 
+/* Picks slot q's beam: its W closest unvisited candidates, each a place
+ * in the round. With sector expansion on, a candidate in the sector of an
+ * earlier beam node that is read (not cached) shares that read and takes
+ * no place, so a round still makes W reads. Cached nodes' records into
+ * recs (else NULL). */
+static void pick_beam(struct qslot *q, const char **recs)
+{
+	const struct dix_index *ix = q->ix;
+	bool share = q->sector_expand != DANN_SECTOR_OFF && ix->h.nodes_per_sector > 1;
+	uint64_t off[DIX_MAX_W];
+	uint32_t places = 0;
+	int i;
+
+	q->nbeam = 0;
+	while (places < q->sp->W && q->nbeam < DIX_MAX_W && (i = cand_next_unvisited(&q->cl)) >= 0) {
+		uint32_t b = q->nbeam++, u = q->cl.c[i].id;
+		cand_mark(&q->cl, i);
+		q->beam[b] = u;
+		q->src[b] = (uint8_t)b;
+		places++;
+		if ((recs[b] = dix_cache_get(&ix->cache, u)) || !share)
+			continue;
+		off[b] = dix_slot_sector_offset(&ix->h, dix_slot(ix, u));
+		for (uint32_t c = 0; c < b; c++)
+			if (!recs[c] && q->src[c] == c && off[c] == off[b]) {
+				q->src[b] = (uint8_t)c;
+				places--;
+				break;
+			}
+	}
+}
+
 /* Runs slot q's rounds until it has reads outstanding (Q_WAIT) or its query
  * is finished (Q_FREE). Reads are queued in s->reqs. */
 int dix_slot_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_index)
 {
 	const struct dix_index *ix = q->ix;
+	const char *recs[DIX_MAX_W];
 	int rc;
 
 	while (q->state == Q_READY) {
-		int i;
-		q->nbeam = 0;
-		while (q->nbeam < q->sp->W && (i = cand_next_unvisited(&q->cl)) >= 0) {
-			cand_mark(&q->cl, i);
-			q->beam[q->nbeam++] = q->cl.c[i].id;
-		}
+		uint32_t nbuf = 0;
+		pick_beam(q, recs);
 		if (q->nbeam == 0) {
 			query_finish(q);
 			return 0;
@@ -626,18 +699,20 @@ int dix_slot_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_inde
 		q->pending = 0;
 		for (uint32_t b = 0; b < q->nbeam; b++) {
 			uint32_t u = q->beam[b];
-			const char *rec = dix_cache_get(&ix->cache, u);
-			if (rec) {
+			if (recs[b]) {
 				q->st.cache_hits++;
-				if ((rc = expand(q, u, rec)) < 0)
+				if ((rc = expand(q, u, recs[b])) < 0)
 					return rc;
 				q->beam[b] = UINT32_MAX;
 				continue;
 			}
+			if (q->src[b] != b)
+				continue;
+			q->bufi[b] = (uint8_t)nbuf++;
 			s->reqs[s->nreqs++] = (struct dio_req){
 				.tag = (uint64_t)slot_index << TAG_SLOT_SHIFT | b,
 				.off = dix_slot_sector_offset(&ix->h, dix_slot(ix, u)),
-				.buf = q->buf + (size_t)b * s->cap_read,
+				.buf = q->buf + (size_t)q->bufi[b] * s->cap_read,
 				.len = ix->read_bytes,
 				.file = q->file,
 			};
@@ -662,22 +737,27 @@ int dix_slot_reads_done(struct dix_searcher *s, struct qslot *q)
 
 	for (uint32_t b = 0; b < q->nbeam; b++) {
 		uint32_t u = q->beam[b];
-		const char *sec = q->buf + (size_t)b * s->cap_read;
+		const char *sec = q->buf + (size_t)q->bufi[q->src[b]] * s->cap_read;
 		uint64_t su;
 		if (u == UINT32_MAX)
 			continue;
 		su = dix_slot(ix, u);
-		if ((rc = dix_block_check(ix, sec, dix_slot_sector_offset(&ix->h, su))) < 0)
+		/* a shared read was checked, and its peers offered, with the
+		 * earlier beam node that made it */
+		if (q->src[b] == b && (rc = dix_block_check(ix, sec, dix_slot_sector_offset(&ix->h, su))) < 0)
 			return rc;
 		if ((rc = expand(q, u, sec + dix_slot_in_sector(&ix->h, su))) < 0)
 			return rc;
-		if (!q->sector_expand || nps < 2)
+		if (!q->sector_expand || nps < 2 || q->src[b] != b)
 			continue;
 		for (uint64_t sv = su - su % nps; sv < su - su % nps + nps && sv < ix->h.n; sv++) {
 			uint32_t v = ix->id_of_slot ? ix->id_of_slot[sv] : (uint32_t)sv;
 			if (sv == su)
 				continue;
-			if ((rc = co_expand(q, v, sec + dix_slot_in_sector(&ix->h, sv))) < 0)
+			rc = q->sector_expand == DANN_SECTOR_EXACT
+				     ? co_expand_exact(q, v, sec + dix_slot_in_sector(&ix->h, sv))
+				     : co_expand(q, v, sec + dix_slot_in_sector(&ix->h, sv));
+			if (rc < 0)
 				return rc;
 			q->st.sector_peers++;
 			q->st.sector_used += (uint32_t)rc;
@@ -790,8 +870,9 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 	s->out_found = found;
 	s->out_stats = stats;
 	s->nreqs = 0;
-	s->sector_expand = p->sector_expand < 0 ? ix->h.layout == DIX_LAYOUT_LOCALITY
-						: p->sector_expand > 0;
+	s->sector_expand = p->sector_expand != DANN_SECTOR_AUTO ? p->sector_expand
+			   : ix->h.layout != DIX_LAYOUT_PLAIN	  ? DANN_SECTOR_EXACT
+								  : DANN_SECTOR_OFF;
 	for (uint32_t i = 0; i < s->p.inflight; i++)
 		s->slots[i].state = Q_FREE;
 	rc = engine(s);

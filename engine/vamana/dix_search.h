@@ -36,9 +36,12 @@ struct dix_search_params {
 	uint64_t allowed_bits;
 	const uint64_t *deleted;
 	uint64_t deleted_bits;
-	/* Expand the other nodes of each fetched sector that are in, or would
-	 * enter, the candidate list (Starling's block search): reads saved by
-	 * the locality layout. -1: on for locality-ordered indexes. */
+	/* The other nodes of each fetched sector (enum dann_sector_expand):
+	 * ON expands those that are in, or by PQ distance would enter, the
+	 * candidate list; EXACT (Starling's in-block search) takes the exact
+	 * distance of every one into the results and expands those that
+	 * would enter the list at that distance; AUTO is EXACT for indexes
+	 * with a slot map, OFF for the plain order. */
 	int sector_expand;
 	/* Stop (DANN_ECANCELED) once *cancel is nonzero, or (DANN_ETIMEDOUT)
 	 * past deadline_ns on CLOCK_MONOTONIC (0 = none); checked before the
@@ -73,7 +76,7 @@ struct dix_search_params {
  * entry_seeds -1. */
 void dix_search_params_default(struct dix_search_params *p);
 /* DANN_EINVAL naming the bad field: k = 0, k > L, L > DIX_MAX_L, W = 0 or
- * > DIX_MAX_W, entry_seeds < -1 or > 64, list_max outside L..DIX_MAX_L
+ * > DIX_MAX_W, entry_seeds < -1 or > 64, sector_expand outside -1..2, list_max outside L..DIX_MAX_L
  * when excluded_uncounted. */
 int dix_search_params_check(const struct dix_search_params *p);
 

@@ -37,6 +37,11 @@ struct qslot {
 	struct topk best;        /* exact distances of expanded allowed nodes */
 	struct vset seen;
 	uint32_t beam[DIX_MAX_W];
+	/* beam[b]'s record arrives with the read of beam[src[b]] (src[b] ==
+	 * b: a read of its own): with sector expansion on, beam nodes that
+	 * share a sector share its read */
+	uint8_t src[DIX_MAX_W];
+	uint8_t bufi[DIX_MAX_W]; /* a reading beam node's buffer (< W) */
 	uint32_t nbeam;
 	uint32_t pending;        /* reads outstanding */
 	char *buf;               /* W * read_bytes inside the registered region */

@@ -100,8 +100,10 @@ static void stream_start(struct dix_searcher *s, const struct dix_source *src, s
 	q->sp = &q->task.p;
 	q->fmap = fmap;
 	q->file = s->files[fmap].slot;
-	q->sector_expand = t->p.sector_expand < 0 ? ix->h.layout == DIX_LAYOUT_LOCALITY
-						  : t->p.sector_expand > 0;
+	/* as dix_search_run resolves it */
+	q->sector_expand = t->p.sector_expand != DANN_SECTOR_AUTO ? t->p.sector_expand
+			   : ix->h.layout != DIX_LAYOUT_PLAIN	  ? DANN_SECTOR_EXACT
+								  : DANN_SECTOR_OFF;
 	q->q = t->query;
 	q->rot = t->p.rotated;
 	q->o_ids = t->ids;

@@ -171,12 +171,13 @@ int dix_write_nodes(const char *dir, const struct dix_write_params *p, const str
 
 	if ((rc = check_graph(p, g)) < 0)
 		return rc;
-	if (p->layout != DIX_LAYOUT_PLAIN && p->layout != DIX_LAYOUT_LOCALITY)
+	if (p->layout != DIX_LAYOUT_PLAIN && p->layout != DIX_LAYOUT_LOCALITY &&
+	    p->layout != DIX_LAYOUT_SHUFFLE)
 		return dann_fail(DANN_EINVAL, "disk index: unknown layout %d", (int)p->layout);
 	fill_header(&h, p, g);
 	if (snprintf(path, sizeof path, "%s/%s", dir, DIX_DATA_FILE) >= (int)sizeof path)
 		return dann_fail(DANN_EINVAL, "%s: path too long", dir);
-	if (p->layout == DIX_LAYOUT_LOCALITY) {
+	if (p->layout != DIX_LAYOUT_PLAIN) {
 		slot_of = malloc(sizeof *slot_of * g->n);
 		id_of_slot = malloc(sizeof *id_of_slot * g->n);
 		if (!slot_of || !id_of_slot) {
@@ -184,7 +185,10 @@ int dix_write_nodes(const char *dir, const struct dix_write_params *p, const str
 				       (unsigned long long)g->n);
 			goto out;
 		}
-		if ((rc = dix_order_locality(g, h.nodes_per_sector, slot_of)) < 0)
+		rc = p->layout == DIX_LAYOUT_SHUFFLE
+			     ? dix_order_shuffle(g, h.nodes_per_sector, p->stop, slot_of)
+			     : dix_order_locality(g, h.nodes_per_sector, slot_of);
+		if (rc < 0)
 			goto out;
 		for (uint64_t i = 0; i < g->n; i++)
 			id_of_slot[slot_of[i]] = (uint32_t)i;

@@ -74,5 +74,12 @@ int dix_build_dir(const char *data_path, const char *dir, const struct dann_buil
  * (a permutation of 0..n-1). 0, DANN_ENOMEM, or a graph file's read
  * error (dix_graph_nbrs). */
 int dix_order_locality(const struct dix_graph *g, uint32_t nodes_per_sector, uint32_t *slot_of);
+/* Block shuffling (Starling's block neighbour frequency): the locality
+ * order, then passes that move each node to the sector holding most of its
+ * neighbours by swapping it with that sector's best member, when the swap
+ * raises the count of same-sector edges. Fills slot_of (a permutation);
+ * 0, DANN_ENOMEM, a graph file's read error, or stop's code. */
+int dix_order_shuffle(const struct dix_graph *g, uint32_t nodes_per_sector, const struct stop *stop,
+		      uint32_t *slot_of);
 
 #endif
