@@ -4,7 +4,7 @@
  *
  *   bench_dannd --dannd BIN --work DIR --base F --queries F --gt F.ibin
  *               [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]
- *               [--dannd-config FILE]
+ *               [--dannd-config FILE]... [--rounds 1]
  *
  * 1. In process: opens DIR/data, creates collection "bench" from the base
  *    file (once; kept for later runs), flushes it, and runs --clients
@@ -13,10 +13,15 @@
  *    catalog (D/meta) when it starts; later runs open that catalog
  *    (tools/datadir.h).
  * 2. Starts dannd on DIR/data (a free loopback port; --dannd-config passed
- *    to it as --config, e.g. to turn its search collector on) and drives it with
- *    --clients threads, each on its own channel, one Search RPC with one
- *    query at a time (blocking unary calls on a pluck queue); then with two
- *    threads sending --batch queries per RPC.
+ *    to it as --config, e.g. "search_inflight = 0" for one blocking search
+ *    per RPC) and drives it with --clients threads, each on its own
+ *    channel, one Search RPC with one query at a time (blocking unary calls
+ *    on a pluck queue); then (first round only) with two threads sending
+ *    --batch queries per RPC. --dannd-config given several times (up to
+ *    4): one dannd after the other, each with its own config, so that
+ *    configurations compare in one run.
+ * --rounds N repeats 1 and 2 (the configs in reverse order every other
+ * round, so none always runs first) and ends with each mode's medians.
  * Prints one JSON object per mode: QPS, p50/p99 latency (ms), recall@k
  * against the ground truth, and the ratio of dannd's single-query QPS to
  * in-process QPS. Figures only: nothing passes or fails on them. dannd
@@ -52,12 +57,16 @@
 #define SEARCH_PATH "/milvus.proto.milvus.MilvusService/Search"
 #define RPC_TIMEOUT_S 60
 #define DANND_STOP_S 30
+#define MAX_CONFIGS 4
+#define MAX_ROUNDS 15
 
 /* The dannd this run started (0: none), for the exit handler. */
 static pid_t dannd_pid;
 
 struct opts {
-	const char *dannd, *work, *base, *queries, *gt, *dannd_config;
+	const char *dannd, *work, *base, *queries, *gt;
+	const char *configs[MAX_CONFIGS];  /* --dannd-config, in order */
+	uint32_t nconfigs, rounds;
 	uint32_t clients, batch, seconds, L, k;
 };
 
@@ -74,6 +83,7 @@ struct run {
 	char target[64];           /* dannd */
 	uint8_t **req;             /* encoded SearchRequest per query (or per batch) */
 	size_t *req_len;
+	uint32_t nreq;
 	uint32_t per_req;          /* queries per request */
 	atomic_uint next;
 	uint64_t end_ns;
@@ -283,8 +293,12 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Runs nthreads of fn for the time set, prints the JSON row, returns QPS. */
-static double measure(struct run *r, void *(*fn)(void *), uint32_t nthreads, const char *mode)
+struct figures {
+	double qps, p50_ms, p99_ms, recall;
+};
+
+/* Runs nthreads of fn for the time set, prints the JSON row. */
+static struct figures measure(struct run *r, void *(*fn)(void *), uint32_t nthreads, const char *mode)
 {
 	pthread_t th[MAX_CLIENTS];
 	uint64_t t0;
@@ -325,7 +339,30 @@ static double measure(struct run *r, void *(*fn)(void *), uint32_t nthreads, con
 	       mode, nthreads, r->per_req, r->o->L, qps, r->lat_ms[r->nlat / 2],
 	       r->lat_ms[(size_t)((double)r->nlat * 0.99)], r->o->k, recall);
 	fflush(stdout);
-	return qps;
+	return (struct figures){ qps, r->lat_ms[r->nlat / 2], r->lat_ms[(size_t)((double)r->nlat * 0.99)], recall };
+}
+
+static double median(double *v, uint32_t n)
+{
+	qsort(v, n, sizeof *v, cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One JSON row of the medians over n rounds of f, and of ratio. */
+static void print_medians(const char *mode, const struct figures *f, const double *ratio, uint32_t n)
+{
+	double q[MAX_ROUNDS], a[MAX_ROUNDS], b[MAX_ROUNDS], c[MAX_ROUNDS], x[MAX_ROUNDS];
+
+	for (uint32_t i = 0; i < n; i++) {
+		q[i] = f[i].qps;
+		a[i] = f[i].p50_ms;
+		b[i] = f[i].p99_ms;
+		c[i] = f[i].recall;
+		x[i] = ratio ? ratio[i] : 1;
+	}
+	printf("{\"mode\": \"median of %u rounds: %s\", \"qps\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f, "
+	       "\"recall\": %.4f, \"over_inprocess\": %.3f}\n", n, mode, median(q, n), median(a, n), median(b, n),
+	       median(c, n), median(x, n));
 }
 
 static void load_data(const struct opts *o, struct data *d)
@@ -389,6 +426,11 @@ static void encode_requests(struct run *r, uint32_t per)
 
 	snprintf(topk, sizeof topk, "%u", r->o->k);
 	snprintf(params, sizeof params, "{\"search_list\": %u}", r->o->L);
+	for (uint32_t i = 0; i < r->nreq; i++)
+		free(r->req[i]);
+	free(r->req);
+	free(r->req_len);
+	r->nreq = nreq;
 	r->per_req = per;
 	r->req = calloc(nreq, sizeof *r->req);
 	r->req_len = calloc(nreq, sizeof *r->req_len);
@@ -428,7 +470,7 @@ static void encode_requests(struct run *r, uint32_t per)
 	}
 }
 
-static void start_dannd(const struct opts *o, const char *data, char *target, size_t cap)
+static void start_dannd(const struct opts *o, const char *config, const char *data, char *target, size_t cap)
 {
 	int pfd[2], port = 0, mport;
 	char line[256] = "", workers[16];
@@ -447,7 +489,7 @@ static void start_dannd(const struct opts *o, const char *data, char *target, si
 		close(pfd[0]);
 		execl(o->dannd, o->dannd, "--data-dir", data, "--listen", "127.0.0.1:0", "--metrics", "",
 		      "--workers", workers, "--queue-max", "4096", "--slow-ms", "0", "--log-level", "warning",
-		      o->dannd_config ? "--config" : (char *)NULL, o->dannd_config, (char *)NULL);
+		      config ? "--config" : (char *)NULL, config, (char *)NULL);
 		_exit(127);
 	}
 	close(pfd[1]);
@@ -475,19 +517,21 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_dannd --dannd BIN --work DIR --base F --queries F --gt F.ibin\n"
 			"                   [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]\n"
-			"                   [--dannd-config FILE]\n");
+			"                   [--dannd-config FILE]... [--rounds 1]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	struct opts o = { .clients = 64, .batch = 100, .seconds = 10, .L = 100, .k = 10 };
+	struct opts o = { .clients = 64, .batch = 100, .seconds = 10, .L = 100, .k = 10, .rounds = 1 };
+	static struct figures inproc[MAX_ROUNDS], single[MAX_CONFIGS][MAX_ROUNDS];
+	static double ratio[MAX_CONFIGS][MAX_ROUNDS];
 	struct data d;
 	struct run r;
 	struct datadir dd;
-	char data[4096];
-	double inproc, single;
-	int rc;
+	char data[4096], mode[MAX_CONFIGS][512];
+	uint32_t ncfg;
+	int rc = 0;
 
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
@@ -498,14 +542,15 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--gt")) o.gt = v;
 		else if (!strcmp(a, "--clients")) o.clients = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--batch")) o.batch = (uint32_t)atoi(v);
-		else if (!strcmp(a, "--dannd-config")) o.dannd_config = v;
+		else if (!strcmp(a, "--dannd-config") && o.nconfigs < MAX_CONFIGS) o.configs[o.nconfigs++] = v;
+		else if (!strcmp(a, "--rounds")) o.rounds = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--seconds")) o.seconds = (uint32_t)atoi(v);
 		else if (!strcmp(a, "-L")) o.L = (uint32_t)atoi(v);
 		else if (!strcmp(a, "-k")) o.k = (uint32_t)atoi(v);
 		else usage();
 	}
 	if (!o.dannd || !o.work || !o.base || !o.queries || !o.gt || !o.clients || o.clients > MAX_CLIENTS ||
-	    !o.batch || !o.k || o.k > o.L || o.k > 1024)
+	    !o.batch || !o.k || o.k > o.L || o.k > 1024 || !o.rounds || o.rounds > MAX_ROUNDS)
 		usage();
 	load_data(&o, &d);
 	if (o.batch > d.nq)
@@ -519,24 +564,40 @@ int main(int argc, char **argv)
 	r.first = malloc((size_t)d.nq * o.k * sizeof *r.first);
 	r.have = malloc(d.nq);
 
+	ncfg = o.nconfigs ? o.nconfigs : 1;
+	for (uint32_t c = 0; c < ncfg; c++)
+		snprintf(mode[c], sizeof mode[c], "dannd single-query RPCs%s%s%s", o.configs[c] ? " (config " : "",
+			 o.configs[c] ? o.configs[c] : "", o.configs[c] ? ")" : "");
 	atexit(stop_dannd_at_exit);
-	if (datadir_open(data, NULL, &dd) < 0)
-		die("open data dir");
-	prepare(&o, dd.db, &r.coll);
-	r.per_req = 1;
-	inproc = measure(&r, inproc_client, o.clients, "in-process dann_coll_search");
-	datadir_close(&dd);
-
 	grpc_init();
-	start_dannd(&o, data, r.target, sizeof r.target);
-	encode_requests(&r, 1);
-	single = measure(&r, rpc_client, o.clients, "dannd single-query RPCs");
-	encode_requests(&r, o.batch);
-	measure(&r, rpc_client, 2, "dannd batched RPCs");
-	printf("{\"mode\": \"ratio\", \"dannd_single_over_inprocess\": %.3f}\n", single / inproc);
-	rc = stop_dannd();
+	for (uint32_t round = 0; round < o.rounds && !rc; round++) {
+		if (datadir_open(data, NULL, &dd) < 0)
+			die("open data dir");
+		prepare(&o, dd.db, &r.coll);
+		r.per_req = 1;
+		inproc[round] = measure(&r, inproc_client, o.clients, "in-process dann_coll_search");
+		datadir_close(&dd);
+		for (uint32_t n = 0; n < ncfg && !rc; n++) {
+			uint32_t c = round % 2 ? ncfg - 1 - n : n;
+			start_dannd(&o, o.configs[c], data, r.target, sizeof r.target);
+			encode_requests(&r, 1);
+			single[c][round] = measure(&r, rpc_client, o.clients, mode[c]);
+			if (round == 0) {
+				encode_requests(&r, o.batch);
+				measure(&r, rpc_client, 2, "dannd batched RPCs");
+			}
+			ratio[c][round] = single[c][round].qps / inproc[round].qps;
+			printf("{\"mode\": \"ratio\", \"config\": \"%s\", \"dannd_single_over_inprocess\": %.3f}\n",
+			       o.configs[c] ? o.configs[c] : "", ratio[c][round]);
+			if ((rc = stop_dannd()))
+				fprintf(stderr, "bench_dannd: dannd exited with status %d\n", rc);
+		}
+	}
+	if (o.rounds > 1 && !rc) {
+		print_medians("in-process dann_coll_search", inproc, NULL, o.rounds);
+		for (uint32_t c = 0; c < ncfg; c++)
+			print_medians(mode[c], single[c], ratio[c], o.rounds);
+	}
 	grpc_shutdown();
-	if (rc)
-		fprintf(stderr, "bench_dannd: dannd exited with status %d\n", rc);
 	return rc ? 1 : 0;
 }

@@ -631,6 +631,52 @@ int dann_coll_search_batch(struct dann_coll *c, const float *queries, uint64_t n
 			   const struct dann_coll_search_params *p, int64_t *keys, float *dists,
 			   uint32_t *found, struct dann_coll_search_stats *stats);
 
+/* A searcher: long-lived search threads that keep many single queries in
+ * flight from a stream of them (a server's concurrent Search calls), any
+ * collection's. Each thread keeps up to `inflight` queries on its own I/O
+ * ring and starts the next waiting query the moment one of them finishes
+ * (or one segment of it: a query goes through its version's segments one
+ * after another, RAM ones by the CPU at once, flushed ones as slots of the
+ * ring), so the SSD stays busy without batches. A query's results equal
+ * dann_coll_search's (and dann_coll_search_batch's). */
+struct dann_searcher;
+
+struct dann_searcher_params {
+	uint32_t threads;    /* search threads, each its own I/O ring (default 1; 1..64) */
+	uint32_t inflight;   /* queries in flight per thread (default 64; 1..1024) */
+	uint32_t queue_max;  /* queries waiting for a slot, beyond which submit says
+	                        DANN_EBUSY (default 1024; >= 1) */
+};
+void dann_searcher_params_default(struct dann_searcher_params *p);
+int dann_searcher_new(const struct dann_searcher_params *p, struct dann_searcher **out);
+/* Queries still waiting end with DANN_ECANCELED; those in flight finish
+ * or stop first. No submit may run concurrently. NULL: no-op. */
+void dann_searcher_free(struct dann_searcher *s);
+
+/* Called once per submitted query, on a search thread: rc 0 with the
+ * results in place, or the error and its message. */
+typedef void (*dann_search_done_fn)(void *arg, int rc, const char *msg);
+
+/* Queues one query of collection c (copied) with p (k, L, W, filter,
+ * deadline_ns, cancel; threads and inflight unused) for s; its results go
+ * to keys, dists (p->k each) and *found, which, like *p->cancel, must stay
+ * valid until done(arg, ...) is called, and c must stay open until then.
+ * A query past its deadline or cancelled stops where it is and frees its
+ * slot (DANN_ETIMEDOUT / DANN_ECANCELED). Errors, done not called: those
+ * of dann_coll_search for bad parameters, query or filter (compiled here),
+ * DANN_EBUSY when queue_max queries wait already. */
+int dann_searcher_submit(struct dann_searcher *s, struct dann_coll *c, const float *query,
+			 const struct dann_coll_search_params *p, int64_t *keys, float *dists,
+			 uint32_t *found, dann_search_done_fn done, void *arg);
+/* dann_searcher_submit and waiting for it: dann_coll_search's contract. A
+ * query still waiting for a slot when its deadline passes or *p->cancel
+ * is set is taken back at once (checked every 20 ms for cancel). */
+int dann_searcher_search(struct dann_searcher *s, struct dann_coll *c, const float *query,
+			 const struct dann_coll_search_params *p, int64_t *keys, float *dists,
+			 uint32_t *found);
+/* Queries finished since start and queries waiting or in flight now. */
+void dann_searcher_counts(struct dann_searcher *s, uint64_t *done, uint64_t *pending);
+
 /* The stored vector of key (dim elements of the dtype) into vec.
  * DANN_ENOTFOUND if the key is absent or deleted. */
 int dann_coll_get_vector(struct dann_coll *c, int64_t key, void *vec);

@@ -17,6 +17,11 @@
 
 #define SRV_ADDR_MAX 256
 #define SRV_USERS_MAX 16
+/* search_inflight and search_threads by default: 64 single-query clients
+ * on 2 busy cores, where more threads get more of the CPU once node caches
+ * make queries CPU-bound (README "dannd", bench_dannd) */
+#define SRV_SEARCH_INFLIGHT 8
+#define SRV_SEARCH_THREADS 8
 
 struct srv_user {
 	char name[64];
@@ -34,10 +39,9 @@ struct srv_config {
 	uint64_t max_send_bytes;        /* largest response message */
 	uint32_t grace_ms;              /* shutdown: time in-flight calls get before cancel */
 	uint32_t slow_ms;               /* calls slower than this are logged (0: off) */
-	uint32_t search_batch;          /* single-query searches per engine batch (0: no collector; srv_batch.h) */
-	uint32_t search_batch_running;  /* batches of one collection at once */
-	uint32_t search_batch_threads;  /* search threads (I/O rings) of one batch */
-	uint32_t search_batch_window_us; /* a batch waits this long to fill (0: only while others run) */
+	uint32_t search_inflight;       /* single-query searches in flight per search thread
+	                                   (dann_searcher; 0: one blocking search per RPC) */
+	uint32_t search_threads;        /* the searcher's threads, each its own I/O ring */
 	uint32_t build_threads;         /* dann_db_params.threads */
 	uint64_t cache_bytes;           /* dann_db_params.cache_bytes (default DANN_CACHE_AUTO) */
 	char tls_cert[PATH_MAX];        /* PEM certificate chain; "" = plaintext */
@@ -64,7 +68,7 @@ struct srv_config {
 
 /* Fills c with the defaults (listen 127.0.0.1:19530, metrics
  * 127.0.0.1:9091, 4 workers, 2 queue threads, queue 256, 64 MiB messages,
- * grace 5 s, slow 1 s, no search collector). */
+ * grace 5 s, slow 1 s, searcher of 8 in flight x 8 threads). */
 void srv_config_default(struct srv_config *c);
 
 struct srv;

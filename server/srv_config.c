@@ -115,10 +115,8 @@ int srv_config_set(struct srv_config *c, const char *key_in, const char *v)
 	if (!strcmp(key, "max_send_bytes")) return set_u64(&c->max_send_bytes, key, v, 1024, INT32_MAX);
 	if (!strcmp(key, "grace_ms")) return set_u32(&c->grace_ms, key, v, 0, 3600000);
 	if (!strcmp(key, "slow_ms")) return set_u32(&c->slow_ms, key, v, 0, 3600000);
-	if (!strcmp(key, "search_batch")) return set_u32(&c->search_batch, key, v, 0, 1024);
-	if (!strcmp(key, "search_batch_running")) return set_u32(&c->search_batch_running, key, v, 1, 1024);
-	if (!strcmp(key, "search_batch_threads")) return set_u32(&c->search_batch_threads, key, v, 1, 64);
-	if (!strcmp(key, "search_batch_window_us")) return set_u32(&c->search_batch_window_us, key, v, 0, 1000000);
+	if (!strcmp(key, "search_inflight")) return set_u32(&c->search_inflight, key, v, 0, 1024);
+	if (!strcmp(key, "search_threads")) return set_u32(&c->search_threads, key, v, 1, 64);
 	if (!strcmp(key, "build_threads")) return set_u32(&c->build_threads, key, v, 0, 1024);
 	if (!strcmp(key, "cache_bytes")) {
 		if (!strcmp(v, "auto")) {
@@ -240,14 +238,11 @@ const char *srv_config_usage(void)
 	       "  max_send_bytes N      largest response (64M)\n"
 	       "  grace_ms N            shutdown: time for in-flight calls before cancel (5000)\n"
 	       "  slow_ms N             log calls slower than this (1000; 0 off)\n"
-	       "  search_batch N        concurrent single-query searches of a collection run as one\n"
-	       "                        engine batch of up to N queries (0: off, the default; see\n"
-	       "                        README); a batch gathers the queries of workers waiting in\n"
-	       "                        Search, so it holds at most `workers` of them\n"
-	       "  search_batch_running N  batches of one collection at once (2)\n"
-	       "  search_batch_threads N  search threads of one batch, each its own I/O ring (1)\n"
-	       "  search_batch_window_us N  a batch waits this long to fill (0: gathers only while\n"
-	       "                        other batches run)\n"
+	       "  search_inflight N     single-query searches go to search threads that\n"
+	       "                        keep up to N each in flight, admitting a waiting one as\n"
+	       "                        soon as a slot frees (8; 0: one blocking search per\n"
+	       "                        call, on its worker)\n"
+	       "  search_threads N      those search threads, each its own I/O ring (8)\n"
 	       "  build_threads N       segment build threads (0: all cores)\n"
 	       "  cache_bytes N|auto    node cache per disk segment (auto: 2% of its node file,\n"
 	       "                        DANN_CACHE_DEFAULT_FRAC; 0: none)\n"

@@ -4,8 +4,8 @@
  * Every setting has one name, used as `name = value` in the config file and
  * as `--name value` on the command line (dashes or underscores alike):
  * data_dir, listen, metrics, workers, cq_threads, queue_max, max_recv_bytes,
- * max_send_bytes, grace_ms, slow_ms, search_batch, search_batch_running,
- * search_batch_window_us, build_threads, cache_bytes, tls_cert,
+ * max_send_bytes, grace_ms, slow_ms, search_inflight, search_threads,
+ * build_threads, cache_bytes, tls_cert,
  * tls_key, auth (true/false), user (name:argon2-hash, repeatable),
  * log_level (error/warning/info/debug), node_id, raft_listen, peers,
  * raft_heartbeat_ms, raft_election_ms, raft_wait_ms, store, tier_cache_bytes,

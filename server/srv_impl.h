@@ -21,7 +21,6 @@
 struct srv_pool;
 struct srv_metrics;
 struct srv_meta;
-struct srv_batcher;
 
 struct srv {
 	struct srv_config cfg;
@@ -33,7 +32,7 @@ struct srv {
 	pthread_t cq_threads[SRV_CQ_THREADS_MAX];
 	uint32_t ncq_threads;
 	struct srv_pool *pool;
-	struct srv_batcher *batcher;    /* the search collector (srv_batch.h); NULL: off */
+	struct dann_searcher *searcher; /* single-query searches (search_inflight); NULL: off */
 	struct srv_metrics *metrics;
 	atomic_int stopping;            /* 1 once shutdown began: no new request_call */
 	atomic_long calls_live;         /* struct srv_call objects not yet freed */

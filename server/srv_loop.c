@@ -27,7 +27,6 @@
 
 #include "error.h"
 #include "log.h"
-#include "srv_batch.h"
 #include "srv_call.h"
 #include "srv_impl.h"
 #include "srv_fwd.h"
@@ -94,9 +93,8 @@ void srv_config_default(struct srv_config *c)
 	c->max_send_bytes = 64ull << 20;
 	c->grace_ms = 5000;
 	c->slow_ms = 1000;
-	c->search_batch = 0;
-	c->search_batch_running = 2;
-	c->search_batch_threads = 1;
+	c->search_inflight = SRV_SEARCH_INFLIGHT;
+	c->search_threads = SRV_SEARCH_THREADS;
 	c->log_level = DANN_LOG_INFO;
 	c->node_id = 1;
 	c->raft_heartbeat_ms = 5;
@@ -214,10 +212,13 @@ int srv_open(const struct srv_config *c, struct srv **out)
 	}
 	if ((rc = srv_metrics_new(s, &s->metrics)) < 0)
 		goto fail;
-	if (c->search_batch &&
-	    (rc = srv_batcher_new(c->search_batch, c->search_batch_running, c->search_batch_threads,
-			     c->search_batch_window_us, &s->batcher)) < 0)
-		goto fail;
+	if (c->search_inflight) {
+		struct dann_searcher_params sp = { .threads = c->search_threads,
+						   .inflight = c->search_inflight,
+						   .queue_max = c->queue_max };
+		if ((rc = dann_searcher_new(&sp, &s->searcher)) < 0)
+			goto fail;
+	}
 	if ((rc = srv_pool_new(c->workers, c->queue_max, srv_call_work, &s->pool)) < 0)
 		goto fail;
 	if ((rc = start_grpc(s)) < 0)
@@ -291,8 +292,8 @@ void srv_close(struct srv *s)
 	}
 	srv_pool_free(s->pool);
 	s->pool = NULL;
-	srv_batcher_free(s->batcher); /* no worker is left in it */
-	s->batcher = NULL;
+	dann_searcher_free(s->searcher); /* no worker is left in it */
+	s->searcher = NULL;
 	srv_fwd_close(s);
 	if (s->server) {
 		if (!s->ncq_threads) {

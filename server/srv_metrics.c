@@ -6,7 +6,6 @@
  * histogram buckets are the latencies a vector search cares about, 1 ms to
  * 10 s.
  */
-#include "srv_batch.h"
 #include "srv_metrics.h"
 
 #include <microhttpd.h>
@@ -147,14 +146,14 @@ size_t srv_metrics_format(struct srv_metrics *mx, char *buf, size_t cap)
 	pthread_mutex_unlock(&mx->lock);
 	put(&o, "# HELP dann_rpc_queue_depth Calls queued or running on workers.\n# TYPE dann_rpc_queue_depth gauge\n");
 	put(&o, "dann_rpc_queue_depth %u\n", s && s->pool ? srv_pool_depth(s->pool) : 0);
-	if (s && s->batcher) {
-		uint64_t batches, queries;
-		srv_batcher_counts(s->batcher, &batches, &queries);
-		put(&o, "# HELP dann_search_batches_total Engine batches run by the search collector.\n"
-			"# TYPE dann_search_batches_total counter\ndann_search_batches_total %llu\n"
-			"# HELP dann_search_batched_queries_total Single-query searches those batches held.\n"
-			"# TYPE dann_search_batched_queries_total counter\ndann_search_batched_queries_total %llu\n",
-		    (unsigned long long)batches, (unsigned long long)queries);
+	if (s && s->searcher) {
+		uint64_t done, pending;
+		dann_searcher_counts(s->searcher, &done, &pending);
+		put(&o, "# HELP dann_searcher_queries_total Single-query searches the searcher finished.\n"
+			"# TYPE dann_searcher_queries_total counter\ndann_searcher_queries_total %llu\n"
+			"# HELP dann_searcher_pending Single-query searches waiting or in flight in the searcher.\n"
+			"# TYPE dann_searcher_pending gauge\ndann_searcher_pending %llu\n",
+		    (unsigned long long)done, (unsigned long long)pending);
 	}
 	put(&o, "# HELP dann_uptime_seconds Seconds since dannd started.\n# TYPE dann_uptime_seconds gauge\n");
 	put(&o, "dann_uptime_seconds %.3f\n", s ? (double)(srv_now_ns() - s->start_ns) / 1e9 : 0.0);

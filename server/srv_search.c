@@ -8,10 +8,11 @@
  * results is the same either way. search_list (DiskANN's search-time list
  * size) maps to L and must be at least the limit, as in Milvus. The call's
  * deadline and cancellation go into the search, so an abandoned search
- * stops and frees its slots. A request of one query without a filter goes
- * through the collector (srv_batch.h), which runs concurrent ones as one
- * engine batch; a filter goes to the filtered search (dann_coll_search
- * plans by its selectivity) and many queries to dann_coll_search_batch.
+ * stops and frees its slots. A request of one query goes to the searcher
+ * (dann_searcher, search_inflight), whose threads admit the concurrent
+ * calls' queries into their in-flight slots as slots free (a filter is
+ * planned by its selectivity per segment, as dann_coll_search does); many
+ * queries go to dann_coll_search_batch.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -20,7 +21,6 @@
 
 #include "common.pb-c.h"
 #include "milvus.pb-c.h"
-#include "srv_batch.h"
 #include "srv_coll.h"
 #include "srv_handlers.h"
 #include "srv_impl.h"
@@ -224,8 +224,8 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	sp.filter = filter && filter[0] ? filter : NULL;
 	sp.deadline_ns = rq->deadline_ns;
 	sp.cancel = rq->cancel;
-	if (nq == 1 && !sp.filter && rq->srv->batcher)
-		rc = srv_batch_search(rq->srv->batcher, c, s.dim, queries, &sp, keys, dists, found);
+	if (nq == 1 && rq->srv->searcher)
+		rc = dann_searcher_search(rq->srv->searcher, c, queries, &sp, keys, dists, found);
 	else if (nq == 1)
 		rc = dann_coll_search(c, queries, &sp, keys, dists, found, NULL);
 	else

@@ -264,6 +264,21 @@ int dann_search(struct dann_index *di, const float *query, const struct dann_sea
 	return rc;
 }
 
+int dix_task_of(struct dann_index *di, const struct dann_search_params *p, struct dix_task *t)
+{
+	struct dix_filter_plan plan;
+	int rc;
+
+	memset(t, 0, sizeof *t);
+	if ((rc = to_dix(p, &t->p)) < 0 || (rc = dix_filter_choose(di->ix, &t->p, p->filter_plan, &plan)) < 0)
+		return rc;
+	if (plan.plan == DANN_PLAN_EXACT)
+		return 0;
+	dix_filter_apply(&plan, &t->p);
+	t->ix = di->ix;
+	return 1;
+}
+
 int dann_search_batch(struct dann_index *di, const float *queries, uint64_t nq,
 		      const struct dann_search_params *p, uint32_t *ids, float *dists,
 		      uint32_t *found, struct dann_search_stats *stats)

@@ -14,9 +14,12 @@
  * ready slot until it has reads outstanding (or finishes), submit all the
  * queued reads with one dio_submit, reap at least one completion, repeat.
  * A slot is a state machine, so no thread ever blocks on one query's read
- * while another query could use the CPU.
+ * while another query could use the CPU. The stream loop, which takes
+ * tasks from a source instead of an array, is dix_stream.c; the searcher
+ * and slot structures both loops use are in dix_search_impl.h.
  */
 #include "dix_search.h"
+#include "dix_search_impl.h"
 
 #include <errno.h>
 #include <math.h>
@@ -34,7 +37,6 @@
 #include "dix_entry.h"
 #include "dix_threads.h"
 
-#define TAG_SLOT_SHIFT 8 /* tag = slot << 8 | beam position (W <= 64) */
 #define VSET_MIN 1024u
 /* A searcher sized for a list more than SHRINK_FACTOR times the query's L
  * (and above SHRINK_MIN_L) is sized down: each query clears its visited
@@ -43,79 +45,6 @@
  * 77 us), and the pool would keep that memory for good. */
 #define SHRINK_FACTOR 4u
 #define SHRINK_MIN_L 256u
-
-enum qstate { Q_FREE, Q_READY, Q_WAIT };
-
-/* Ids already scored for this query: open addressing, cleared per query. */
-struct vset {
-	uint32_t *keys;
-	uint32_t mask;
-	uint32_t count;
-};
-
-struct qslot {
-	enum qstate state;
-	uint64_t qi;
-	const float *q;
-	float *table;            /* PQ distance table */
-	float qnorm2;            /* IP: |q|^2, for the L2-to-IP estimate */
-	struct cand_list cl;
-	uint32_t live;           /* allowed entries in cl (excluded_uncounted) */
-	struct topk best;        /* exact distances of expanded allowed nodes */
-	struct vset seen;
-	uint32_t beam[DIX_MAX_W];
-	/* beam[b]'s record arrives with the read of beam[src[b]] (src[b] ==
-	 * b: a read of its own): with sector expansion on, beam nodes that
-	 * share a sector share its read */
-	uint8_t src[DIX_MAX_W];
-	uint8_t bufi[DIX_MAX_W]; /* a reading beam node's buffer (< W) */
-	uint32_t nbeam;
-	uint32_t pending;        /* reads outstanding */
-	char *buf;               /* W * read_bytes inside the registered region */
-	uint32_t *nb_ids;        /* scratch: unseen neighbours of one node */
-	float *nb_dist;
-	struct dann_search_stats st;
-	uint64_t t0;
-};
-
-struct file_map {
-	uint64_t serial;         /* index serial (0 = unused) */
-	uint32_t slot;           /* dio file slot */
-};
-
-struct dix_searcher {
-	struct dix_searcher_params p;
-	struct dio *dio;
-	char io_desc[128];
-	struct qslot *slots;
-	char *region;
-	size_t region_bytes;
-	/* What the slots are sized for. */
-	uint32_t cap_L, cap_k, cap_W, cap_R, cap_nps, cap_read, cap_table;
-	/* The L the visited sets are sized for: an uncounted list's room
-	 * (list_max) is a bound, not the usual walk, and a visited set
-	 * sized for it would be cleared whole by every query. */
-	uint32_t cap_seen;
-	struct file_map files[DIO_DEFAULT_FILES];
-	uint32_t next_evict;
-	struct dio_req *reqs;
-	struct dio_cqe *cqes;
-	uint32_t nreqs;
-	/* State of the current run. */
-	const struct dix_index *ix;
-	const struct dix_search_params *sp;
-	const float *queries;
-	uint64_t nq;
-	_Atomic uint64_t *next;
-	uint64_t next_local;
-	uint32_t *out_ids;
-	float *out_dists;
-	uint32_t *out_found;
-	struct dann_search_stats *out_stats;
-	int sector_expand;
-	uint32_t file;
-	struct stop stop;
-};
 
 void dix_search_params_default(struct dix_search_params *p)
 {
@@ -284,8 +213,17 @@ static int dio_restart(struct dix_searcher *s, size_t region_bytes)
 
 /* Sizes every slot for index ix and parameters p, reallocating only when
  * something grew since the last call. */
-static int configure(struct dix_searcher *s, const struct dix_index *ix,
-		     const struct dix_search_params *p)
+/* Whether the slots, ring and buffers as sized hold a query of ix with p. */
+bool dix_sized_for(const struct dix_searcher *s, const struct dix_index *ix,
+		   const struct dix_search_params *p)
+{
+	return s->slots && list_cap(p) <= s->cap_L && p->L <= s->cap_seen && p->k <= s->cap_k &&
+	       p->W <= s->cap_W && ix->read_bytes <= s->cap_read && ix->h.R <= s->cap_R &&
+	       ix->h.nodes_per_sector <= s->cap_nps && pq_table_floats(ix->pq) <= s->cap_table;
+}
+
+int dix_configure(struct dix_searcher *s, const struct dix_index *ix,
+		  const struct dix_search_params *p)
 {
 	uint32_t L = list_cap(p), W = p->W, k = p->k, R = ix->h.R;
 	uint32_t nps = ix->h.nodes_per_sector, rb = ix->read_bytes;
@@ -294,8 +232,7 @@ static int configure(struct dix_searcher *s, const struct dix_index *ix,
 	bool shrink = s->slots && s->cap_L > SHRINK_MIN_L && s->cap_L > SHRINK_FACTOR * L;
 	int rc;
 
-	if (s->slots && !shrink && L <= s->cap_L && p->L <= s->cap_seen && k <= s->cap_k && !grow_io &&
-	    R <= s->cap_R && nps <= s->cap_nps && tf <= s->cap_table)
+	if (!shrink && dix_sized_for(s, ix, p))
 		return 0;
 	slots_free(s);
 	if (shrink)
@@ -511,10 +448,9 @@ static int list_insert(struct qslot *q, const struct dix_search_params *p, uint3
 /* Expands node u from its record: exact distance (taken here unless the
  * caller has it in *exact) into the top-k, unseen neighbours scored by PQ
  * into the candidate list. */
-static int expand_with(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec,
-		       const float *exact)
+static int expand_with(struct qslot *q, uint32_t u, const char *rec, const float *exact)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	uint32_t deg = dix_rec_degree(rec, ix->vec_bytes), n = 0;
 	const uint32_t *nb = dix_rec_nbrs(rec, ix->vec_bytes);
 	int rc;
@@ -522,10 +458,10 @@ static int expand_with(struct dix_searcher *s, struct qslot *q, uint32_t u, cons
 	if (deg > ix->h.R)
 		return bad_record(ix, u);
 	q->st.hops++;
-	if (allowed(s->sp, u)) {
+	if (allowed(q->sp, u)) {
 		float d = exact ? *exact : ix->dist(q->q, rec, ix->h.dim);
 		/* EXACT pushes sector peers it does not expand: no id twice */
-		if (s->sector_expand == DANN_SECTOR_EXACT)
+		if (q->sector_expand == DANN_SECTOR_EXACT)
 			topk_push_unique(&q->best, u, d);
 		else
 			topk_push(&q->best, u, d);
@@ -540,18 +476,18 @@ static int expand_with(struct dix_searcher *s, struct qslot *q, uint32_t u, cons
 	}
 	pq_dists(ix, q, q->nb_ids, n, q->nb_dist);
 	for (uint32_t j = 0; j < n; j++)
-		list_insert(q, s->sp, q->nb_ids[j], q->nb_dist[j]);
+		list_insert(q, q->sp, q->nb_ids[j], q->nb_dist[j]);
 	return 0;
 }
 
-static int expand(struct dix_searcher *s, struct qslot *q, uint32_t u, const char *rec)
+static int expand(struct qslot *q, uint32_t u, const char *rec)
 {
-	return expand_with(s, q, u, rec, NULL);
+	return expand_with(q, u, rec, NULL);
 }
 
 /* Another node v in a sector just read for this query: expand it too if
  * it is an unvisited candidate or, once scored, would become one. */
-static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const char *rec)
+static int co_expand(struct qslot *q, uint32_t v, const char *rec)
 {
 	int pos = -1, rc;
 
@@ -565,26 +501,26 @@ static int co_expand(struct dix_searcher *s, struct qslot *q, uint32_t v, const 
 		float d;
 		if ((rc = vset_add(&q->seen, v)) < 0)
 			return rc;
-		pq_dists(s->ix, q, &v, 1, &d);
-		pos = list_insert(q, s->sp, v, d);
+		pq_dists(q->ix, q, &v, 1, &d);
+		pos = list_insert(q, q->sp, v, d);
 	}
 	if (pos < 0)
 		return 0;
 	cand_mark(&q->cl, pos);
-	return (rc = expand(s, q, v, rec)) < 0 ? rc : 1;
+	return (rc = expand(q, v, rec)) < 0 ? rc : 1;
 }
 
 /* EXACT's co_expand (Starling's in-block search): v's exact distance
  * enters the results whatever follows; v is expanded if it is an
  * unvisited candidate, or unseen and entering the list at its exact
  * distance. */
-static int co_expand_exact(struct dix_searcher *s, struct qslot *q, uint32_t v, const char *rec)
+static int co_expand_exact(struct qslot *q, uint32_t v, const char *rec)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	int pos = -1, rc;
 	float d = ix->dist(q->q, rec, ix->h.dim);
 
-	if (allowed(s->sp, v))
+	if (allowed(q->sp, v))
 		topk_push_unique(&q->best, v, d);
 	if (vset_has(&q->seen, v)) {
 		for (uint32_t i = q->cl.cursor; i < q->cl.size; i++)
@@ -595,27 +531,27 @@ static int co_expand_exact(struct dix_searcher *s, struct qslot *q, uint32_t v, 
 	} else {
 		if ((rc = vset_add(&q->seen, v)) < 0)
 			return rc;
-		pos = list_insert(q, s->sp, v, d);
+		pos = list_insert(q, q->sp, v, d);
 	}
 	if (pos < 0)
 		return 0;
 	cand_mark(&q->cl, pos);
-	return (rc = expand_with(s, q, v, rec, &d)) < 0 ? rc : 1;
+	return (rc = expand_with(q, v, rec, &d)) < 0 ? rc : 1;
 }
 
 /* Seeds the candidate list from the entry graph's sample points nearest
  * the query (dix_entry.h). 1 if it did, 0 if the index has no entry graph
  * or the caller turned seeding off. */
-static int entry_seed(struct dix_searcher *s, struct qslot *q)
+static int entry_seed(struct qslot *q)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	uint32_t ids[DIX_ENTRY_MAX_SEEDS], n = 0;
-	int want = s->sp->entry_seeds, rc;
+	int want = q->sp->entry_seeds, rc;
 
 	if (!ix->entry || want == 0)
 		return 0;
 	if (want < 0)
-		want = (int)(2 * s->sp->W);
+		want = (int)(2 * q->sp->W);
 	if ((rc = dix_entry_seeds(ix->entry, q->q, (uint32_t)want, ids, &n)) < 0)
 		return rc;
 	for (uint32_t i = 0; i < n; i++) {
@@ -626,23 +562,23 @@ static int entry_seed(struct dix_searcher *s, struct qslot *q)
 			continue;
 		}
 		pq_dists(ix, q, &ids[i], 1, &d);
-		list_insert(q, s->sp, ids[i], d);
+		list_insert(q, q->sp, ids[i], d);
 	}
 	return n > 0;
 }
 
-static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
+/* Sets up slot q for its query (q->ix, sp, q and outputs set): PQ table,
+ * list and visited set reset, entry points scored. */
+int dix_slot_begin(struct qslot *q)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	int rc;
 
-	q->qi = qi;
-	q->q = s->queries + qi * ix->h.dim;
 	memset(&q->st, 0, sizeof q->st);
 	q->t0 = now_ns();
-	if (s->sp->rotated)
-		pq_table_build_rotated(ix->pq, ix->norms ? DANN_METRIC_L2 : pq_metric(ix->pq),
-				       s->sp->rotated + qi * ix->h.dim, q->table);
+	if (q->rot)
+		pq_table_build_rotated(ix->pq, ix->norms ? DANN_METRIC_L2 : pq_metric(ix->pq), q->rot,
+				       q->table);
 	else
 		pq_table_build_as(ix->pq, ix->norms ? DANN_METRIC_L2 : pq_metric(ix->pq), q->q,
 				  q->table);
@@ -651,11 +587,11 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 	cand_reset(&q->cl);
 	/* The slot's arrays fit the largest L this searcher has served (a
 	 * pooled searcher outlives its query); the list holds this query's. */
-	q->cl.cap = list_cap(s->sp);
+	q->cl.cap = list_cap(q->sp);
 	q->live = 0;
 	topk_reset(&q->best);
 	vset_clear(&q->seen);
-	if ((rc = entry_seed(s, q)) < 0)
+	if ((rc = entry_seed(q)) < 0)
 		return rc;
 	for (uint32_t e = 0; rc == 0 && e < ix->h.n_entry; e++) {
 		uint32_t id = ix->h.entry[e];
@@ -666,30 +602,49 @@ static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 			continue;
 		}
 		pq_dists(ix, q, &id, 1, &d);
-		list_insert(q, s->sp, id, d);
+		list_insert(q, q->sp, id, d);
 	}
 	q->state = Q_READY;
 	return 0;
 }
 
-static void query_finish(struct dix_searcher *s, struct qslot *q)
+/* Query qi of the run into slot q. */
+static int query_start(struct dix_searcher *s, struct qslot *q, uint64_t qi)
 {
-	uint32_t k = s->sp->k, n = topk_sort(&q->best);
+	uint32_t dim = s->ix->h.dim, k = s->sp->k;
+
+	q->qi = qi;
+	q->ix = s->ix;
+	q->sp = s->sp;
+	q->file = s->file;
+	q->sector_expand = s->sector_expand;
+	q->q = s->queries + qi * dim;
+	q->rot = s->sp->rotated ? s->sp->rotated + qi * dim : NULL;
+	q->o_ids = s->out_ids + qi * k;
+	q->o_dists = s->out_dists + qi * k;
+	q->o_found = s->out_found + qi;
+	q->o_stats = s->out_stats ? s->out_stats + qi : NULL;
+	return dix_slot_begin(q);
+}
+
+static void query_finish(struct qslot *q)
+{
+	uint32_t k = q->sp->k, n = topk_sort(&q->best);
 
 	if (n > k)
 		n = k;
 	for (uint32_t i = 0; i < n; i++) {
-		s->out_ids[q->qi * k + i] = q->best.id[i];
-		s->out_dists[q->qi * k + i] = q->best.dist[i];
+		q->o_ids[i] = q->best.id[i];
+		q->o_dists[i] = q->best.dist[i];
 	}
 	for (uint32_t i = n; i < k; i++) {
-		s->out_ids[q->qi * k + i] = UINT32_MAX;
-		s->out_dists[q->qi * k + i] = INFINITY;
+		q->o_ids[i] = UINT32_MAX;
+		q->o_dists[i] = INFINITY;
 	}
-	s->out_found[q->qi] = n;
+	*q->o_found = n;
 	q->st.latency_ns = now_ns() - q->t0;
-	if (s->out_stats)
-		s->out_stats[q->qi] = q->st;
+	if (q->o_stats)
+		*q->o_stats = q->st;
 	q->state = Q_FREE;
 }
 
@@ -698,16 +653,16 @@ static void query_finish(struct dix_searcher *s, struct qslot *q)
  * earlier beam node that is read (not cached) shares that read and takes
  * no place, so a round still makes W reads. Cached nodes' records into
  * recs (else NULL). */
-static void pick_beam(struct dix_searcher *s, struct qslot *q, const char **recs)
+static void pick_beam(struct qslot *q, const char **recs)
 {
-	const struct dix_index *ix = s->ix;
-	bool share = s->sector_expand != DANN_SECTOR_OFF && ix->h.nodes_per_sector > 1;
+	const struct dix_index *ix = q->ix;
+	bool share = q->sector_expand != DANN_SECTOR_OFF && ix->h.nodes_per_sector > 1;
 	uint64_t off[DIX_MAX_W];
 	uint32_t places = 0;
 	int i;
 
 	q->nbeam = 0;
-	while (places < s->sp->W && q->nbeam < DIX_MAX_W && (i = cand_next_unvisited(&q->cl)) >= 0) {
+	while (places < q->sp->W && q->nbeam < DIX_MAX_W && (i = cand_next_unvisited(&q->cl)) >= 0) {
 		uint32_t b = q->nbeam++, u = q->cl.c[i].id;
 		cand_mark(&q->cl, i);
 		q->beam[b] = u;
@@ -727,17 +682,17 @@ static void pick_beam(struct dix_searcher *s, struct qslot *q, const char **recs
 
 /* Runs slot q's rounds until it has reads outstanding (Q_WAIT) or its query
  * is finished (Q_FREE). Reads are queued in s->reqs. */
-static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_index)
+int dix_slot_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_index)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	const char *recs[DIX_MAX_W];
 	int rc;
 
 	while (q->state == Q_READY) {
 		uint32_t nbuf = 0;
-		pick_beam(s, q, recs);
+		pick_beam(q, recs);
 		if (q->nbeam == 0) {
-			query_finish(s, q);
+			query_finish(q);
 			return 0;
 		}
 		q->st.rounds++;
@@ -746,7 +701,7 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 			uint32_t u = q->beam[b];
 			if (recs[b]) {
 				q->st.cache_hits++;
-				if ((rc = expand(s, q, u, recs[b])) < 0)
+				if ((rc = expand(q, u, recs[b])) < 0)
 					return rc;
 				q->beam[b] = UINT32_MAX;
 				continue;
@@ -759,12 +714,12 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 				.off = dix_slot_sector_offset(&ix->h, dix_slot(ix, u)),
 				.buf = q->buf + (size_t)q->bufi[b] * s->cap_read,
 				.len = ix->read_bytes,
-				.file = s->file,
+				.file = q->file,
 			};
 			q->pending++;
 			q->st.reads++;
-			if (s->sp->visits)
-				__atomic_fetch_add(&s->sp->visits[u], 1, __ATOMIC_RELAXED);
+			if (q->sp->visits)
+				__atomic_fetch_add(&q->sp->visits[u], 1, __ATOMIC_RELAXED);
 		}
 		if (q->pending)
 			q->state = Q_WAIT;
@@ -774,9 +729,9 @@ static int query_advance(struct dix_searcher *s, struct qslot *q, uint32_t slot_
 
 /* All of slot q's reads are back: expand each fetched node, then the
  * sector's other nodes if sector expansion is on. */
-static int query_reads_done(struct dix_searcher *s, struct qslot *q)
+int dix_slot_reads_done(struct dix_searcher *s, struct qslot *q)
 {
-	const struct dix_index *ix = s->ix;
+	const struct dix_index *ix = q->ix;
 	uint32_t nps = ix->h.nodes_per_sector;
 	int rc;
 
@@ -791,17 +746,17 @@ static int query_reads_done(struct dix_searcher *s, struct qslot *q)
 		 * earlier beam node that made it */
 		if (q->src[b] == b && (rc = dix_block_check(ix, sec, dix_slot_sector_offset(&ix->h, su))) < 0)
 			return rc;
-		if ((rc = expand(s, q, u, sec + dix_slot_in_sector(&ix->h, su))) < 0)
+		if ((rc = expand(q, u, sec + dix_slot_in_sector(&ix->h, su))) < 0)
 			return rc;
-		if (!s->sector_expand || nps < 2 || q->src[b] != b)
+		if (!q->sector_expand || nps < 2 || q->src[b] != b)
 			continue;
 		for (uint64_t sv = su - su % nps; sv < su - su % nps + nps && sv < ix->h.n; sv++) {
 			uint32_t v = ix->id_of_slot ? ix->id_of_slot[sv] : (uint32_t)sv;
 			if (sv == su)
 				continue;
-			rc = s->sector_expand == DANN_SECTOR_EXACT
-				     ? co_expand_exact(s, q, v, sec + dix_slot_in_sector(&ix->h, sv))
-				     : co_expand(s, q, v, sec + dix_slot_in_sector(&ix->h, sv));
+			rc = q->sector_expand == DANN_SECTOR_EXACT
+				     ? co_expand_exact(q, v, sec + dix_slot_in_sector(&ix->h, sv))
+				     : co_expand(q, v, sec + dix_slot_in_sector(&ix->h, sv));
 			if (rc < 0)
 				return rc;
 			q->st.sector_peers++;
@@ -824,7 +779,7 @@ static bool claim(struct dix_searcher *s, uint64_t *qi)
 	return *qi < s->nq;
 }
 
-static int submit_all(struct dix_searcher *s)
+int dix_submit_all(struct dix_searcher *s)
 {
 	uint32_t done = 0;
 
@@ -845,13 +800,13 @@ static int handle_cqe(struct dix_searcher *s, const struct dio_cqe *c)
 	uint32_t si = (uint32_t)(c->tag >> TAG_SLOT_SHIFT), b = (uint32_t)(c->tag & 0xff);
 	struct qslot *q = &s->slots[si];
 
-	if (c->res != (int64_t)s->ix->read_bytes)
+	if (c->res != (int64_t)q->ix->read_bytes)
 		return c->res < 0 ? dann_fail_errno(DANN_EIO, (int)-c->res, "%s/%s: read of node %u",
-						    s->ix->dir, DIX_DATA_FILE, q->beam[b])
+						    q->ix->dir, DIX_DATA_FILE, q->beam[b])
 				  : dann_fail(DANN_ECORRUPT, "%s/%s: short read of node %u (truncated?)",
-					      s->ix->dir, DIX_DATA_FILE, q->beam[b]);
+					      q->ix->dir, DIX_DATA_FILE, q->beam[b]);
 	if (--q->pending == 0)
-		return query_reads_done(s, q);
+		return dix_slot_reads_done(s, q);
 	return 0;
 }
 
@@ -874,7 +829,7 @@ static int engine(struct dix_searcher *s)
 					if ((rc = query_start(s, q, qi)) < 0)
 						return rc;
 				}
-				if (q->state == Q_READY && (rc = query_advance(s, q, i)) < 0)
+				if (q->state == Q_READY && (rc = dix_slot_advance(s, q, i)) < 0)
 					return rc;
 				if (q->state != Q_FREE)
 					break;
@@ -883,7 +838,7 @@ static int engine(struct dix_searcher *s)
 		}
 		if (!waiting)
 			return 0;
-		if ((rc = submit_all(s)) < 0)
+		if ((rc = dix_submit_all(s)) < 0)
 			return rc;
 		if ((rc = dio_reap(s->dio, s->cqes, cap, 1, -1)) < 0)
 			return rc;
@@ -900,7 +855,7 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 	int rc;
 
 	if ((rc = dix_search_params_check(p)) < 0 ||
-	    (rc = dix_searcher_depth_check(s->p.inflight, p->W)) < 0 || (rc = configure(s, ix, p)) < 0 ||
+	    (rc = dix_searcher_depth_check(s->p.inflight, p->W)) < 0 || (rc = dix_configure(s, ix, p)) < 0 ||
 	    (rc = file_slot(s, ix, &s->file)) < 0)
 		return rc;
 	s->ix = ix;

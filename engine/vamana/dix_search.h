@@ -114,6 +114,57 @@ int dix_search_run(struct dix_searcher *s, const struct dix_index *ix, const flo
 		   uint64_t nq, const struct dix_search_params *p, _Atomic uint64_t *next,
 		   uint32_t *ids, float *dists, uint32_t *found, struct dann_search_stats *stats);
 
+/* ---- continuous admission (dix_stream_run) ----
+ *
+ * A stream keeps the slots full from a source instead of a fixed array:
+ * whenever a slot frees, the engine asks the source for the next task (a
+ * query on any open index, with its own parameters, deadline and cancel
+ * flag) and tells it when each task is done. Tasks of several indexes and
+ * parameters share the slots; one that the slots are not sized for waits
+ * until all slots are free, then the searcher is resized for it. */
+
+#define DIX_TASK_ERR_MAX 256
+
+struct dix_task {
+	const struct dix_index *ix;
+	struct dix_search_params p;  /* its own: p.cancel and p.deadline_ns stop this task only */
+	const float *query;          /* ix's dim floats; kept by the source until done */
+	uint32_t *ids;               /* p.k results, as dix_search_run's for one query */
+	float *dists;
+	uint32_t *found;
+	struct dann_search_stats *stats; /* may be NULL */
+	void *cookie;                /* the source's */
+};
+
+struct dix_source {
+	/* Fills *t with the next task: 1; nothing to start now: 0; < 0 ends
+	 * the run with that error. Called on the searcher's thread. */
+	int (*next)(void *arg, struct dix_task *t);
+	/* t is finished: rc 0 with its results in its outputs, or its error
+	 * (DANN_ETIMEDOUT / DANN_ECANCELED when its deadline or cancel flag
+	 * stopped it, DANN_EIO ... with msg). Called once per task the source
+	 * gave, on the searcher's thread; t is the engine's copy. */
+	void (*done)(void *arg, struct dix_task *t, int rc, const char *msg);
+	void *arg;
+};
+
+struct dann_index;
+struct dann_search_params;
+/* The stream task of one query on di with p, as dann_search would run it
+ * (the same checks and filter plan; p's cancel and deadline): 1 with t's
+ * ix and p set, the rest zero (the caller sets query, outputs, cookie); 0
+ * if dann_search would take the exact plan, which a stream does not run
+ * (the caller calls dann_search); < 0 for bad parameters. (dix_api.c) */
+int dix_task_of(struct dann_index *di, const struct dann_search_params *p, struct dix_task *t);
+
+/* Runs tasks from src until no slot is busy and src->next has none (then
+ * 0), keeping up to `inflight` in flight. A task's failure goes to its
+ * done and the run goes on; only a failure of the ring itself ends the
+ * run (< 0), after every task it held was given to done with that error.
+ * Never blocks while there is nothing in flight: a caller with no task
+ * waits for one itself, then calls again. */
+int dix_stream_run(struct dix_searcher *s, const struct dix_source *src);
+
 /* Runs the queries on `threads` threads, each with its own searcher of
  * `sp` (threads 0 = 1). Same outputs as dix_search_run; the I/O backend's
  * description goes to io_desc if not NULL. */

@@ -54,6 +54,14 @@ Test(srv_config, command_line_overrides_the_file_and_names_bad_values)
 	cr_assert(strstr(dann_errmsg(), "store") && strstr(dann_errmsg(), "file://"), "%s", dann_errmsg());
 	cr_assert_eq(srv_config_set(&c, "sync_interval_ms", "0"), DANN_EINVAL);
 	cr_assert_str_eq(c.store, "s3://bucket/prefix", "a refused value changes nothing");
+	cr_assert_eq(srv_config_set(&c, "search-inflight", "32"), 0);
+	cr_assert_eq(srv_config_set(&c, "search_threads", "2"), 0);
+	cr_assert_eq(c.search_inflight, 32);
+	cr_assert_eq(c.search_threads, 2);
+	cr_assert_eq(srv_config_set(&c, "search_threads", "0"), DANN_EINVAL);
+	cr_assert(strstr(dann_errmsg(), "search_threads"), "%s", dann_errmsg());
+	cr_assert_eq(srv_config_set(&c, "search_inflight", "1025"), DANN_EINVAL);
+	cr_assert_eq(c.search_inflight, 32, "a refused value changes nothing");
 	/* the node cache: the library's default budget unless set */
 	cr_assert_eq(c.cache_bytes, DANN_CACHE_AUTO);
 	cr_assert_eq(srv_config_set(&c, "cache_bytes", "0"), 0);

@@ -15,10 +15,10 @@
  *     another thread;
  *   - an in-memory Vamana index taking inserts, deletes and consolidation
  *     while two threads search it;
- *   - dannd's search collector (server/srv_batch.c, compiled in: it needs
- *     only the library): eight threads' single queries gathered into
- *     shared batches on a collection while a ninth's queries time out
- *     waiting.
+ *   - the searcher dannd's single-query searches go to (dann_searcher):
+ *     eight threads' queries admitted into two search threads' slots on a
+ *     collection of a flushed and a growing segment while a ninth's
+ *     queries time out, waiting or in flight.
  * Exits 0 when every call returned what it should, 1 otherwise (with the
  * failure on stderr); TSan's reports make the tsan run fail by themselves.
  */
@@ -32,7 +32,6 @@
 
 #include "dann.h"
 #include "error.h"
-#include "srv_batch.h"
 #include "vamana/vamana.h"
 #include "vf.h"
 
@@ -241,7 +240,7 @@ static void rmtree(const char *dir)
 #define BATCH_QUERIES 25
 
 struct batch_arg {
-	struct srv_batcher *b;
+	struct dann_searcher *b;
 	struct dann_coll *c;
 	const float *q;
 	int t;
@@ -265,14 +264,14 @@ static void *batch_main(void *p)
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		sp.deadline_ns = a->expire ? (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + 1000 : 0;
-		rc = srv_batch_search(a->b, a->c, DIM, q, &sp, k1, d1, &f1);
+		rc = dann_searcher_search(a->b, a->c, q, &sp, k1, d1, &f1);
 		if (a->expire) {
-			CHECK(rc == 0 || rc == DANN_ETIMEDOUT, "collector: expiring query rc %d", rc);
+			CHECK(rc == 0 || rc == DANN_ETIMEDOUT, "searcher: expiring query rc %d", rc);
 			continue;
 		}
-		CHECK(rc == 0, "collector: %s", dann_errmsg());
+		CHECK(rc == 0, "searcher: %s", dann_errmsg());
 		CHECK(dann_coll_search(a->c, q, &sp, k2, d2, &f2, NULL) == 0, "search: %s", dann_errmsg());
-		CHECK(f1 == f2 && !memcmp(k1, k2, f1 * sizeof *k1), "collector: thread %d query %d differs", a->t, i);
+		CHECK(f1 == f2 && !memcmp(k1, k2, f1 * sizeof *k1), "searcher: thread %d query %d differs", a->t, i);
 	}
 	return NULL;
 }
@@ -285,7 +284,8 @@ static void collector(const char *tmp)
 	struct dann_schema s;
 	struct dann_db *db = NULL;
 	struct dann_coll *c = NULL;
-	struct srv_batcher *b = NULL;
+	struct dann_searcher_params sp = { .threads = 2, .inflight = 8, .queue_max = 64 };
+	struct dann_searcher *b = NULL;
 	struct batch_arg ba[BATCH_THREADS + 1];
 	pthread_t th[BATCH_THREADS + 1];
 
@@ -295,11 +295,13 @@ static void collector(const char *tmp)
 	s.dim = DIM;
 	for (int i = 0; i < N / 4; i++)
 		keys[i] = i;
-	struct dann_batch rows = { .n = N / 4, .keys = keys, .vectors = x };
+	struct dann_batch rows = { .n = N / 8, .keys = keys, .vectors = x };
+	struct dann_batch more = { .n = N / 8, .keys = keys + N / 8, .vectors = x + (size_t)N / 8 * DIM };
 	CHECK(dann_db_open(data, NULL, &db) == 0 && dann_coll_create(db, &s) == 0 && dann_coll_get(db, "c", &c) == 0 &&
-		      dann_coll_insert(c, &rows, NULL) == 0,
+		      dann_coll_insert(c, &rows, NULL) == 0 && dann_coll_flush(c) == 0 &&
+		      dann_coll_insert(c, &more, NULL) == 0,
 	      "collector setup: %s", dann_errmsg());
-	CHECK(srv_batcher_new(64, 2, 1, 200, &b) == 0, "batcher: %s", dann_errmsg());
+	CHECK(dann_searcher_new(&sp, &b) == 0, "searcher: %s", dann_errmsg());
 	if (!c || !b)
 		goto out;
 	for (int t = 0; t <= BATCH_THREADS; t++) {
@@ -309,7 +311,7 @@ static void collector(const char *tmp)
 	for (int t = 0; t <= BATCH_THREADS; t++)
 		pthread_join(th[t], NULL);
 out:
-	srv_batcher_free(b);
+	dann_searcher_free(b);
 	dann_db_close(db);
 	free(x);
 	free(q);

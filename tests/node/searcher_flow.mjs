@@ -1,9 +1,10 @@
-// The search collector through the Node.js SDK: many single-query Search
-// RPCs at once (dannd started with search_batch on) each get their own
-// answer — the row nearest its query first, the limit and filter it asked
-// for — whatever batch they shared; requests with other parameters or a
-// filter form their own groups or skip the collector.
-// usage: node batch_flow.mjs HOST:PORT
+// The searcher through the Node.js SDK: many single-query Search RPCs at
+// once (dannd started with search_inflight on) each get their own answer —
+// the row nearest its query first, the limit and filter it asked for —
+// whatever slots and threads they shared; requests with other limits and
+// filtered ones share the slots too (all 3 rounds x 48 go through it:
+// test_srv_searcher.c counts them).
+// usage: node searcher_flow.mjs HOST:PORT
 import { MilvusClient, DataType } from '@zilliz/milvus2-sdk-node';
 import { check, ok } from './lib.mjs';
 
@@ -47,5 +48,5 @@ for (let round = 0; round < ROUNDS; round++) {
     }
   }
 }
-console.log('batch_flow: ok');
+console.log('searcher_flow: ok');
 process.exit(0);
