@@ -231,7 +231,7 @@ const char *srv_config_usage(void)
 	       "  data_dir DIR          the data directory (locked while dannd runs)\n"
 	       "  listen HOST:PORT      gRPC address (127.0.0.1:19530; port 0 picks one)\n"
 	       "  metrics HOST:PORT     /metrics and /healthz over HTTP (127.0.0.1:9091; \"\" off)\n"
-	       "  workers N             handler threads (4)\n"
+	       "  workers N             handler threads (64: one per searcher slot)\n"
 	       "  cq_threads N          gRPC completion-queue threads (2)\n"
 	       "  queue_max N           calls waiting for a worker before RESOURCE_EXHAUSTED (256)\n"
 	       "  max_recv_bytes N      largest request (64M)\n"

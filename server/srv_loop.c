@@ -86,7 +86,9 @@ void srv_config_default(struct srv_config *c)
 	memset(c, 0, sizeof *c);
 	snprintf(c->listen, sizeof c->listen, "127.0.0.1:19530");
 	snprintf(c->metrics, sizeof c->metrics, "127.0.0.1:9091");
-	c->workers = 4;
+	/* A worker waits while the searcher runs its query: as many workers as
+	 * the searcher has slots, or single-query clients could never fill them. */
+	c->workers = SRV_SEARCH_THREADS * SRV_SEARCH_INFLIGHT;
 	c->cq_threads = 2;
 	c->queue_max = 256;
 	c->max_recv_bytes = 64ull << 20;

@@ -109,3 +109,14 @@ Test(srv_config, base64_credentials_decode_and_garbage_is_refused)
 	cr_assert_eq(srv_base64_decode("cm9v*DpN", 8, out, sizeof out), -1);
 	cr_assert_eq(srv_base64_decode("cm9vdDpNaWx2dXM=", 16, out, 4), -1, "overflow refused");
 }
+
+/* With 4 workers (the old default) and 64 searcher slots, 64 single-query
+ * clients had at most 4 queries in flight: the default must fill the slots. */
+Test(srv_config, default_workers_can_fill_every_searcher_slot)
+{
+	struct srv_config c;
+
+	srv_config_default(&c);
+	cr_assert_geq(c.workers, c.search_threads * c.search_inflight, "%u workers for %u x %u slots",
+		      c.workers, c.search_threads, c.search_inflight);
+}
