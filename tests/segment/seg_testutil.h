@@ -84,6 +84,27 @@ static inline void st_insert_range(struct dann_coll *c, int64_t first, uint64_t 
 	free(vecs);
 }
 
+/* Rows first.. of dimension ST_DIM with an int32 field cat = key % 10 (the
+ * filter tests' schema). */
+static inline void st_insert_cat(struct dann_coll *c, int64_t first, uint64_t n)
+{
+	int64_t *keys = malloc(n * sizeof *keys);
+	float *vecs = malloc(n * ST_DIM * sizeof *vecs);
+	int32_t *cat = malloc(n * sizeof *cat);
+	struct dann_column col = { .name = "cat", .type = DANN_FIELD_INT32, .values = cat };
+	struct dann_batch b = { .n = n, .keys = keys, .vectors = vecs, .cols = &col, .ncols = 1 };
+
+	for (uint64_t i = 0; i < n; i++) {
+		keys[i] = first + (int64_t)i;
+		cat[i] = (int32_t)(keys[i] % 10);
+		st_vec(keys[i], ST_DIM, vecs + i * ST_DIM);
+	}
+	cr_assert_eq(dann_coll_insert(c, &b, NULL), 0, "%s", dann_errmsg());
+	free(keys);
+	free(vecs);
+	free(cat);
+}
+
 /* The collection finds key's own vector as its nearest neighbour. */
 static inline int st_findable(struct dann_coll *c, int64_t key, const float *v)
 {

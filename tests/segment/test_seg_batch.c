@@ -148,26 +148,6 @@ Test(seg_batch, a_bad_query_is_named_and_nothing_is_found)
 	dann_db_close(db);
 }
 
-/* Rows first.. with a field cat = key % 10. */
-static void insert_cat(struct dann_coll *c, int64_t first, uint64_t n)
-{
-	int64_t *keys = malloc(n * sizeof *keys);
-	float *vecs = malloc(n * ST_DIM * sizeof *vecs);
-	int32_t *cat = malloc(n * sizeof *cat);
-	struct dann_column col = { .name = "cat", .type = DANN_FIELD_INT32, .values = cat };
-	struct dann_batch b = { .n = n, .keys = keys, .vectors = vecs, .cols = &col, .ncols = 1 };
-
-	for (uint64_t i = 0; i < n; i++) {
-		keys[i] = first + (int64_t)i;
-		cat[i] = (int32_t)(keys[i] % 10);
-		st_vec(keys[i], ST_DIM, vecs + i * ST_DIM);
-	}
-	cr_assert_eq(dann_coll_insert(c, &b, NULL), 0, "%s", dann_errmsg());
-	free(keys);
-	free(vecs);
-	free(cat);
-}
-
 /* Flushed, flushed, sealed and growing segments, with deletes in each. */
 static struct dann_coll *four_segments_with_cat(struct dann_db *db)
 {
@@ -181,12 +161,12 @@ static struct dann_coll *four_segments_with_cat(struct dann_db *db)
 	snprintf(s.fields[0].name, sizeof s.fields[0].name, "cat");
 	s.fields[0].type = DANN_FIELD_INT32;
 	c = st_create(db, &s);
-	insert_cat(c, 1, 600);
+	st_insert_cat(c, 1, 600);
 	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
-	insert_cat(c, 601, 600);
+	st_insert_cat(c, 601, 600);
 	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
-	insert_cat(c, 1201, 600);
-	insert_cat(c, 1801, 300);
+	st_insert_cat(c, 1201, 600);
+	st_insert_cat(c, 1801, 300);
 	for (int64_t k = 2; k <= 2100; k += 7)
 		cr_assert_eq(dann_coll_delete(c, &k, 1, &del), 0);
 	return c;

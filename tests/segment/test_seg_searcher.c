@@ -486,26 +486,6 @@ Test(seg_searcher, compaction_and_drop_while_queries_run)
 	dann_db_close(db);
 }
 
-/* Rows first.. with a field cat = key % 10. */
-static void insert_cat(struct dann_coll *c, int64_t first, uint64_t n)
-{
-	int64_t *keys = malloc(n * sizeof *keys);
-	float *vecs = malloc(n * ST_DIM * sizeof *vecs);
-	int32_t *cat = malloc(n * sizeof *cat);
-	struct dann_column col = { .name = "cat", .type = DANN_FIELD_INT32, .values = cat };
-	struct dann_batch b = { .n = n, .keys = keys, .vectors = vecs, .cols = &col, .ncols = 1 };
-
-	for (uint64_t i = 0; i < n; i++) {
-		keys[i] = first + (int64_t)i;
-		cat[i] = (int32_t)(keys[i] % 10);
-		st_vec(keys[i], ST_DIM, vecs + i * ST_DIM);
-	}
-	cr_assert_eq(dann_coll_insert(c, &b, NULL), 0, "%s", dann_errmsg());
-	free(keys);
-	free(vecs);
-	free(cat);
-}
-
 Test(seg_searcher, filtered_queries_equal_the_filtered_batch)
 {
 	/* 10% of the rows (the disk segments' exact plan), 50% (the beam
@@ -531,12 +511,12 @@ Test(seg_searcher, filtered_queries_equal_the_filtered_batch)
 	snprintf(sc.fields[0].name, sizeof sc.fields[0].name, "cat");
 	sc.fields[0].type = DANN_FIELD_INT32;
 	c = st_create(db, &sc);
-	insert_cat(c, 1, 600);
+	st_insert_cat(c, 1, 600);
 	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
-	insert_cat(c, 601, 600);
+	st_insert_cat(c, 601, 600);
 	cr_assert_eq(dann_coll_flush(c), 0, "%s", dann_errmsg());
-	insert_cat(c, 1201, 600);
-	insert_cat(c, 1801, 300);
+	st_insert_cat(c, 1201, 600);
+	st_insert_cat(c, 1801, 300);
 	for (int64_t k = 2; k <= 2100; k += 7)
 		cr_assert_eq(dann_coll_delete(c, &k, 1, &del), 0);
 	queries(q, NQ);
