@@ -156,6 +156,15 @@ struct dann_build_params {
 	 * nothing at out_dir and no temporary files. */
 	const volatile int *cancel;
 	uint64_t deadline_ns;
+	/* Optional: a directory for the shards of a partitioned graph build
+	 * (build_ram_gib below what the whole build needs). Each shard graph is
+	 * kept there as it completes, and the directory stays when the build
+	 * fails, is stopped or is killed; a later build of the same file with
+	 * the same parameters and checkpoint_dir skips the k-means passes and
+	 * every shard already built. Another build's checkpoint is refused
+	 * (DANN_EINVAL naming what differs). Removed when the build succeeds;
+	 * unused by builds that fit in RAM. */
+	const char *checkpoint_dir;
 };
 
 /* Fills p with the defaults above. */

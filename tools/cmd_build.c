@@ -18,6 +18,7 @@ static const char build_help[] =
 	"usage: dann build --data FILE --out DIR [--metric l2|ip|cosine] [-R 64] [-L 100]\n"
 	"                  [--alpha 1.2] [--pq-bytes B] [--build-ram GiB] [--threads N]\n"
 	"                  [--order locality|shuffle|plain] [--entry-sample auto|N] [--opq]\n"
+	"                  [--checkpoint DIR]\n"
 	"\n"
 	"Builds a disk index of the vectors in FILE (.fbin/.u8bin/.i8bin/.fvecs/.bvecs)\n"
 	"into DIR, which must not exist: PQ codes (--pq-bytes bytes per vector,\n"
@@ -31,7 +32,10 @@ static const char build_help[] =
 	"points that starts each search near its query (auto: 1% of the points,\n"
 	"1000 to 1000000; 0: none, searches start at the medoid). --opq learns a\n"
 	"rotation before PQ (OPQ) that steers the search better on embedding-like data\n"
-	"(dim at most 4096; costs PQ training time).\n";
+	"(dim at most 4096; costs PQ training time). --checkpoint DIR keeps the shard\n"
+	"graphs of a build partitioned by --build-ram in DIR as each completes: the\n"
+	"same command run again after a crash, a kill or a reboot resumes at the first\n"
+	"shard not built (DIR goes once the build succeeds).\n";
 
 static double now_s(void)
 {
@@ -93,7 +97,7 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 		 const char **out)
 {
 	enum { O_DATA = 256, O_OUT, O_METRIC, O_ALPHA, O_PQ, O_RAM, O_THREADS, O_ORDER, O_ENTRY,
-	       O_OPQ, O_HELP };
+	       O_OPQ, O_CKPT, O_HELP };
 	static const struct option longs[] = {
 		{ "data", required_argument, 0, O_DATA },
 		{ "out", required_argument, 0, O_OUT },
@@ -105,6 +109,7 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 		{ "order", required_argument, 0, O_ORDER },
 		{ "entry-sample", required_argument, 0, O_ENTRY },
 		{ "opq", no_argument, 0, O_OPQ },
+		{ "checkpoint", required_argument, 0, O_CKPT },
 		{ "help", no_argument, 0, O_HELP },
 		{ 0, 0, 0, 0 },
 	};
@@ -172,6 +177,7 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 				p->entry_sample = v;
 			break;
 		case O_OPQ: p->opq = 1; break;
+		case O_CKPT: p->checkpoint_dir = optarg; break;
 		case 'h':
 		case O_HELP: fputs(build_help, stdout); return -1;
 		default: return cmd_usage_error("build", "unknown option '%s'", argv[optind - 1]);
@@ -188,6 +194,13 @@ static int parse(int argc, char **argv, struct dann_build_params *p, const char 
 	return 0;
 }
 
+/* The library's notes (a resumed checkpoint, block shuffling's gain). */
+static void log_note(void *arg, enum dann_log_level level, const char *module, const char *msg)
+{
+	(void)arg;
+	fprintf(stderr, "dann build: %s%s: %s\n", level <= DANN_LOG_WARN ? "warning: " : "", module, msg);
+}
+
 static int run_build(int argc, char **argv)
 {
 	struct dann_build_params p;
@@ -200,6 +213,7 @@ static int run_build(int argc, char **argv)
 	dann_build_params_default(&p);
 	if ((rc = parse(argc, argv, &p, &data, &out)))
 		return rc < 0 ? 0 : rc;
+	dann_log_set(log_note, NULL, DANN_LOG_INFO);
 	progress_init(&pc.pb, "build");
 	p.progress = phase_update;
 	p.progress_arg = &pc;

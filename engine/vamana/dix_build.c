@@ -152,6 +152,7 @@ static int build_graph(const struct dann_build_params *p, const struct stop *sto
 	vp.progress = p->progress;
 	vp.progress_arg = p->progress_arg;
 	vp.stop = stop;
+	vp.checkpoint_dir = p->checkpoint_dir;
 	if ((rc = vam_params_check(&vp)) < 0)
 		return rc;
 	return vam_build_file(vf_path(f), p->metric, &vp, (uint64_t)(p->build_ram_gib * GIB), dir,

@@ -40,12 +40,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
+#include "fsutil.h"
+#include "log.h"
 #include "pq/kmeans.h"
 #include "vam_file.h"
 #include "vam_impl.h"
+#include "vam_part_impl.h"
 #include "vf.h"
 
 #define PART_CHUNK_ROWS 8192u       /* rows per streaming read of the file */
@@ -103,22 +107,7 @@ static int build_whole(const struct vf *f, enum dann_metric metric, const struct
 	return rc;
 }
 
-struct part {
-	const struct vf *f;
-	enum dann_metric metric;
-	struct vam_params p;
-	uint64_t n, cap;        /* points; shard capacity */
-	uint64_t stream_rows;   /* rows per chunk of a pass over the file */
-	uint32_t k, dim;
-	float *centroids;       /* k * dim */
-	uint64_t *size;         /* points per shard */
-	uint32_t *shard_medoid; /* global id of each shard graph's entry */
-	float ip_M2;            /* largest squared norm in the file */
-	uint32_t medoid;
-	char dir[PATH_MAX - 64]; /* temporary directory (room left for names) */
-};
-
-static void shard_path(const struct part *pt, uint32_t s, const char *kind, char *out)
+void vam_part_path(const struct part *pt, uint32_t s, const char *kind, char *out)
 {
 	snprintf(out, PATH_MAX, "%s/shard%u.%s", pt->dir, s, kind);
 }
@@ -219,7 +208,7 @@ static int assign(struct part *pt, double *sum)
 		goto out;
 	}
 	for (uint32_t s = 0; s < pt->k; s++) {
-		shard_path(pt, s, "ids", path);
+		vam_part_path(pt, s, "ids", path);
 		if (!(out[s] = fopen(path, "wb"))) {
 			rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot create", path);
 			goto out;
@@ -299,7 +288,7 @@ static int read_ids(const struct part *pt, uint32_t s, uint32_t **ids)
 	uint64_t m = pt->size[s];
 	int rc = 0;
 
-	shard_path(pt, s, "ids", path);
+	vam_part_path(pt, s, "ids", path);
 	if (!(*ids = malloc(sizeof **ids * (m ? m : 1))))
 		return dann_fail(DANN_ENOMEM, "vamana partition: no memory for %llu ids", (unsigned long long)m);
 	if (!(f = fopen(path, "rb")))
@@ -319,7 +308,7 @@ static int write_shard_graph(const struct part *pt, uint32_t s, struct vam *v, c
 	FILE *f;
 	int rc = 0;
 
-	shard_path(pt, s, "graph", path);
+	vam_part_path(pt, s, pt->ckpt ? "graph.tmp" : "graph", path);
 	if (!(f = fopen(path, "wb")))
 		return dann_fail_errno(DANN_EIO, errno, "%s: cannot create", path);
 	setvbuf(f, NULL, _IOFBF, PART_IO_BUF);
@@ -335,9 +324,26 @@ static int write_shard_graph(const struct part *pt, uint32_t s, struct vam *v, c
 				rc = -1;
 		}
 	}
+	if (rc == 0 && pt->ckpt && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+		rc = -1;
 	if (fclose(f) != 0 || rc < 0)
 		return dann_fail_errno(DANN_EIO, errno, "%s: write failed", path);
+	if (pt->ckpt) {
+		/* in place only once whole, so a checkpoint never holds a
+		 * partial graph under the final name */
+		char final[PATH_MAX];
+		vam_part_path(pt, s, "graph", final);
+		return fsu_rename_replace(path, final);
+	}
 	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int build_shard(struct part *pt, uint32_t s)
@@ -345,6 +351,7 @@ static int build_shard(struct part *pt, uint32_t s)
 	uint64_t m = pt->size[s];
 	uint32_t *ids = NULL;
 	struct vam *v = NULL;
+	uint64_t t0 = now_ns();
 	int rc;
 
 	if ((rc = read_ids(pt, s, &ids)) < 0)
@@ -357,7 +364,8 @@ static int build_shard(struct part *pt, uint32_t s)
 	if ((rc = vam_build_adopt(v, m)) < 0)
 		goto out;
 	pt->shard_medoid[s] = ids[v->medoid];
-	rc = write_shard_graph(pt, s, v, ids);
+	if ((rc = write_shard_graph(pt, s, v, ids)) == 0 && pt->ckpt)
+		rc = vam_ckpt_shard_done(pt, s, (double)(now_ns() - t0) / 1e9);
 out:
 	vam_free(v);
 	free(ids);
@@ -648,7 +656,7 @@ static int merge(struct part *pt, uint64_t budget, const char *graph_path, uint6
 		goto out;
 	}
 	for (uint32_t s = 0; s < pt->k; s++) {
-		shard_path(pt, s, "graph", path);
+		vam_part_path(pt, s, "graph", path);
 		if (!(rd[s].f = fopen(path, "rb"))) {
 			rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
 			goto out;
@@ -717,16 +725,28 @@ out:
 	return rc;
 }
 
-static void remove_temp(struct part *pt)
+/* The shard files, and the directory unless it is a checkpoint that must
+ * outlive a failed build (then only a partial graph goes). */
+static void remove_temp(struct part *pt, int rc)
 {
 	char path[PATH_MAX];
 
+	if (!pt->dir[0])
+		return;
 	for (uint32_t s = 0; s < pt->k; s++) {
-		shard_path(pt, s, "ids", path);
+		vam_part_path(pt, s, "graph.tmp", path);
 		unlink(path);
-		shard_path(pt, s, "graph", path);
+		if (pt->ckpt && rc != 0)
+			continue;
+		vam_part_path(pt, s, "ids", path);
+		unlink(path);
+		vam_part_path(pt, s, "graph", path);
 		unlink(path);
 	}
+	if (pt->ckpt && rc != 0)
+		return;
+	if (pt->ckpt)
+		vam_ckpt_remove(pt);
 	rmdir(pt->dir);
 }
 
@@ -735,8 +755,10 @@ static int build_partitioned(struct part *pt, uint64_t budget, const char *tmpdi
 {
 	uint64_t per = vam_build_bytes(1, pt->dim, vf_dtype(pt->f), pt->metric, &pt->p);
 	double *sum = NULL;
+	bool resumed = false;
 	int rc;
 
+	pt->budget = budget;
 	pt->cap = (uint64_t)(budget * PART_BUDGET_SHARE) / per;
 	if (pt->cap < 2)
 		return dann_fail(DANN_EINVAL, "vamana: build RAM budget %llu bytes is too small: a shard "
@@ -758,32 +780,57 @@ static int build_partitioned(struct part *pt, uint64_t budget, const char *tmpdi
 	pt->stream_rows = budget / 16 / (pt->dim * sizeof(float) + vf_row_bytes(pt->f));
 	pt->stream_rows = pt->stream_rows < 256 ? 256
 			  : pt->stream_rows > PART_CHUNK_ROWS ? PART_CHUNK_ROWS : pt->stream_rows;
-	if (strlen(tmpdir) + sizeof "/vampart.XXXXXX" > sizeof pt->dir)
-		return dann_fail(DANN_EINVAL, "%s: temporary directory path too long", tmpdir);
-	snprintf(pt->dir, sizeof pt->dir, "%s/vampart.XXXXXX", tmpdir);
-	if (!mkdtemp(pt->dir))
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot create a temporary directory", pt->dir);
 	if (!(pt->size = calloc(pt->k, sizeof *pt->size)) || !(sum = calloc(pt->dim, sizeof *sum)) ||
-	    !(pt->shard_medoid = calloc(pt->k, sizeof *pt->shard_medoid))) {
-		rc = dann_fail(DANN_ENOMEM, "vamana partition: no memory");
+	    !(pt->shard_medoid = calloc(pt->k, sizeof *pt->shard_medoid)) ||
+	    !(pt->built = calloc(pt->k, sizeof *pt->built))) {
+		free(sum);
+		return dann_fail(DANN_ENOMEM, "vamana partition: no memory");
+	}
+	if (pt->p.checkpoint_dir) {
+		if ((rc = vam_ckpt_open(pt, &resumed, &st->resumed_seconds)) < 0) {
+			pt->dir[0] = 0; /* not ours to clean: left as it is */
+			free(sum);
+			return rc;
+		}
+	} else {
+		if (strlen(tmpdir) + sizeof "/vampart.XXXXXX" > sizeof pt->dir) {
+			free(sum);
+			return dann_fail(DANN_EINVAL, "%s: temporary directory path too long", tmpdir);
+		}
+		snprintf(pt->dir, sizeof pt->dir, "%s/vampart.XXXXXX", tmpdir);
+		if (!mkdtemp(pt->dir)) {
+			rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot create a temporary directory", pt->dir);
+			pt->dir[0] = 0;
+			free(sum);
+			return rc;
+		}
+	}
+	if (resumed) {
+		for (uint32_t s = 0; s < pt->k; s++)
+			st->resumed_shards += pt->built[s];
+		dann_log(DANN_LOG_INFO, "vamana", "resuming from checkpoint %s: %u of %u shards built "
+			 "earlier, in %.0f s", pt->dir, st->resumed_shards, pt->k, st->resumed_seconds);
+	} else if ((rc = train(pt, budget)) < 0 || (rc = assign(pt, sum)) < 0 ||
+		   (rc = find_medoid(pt, sum)) < 0 || (pt->ckpt && (rc = vam_ckpt_save_state(pt)) < 0)) {
 		goto out;
 	}
-	if ((rc = train(pt, budget)) < 0 || (rc = assign(pt, sum)) < 0 || (rc = find_medoid(pt, sum)) < 0)
-		goto out;
 	st->shards = pt->k;
 	for (uint32_t s = 0; s < pt->k; s++) {
 		if (pt->size[s] > st->max_shard_points)
 			st->max_shard_points = pt->size[s];
+		if (pt->built[s])
+			continue;
 		if (pt->p.progress)
 			pt->p.progress(pt->p.progress_arg, "vamana shards", s, pt->k);
 		if ((rc = build_shard(pt, s)) < 0)
 			goto out;
+		pt->built[s] = true;
 	}
 	if (pt->p.progress)
 		pt->p.progress(pt->p.progress_arg, "vamana shards", pt->k, pt->k);
 	rc = merge(pt, budget, graph_path, &st->truncated);
 out:
-	remove_temp(pt);
+	remove_temp(pt, rc);
 	free(sum);
 	return rc;
 }
@@ -829,6 +876,7 @@ out:
 	free(pt.centroids);
 	free(pt.size);
 	free(pt.shard_medoid);
+	free(pt.built);
 	free(gdir);
 	vf_close(f);
 	return rc;

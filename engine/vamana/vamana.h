@@ -69,6 +69,8 @@ struct vam_params {
 	const struct stop *stop;   /* checked while linking and in the partition's
 	                              k-means (NULL: never); DANN_ECANCELED or
 	                              DANN_ETIMEDOUT, the graph left unfinished */
+	const char *checkpoint_dir; /* partitioned builds (vam_build_file): keep the
+	                              shards here, resume from them (vam_ckpt.c) */
 };
 
 /* Fills p with the defaults above. */
@@ -192,7 +194,11 @@ int vam_load(const char *path, enum dann_metric metric, enum dann_dtype dtype, u
  * partitioned with k-means into shards (each point in its 2 nearest),
  * each shard built in turn within the budget, and the shard graphs merged
  * on disk (see vam_part.c); shard files go to a temporary directory under
- * tmpdir (NULL = graph_path's directory) and are removed. st may be NULL.
+ * tmpdir (NULL = graph_path's directory) and are removed. With
+ * p->checkpoint_dir they go there instead and stay when the build fails or
+ * stops, and a later call with the same file and parameters resumes at the
+ * first shard not built (vam_ckpt.c); the directory goes once the build
+ * succeeds. st may be NULL.
  * Memory: each shard build uses at most 80% of the budget, the merge at
  * most half of it (neighbour rows are read by pread into one buffer), the
  * streaming passes a sixteenth; on top come the
@@ -206,6 +212,8 @@ struct vam_file_stats {
 	uint32_t shards;           /* 0 when built in one piece */
 	uint64_t max_shard_points;
 	uint64_t truncated;        /* merged unions over R, pruned back to R */
+	uint32_t resumed_shards;   /* shard graphs taken from the checkpoint */
+	double resumed_seconds;    /* what those took to build, in earlier runs */
 };
 int vam_build_file(const char *vec_path, enum dann_metric metric, const struct vam_params *p,
 		   uint64_t build_ram_bytes, const char *tmpdir, const char *graph_path,
