@@ -584,6 +584,11 @@ int dann_coll_list(struct dann_db *db, char ***names, size_t *n);
 /* Handle of a collection, valid until it is dropped or db closes (a dropped
  * collection's handle returns DANN_ENOTFOUND). Handles need no closing. */
 int dann_coll_get(struct dann_db *db, const char *name, struct dann_coll **out);
+/* dann_coll_get that never waits: DANN_EBUSY while another thread holds
+ * the database's lock (a collection being created commits its catalog
+ * record under it), for a caller that must not block, such as a server's
+ * network thread. */
+int dann_coll_get_nowait(struct dann_db *db, const char *name, struct dann_coll **out);
 int dann_coll_schema(struct dann_coll *c, struct dann_schema *out);
 /* Changes the index parameters for segments sealed from now on; when the
  * metric changes, existing flushed segments are rebuilt in the background
@@ -597,6 +602,10 @@ int dann_coll_set_index(struct dann_coll *c, const struct dann_index_params *ip)
  * the value is copied into buf (NUL-terminated, truncated to cap). */
 int dann_coll_set_prop(struct dann_coll *c, const char *key, const char *value);
 int dann_coll_get_prop(struct dann_coll *c, const char *key, char *buf, size_t cap);
+/* dann_coll_get_prop that never waits: DANN_EBUSY while another thread
+ * holds the collection's lock (a property write commits the catalog under
+ * it). */
+int dann_coll_get_prop_nowait(struct dann_coll *c, const char *key, char *buf, size_t cap);
 
 /* Inserts b->n rows; durable and searchable on return. DANN_EEXIST naming
  * the first key already present (nothing of the batch is written). */

@@ -284,19 +284,32 @@ int dann_coll_create(struct dann_db *db, const struct dann_schema *s)
 	return rc;
 }
 
-int dann_coll_get(struct dann_db *db, const char *name, struct dann_coll **out)
+static int coll_get(struct dann_db *db, const char *name, struct dann_coll **out, bool wait)
 {
 	struct dann_coll *c;
 
 	if (!db || !name || !out)
 		return dann_fail(DANN_EINVAL, "coll_get: no database or name");
-	pthread_mutex_lock(&db->mu);
+	if (wait)
+		pthread_mutex_lock(&db->mu);
+	else if (pthread_mutex_trylock(&db->mu) != 0)
+		return dann_fail(DANN_EBUSY, "coll_get %s: the database is busy (a catalog write)", name);
 	c = find(db, name);
 	pthread_mutex_unlock(&db->mu);
 	if (!c)
 		return dann_fail(DANN_ENOTFOUND, "no collection \"%s\"", name);
 	*out = c;
 	return 0;
+}
+
+int dann_coll_get(struct dann_db *db, const char *name, struct dann_coll **out)
+{
+	return coll_get(db, name, out, true);
+}
+
+int dann_coll_get_nowait(struct dann_db *db, const char *name, struct dann_coll **out)
+{
+	return coll_get(db, name, out, false);
 }
 
 int dann_coll_drop(struct dann_db *db, const char *name)

@@ -122,17 +122,30 @@ int dann_coll_set_prop(struct dann_coll *c, const char *key, const char *value)
 	return rc;
 }
 
-int dann_coll_get_prop(struct dann_coll *c, const char *key, char *buf, size_t cap)
+static int get_prop(struct dann_coll *c, const char *key, char *buf, size_t cap, bool wait)
 {
 	int rc;
 
 	if (!c || !key)
 		return dann_fail(DANN_EINVAL, "get_prop: no collection or key");
-	pthread_mutex_lock(&c->mu);
+	if (wait)
+		pthread_mutex_lock(&c->mu);
+	else if (pthread_mutex_trylock(&c->mu) != 0)
+		return dann_fail(DANN_EBUSY, "%s: property %s: the collection is busy", c->schema.name, key);
 	if (atomic_load(&c->dropped))
 		rc = dann_fail(DANN_ENOTFOUND, "collection \"%s\" was dropped", c->schema.name);
 	else if ((rc = seg_prop_find(c->props, key, buf, cap)) < 0)
 		rc = dann_fail(DANN_ENOTFOUND, "%s: no property \"%s\"", c->schema.name, key);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+int dann_coll_get_prop(struct dann_coll *c, const char *key, char *buf, size_t cap)
+{
+	return get_prop(c, key, buf, cap, true);
+}
+
+int dann_coll_get_prop_nowait(struct dann_coll *c, const char *key, char *buf, size_t cap)
+{
+	return get_prop(c, key, buf, cap, false);
 }
