@@ -3,7 +3,9 @@
  *
  * Threads polling the completion queue only move calls between states and
  * never block; the handler runs on a worker (srv_pool) that answers with
- * grpc_call_start_batch from its own thread. Cancellation reaches the
+ * grpc_call_start_batch from its own thread, or hands the call to a thread
+ * that answers it later (SRV_DEFERRED: a single-query search answered from
+ * the searcher's thread, so no worker waits on it). Cancellation reaches the
  * handler through call->cancelled, set when RECV_CLOSE_ON_SERVER reports
  * that the client went away or the deadline passed; the search reads it.
  */
@@ -11,6 +13,7 @@
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +28,7 @@
 #include "srv_status.h"
 
 #define SRV_PATH_MAX 256
+#define SRV_SEARCH_PATH "/milvus.proto.milvus.MilvusService/Search"
 
 struct srv_call {
 	struct srv *srv;
@@ -40,6 +44,9 @@ struct srv_call {
 	atomic_int refs;
 	struct srv_tag t_request, t_recv, t_close, t_send;
 	struct srv_arena *arena;
+	struct srv_req rq;             /* here, not on the worker's stack: a deferred
+	                                * handler (SRV_DEFERRED) answers after the
+	                                * worker has moved on */
 	char path[SRV_PATH_MAX];
 	uint64_t start_ns;
 	uint64_t deadline_ns;
@@ -165,24 +172,45 @@ static void log_outcome(struct srv_call *c, const char *method, const struct srv
 			 coll ? " collection " : "", coll ? coll : "", (double)ns / 1e6);
 }
 
+static void call_answer(struct srv_call *c, const struct srv_reply *r)
+{
+	log_outcome(c, c->rq.method, r, c->rq.coll, srv_now_ns() - c->start_ns);
+	call_reply(c, r->grpc, r->grpc_msg, r->bytes, r->len);
+}
+
+/* A deferred handler's answer, on the thread that finished its work. */
+static void call_resumed(struct srv_req *rq, const struct srv_reply *r)
+{
+	call_answer((struct srv_call *)((char *)rq - offsetof(struct srv_call, rq)), r);
+}
+
+/* c's request as a handler sees it (rq->inline_only clear). */
+static void req_init(struct srv_call *c, const struct srv_method *m)
+{
+	struct srv_req *rq = &c->rq;
+
+	memset(rq, 0, sizeof *rq);
+	rq->srv = c->srv;
+	rq->arena = c->arena;
+	rq->method = m ? m->name : c->path;
+	rq->deadline_ns = c->deadline_ns;
+	rq->cancel = &c->cancelled;
+	rq->on_resume = call_resumed;
+}
+
 void srv_call_work(void *job)
 {
 	struct srv_call *c = job;
 	struct srv *s = c->srv;
+	struct srv_req *rq = &c->rq;
 	grpc_byte_buffer_reader rd;
 	grpc_slice body;
-	struct srv_req rq;
 	struct srv_reply r;
 	const struct srv_method *m = srv_method_find(c->path);
 	uint64_t now = srv_now_ns();
 
-	memset(&rq, 0, sizeof rq);
+	req_init(c, m);
 	memset(&r, 0, sizeof r);
-	rq.srv = s;
-	rq.arena = c->arena;
-	rq.method = m ? m->name : c->path;
-	rq.deadline_ns = c->deadline_ns;
-	rq.cancel = &c->cancelled;
 	if (c->cancelled || (c->deadline_ns && now >= c->deadline_ns)) {
 		/* Waited in the queue past its deadline (or the client left):
 		 * the work would be thrown away. */
@@ -198,15 +226,52 @@ void srv_call_work(void *job)
 	} else {
 		body = grpc_byte_buffer_reader_readall(&rd);
 		grpc_byte_buffer_reader_destroy(&rd);
-		rq.forwarded = srv_fwd_incoming(&c->md);
-		srv_dispatch(&rq, m, c->path, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &r);
+		rq->forwarded = srv_fwd_incoming(&c->md);
+		srv_dispatch(rq, m, c->path, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &r);
+		if (r.deferred) {
+			/* Another thread answers; c may be gone already. */
+			grpc_slice_unref(body);
+			return;
+		}
 		if (r.forward_to)
-			srv_fwd_call(s, &rq, r.forward_to, c->path, GRPC_SLICE_START_PTR(body),
+			srv_fwd_call(s, rq, r.forward_to, c->path, GRPC_SLICE_START_PTR(body),
 				     GRPC_SLICE_LENGTH(body), &c->md, &r);
 		grpc_slice_unref(body);
 	}
-	log_outcome(c, rq.method, &r, rq.coll, srv_now_ns() - c->start_ns);
-	call_reply(c, r.grpc, r.grpc_msg, r.bytes, r.len);
+	call_answer(c, &r);
+}
+
+/* A single-query Search the searcher answers by itself is submitted from
+ * this completion-queue thread (rq->inline_only: nothing in it blocks), so
+ * no worker wakes for it: a query then costs the searcher's thread and
+ * nothing else until its answer, which on a busy 2-core machine saves the
+ * wait for a worker's turn on a core. Anything else (several queries,
+ * stored fields to fetch, an error to answer, a call to forward) returns
+ * untouched and goes to a worker, which runs it again. Not with auth on:
+ * a password check may hash. 1 if submitted. */
+static int try_inline(struct srv_call *c)
+{
+	struct srv *s = c->srv;
+	const struct srv_method *m;
+	grpc_byte_buffer_reader rd;
+	struct srv_reply r;
+	grpc_slice body;
+
+	if (!s->searcher || s->cfg.auth || c->cancelled || strcmp(c->path, SRV_SEARCH_PATH) != 0 ||
+	    (c->deadline_ns && srv_now_ns() >= c->deadline_ns) || !(m = srv_method_find(c->path)) ||
+	    !grpc_byte_buffer_reader_init(&rd, c->recv_buf))
+		return 0;
+	body = grpc_byte_buffer_reader_readall(&rd);
+	grpc_byte_buffer_reader_destroy(&rd);
+	req_init(c, m);
+	c->rq.inline_only = 1;
+	c->rq.forwarded = srv_fwd_incoming(&c->md);
+	srv_dispatch(&c->rq, m, c->path, GRPC_SLICE_START_PTR(body), GRPC_SLICE_LENGTH(body), &r);
+	grpc_slice_unref(body);
+	if (!r.deferred)
+		return 0;
+	atomic_fetch_add(&s->search_inline, 1); /* s outlives c, which may be answered by now */
+	return 1;
 }
 
 static void on_request(struct srv_call *c, int ok)
@@ -257,6 +322,8 @@ static void on_recv(struct srv_call *c, int ok)
 		call_reply(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "dannd: out of memory", NULL, 0);
 		return;
 	}
+	if (try_inline(c))
+		return;
 	rc = srv_pool_push(s->pool, c);
 	if (rc == DANN_EBUSY) {
 		srv_metrics_rejected(s->metrics, "overload");

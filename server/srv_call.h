@@ -10,7 +10,9 @@
  *   RECV     the request message arrived: queued for a worker (or, when
  *            the queue is full, answered RESOURCE_EXHAUSTED here).
  *   (worker) decode, authorise, handle, encode; one batch sends initial
- *            metadata, the message and the status, from the worker thread.
+ *            metadata, the message and the status, from the worker thread
+ *            (or, when the handler defers, from the thread that ends its
+ *            work: see SRV_DEFERRED).
  *   SEND     the answer left. CLOSE  the call is over on the wire.
  * The call is freed when both SEND and CLOSE have come back (a reference
  * count of two), so neither event can find it gone.

@@ -20,6 +20,8 @@ int srv_coll_get(struct srv_req *rq, const char *name, struct dann_coll **out)
 		return srv_fail(rq, SRV_M_PARAM_INVALID, DANN_EINVAL,
 				"collection name should not be empty");
 	rq->coll = name;
+	if (rq->inline_only) /* a network thread: no lock waits, no cluster lookups */
+		return dann_coll_get_nowait(rq->srv->db, name, out);
 	rc = dann_coll_get(rq->srv->db, name, out);
 	if (rc == DANN_ENOTFOUND && srv_meta_owner(rq->srv->meta, name, &owner)) {
 		char note[SRV_ADDR_MAX + 8];

@@ -25,7 +25,9 @@
 
 /* The collection called name (rq->coll set for logs): DANN_ENOTFOUND with
  * Milvus's "collection not found[collection=name]" status otherwise, and
- * DANN_EINVAL for an empty name. */
+ * DANN_EINVAL for an empty name. With rq->inline_only it waits on no lock
+ * (DANN_EBUSY) and looks up no cluster owner: the worker that reruns the
+ * call does. */
 int srv_coll_get(struct srv_req *rq, const char *name, struct dann_coll **out);
 
 /* A stable collection id derived from its name (Milvus clients show it). */

@@ -111,11 +111,45 @@ static int set_status(struct srv_req *rq, ProtobufCMessage *resp, int rc)
 	return 0;
 }
 
+static void fail_nomem(struct srv_reply *out)
+{
+	out->grpc = GRPC_STATUS_RESOURCE_EXHAUSTED;
+	out->grpc_msg = "dannd: out of memory building the response";
+	out->rc = DANN_ENOMEM;
+}
+
+/* The handler's result out->rc into resp's status, and resp encoded. */
+static void finish(struct srv_req *rq, const struct srv_method *m, ProtobufCMessage *resp,
+		   struct srv_reply *out)
+{
+	size_t n;
+
+	if (out->rc < 0)
+		out->forward_to = rq->forward_to;
+	if (out->rc == DANN_ETIMEDOUT || out->rc == DANN_ECANCELED) {
+		/* The call's deadline passed or its client left: that is the
+		 * call's own status, as gRPC servers report it. */
+		out->grpc = out->rc == DANN_ETIMEDOUT ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED;
+		out->grpc_msg = srv_arena_printf(rq->arena, "%s: %s", m->name, dann_errmsg());
+		return;
+	}
+	if (set_status(rq, resp, out->rc) < 0)
+		goto nomem;
+	n = protobuf_c_message_get_packed_size(resp);
+	out->bytes = srv_arena_alloc(rq->arena, n ? n : 1);
+	if (!out->bytes)
+		goto nomem;
+	out->len = protobuf_c_message_pack(resp, out->bytes);
+	out->grpc = GRPC_STATUS_OK;
+	return;
+nomem:
+	fail_nomem(out);
+}
+
 void srv_dispatch(struct srv_req *rq, const struct srv_method *m, const char *path,
 		  const uint8_t *data, size_t len, struct srv_reply *out)
 {
 	ProtobufCMessage *req, *resp;
-	size_t n;
 
 	memset(out, 0, sizeof *out);
 	if (!m) {
@@ -136,32 +170,31 @@ void srv_dispatch(struct srv_req *rq, const struct srv_method *m, const char *pa
 		return;
 	}
 	resp = srv_arena_msg(rq->arena, m->out);
-	if (!resp)
-		goto nomem;
+	if (!resp) {
+		fail_nomem(out);
+		return;
+	}
 	dann_clear_error();
 	rq->mcode = 0;
 	rq->forward_to = 0;
+	rq->m = m;
+	rq->resp = resp;
 	out->rc = m->fn(rq, req, resp);
-	if (out->rc < 0)
-		out->forward_to = rq->forward_to;
-	if (out->rc == DANN_ETIMEDOUT || out->rc == DANN_ECANCELED) {
-		/* The call's deadline passed or its client left: that is the
-		 * call's own status, as gRPC servers report it. */
-		out->grpc = out->rc == DANN_ETIMEDOUT ? GRPC_STATUS_DEADLINE_EXCEEDED : GRPC_STATUS_CANCELLED;
-		out->grpc_msg = srv_arena_printf(rq->arena, "%s: %s", m->name, dann_errmsg());
+	if (out->rc == SRV_DEFERRED || out->rc == SRV_NOT_INLINE) {
+		out->deferred = out->rc == SRV_DEFERRED;
+		out->not_inline = out->rc == SRV_NOT_INLINE;
+		out->rc = 0;
 		return;
 	}
-	if (set_status(rq, resp, out->rc) < 0)
-		goto nomem;
-	n = protobuf_c_message_get_packed_size(resp);
-	out->bytes = srv_arena_alloc(rq->arena, n ? n : 1);
-	if (!out->bytes)
-		goto nomem;
-	out->len = protobuf_c_message_pack(resp, out->bytes);
-	out->grpc = GRPC_STATUS_OK;
-	return;
-nomem:
-	out->grpc = GRPC_STATUS_RESOURCE_EXHAUSTED;
-	out->grpc_msg = "dannd: out of memory building the response";
-	out->rc = DANN_ENOMEM;
+	finish(rq, m, resp, out);
+}
+
+void srv_dispatch_resume(struct srv_req *rq, int rc)
+{
+	struct srv_reply r;
+
+	memset(&r, 0, sizeof r);
+	r.rc = rc;
+	finish(rq, rq->m, rq->resp, &r);
+	rq->on_resume(rq, &r);
 }

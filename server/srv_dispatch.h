@@ -21,6 +21,7 @@
 #include "srv_arena.h"
 
 struct srv;
+struct srv_reply;
 
 /* What a handler sees of its call. */
 struct srv_req {
@@ -33,7 +34,27 @@ struct srv_req {
 	const char *coll;              /* collection named by the request, for logs */
 	int forwarded;                 /* the call came from another node (srv_fwd.h) */
 	uint64_t forward_to;           /* the collection is this node's (srv_coll_get) */
+	/* Set by the caller when it can take a deferred answer (NULL: the
+	 * handler must answer before it returns). Called once, on whatever
+	 * thread ends the work, with the encoded answer. */
+	void (*on_resume)(struct srv_req *rq, const struct srv_reply *r);
+	/* The handler runs on a completion-queue thread, which must never
+	 * block: it defers or returns SRV_NOT_INLINE. */
+	int inline_only;
+	/* Set by srv_dispatch before the handler runs, for srv_dispatch_resume. */
+	const struct srv_method *m;
+	void *resp;
 };
+
+/* A handler's return value meaning "the answer comes later": it has
+ * handed the work to a thread that will call srv_dispatch_resume (only
+ * when rq->on_resume is set). The handler, and srv_dispatch after it,
+ * must not touch rq or out once that thread may have run. */
+#define SRV_DEFERRED 1
+/* A handler's return value when rq->inline_only is set and it cannot defer:
+ * it has blocked on nothing and changed nothing, and the call goes to a
+ * worker, which runs it again. */
+#define SRV_NOT_INLINE 2
 
 typedef int (*srv_handler_fn)(struct srv_req *rq, const void *in, void *out);
 
@@ -56,6 +77,9 @@ struct srv_reply {
 	int rc;                        /* the handler's result (for logs and metrics) */
 	uint64_t forward_to;           /* nonzero: the handler failed because the
 	                                * collection is that node's; send the call there */
+	int deferred;                  /* the handler returned SRV_DEFERRED: nothing
+	                                * else here is set, rq->on_resume will answer */
+	int not_inline;                /* SRV_NOT_INLINE: nothing else here is set */
 };
 
 /* Decodes data with m's request type, runs m's handler, encodes the
@@ -63,6 +87,11 @@ struct srv_reply {
  * UNIMPLEMENTED naming the path. */
 void srv_dispatch(struct srv_req *rq, const struct srv_method *m, const char *path,
 		  const uint8_t *data, size_t len, struct srv_reply *out);
+
+/* Ends a deferred call: the handler's result rc (0 or a DANN_E* code with
+ * dann_fail's message on this thread) into rq->resp's status, encoded,
+ * then rq->on_resume. */
+void srv_dispatch_resume(struct srv_req *rq, int rc);
 
 /* Sets rq->mcode and fails with code and a message; returns code. */
 int srv_fail(struct srv_req *rq, int mcode, int code, const char *fmt, ...)

@@ -33,6 +33,9 @@ struct srv {
 	uint32_t ncq_threads;
 	struct srv_pool *pool;
 	struct dann_searcher *searcher; /* single-query searches (search_inflight); NULL: off */
+	atomic_uint search_deferred;    /* Search calls the searcher answers itself, not yet answered */
+	atomic_uint search_deferred_peak; /* the most at once since start */
+	atomic_ullong search_inline;    /* Search calls submitted from a completion-queue thread */
 	struct srv_metrics *metrics;
 	atomic_int stopping;            /* 1 once shutdown began: no new request_call */
 	atomic_long calls_live;         /* struct srv_call objects not yet freed */

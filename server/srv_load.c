@@ -30,6 +30,12 @@ int srv_coll_loaded(struct dann_coll *c)
 
 int srv_coll_require_loaded(struct srv_req *rq, struct dann_coll *c)
 {
+	char buf[PROP_BUF];
+
+	if (rq->inline_only) { /* a network thread: no lock waits */
+		int rc = dann_coll_get_prop_nowait(c, SRV_PROP_LOADED, buf, sizeof buf);
+		return rc < 0 && rc != DANN_ENOTFOUND ? rc : rc == 0 && buf[0] == '1' ? 0 : DANN_EINVAL;
+	}
 	if (srv_coll_loaded(c))
 		return 0;
 	return srv_fail(rq, SRV_M_COLL_NOT_LOADED, DANN_EINVAL, "collection not loaded[collection=%s]",

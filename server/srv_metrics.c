@@ -154,6 +154,14 @@ size_t srv_metrics_format(struct srv_metrics *mx, char *buf, size_t cap)
 			"# HELP dann_searcher_pending Single-query searches waiting or in flight in the searcher.\n"
 			"# TYPE dann_searcher_pending gauge\ndann_searcher_pending %llu\n",
 		    (unsigned long long)done, (unsigned long long)pending);
+		put(&o, "# HELP dann_search_deferred Search calls the searcher answers from its own thread, "
+			"not answered yet (no worker waits on them).\n# TYPE dann_search_deferred gauge\n"
+			"dann_search_deferred %u\n# HELP dann_search_deferred_peak The most deferred Search calls "
+			"at once since start.\n# TYPE dann_search_deferred_peak gauge\ndann_search_deferred_peak %u\n",
+		    atomic_load(&s->search_deferred), atomic_load(&s->search_deferred_peak));
+		put(&o, "# HELP dann_search_inline_total Search calls submitted to the searcher from a "
+			"completion-queue thread, without a worker.\n# TYPE dann_search_inline_total counter\n"
+			"dann_search_inline_total %llu\n", (unsigned long long)atomic_load(&s->search_inline));
 	}
 	put(&o, "# HELP dann_uptime_seconds Seconds since dannd started.\n# TYPE dann_uptime_seconds gauge\n");
 	put(&o, "dann_uptime_seconds %.3f\n", s ? (double)(srv_now_ns() - s->start_ns) / 1e9 : 0.0);

@@ -11,8 +11,11 @@
  * stops and frees its slots. A request of one query goes to the searcher
  * (dann_searcher, search_inflight), whose threads admit the concurrent
  * calls' queries into their in-flight slots as slots free (a filter is
- * planned by its selectivity per segment, as dann_coll_search does); many
- * queries go to dann_coll_search_batch.
+ * planned by its selectivity per segment, as dann_coll_search does). When
+ * it needs no stored field, its worker does not wait for it: the handler
+ * defers (SRV_DEFERRED) and the searcher's thread builds and sends the
+ * answer, saving two thread switches a query and keeping workers free.
+ * Many queries go to dann_coll_search_batch.
  */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -20,6 +23,7 @@
 #include <string.h>
 
 #include "common.pb-c.h"
+#include "error.h"
 #include "milvus.pb-c.h"
 #include "srv_coll.h"
 #include "srv_handlers.h"
@@ -186,76 +190,57 @@ static float score_of(enum dann_metric m, float d)
 	return m == DANN_METRIC_IP ? -d : m == DANN_METRIC_COSINE ? 1.0f - d : d;
 }
 
-int srv_h_search(struct srv_req *rq, const void *in, void *out)
-{
-	const Milvus__Proto__Milvus__SearchRequest *q = in;
-	Milvus__Proto__Milvus__SearchResults *r = out;
-	Milvus__Proto__Schema__SearchResultData *rd;
-	struct dann_coll_search_params sp;
-	struct srv_outspec os;
-	struct search_args a;
+/* One Search call between its handler and its answer (in the arena): a
+ * deferred single-query search builds its results from it on the
+ * searcher's thread. */
+struct search_job {
+	struct srv_req *rq;
+	const Milvus__Proto__Milvus__SearchRequest *q;
+	Milvus__Proto__Milvus__SearchResults *r;
 	struct dann_coll *c;
 	struct dann_schema s;
-	const char *filter = NULL;
-	float *queries = NULL, *dists, *scores;
-	int64_t *keys, *hit_keys, *topks;
-	uint32_t nq = 0, kk, *found;
+	struct search_args a;
+	struct srv_outspec os;
+	int64_t *keys;
+	float *dists;
+	uint32_t *found, nq, kk;
+};
+
+/* The engine's top kk per query (offset dropped) into the response. */
+static int results_of(struct search_job *j)
+{
+	struct srv_req *rq = j->rq;
+	Milvus__Proto__Schema__SearchResultData *rd;
+	int64_t *hit_keys, *topks;
 	uint64_t total = 0;
+	uint32_t nq = j->nq, kk = j->kk, off = j->a.offset;
+	float *scores;
 	int rc;
 
-	if ((rc = srv_coll_get(rq, q->collection_name, &c)) < 0 || (rc = dann_coll_schema(c, &s)) < 0 ||
-	    (rc = srv_coll_require_loaded(rq, c)) < 0)
-		return rc;
-	if ((rc = parse_args(rq, q, &s, &a)) < 0 || (rc = queries_of(rq, q, &s, &queries, &nq)) < 0 ||
-	    (rc = srv_output_resolve(rq, &s, q->output_fields, q->n_output_fields, &os)) < 0 ||
-	    (rc = SRV_TEMPLATE_RENDER(rq, q->dsl, q->expr_template_values, q->n_expr_template_values, &filter)) < 0)
-		return rc;
-	kk = a.k + a.offset;
-	keys = srv_arena_alloc(rq->arena, (size_t)nq * kk * sizeof *keys);
-	dists = srv_arena_alloc(rq->arena, (size_t)nq * kk * sizeof *dists);
-	found = srv_arena_alloc(rq->arena, nq * sizeof *found);
-	if (!keys || !dists || !found)
-		return DANN_ENOMEM;
-	dann_coll_search_params_default(&sp);
-	sp.k = kk;
-	sp.L = a.L;
-	sp.threads = 1;
-	sp.inflight = SEARCH_INFLIGHT;
-	sp.filter = filter && filter[0] ? filter : NULL;
-	sp.deadline_ns = rq->deadline_ns;
-	sp.cancel = rq->cancel;
-	if (nq == 1 && rq->srv->searcher)
-		rc = dann_searcher_search(rq->srv->searcher, c, queries, &sp, keys, dists, found);
-	else if (nq == 1)
-		rc = dann_coll_search(c, queries, &sp, keys, dists, found, NULL);
-	else
-		rc = dann_coll_search_batch(c, queries, nq, &sp, keys, dists, found, NULL);
-	if (rc < 0)
-		return rc;
-
-	hit_keys = srv_arena_alloc(rq->arena, ((size_t)nq * a.k + 1) * sizeof *hit_keys);
-	scores = srv_arena_alloc(rq->arena, ((size_t)nq * a.k + 1) * sizeof *scores);
+	hit_keys = srv_arena_alloc(rq->arena, ((size_t)nq * j->a.k + 1) * sizeof *hit_keys);
+	scores = srv_arena_alloc(rq->arena, ((size_t)nq * j->a.k + 1) * sizeof *scores);
 	topks = srv_arena_alloc(rq->arena, nq * sizeof *topks);
 	rd = srv_arena_msg(rq->arena, &milvus__proto__schema__search_result_data__descriptor);
 	if (!hit_keys || !scores || !topks || !rd)
 		return DANN_ENOMEM;
 	for (uint32_t i = 0; i < nq; i++) {
-		uint32_t f = found[i] > a.offset ? found[i] - a.offset : 0;
-		for (uint32_t j = 0; j < f; j++) {
-			hit_keys[total + j] = keys[(size_t)i * kk + a.offset + j];
-			scores[total + j] = score_of(s.index.metric, dists[(size_t)i * kk + a.offset + j]);
+		uint32_t f = j->found[i] > off ? j->found[i] - off : 0;
+		for (uint32_t x = 0; x < f; x++) {
+			hit_keys[total + x] = j->keys[(size_t)i * kk + off + x];
+			scores[total + x] = score_of(j->s.index.metric, j->dists[(size_t)i * kk + off + x]);
 		}
 		topks[i] = f;
 		total += f;
 	}
 	rd->num_queries = nq;
-	rd->top_k = a.k;
+	rd->top_k = j->a.k;
 	rd->scores = scores;
 	rd->n_scores = total;
 	rd->topks = topks;
 	rd->n_topks = nq;
-	rd->primary_field_name = s.pk_field;
-	if ((rc = srv_output_build(rq, c, &s, &os, hit_keys, total, &rd->fields_data, &rd->n_fields_data)) < 0)
+	rd->primary_field_name = j->s.pk_field;
+	if ((rc = srv_output_build(rq, j->c, &j->s, &j->os, hit_keys, total, &rd->fields_data,
+				   &rd->n_fields_data)) < 0)
 		return rc;
 	rd->ids = srv_arena_msg(rq->arena, &milvus__proto__schema__ids__descriptor);
 	if (!rd->ids || !(rd->ids->int_id = srv_arena_msg(rq->arena, &milvus__proto__schema__long_array__descriptor)))
@@ -263,9 +248,107 @@ int srv_h_search(struct srv_req *rq, const void *in, void *out)
 	rd->ids->id_field_case = MILVUS__PROTO__SCHEMA__IDS__ID_FIELD_INT_ID;
 	rd->ids->int_id->data = hit_keys;
 	rd->ids->int_id->n_data = total;
-	rd->output_fields = os.names;
-	rd->n_output_fields = os.nnames;
-	r->results = rd;
-	r->collection_name = q->collection_name;
+	rd->output_fields = j->os.names;
+	rd->n_output_fields = j->os.nnames;
+	j->r->results = rd;
+	j->r->collection_name = j->q->collection_name;
 	return 0;
+}
+
+/* The searcher finished a deferred query (on its thread). */
+static void search_done(void *arg, int rc, const char *msg)
+{
+	struct search_job *j = arg;
+	struct srv *s = j->rq->srv;
+
+	rc = rc < 0 ? dann_fail(rc, "%s", msg) : results_of(j);
+	atomic_fetch_sub(&s->search_deferred, 1);
+	srv_dispatch_resume(j->rq, rc); /* the call may be freed from here on */
+}
+
+/* A search the searcher's thread can answer by itself: one query, and no
+ * stored field to fetch, which could wait on the disk and stall every
+ * other query of that thread's ring. */
+static int deferrable(struct srv_req *rq, const struct search_job *j)
+{
+	return j->nq == 1 && rq->srv->searcher && rq->on_resume && !j->os.vector && !j->os.nscalar &&
+	       !j->os.meta;
+}
+
+static void note_deferred(struct srv *s)
+{
+	unsigned now = atomic_fetch_add(&s->search_deferred, 1) + 1;
+	unsigned peak = atomic_load(&s->search_deferred_peak);
+
+	while (now > peak && !atomic_compare_exchange_weak(&s->search_deferred_peak, &peak, now))
+		;
+}
+
+/* Everything before the search: collection, arguments, query vectors,
+ * outputs, filter, result buffers and the engine's parameters. Blocks on
+ * nothing, so a completion-queue thread may run it (inline_only). */
+static int prepare(struct srv_req *rq, struct search_job *j, struct dann_coll_search_params *sp, float **queries)
+{
+	const char *filter = NULL;
+	int rc;
+
+	if ((rc = srv_coll_get(rq, j->q->collection_name, &j->c)) < 0 || (rc = dann_coll_schema(j->c, &j->s)) < 0 ||
+	    (rc = srv_coll_require_loaded(rq, j->c)) < 0)
+		return rc;
+	if ((rc = parse_args(rq, j->q, &j->s, &j->a)) < 0 || (rc = queries_of(rq, j->q, &j->s, queries, &j->nq)) < 0 ||
+	    (rc = srv_output_resolve(rq, &j->s, j->q->output_fields, j->q->n_output_fields, &j->os)) < 0 ||
+	    (rc = SRV_TEMPLATE_RENDER(rq, j->q->dsl, j->q->expr_template_values, j->q->n_expr_template_values,
+				      &filter)) < 0)
+		return rc;
+	j->kk = j->a.k + j->a.offset;
+	j->keys = srv_arena_alloc(rq->arena, (size_t)j->nq * j->kk * sizeof *j->keys);
+	j->dists = srv_arena_alloc(rq->arena, (size_t)j->nq * j->kk * sizeof *j->dists);
+	j->found = srv_arena_alloc(rq->arena, j->nq * sizeof *j->found);
+	if (!j->keys || !j->dists || !j->found)
+		return DANN_ENOMEM;
+	dann_coll_search_params_default(sp);
+	sp->k = j->kk;
+	sp->L = j->a.L;
+	sp->threads = 1;
+	sp->inflight = SEARCH_INFLIGHT;
+	sp->filter = filter && filter[0] ? filter : NULL;
+	sp->deadline_ns = rq->deadline_ns;
+	sp->cancel = rq->cancel;
+	return 0;
+}
+
+int srv_h_search(struct srv_req *rq, const void *in, void *out)
+{
+	struct dann_coll_search_params sp;
+	struct search_job *j = srv_arena_alloc(rq->arena, sizeof *j);
+	float *queries = NULL;
+	int rc;
+
+	if (!j)
+		return rq->inline_only ? SRV_NOT_INLINE : DANN_ENOMEM;
+	memset(j, 0, sizeof *j);
+	j->rq = rq;
+	j->q = in;
+	j->r = out;
+	if ((rc = prepare(rq, j, &sp, &queries)) < 0)
+		return rq->inline_only ? SRV_NOT_INLINE : rc; /* a worker answers the error */
+	if (deferrable(rq, j)) {
+		struct srv *s = rq->srv;
+		note_deferred(s);
+		rc = dann_searcher_submit(s->searcher, j->c, queries, &sp, j->keys, j->dists, j->found,
+					  search_done, j);
+		if (rc == 0)
+			return SRV_DEFERRED; /* search_done answers; j and rq are its */
+		atomic_fetch_sub(&s->search_deferred, 1);
+		return rq->inline_only ? SRV_NOT_INLINE : rc;
+	}
+	if (rq->inline_only)
+		return SRV_NOT_INLINE;
+	if (j->nq == 1 && rq->srv->searcher)
+		rc = dann_searcher_search(rq->srv->searcher, j->c, queries, &sp, j->keys, j->dists, j->found);
+	else if (j->nq == 1)
+		rc = dann_coll_search(j->c, queries, &sp, j->keys, j->dists, j->found, NULL);
+	else
+		rc = dann_coll_search_batch(j->c, queries, j->nq, &sp, j->keys, j->dists, j->found, NULL);
+	return rc < 0 ? rc : results_of(j);
 }

@@ -4,10 +4,14 @@
 // whatever slots and threads they shared; requests with other limits and
 // filtered ones share the slots too (all 3 rounds x 48 go through it:
 // test_srv_searcher.c counts them).
-// usage: node searcher_flow.mjs HOST:PORT
+// With "ids-only", every search asks for no output field (pymilvus's
+// default; the Node SDK's is '*'), which dannd answers from the searcher's
+// thread without a worker waiting.
+// usage: node searcher_flow.mjs HOST:PORT [ids-only]
 import { MilvusClient, DataType } from '@zilliz/milvus2-sdk-node';
 import { check, ok } from './lib.mjs';
 
+const idsOnly = process.argv[3] === 'ids-only';
 const client = new MilvusClient({ address: process.argv[2], timeout: 120000 });
 const name = 'batched';
 const dim = 16, N = 400, ROUNDS = 3, CONCURRENT = 48;
@@ -34,7 +38,9 @@ for (let round = 0; round < ROUNDS; round++) {
     const i = (round * 131 + j * 7) % N;
     const limit = j % 3 === 0 ? 3 : 5;                     // two groups
     const filter = j % 8 === 0 ? 'tag == 1' : undefined;     // and filtered ones
-    calls.push(client.search({ collection_name: name, data: vec(i), limit, filter, params: { search_list: 50 } })
+    const req = { collection_name: name, data: vec(i), limit, filter, params: { search_list: 50 } };
+    if (idsOnly) req.output_fields = [];
+    calls.push(client.search(req)
       .then((res) => ({ res, i, limit, filter })));
   }
   for (const { res, i, limit, filter } of await Promise.all(calls)) {
