@@ -4,7 +4,8 @@
  *
  *   bench_dannd --dannd BIN --work DIR --base F --queries F --gt F.ibin
  *               [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]
- *               [--dannd-config FILE]... [--rounds 1]
+ *               [--dannd-config FILE]... [--base-dannd BIN] [--client-threads N]
+ *               [--rounds 1]
  *
  * 1. In process: opens DIR/data, creates collection "bench" from the base
  *    file (once; kept for later runs), flushes it, and runs --clients
@@ -19,7 +20,9 @@
  *    on a pluck queue); then (first round only) with two threads sending
  *    --batch queries per RPC. --dannd-config given several times (up to
  *    4): one dannd after the other, each with its own config, so that
- *    configurations compare in one run.
+ *    configurations compare in one run. --base-dannd adds one more: the
+ *    previous build's dannd with its defaults, so a change to dannd is
+ *    measured against the build before it in the same run.
  * --rounds N repeats 1 and 2 (the configs in reverse order every other
  * round, so none always runs first) and ends with each mode's medians.
  * Prints one JSON object per mode: QPS, p50/p99 latency (ms), recall@k
@@ -65,9 +68,12 @@ static pid_t dannd_pid;
 
 struct opts {
 	const char *dannd, *work, *base, *queries, *gt;
-	const char *configs[MAX_CONFIGS];  /* --dannd-config, in order */
+	const char *configs[MAX_CONFIGS + 1]; /* --dannd-config, in order */
+	const char *bins[MAX_CONFIGS + 1];    /* the dannd of each (--dannd, or --base-dannd last) */
+	const char *base_dannd;
 	uint32_t nconfigs, rounds;
 	uint32_t clients, batch, seconds, L, k;
+	uint32_t client_threads;           /* 0: a thread per client (blocking calls) */
 };
 
 struct data {
@@ -181,80 +187,118 @@ static void *inproc_client(void *arg)
 	return NULL;
 }
 
-/* One unary Search call; the response's ids and topks into keys/found. */
-static int rpc_search(grpc_channel *ch, grpc_completion_queue *cq, const uint8_t *req, size_t len,
-		      uint32_t nq, uint32_t k, int64_t *keys, uint32_t *found)
+/* A finished call's answer: its ids and topks into keys/found. 0, or -1
+ * with the reason on stderr. */
+static int parse_results(grpc_status_code status, grpc_slice details, grpc_byte_buffer *recv, uint32_t nq,
+			 uint32_t k, int64_t *keys, uint32_t *found)
+{
+	int rc = -1;
+
+	if (status == GRPC_STATUS_OK && recv) {
+		grpc_byte_buffer_reader rd;
+		grpc_slice all;
+		Milvus__Proto__Milvus__SearchResults *res;
+		grpc_byte_buffer_reader_init(&rd, recv);
+		all = grpc_byte_buffer_reader_readall(&rd);
+		grpc_byte_buffer_reader_destroy(&rd);
+		res = milvus__proto__milvus__search_results__unpack(NULL, GRPC_SLICE_LENGTH(all), GRPC_SLICE_START_PTR(all));
+		if (res && res->status && res->status->code == 0 && res->results && res->results->n_topks == nq &&
+		    res->results->ids && res->results->ids->int_id) {
+			size_t at = 0;
+			for (uint32_t i = 0; i < nq; i++) {
+				found[i] = (uint32_t)res->results->topks[i];
+				for (uint32_t j = 0; j < found[i] && j < k; j++)
+					keys[(size_t)i * k + j] = res->results->ids->int_id->data[at + j];
+				at += found[i];
+			}
+			rc = 0;
+		} else if (res && res->status) {
+			fprintf(stderr, "bench_dannd: search: %s\n", res->status->reason);
+		}
+		if (res)
+			milvus__proto__milvus__search_results__free_unpacked(res, NULL);
+		grpc_slice_unref(all);
+	} else if (status != GRPC_STATUS_OK) {
+		char *msg = grpc_slice_to_c_string(details);
+		fprintf(stderr, "bench_dannd: search: grpc %d %s\n", status, msg);
+		gpr_free(msg);
+	}
+	return rc;
+}
+
+/* One unary call in flight: its buffers and where its status goes. */
+struct call_state {
+	grpc_call *call;
+	grpc_byte_buffer *send, *recv;
+	grpc_metadata_array init_md, trail_md;
+	grpc_status_code status;
+	grpc_slice details;
+	int started;                       /* the batch was accepted: details will be set */
+};
+
+/* Starts a Search call with req on ch, its completion tagged tag on cq. */
+static int call_start(struct call_state *c, grpc_channel *ch, grpc_completion_queue *cq, const uint8_t *req,
+		      size_t len, void *tag)
 {
 	grpc_slice method = grpc_slice_from_static_string(SEARCH_PATH);
 	gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME), gpr_time_from_seconds(RPC_TIMEOUT_S, GPR_TIMESPAN));
-	grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, deadline, NULL);
 	grpc_slice body = grpc_slice_from_copied_buffer((const char *)req, len);
-	grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&body, 1), *recv = NULL;
-	grpc_metadata_array init_md, trail_md;
-	grpc_status_code status = GRPC_STATUS_UNKNOWN;
-	grpc_slice details;
 	grpc_op ops[6];
-	grpc_event ev;
-	int rc = -1;
-	char tag;
 
+	memset(c, 0, sizeof *c);
+	c->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, method, NULL, deadline, NULL);
+	c->send = grpc_raw_byte_buffer_create(&body, 1);
+	c->status = GRPC_STATUS_UNKNOWN;
 	grpc_slice_unref(body);
-	grpc_metadata_array_init(&init_md);
-	grpc_metadata_array_init(&trail_md);
+	grpc_metadata_array_init(&c->init_md);
+	grpc_metadata_array_init(&c->trail_md);
 	memset(ops, 0, sizeof ops);
 	ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
 	ops[1].op = GRPC_OP_SEND_MESSAGE;
-	ops[1].data.send_message.send_message = send;
+	ops[1].data.send_message.send_message = c->send;
 	ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
 	ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-	ops[3].data.recv_initial_metadata.recv_initial_metadata = &init_md;
+	ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->init_md;
 	ops[4].op = GRPC_OP_RECV_MESSAGE;
-	ops[4].data.recv_message.recv_message = &recv;
+	ops[4].data.recv_message.recv_message = &c->recv;
 	ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-	ops[5].data.recv_status_on_client.trailing_metadata = &trail_md;
-	ops[5].data.recv_status_on_client.status = &status;
-	ops[5].data.recv_status_on_client.status_details = &details;
-	if (grpc_call_start_batch(call, ops, 6, &tag, NULL) == GRPC_CALL_OK) {
-		ev = grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-		if (ev.type == GRPC_OP_COMPLETE && ev.success && status == GRPC_STATUS_OK && recv) {
-			grpc_byte_buffer_reader rd;
-			grpc_slice all;
-			Milvus__Proto__Milvus__SearchResults *res;
-			grpc_byte_buffer_reader_init(&rd, recv);
-			all = grpc_byte_buffer_reader_readall(&rd);
-			grpc_byte_buffer_reader_destroy(&rd);
-			res = milvus__proto__milvus__search_results__unpack(NULL, GRPC_SLICE_LENGTH(all),
-									    GRPC_SLICE_START_PTR(all));
-			if (res && res->status && res->status->code == 0 && res->results &&
-			    res->results->n_topks == nq && res->results->ids && res->results->ids->int_id) {
-				size_t at = 0;
-				for (uint32_t i = 0; i < nq; i++) {
-					found[i] = (uint32_t)res->results->topks[i];
-					for (uint32_t j = 0; j < found[i] && j < k; j++)
-						keys[(size_t)i * k + j] = res->results->ids->int_id->data[at + j];
-					at += found[i];
-				}
-				rc = 0;
-			} else if (res && res->status) {
-				fprintf(stderr, "bench_dannd: search: %s\n", res->status->reason);
-			}
-			if (res)
-				milvus__proto__milvus__search_results__free_unpacked(res, NULL);
-			grpc_slice_unref(all);
-		} else if (status != GRPC_STATUS_OK) {
-			char *msg = grpc_slice_to_c_string(details);
-			fprintf(stderr, "bench_dannd: search: grpc %d %s\n", status, msg);
-			gpr_free(msg);
-		}
-		grpc_slice_unref(details);
-	}
-	if (recv)
-		grpc_byte_buffer_destroy(recv);
-	grpc_byte_buffer_destroy(send);
-	grpc_metadata_array_destroy(&init_md);
-	grpc_metadata_array_destroy(&trail_md);
-	grpc_call_unref(call);
+	ops[5].data.recv_status_on_client.trailing_metadata = &c->trail_md;
+	ops[5].data.recv_status_on_client.status = &c->status;
+	ops[5].data.recv_status_on_client.status_details = &c->details;
+	c->started = grpc_call_start_batch(c->call, ops, 6, tag, NULL) == GRPC_CALL_OK;
+	return c->started ? 0 : -1;
+}
+
+/* The call's answer (ok: its batch completed) into keys/found; frees it. */
+static int call_finish(struct call_state *c, int ok, uint32_t nq, uint32_t k, int64_t *keys, uint32_t *found)
+{
+	int rc = ok ? parse_results(c->status, c->details, c->recv, nq, k, keys, found) : -1;
+
+	if (c->started)
+		grpc_slice_unref(c->details);
+	if (c->recv)
+		grpc_byte_buffer_destroy(c->recv);
+	grpc_byte_buffer_destroy(c->send);
+	grpc_metadata_array_destroy(&c->init_md);
+	grpc_metadata_array_destroy(&c->trail_md);
+	grpc_call_unref(c->call);
 	return rc;
+}
+
+/* One blocking unary Search call. */
+static int rpc_search(grpc_channel *ch, grpc_completion_queue *cq, const uint8_t *req, size_t len,
+		      uint32_t nq, uint32_t k, int64_t *keys, uint32_t *found)
+{
+	struct call_state c;
+	grpc_event ev;
+	char tag;
+
+	if (call_start(&c, ch, cq, req, len, &tag) < 0) {
+		call_finish(&c, 0, nq, k, keys, found);
+		return -1;
+	}
+	ev = grpc_completion_queue_pluck(cq, &tag, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+	return call_finish(&c, ev.type == GRPC_OP_COMPLETE && ev.success, nq, k, keys, found);
 }
 
 static void *rpc_client(void *arg)
@@ -283,6 +327,105 @@ static void *rpc_client(void *arg)
 		;
 	grpc_completion_queue_destroy(cq);
 	grpc_channel_destroy(ch);
+	grpc_channel_credentials_release(creds);
+	return NULL;
+}
+
+/* --client-threads N: the --clients clients as calls on one completion
+ * queue that N threads poll, each client starting its next call when its
+ * last one is answered. Still --clients single-query clients, each on its
+ * own channel with one call at a time, but without a thread blocked in
+ * each: on a 2-core machine the load generator shares the cores with
+ * dannd, and 64 threads switching per call cost it a share that a client
+ * on another machine would not take. */
+struct aslot {
+	grpc_channel *ch;
+	struct call_state c;
+	uint32_t req;
+	uint64_t t0;
+	int64_t *keys;
+	uint32_t *found;
+};
+
+struct async_run {
+	struct run *r;
+	grpc_completion_queue *cq;
+	atomic_uint live;                  /* slots with a call in flight */
+};
+
+/* Starts sl's next call unless time is up: 1 started, 0 not. */
+static int slot_next(struct async_run *a, struct aslot *sl)
+{
+	struct run *r = a->r;
+
+	if (now_ns() >= r->end_ns || atomic_load(&r->failed))
+		return 0;
+	sl->req = atomic_fetch_add(&r->next, 1) % (r->d->nq / r->per_req);
+	sl->t0 = now_ns();
+	if (call_start(&sl->c, sl->ch, a->cq, r->req[sl->req], r->req_len[sl->req], sl) < 0) {
+		call_finish(&sl->c, 0, r->per_req, r->o->k, sl->keys, sl->found);
+		atomic_store(&r->failed, 1);
+		return 0;
+	}
+	return 1;
+}
+
+static void *async_poller(void *arg)
+{
+	struct async_run *a = arg;
+	struct run *r = a->r;
+
+	for (;;) {
+		grpc_event ev = grpc_completion_queue_next(a->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+		struct aslot *sl;
+		if (ev.type == GRPC_QUEUE_SHUTDOWN)
+			break;
+		if (ev.type != GRPC_OP_COMPLETE)
+			continue;
+		sl = ev.tag;
+		if (call_finish(&sl->c, ev.success, r->per_req, r->o->k, sl->keys, sl->found) < 0)
+			atomic_store(&r->failed, 1);
+		else
+			record(r, sl->req * r->per_req, r->per_req, sl->keys, sl->found,
+			       (double)(now_ns() - sl->t0) / 1e6);
+		if (!slot_next(a, sl) && atomic_fetch_sub(&a->live, 1) == 1)
+			grpc_completion_queue_shutdown(a->cq);
+	}
+	return NULL;
+}
+
+/* measure()'s one "thread" in async mode: sets up the clients, polls with
+ * --client-threads threads until every client's last call is answered. */
+static void *async_client(void *arg)
+{
+	struct run *r = arg;
+	uint32_t n = r->o->clients, nthreads = r->o->client_threads;
+	grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+	struct aslot *slots = calloc(n, sizeof *slots);
+	struct async_run a = { .r = r, .cq = grpc_completion_queue_create_for_next(NULL) };
+	pthread_t th[MAX_CLIENTS];
+
+	for (uint32_t i = 0; i < n; i++) {
+		slots[i].ch = grpc_channel_create(r->target, creds, NULL);
+		slots[i].keys = malloc((size_t)r->per_req * r->o->k * sizeof *slots[i].keys);
+		slots[i].found = malloc(r->per_req * sizeof *slots[i].found);
+	}
+	atomic_store(&a.live, n);
+	for (uint32_t i = 0; i < n; i++)
+		if (!slot_next(&a, &slots[i]) && atomic_fetch_sub(&a.live, 1) == 1)
+			grpc_completion_queue_shutdown(a.cq);
+	for (uint32_t i = 1; i < nthreads; i++)
+		pthread_create(&th[i], NULL, async_poller, &a);
+	async_poller(&a);
+	for (uint32_t i = 1; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	grpc_completion_queue_destroy(a.cq);
+	for (uint32_t i = 0; i < n; i++) {
+		grpc_channel_destroy(slots[i].ch);
+		free(slots[i].keys);
+		free(slots[i].found);
+	}
+	free(slots);
 	grpc_channel_credentials_release(creds);
 	return NULL;
 }
@@ -336,7 +479,7 @@ static struct figures measure(struct run *r, void *(*fn)(void *), uint32_t nthre
 	qps = (double)r->nlat * r->per_req / secs;
 	printf("{\"mode\": \"%s\", \"threads\": %u, \"queries_per_rpc\": %u, \"L\": %u, \"qps\": %.1f, "
 	       "\"p50_ms\": %.3f, \"p99_ms\": %.3f, \"recall_at_%u\": %.4f}\n",
-	       mode, nthreads, r->per_req, r->o->L, qps, r->lat_ms[r->nlat / 2],
+	       mode, fn == async_client ? r->o->clients : nthreads, r->per_req, r->o->L, qps, r->lat_ms[r->nlat / 2],
 	       r->lat_ms[(size_t)((double)r->nlat * 0.99)], r->o->k, recall);
 	fflush(stdout);
 	return (struct figures){ qps, r->lat_ms[r->nlat / 2], r->lat_ms[(size_t)((double)r->nlat * 0.99)], recall };
@@ -470,7 +613,8 @@ static void encode_requests(struct run *r, uint32_t per)
 	}
 }
 
-static void start_dannd(const struct opts *o, const char *config, const char *data, char *target, size_t cap)
+static void start_dannd(const struct opts *o, const char *bin, const char *config, const char *data, char *target,
+			size_t cap)
 {
 	int pfd[2], port = 0, mport;
 	char line[256] = "", workers[16];
@@ -487,7 +631,7 @@ static void start_dannd(const struct opts *o, const char *config, const char *da
 			_exit(127);
 		dup2(pfd[1], STDOUT_FILENO);
 		close(pfd[0]);
-		execl(o->dannd, o->dannd, "--data-dir", data, "--listen", "127.0.0.1:0", "--metrics", "",
+		execl(bin, bin, "--data-dir", data, "--listen", "127.0.0.1:0", "--metrics", "",
 		      "--workers", workers, "--queue-max", "4096", "--slow-ms", "0", "--log-level", "warning",
 		      config ? "--config" : (char *)NULL, config, (char *)NULL);
 		_exit(127);
@@ -517,19 +661,20 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: bench_dannd --dannd BIN --work DIR --base F --queries F --gt F.ibin\n"
 			"                   [--clients 64] [--batch 100] [--seconds 10] [-L 100] [-k 10]\n"
-			"                   [--dannd-config FILE]... [--rounds 1]\n");
+			"                   [--dannd-config FILE]... [--base-dannd BIN] [--client-threads N]\n"
+			"                   [--rounds 1]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	struct opts o = { .clients = 64, .batch = 100, .seconds = 10, .L = 100, .k = 10, .rounds = 1 };
-	static struct figures inproc[MAX_ROUNDS], single[MAX_CONFIGS][MAX_ROUNDS];
-	static double ratio[MAX_CONFIGS][MAX_ROUNDS];
+	static struct figures inproc[MAX_ROUNDS], single[MAX_CONFIGS + 1][MAX_ROUNDS];
+	static double ratio[MAX_CONFIGS + 1][MAX_ROUNDS];
 	struct data d;
 	struct run r;
 	struct datadir dd;
-	char data[4096], mode[MAX_CONFIGS][512];
+	char data[4096], mode[MAX_CONFIGS + 1][512];
 	uint32_t ncfg;
 	int rc = 0;
 
@@ -543,6 +688,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(a, "--clients")) o.clients = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--batch")) o.batch = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--dannd-config") && o.nconfigs < MAX_CONFIGS) o.configs[o.nconfigs++] = v;
+		else if (!strcmp(a, "--base-dannd")) o.base_dannd = v;
+		else if (!strcmp(a, "--client-threads")) o.client_threads = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--rounds")) o.rounds = (uint32_t)atoi(v);
 		else if (!strcmp(a, "--seconds")) o.seconds = (uint32_t)atoi(v);
 		else if (!strcmp(a, "-L")) o.L = (uint32_t)atoi(v);
@@ -550,7 +697,8 @@ int main(int argc, char **argv)
 		else usage();
 	}
 	if (!o.dannd || !o.work || !o.base || !o.queries || !o.gt || !o.clients || o.clients > MAX_CLIENTS ||
-	    !o.batch || !o.k || o.k > o.L || o.k > 1024 || !o.rounds || o.rounds > MAX_ROUNDS)
+	    !o.batch || !o.k || o.k > o.L || o.k > 1024 || !o.rounds || o.rounds > MAX_ROUNDS ||
+	    o.client_threads > MAX_CLIENTS)
 		usage();
 	load_data(&o, &d);
 	if (o.batch > d.nq)
@@ -566,8 +714,16 @@ int main(int argc, char **argv)
 
 	ncfg = o.nconfigs ? o.nconfigs : 1;
 	for (uint32_t c = 0; c < ncfg; c++)
-		snprintf(mode[c], sizeof mode[c], "dannd single-query RPCs%s%s%s", o.configs[c] ? " (config " : "",
-			 o.configs[c] ? o.configs[c] : "", o.configs[c] ? ")" : "");
+		o.bins[c] = o.dannd;
+	if (o.base_dannd) {
+		o.bins[ncfg] = o.base_dannd;
+		o.configs[ncfg++] = NULL;
+	}
+	for (uint32_t c = 0; c < ncfg; c++)
+		snprintf(mode[c], sizeof mode[c], "dannd single-query RPCs%s%s%s%s%s", o.configs[c] ? " (config " : "",
+			 o.configs[c] ? o.configs[c] : "", o.configs[c] ? ")" : "",
+			 o.bins[c] != o.dannd ? " (base build)" : "",
+			 o.client_threads ? " (async client)" : "");
 	atexit(stop_dannd_at_exit);
 	grpc_init();
 	for (uint32_t round = 0; round < o.rounds && !rc; round++) {
@@ -579,16 +735,18 @@ int main(int argc, char **argv)
 		datadir_close(&dd);
 		for (uint32_t n = 0; n < ncfg && !rc; n++) {
 			uint32_t c = round % 2 ? ncfg - 1 - n : n;
-			start_dannd(&o, o.configs[c], data, r.target, sizeof r.target);
+			start_dannd(&o, o.bins[c], o.configs[c], data, r.target, sizeof r.target);
 			encode_requests(&r, 1);
-			single[c][round] = measure(&r, rpc_client, o.clients, mode[c]);
+			single[c][round] = o.client_threads ? measure(&r, async_client, 1, mode[c])
+							    : measure(&r, rpc_client, o.clients, mode[c]);
 			if (round == 0) {
 				encode_requests(&r, o.batch);
 				measure(&r, rpc_client, 2, "dannd batched RPCs");
 			}
 			ratio[c][round] = single[c][round].qps / inproc[round].qps;
-			printf("{\"mode\": \"ratio\", \"config\": \"%s\", \"dannd_single_over_inprocess\": %.3f}\n",
-			       o.configs[c] ? o.configs[c] : "", ratio[c][round]);
+			printf("{\"mode\": \"ratio\", \"config\": \"%s%s\", \"dannd_single_over_inprocess\": %.3f}\n",
+			       o.configs[c] ? o.configs[c] : "", o.bins[c] != o.dannd ? "base build" : "",
+			       ratio[c][round]);
 			if ((rc = stop_dannd()))
 				fprintf(stderr, "bench_dannd: dannd exited with status %d\n", rc);
 		}
