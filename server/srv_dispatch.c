@@ -182,7 +182,6 @@ void srv_dispatch(struct srv_req *rq, const struct srv_method *m, const char *pa
 	out->rc = m->fn(rq, req, resp);
 	if (out->rc == SRV_DEFERRED || out->rc == SRV_NOT_INLINE) {
 		out->deferred = out->rc == SRV_DEFERRED;
-		out->not_inline = out->rc == SRV_NOT_INLINE;
 		out->rc = 0;
 		return;
 	}

@@ -78,8 +78,8 @@ struct srv_reply {
 	uint64_t forward_to;           /* nonzero: the handler failed because the
 	                                * collection is that node's; send the call there */
 	int deferred;                  /* the handler returned SRV_DEFERRED: nothing
-	                                * else here is set, rq->on_resume will answer */
-	int not_inline;                /* SRV_NOT_INLINE: nothing else here is set */
+	                                * else here is set, rq->on_resume will answer
+	                                * (SRV_NOT_INLINE: nothing here is set) */
 };
 
 /* Decodes data with m's request type, runs m's handler, encodes the

@@ -9,6 +9,7 @@
  * The state is a durable property, so a loaded collection is loaded again
  * after a restart.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "error.h"
@@ -21,23 +22,28 @@
 
 #define PROP_BUF 64
 
-int srv_coll_loaded(struct dann_coll *c)
+/* 1 loaded, 0 not; without wait (a network thread), DANN_EBUSY when the
+ * collection's lock is held. */
+static int loaded(struct dann_coll *c, bool wait)
 {
 	char buf[PROP_BUF];
+	int rc = wait ? dann_coll_get_prop(c, SRV_PROP_LOADED, buf, sizeof buf)
+		      : dann_coll_get_prop_nowait(c, SRV_PROP_LOADED, buf, sizeof buf);
 
-	return dann_coll_get_prop(c, SRV_PROP_LOADED, buf, sizeof buf) == 0 && buf[0] == '1';
+	return rc == DANN_EBUSY ? rc : rc == 0 && buf[0] == '1';
+}
+
+int srv_coll_loaded(struct dann_coll *c)
+{
+	return loaded(c, true);
 }
 
 int srv_coll_require_loaded(struct srv_req *rq, struct dann_coll *c)
 {
-	char buf[PROP_BUF];
+	int rc = loaded(c, !rq->inline_only);
 
-	if (rq->inline_only) { /* a network thread: no lock waits */
-		int rc = dann_coll_get_prop_nowait(c, SRV_PROP_LOADED, buf, sizeof buf);
-		return rc < 0 && rc != DANN_ENOTFOUND ? rc : rc == 0 && buf[0] == '1' ? 0 : DANN_EINVAL;
-	}
-	if (srv_coll_loaded(c))
-		return 0;
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
 	return srv_fail(rq, SRV_M_COLL_NOT_LOADED, DANN_EINVAL, "collection not loaded[collection=%s]",
 			rq->coll);
 }

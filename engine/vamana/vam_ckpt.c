@@ -20,7 +20,6 @@
  * as it is.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,17 +192,6 @@ out:
 	return rc;
 }
 
-static int fsync_path(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return dann_fail_errno(DANN_EIO, errno, "%s: cannot open", path);
-	rc = fsu_fsync(fd, path);
-	close(fd);
-	return rc;
-}
-
 int vam_ckpt_save_state(const struct part *pt)
 {
 	size_t cap = PATH_MAX + 1024 + (size_t)pt->k * 24;
@@ -213,11 +201,6 @@ int vam_ckpt_save_state(const struct part *pt)
 
 	if (!buf)
 		return dann_fail(DANN_ENOMEM, "checkpoint: no memory");
-	for (uint32_t s = 0; s < pt->k; s++) {
-		vam_part_path(pt, s, "ids", path);
-		if ((rc = fsync_path(path)) < 0)
-			goto out;
-	}
 	if ((rc = fingerprint(pt, buf, cap)) < 0)
 		goto out;
 	n = strlen(buf);

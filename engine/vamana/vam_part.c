@@ -40,7 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -110,6 +109,14 @@ static int build_whole(const struct vf *f, enum dann_metric metric, const struct
 void vam_part_path(const struct part *pt, uint32_t s, const char *kind, char *out)
 {
 	snprintf(out, PATH_MAX, "%s/shard%u.%s", pt->dir, s, kind);
+}
+
+/* A checkpoint's shard file on disk before it is closed, so that the
+ * record written after it (state, shard<s>.done) never vouches for data a
+ * crash could lose. 0, or -1 with errno. */
+static int sync_for_ckpt(const struct part *pt, FILE *f)
+{
+	return pt->ckpt && (fflush(f) != 0 || fsync(fileno(f)) != 0) ? -1 : 0;
 }
 
 static void normalise_rows(float *x, uint64_t n, uint32_t dim)
@@ -235,9 +242,14 @@ static int assign(struct part *pt, double *sum)
 			goto out;
 	}
 out:
-	for (uint32_t s = 0; out && s < pt->k; s++)
-		if (out[s] && fclose(out[s]) != 0 && rc == 0)
+	for (uint32_t s = 0; out && s < pt->k; s++) {
+		if (!out[s])
+			continue;
+		if (rc == 0 && sync_for_ckpt(pt, out[s]) != 0)
+			rc = dann_fail_errno(DANN_EIO, errno, "vamana partition: syncing shard %u ids", s);
+		if (fclose(out[s]) != 0 && rc == 0)
 			rc = dann_fail_errno(DANN_EIO, errno, "vamana partition: closing shard %u ids", s);
+	}
 	free(out);
 	free(x);
 	free(near);
@@ -324,7 +336,7 @@ static int write_shard_graph(const struct part *pt, uint32_t s, struct vam *v, c
 				rc = -1;
 		}
 	}
-	if (rc == 0 && pt->ckpt && (fflush(f) != 0 || fsync(fileno(f)) != 0))
+	if (rc == 0 && sync_for_ckpt(pt, f) != 0)
 		rc = -1;
 	if (fclose(f) != 0 || rc < 0)
 		return dann_fail_errno(DANN_EIO, errno, "%s: write failed", path);
@@ -338,20 +350,12 @@ static int write_shard_graph(const struct part *pt, uint32_t s, struct vam *v, c
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static int build_shard(struct part *pt, uint32_t s)
 {
 	uint64_t m = pt->size[s];
 	uint32_t *ids = NULL;
 	struct vam *v = NULL;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = stop_now_ns();
 	int rc;
 
 	if ((rc = read_ids(pt, s, &ids)) < 0)
@@ -365,7 +369,7 @@ static int build_shard(struct part *pt, uint32_t s)
 		goto out;
 	pt->shard_medoid[s] = ids[v->medoid];
 	if ((rc = write_shard_graph(pt, s, v, ids)) == 0 && pt->ckpt)
-		rc = vam_ckpt_shard_done(pt, s, (double)(now_ns() - t0) / 1e9);
+		rc = vam_ckpt_shard_done(pt, s, (double)(stop_now_ns() - t0) / 1e9);
 out:
 	vam_free(v);
 	free(ids);
@@ -783,26 +787,25 @@ static int build_partitioned(struct part *pt, uint64_t budget, const char *tmpdi
 	if (!(pt->size = calloc(pt->k, sizeof *pt->size)) || !(sum = calloc(pt->dim, sizeof *sum)) ||
 	    !(pt->shard_medoid = calloc(pt->k, sizeof *pt->shard_medoid)) ||
 	    !(pt->built = calloc(pt->k, sizeof *pt->built))) {
-		free(sum);
-		return dann_fail(DANN_ENOMEM, "vamana partition: no memory");
+		rc = dann_fail(DANN_ENOMEM, "vamana partition: no memory");
+		goto out;
 	}
+	/* Until pt->dir names a directory of this build's, remove_temp
+	 * below leaves the file system alone. */
 	if (pt->p.checkpoint_dir) {
 		if ((rc = vam_ckpt_open(pt, &resumed, &st->resumed_seconds)) < 0) {
 			pt->dir[0] = 0; /* not ours to clean: left as it is */
-			free(sum);
-			return rc;
+			goto out;
 		}
+	} else if (strlen(tmpdir) + sizeof "/vampart.XXXXXX" > sizeof pt->dir) {
+		rc = dann_fail(DANN_EINVAL, "%s: temporary directory path too long", tmpdir);
+		goto out;
 	} else {
-		if (strlen(tmpdir) + sizeof "/vampart.XXXXXX" > sizeof pt->dir) {
-			free(sum);
-			return dann_fail(DANN_EINVAL, "%s: temporary directory path too long", tmpdir);
-		}
 		snprintf(pt->dir, sizeof pt->dir, "%s/vampart.XXXXXX", tmpdir);
 		if (!mkdtemp(pt->dir)) {
 			rc = dann_fail_errno(DANN_EIO, errno, "%s: cannot create a temporary directory", pt->dir);
 			pt->dir[0] = 0;
-			free(sum);
-			return rc;
+			goto out;
 		}
 	}
 	if (resumed) {

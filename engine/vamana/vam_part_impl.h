@@ -41,8 +41,9 @@ void vam_part_path(const struct part *pt, uint32_t s, const char *kind, char *ou
  * checkpoint of another build: DANN_EINVAL naming what differs, nothing
  * touched. Needs pt->k and pt->size allocated by the caller. */
 int vam_ckpt_open(struct part *pt, bool *resumed, double *earlier_s);
-/* After the assignment pass: the ids files are made durable, then the
- * state that lets a later run skip training and assignment. */
+/* After the assignment pass (which fsyncs the ids files of a checkpoint
+ * as it closes them): the state that lets a later run skip training and
+ * assignment. */
 int vam_ckpt_save_state(const struct part *pt);
 /* Shard s's graph file is complete (renamed into place): records its
  * medoid and build time so a later run skips it. */
